@@ -1,0 +1,447 @@
+//! Parsing of the `OTEL_*` environment variables into a [`Config`].
+
+use super::*;
+use crate::ConfigError;
+use std::collections::HashMap;
+
+/// Where variables come from: the process environment or a fixed table (tests).
+///
+/// ```
+/// use baker_otel::config::EnvSource;
+/// let src = EnvSource::from_pairs([("OTEL_SERVICE_NAME", "worker")]);
+/// assert_eq!(src.get("OTEL_SERVICE_NAME").as_deref(), Some("worker"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct EnvSource {
+    table: Option<HashMap<String, String>>,
+}
+
+impl EnvSource {
+    /// The process environment.
+    pub fn process() -> Self {
+        Self { table: None }
+    }
+
+    /// A fixed table of variables; the process environment is ignored.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            table: Some(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+        }
+    }
+
+    pub(crate) fn is_process(&self) -> bool {
+        self.table.is_none()
+    }
+
+    /// A variable's value; empty and non-UTF-8 values count as unset.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let v = match &self.table {
+            Some(t) => t.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }?;
+        let v = v.trim().to_owned();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+const GRPC_DEFAULT: &str = "http://localhost:4317";
+const HTTP_DEFAULT: &str = "http://localhost:4318";
+
+pub(super) fn parse(src: &EnvSource) -> Result<Config, ConfigError> {
+    let resource_attributes = match src.get("OTEL_RESOURCE_ATTRIBUTES") {
+        Some(v) => parse_kv_list("OTEL_RESOURCE_ATTRIBUTES", &v)?,
+        None => Vec::new(),
+    };
+    let service_name = src
+        .get("OTEL_SERVICE_NAME")
+        .or_else(|| {
+            resource_attributes
+                .iter()
+                .find(|(k, _)| k == "service.name")
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_else(default_service_name);
+
+    let disabled = parse_bool(src, "OTEL_SDK_DISABLED", false)?;
+    let propagators = match src.get("OTEL_PROPAGATORS") {
+        None => vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
+        Some(v) => parse_propagators(&v)?,
+    };
+
+    Ok(Config {
+        service_name,
+        resource_attributes,
+        disabled,
+        traces: parse_signal(src, Signal::Traces)?,
+        metrics: parse_signal(src, Signal::Metrics)?,
+        logs: parse_signal(src, Signal::Logs)?,
+        sampler: parse_sampler(src)?,
+        metric_export_interval: parse_millis(src, "OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
+        metric_export_timeout: parse_millis(src, "OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
+        span_batch: parse_batch(src, "OTEL_BSP", BatchConfig::SPANS)?,
+        log_batch: parse_batch(src, "OTEL_BLRP", BatchConfig::LOGS)?,
+        propagators,
+        log_filter: src.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+        json_logs: parse_bool(src, "BAKER_OTEL_JSON_LOGS", true)?,
+        shutdown_timeout: parse_millis(src, "BAKER_OTEL_SHUTDOWN_TIMEOUT", 5_000)?,
+    })
+}
+
+fn default_service_name() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    format!("unknown_service:{exe}")
+}
+
+/// `key1=value1,key2=value2`, values percent-decoded (W3C baggage octets).
+pub(crate) fn parse_kv_list(name: &str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, val) = item
+            .split_once('=')
+            .ok_or_else(|| ConfigError::invalid(name, v, format!("entry {item:?} is not key=value")))?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(ConfigError::invalid(name, v, "empty key"));
+        }
+        out.push((percent_decode(k), percent_decode(val.trim())));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_bool(src: &EnvSource, name: &str, default: bool) -> Result<bool, ConfigError> {
+    match src.get(name) {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::invalid(name, &v, "expected true or false")),
+        },
+    }
+}
+
+fn parse_u64(src: &EnvSource, name: &str) -> Result<Option<u64>, ConfigError> {
+    src.get(name)
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ConfigError::invalid(name, &v, "expected a non-negative integer"))
+        })
+        .transpose()
+}
+
+fn parse_millis(src: &EnvSource, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(parse_u64(src, name)?.unwrap_or(default_ms)))
+}
+
+fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchConfig, ConfigError> {
+    let size = |suffix: &str, default: usize| -> Result<usize, ConfigError> {
+        let name = format!("{prefix}_{suffix}");
+        match parse_u64(src, &name)? {
+            None => Ok(default),
+            Some(0) => Err(ConfigError::invalid(&name, "0", "must be at least 1")),
+            Some(n) => Ok(n.min(1 << 20) as usize),
+        }
+    };
+    let max_queue_size = size("MAX_QUEUE_SIZE", d.max_queue_size)?;
+    let max_export_batch_size = size("MAX_EXPORT_BATCH_SIZE", d.max_export_batch_size)?.min(max_queue_size);
+    Ok(BatchConfig {
+        max_queue_size,
+        max_export_batch_size,
+        scheduled_delay: parse_millis(src, &format!("{prefix}_SCHEDULE_DELAY"), d.scheduled_delay.as_millis() as u64)?,
+        export_timeout: parse_millis(src, &format!("{prefix}_EXPORT_TIMEOUT"), d.export_timeout.as_millis() as u64)?,
+    })
+}
+
+fn parse_sampler(src: &EnvSource) -> Result<SamplerConfig, ConfigError> {
+    let ratio = || -> Result<f64, ConfigError> {
+        match src.get("OTEL_TRACES_SAMPLER_ARG") {
+            None => Ok(1.0),
+            Some(v) => match v.parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+                _ => Err(ConfigError::invalid("OTEL_TRACES_SAMPLER_ARG", &v, "expected a ratio between 0 and 1")),
+            },
+        }
+    };
+    let Some(v) = src.get("OTEL_TRACES_SAMPLER") else {
+        return Ok(SamplerConfig::ParentBasedAlwaysOn);
+    };
+    Ok(match v.as_str() {
+        "always_on" => SamplerConfig::AlwaysOn,
+        "always_off" => SamplerConfig::AlwaysOff,
+        "traceidratio" => SamplerConfig::TraceIdRatio(ratio()?),
+        "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
+        "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
+        "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+        _ => {
+            return Err(ConfigError::invalid(
+                "OTEL_TRACES_SAMPLER",
+                &v,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+            ))
+        }
+    })
+}
+
+fn parse_propagators(v: &str) -> Result<Vec<PropagatorKind>, ConfigError> {
+    let mut out = Vec::new();
+    for p in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match p {
+            "tracecontext" => out.push(PropagatorKind::TraceContext),
+            "baggage" => out.push(PropagatorKind::Baggage),
+            "none" => return Ok(Vec::new()),
+            _ => {
+                return Err(ConfigError::invalid(
+                    "OTEL_PROPAGATORS",
+                    v,
+                    format!("unsupported propagator {p:?} (supported: tracecontext, baggage, none)"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_exporters(src: &EnvSource, signal: Signal) -> Result<Vec<ExporterKind>, ConfigError> {
+    let name = format!("OTEL_{}_EXPORTER", signal.env_upper());
+    let Some(v) = src.get(&name) else {
+        return Ok(vec![ExporterKind::Otlp]);
+    };
+    let mut out = Vec::new();
+    for e in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let kind = match e {
+            "otlp" => ExporterKind::Otlp,
+            "console" => ExporterKind::Console,
+            "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
+            "none" => return Ok(Vec::new()),
+            _ => {
+                let allowed = if signal == Signal::Metrics { "otlp, prometheus, console, none" } else { "otlp, console, none" };
+                return Err(ConfigError::invalid(&name, &v, format!("unsupported exporter {e:?} (supported: {allowed})")));
+            }
+        };
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, ConfigError> {
+    match v {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Ok(Protocol::HttpJson),
+        _ => Err(ConfigError::invalid(name, v, "expected grpc, http/protobuf or http/json")),
+    }
+}
+
+/// The URL an exporter should use, given an optional generic base endpoint.
+pub(crate) fn resolve_endpoint(base: Option<&str>, signal: Signal, protocol: Protocol) -> String {
+    match (protocol, base) {
+        (Protocol::Grpc, Some(b)) => b.to_owned(),
+        (Protocol::Grpc, None) => GRPC_DEFAULT.to_owned(),
+        (_, b) => format!("{}{}", b.unwrap_or(HTTP_DEFAULT).trim_end_matches('/'), signal.http_path()),
+    }
+}
+
+pub(crate) fn validate_endpoint(name: &str, v: &str) -> Result<(), ConfigError> {
+    match v.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
+        _ => Err(ConfigError::invalid(name, v, "expected an absolute URL such as http://collector:4317")),
+    }
+}
+
+fn parse_signal(src: &EnvSource, signal: Signal) -> Result<SignalConfig, ConfigError> {
+    let up = signal.env_upper();
+    let var = |suffix: &str| -> (String, Option<String>) {
+        let specific = format!("OTEL_EXPORTER_OTLP_{up}_{suffix}");
+        if let Some(v) = src.get(&specific) {
+            return (specific, Some(v));
+        }
+        let generic = format!("OTEL_EXPORTER_OTLP_{suffix}");
+        let v = src.get(&generic);
+        (generic, v)
+    };
+
+    let protocol = match var("PROTOCOL") {
+        (name, Some(v)) => parse_protocol(&name, &v)?,
+        (_, None) => Protocol::Grpc,
+    };
+    let specific_ep_name = format!("OTEL_EXPORTER_OTLP_{up}_ENDPOINT");
+    let endpoint = if let Some(v) = src.get(&specific_ep_name) {
+        validate_endpoint(&specific_ep_name, &v)?;
+        v
+    } else if let Some(v) = src.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        validate_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
+        resolve_endpoint(Some(&v), signal, protocol)
+    } else {
+        resolve_endpoint(None, signal, protocol)
+    };
+    let headers = match var("HEADERS") {
+        (name, Some(v)) => parse_kv_list(&name, &v)?,
+        _ => Vec::new(),
+    };
+    let timeout = match var("TIMEOUT") {
+        (name, Some(v)) => Duration::from_millis(
+            v.parse::<u64>()
+                .map_err(|_| ConfigError::invalid(&name, &v, "expected milliseconds"))?,
+        ),
+        _ => Duration::from_secs(10),
+    };
+    let compression = match var("COMPRESSION") {
+        (_, None) => None,
+        (name, Some(v)) => match v.as_str() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => None,
+            _ => return Err(ConfigError::invalid(&name, &v, "expected gzip or none")),
+        },
+    };
+    Ok(SignalConfig {
+        exporters: parse_exporters(src, signal)?,
+        protocol,
+        endpoint,
+        headers,
+        timeout,
+        compression,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        parse(&EnvSource::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.traces.endpoint, "http://localhost:4317");
+        assert_eq!(c.traces.protocol, Protocol::Grpc);
+        assert_eq!(c.traces.exporters, vec![ExporterKind::Otlp]);
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.propagators, vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+        assert_eq!(c.metric_export_interval, Duration::from_secs(60));
+        assert_eq!(c.span_batch, BatchConfig::SPANS);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        assert!(c.service_name.starts_with("unknown_service:"));
+        assert!(!c.disabled);
+    }
+
+    #[test]
+    fn env_table() {
+        let c = cfg(&[
+            ("OTEL_SERVICE_NAME", "brain"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod, team=agents%20core"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9999/custom"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,x-tenant=a"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+            ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+            ("OTEL_PROPAGATORS", "tracecontext"),
+            ("RUST_LOG", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(c.service_name, "brain");
+        assert_eq!(c.resource_attributes[1], ("team".into(), "agents core".into()));
+        assert_eq!(c.traces.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(c.metrics.endpoint, "http://collector:4318/v1/metrics");
+        assert_eq!(c.logs.endpoint, "http://logs:9999/custom");
+        assert_eq!(c.traces.headers, vec![("api-key".into(), "secret".into()), ("x-tenant".into(), "a".into())]);
+        assert_eq!(c.metrics.timeout, Duration::from_millis(2500));
+        assert_eq!(c.traces.timeout, Duration::from_secs(10));
+        assert_eq!(c.traces.compression, Some(Compression::Gzip));
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.1));
+        assert_eq!(c.metrics.exporters, vec![ExporterKind::Otlp, ExporterKind::Prometheus]);
+        assert!(c.logs.exporters.is_empty());
+        assert_eq!(c.traces.exporters, vec![ExporterKind::Console]);
+        assert_eq!(c.metric_export_interval, Duration::from_secs(1));
+        assert_eq!(c.span_batch.max_queue_size, 100);
+        assert_eq!(c.span_batch.max_export_batch_size, 100, "batch size is capped by the queue size");
+        assert_eq!(c.propagators, vec![PropagatorKind::TraceContext]);
+        assert_eq!(c.log_filter, "debug");
+    }
+
+    #[test]
+    fn service_name_falls_back_to_resource_attributes() {
+        let c = cfg(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=worker")]).unwrap();
+        assert_eq!(c.service_name, "worker");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("OTEL_SDK_DISABLED", "maybe"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "-1"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "udp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/relative"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_LOGS_EXPORTER", "prometheus"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
+            ("OTEL_PROPAGATORS", "b3"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "=x"),
+            ("BAKER_OTEL_SHUTDOWN_TIMEOUT", "1.5"),
+        ];
+        for (name, value) in cases {
+            let err = cfg(&[(name, value)]).expect_err(name);
+            assert_eq!(err.name(), *name, "{err}");
+            assert!(err.to_string().contains(name));
+        }
+        let err = cfg(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]).unwrap_err();
+        assert_eq!(err.name(), "OTEL_TRACES_SAMPLER_ARG");
+    }
+
+    #[test]
+    fn huge_and_odd_values_do_not_panic() {
+        let huge = "x".repeat(1 << 20);
+        let err = cfg(&[("OTEL_TRACES_SAMPLER", huge.as_str())]).unwrap_err();
+        assert!(err.to_string().len() < 1000);
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("a%41"), "aA");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+}

@@ -1,0 +1,233 @@
+//! Configuration: the settings `init()` uses, read from the standard `OTEL_*` environment
+//! variables and overridable from the [`TelemetryBuilder`](crate::TelemetryBuilder).
+//!
+//! Precedence, highest first: builder method → signal-specific variable
+//! (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) → generic variable (`OTEL_EXPORTER_OTLP_ENDPOINT`) →
+//! specification default.
+
+mod env;
+
+use std::time::Duration;
+
+pub use env::EnvSource;
+pub(crate) use env::{resolve_endpoint, validate_endpoint};
+
+/// Which signal a setting belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Metrics.
+    Metrics,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    /// Lower-case name as used in metric attributes and env vars (`traces`, `metrics`, `logs`).
+    ///
+    /// ```
+    /// assert_eq!(baker_otel::config::Signal::Logs.as_str(), "logs");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+    pub(crate) fn env_upper(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
+        }
+    }
+    pub(crate) fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+}
+
+/// An exporter selected by `OTEL_{TRACES,METRICS,LOGS}_EXPORTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// OTLP over gRPC or HTTP (default).
+    Otlp,
+    /// Human-readable output on stderr, for local work.
+    Console,
+    /// Prometheus text on `/metrics` (metrics only).
+    Prometheus,
+}
+
+/// OTLP wire protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `grpc` (default; port 4317).
+    Grpc,
+    /// `http/protobuf` (port 4318).
+    HttpProtobuf,
+    /// `http/json` (port 4318).
+    HttpJson,
+}
+
+/// OTLP payload compression (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// `gzip`.
+    Gzip,
+}
+
+/// Export settings for one signal.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SignalConfig {
+    /// Exporters for this signal; empty means `none`.
+    pub exporters: Vec<ExporterKind>,
+    /// Wire protocol.
+    pub protocol: Protocol,
+    /// Full endpoint URL (for HTTP it includes the `/v1/<signal>` path).
+    pub endpoint: String,
+    /// Extra headers / gRPC metadata (e.g. an API key).
+    pub headers: Vec<(String, String)>,
+    /// Per-export timeout.
+    pub timeout: Duration,
+    /// Payload compression.
+    pub compression: Option<Compression>,
+}
+
+/// Sampler (`OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum SamplerConfig {
+    /// `always_on`.
+    AlwaysOn,
+    /// `always_off`.
+    AlwaysOff,
+    /// `traceidratio` with a ratio in `[0, 1]`.
+    TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default).
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`.
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio`.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// Batch processor settings (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchConfig {
+    /// Maximum queued items; beyond this new items are dropped and counted.
+    pub max_queue_size: usize,
+    /// Delay between two exports.
+    pub scheduled_delay: Duration,
+    /// Maximum items per export request.
+    pub max_export_batch_size: usize,
+    /// Timeout of one export call.
+    pub export_timeout: Duration,
+}
+
+impl BatchConfig {
+    pub(crate) const SPANS: BatchConfig = BatchConfig {
+        max_queue_size: 2048,
+        scheduled_delay: Duration::from_millis(5000),
+        max_export_batch_size: 512,
+        export_timeout: Duration::from_secs(30),
+    };
+    pub(crate) const LOGS: BatchConfig = BatchConfig {
+        max_queue_size: 2048,
+        scheduled_delay: Duration::from_millis(1000),
+        max_export_batch_size: 512,
+        export_timeout: Duration::from_secs(30),
+    };
+}
+
+/// A text-map propagator named in `OTEL_PROPAGATORS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropagatorKind {
+    /// W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+}
+
+/// Everything `init()` needs. Build it with [`Config::from_env`] or through the
+/// [`TelemetryBuilder`](crate::TelemetryBuilder).
+///
+/// ```
+/// use baker_otel::config::{Config, EnvSource};
+/// let cfg = Config::from_source(&EnvSource::from_pairs([
+///     ("OTEL_SERVICE_NAME", "brain"),
+///     ("OTEL_TRACES_SAMPLER", "traceidratio"),
+///     ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+/// ])).unwrap();
+/// assert_eq!(cfg.service_name, "brain");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// `service.name` (`OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`,
+    /// else `unknown_service:<executable>`).
+    pub service_name: String,
+    /// Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES`), in order.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_SDK_DISABLED=true`: no exporter, no global subscriber state beyond the JSON logs.
+    pub disabled: bool,
+    /// Trace export.
+    pub traces: SignalConfig,
+    /// Metric export.
+    pub metrics: SignalConfig,
+    /// Log export.
+    pub logs: SignalConfig,
+    /// Trace sampler.
+    pub sampler: SamplerConfig,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60 s).
+    pub metric_export_interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT` (default 30 s).
+    pub metric_export_timeout: Duration,
+    /// Span batching (`OTEL_BSP_*`).
+    pub span_batch: BatchConfig,
+    /// Log batching (`OTEL_BLRP_*`).
+    pub log_batch: BatchConfig,
+    /// `OTEL_PROPAGATORS` (default `tracecontext,baggage`).
+    pub propagators: Vec<PropagatorKind>,
+    /// Level filter directives (`RUST_LOG`, default `info`).
+    pub log_filter: String,
+    /// Write JSON log lines to stdout (`BAKER_OTEL_JSON_LOGS`, default true).
+    pub json_logs: bool,
+    /// Overall deadline for `shutdown()` (`BAKER_OTEL_SHUTDOWN_TIMEOUT`, default 5 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// ```
+    /// let cfg = baker_otel::config::Config::from_env().unwrap();
+    /// assert!(!cfg.service_name.is_empty());
+    /// ```
+    pub fn from_env() -> Result<Self, crate::ConfigError> {
+        Self::from_source(&EnvSource::process())
+    }
+
+    /// Reads the configuration from any source of variables (handy in tests).
+    ///
+    /// ```
+    /// use baker_otel::config::{Config, EnvSource};
+    /// let err = Config::from_source(&EnvSource::from_pairs([("OTEL_BSP_MAX_QUEUE_SIZE", "lots")]))
+    ///     .unwrap_err();
+    /// assert_eq!(err.name(), "OTEL_BSP_MAX_QUEUE_SIZE");
+    /// ```
+    pub fn from_source(src: &EnvSource) -> Result<Self, crate::ConfigError> {
+        env::parse(src)
+    }
+}

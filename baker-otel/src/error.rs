@@ -1,0 +1,97 @@
+//! Error types returned by initialisation and configuration.
+
+/// A configuration value could not be used.
+///
+/// Every variant names the setting (an environment variable such as
+/// `OTEL_TRACES_SAMPLER`, or a builder method) so that the operator knows what to fix.
+///
+/// ```
+/// use baker_otel::ConfigError;
+/// let err = ConfigError::invalid("OTEL_TRACES_SAMPLER", "sometimes", "unknown sampler");
+/// assert!(err.to_string().contains("OTEL_TRACES_SAMPLER"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The value of a setting could not be parsed or is not supported.
+    #[error("invalid value {value:?} for {name}: {reason}")]
+    Invalid {
+        /// Environment variable or builder setting.
+        name: String,
+        /// The offending value (truncated to 200 bytes).
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Builds an [`ConfigError::Invalid`], truncating a huge value.
+    pub fn invalid(name: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            name: name.to_owned(),
+            value: crate::util::truncate_str(value, 200).to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The name of the setting this error is about.
+    ///
+    /// ```
+    /// # use baker_otel::ConfigError;
+    /// assert_eq!(ConfigError::invalid("OTEL_BSP_MAX_QUEUE_SIZE", "x", "not a number").name(), "OTEL_BSP_MAX_QUEUE_SIZE");
+    /// ```
+    pub fn name(&self) -> &str {
+        match self {
+            ConfigError::Invalid { name, .. } => name,
+        }
+    }
+}
+
+/// Initialisation failed.
+///
+/// ```
+/// # use baker_otel::InitError;
+/// let err = InitError::AlreadyInitialized;
+/// assert_eq!(err.to_string(), "baker-otel is already initialised in this process");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A setting was invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `init` was called while a previous [`Telemetry`](crate::Telemetry) is still installed
+    /// (or another global `tracing` subscriber was set).
+    #[error("baker-otel is already initialised in this process")]
+    AlreadyInitialized,
+    /// An exporter could not be built (bad endpoint, TLS setup, …).
+    #[error("failed to build the {signal} exporter: {message}")]
+    Exporter {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The underlying error.
+        message: String,
+    },
+    /// The background export runtime could not be started.
+    #[error("failed to start the export runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Shutting down did not complete cleanly. Telemetry is still torn down as far as possible.
+///
+/// ```
+/// # use baker_otel::ShutdownError;
+/// let err = ShutdownError::Timeout(std::time::Duration::from_secs(5));
+/// assert!(err.to_string().contains("5s"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The deadline passed before every signal was flushed; remaining data was dropped.
+    #[error("telemetry shutdown did not finish within {0:?}; unflushed data was dropped")]
+    Timeout(std::time::Duration),
+    /// One of the providers reported an error while shutting down.
+    #[error("telemetry shutdown failed: {0}")]
+    Provider(String),
+}

@@ -1,0 +1,172 @@
+//! Builds exporters from a [`SignalConfig`] and adapts them to [`BatchExporter`].
+
+use super::batch::BatchExporter;
+use super::runtime::InRuntime;
+use crate::config::{Compression, Protocol, Signal, SignalConfig};
+use crate::InitError;
+use futures_util::future::BoxFuture;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// A log record with its scope, as queued for export.
+pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
+
+/// Adapts an SDK [`SpanExporter`] to the batch queue.
+pub(crate) struct Spans<E>(pub(crate) E);
+impl<E: SpanExporter + 'static> BatchExporter<SpanData> for Spans<E> {
+    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
+        Box::pin(self.0.export(batch))
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
+/// Adapts an SDK [`LogExporter`] to the batch queue.
+pub(crate) struct Logs<E>(pub(crate) E);
+impl<E: LogExporter + 'static> BatchExporter<LogItem> for Logs<E> {
+    fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
+        Box::pin(async move {
+            let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|(r, s)| (r, s)).collect();
+            self.0.export(LogBatch::new(&refs)).await
+        })
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
+/// Runs a metric exporter's futures inside the export runtime, whichever thread polls them.
+#[derive(Debug)]
+pub(crate) struct BridgedMetrics<E> {
+    pub(crate) inner: E,
+    pub(crate) handle: Handle,
+}
+impl<E: PushMetricExporter> PushMetricExporter for BridgedMetrics<E> {
+    fn export(&self, metrics: &ResourceMetrics) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        InRuntime::new(self.handle.clone(), self.inner.export(metrics))
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let _g = self.handle.enter();
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
+    InitError::Exporter { signal: signal.as_str(), message: e.to_string() }
+}
+
+macro_rules! otlp_builder {
+    ($builder:expr, $cfg:expr, $signal:expr) => {{
+        let cfg: &SignalConfig = $cfg;
+        match cfg.protocol {
+            Protocol::Grpc => {
+                let mut md = tonic_metadata(cfg);
+                let mut b = $builder.with_tonic().with_endpoint(cfg.endpoint.clone()).with_timeout(cfg.timeout);
+                if let Some(Compression::Gzip) = cfg.compression {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                b = b.with_metadata(std::mem::take(&mut md));
+                b.build().map_err(|e| err($signal, e))?
+            }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let proto = if cfg.protocol == Protocol::HttpJson {
+                    opentelemetry_otlp::Protocol::HttpJson
+                } else {
+                    opentelemetry_otlp::Protocol::HttpBinary
+                };
+                let mut b = $builder
+                    .with_http()
+                    .with_protocol(proto)
+                    .with_endpoint(cfg.endpoint.clone())
+                    .with_timeout(cfg.timeout)
+                    .with_headers(cfg.headers.iter().cloned().collect());
+                if let Some(Compression::Gzip) = cfg.compression {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                b.build().map_err(|e| err($signal, e))?
+            }
+        }
+    }};
+}
+
+fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &cfg.headers {
+        // Invalid names/values are skipped rather than failing start-up.
+        if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), http::HeaderValue::from_str(v)) {
+            headers.insert(k, v);
+        }
+    }
+    tonic_md::MetadataMap::from_headers(headers)
+}
+
+mod tonic_md {
+    pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
+}
+
+pub(crate) fn otlp_spans(cfg: &SignalConfig, handle: &Handle, resource: &Resource) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
+    let _g = handle.enter();
+    let mut e = otlp_builder!(opentelemetry_otlp::SpanExporter::builder(), cfg, Signal::Traces);
+    e.set_resource(resource);
+    Ok(Box::new(Spans(e)))
+}
+
+pub(crate) fn otlp_logs(cfg: &SignalConfig, handle: &Handle, resource: &Resource) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
+    let _g = handle.enter();
+    let mut e = otlp_builder!(opentelemetry_otlp::LogExporter::builder(), cfg, Signal::Logs);
+    e.set_resource(resource);
+    Ok(Box::new(Logs(e)))
+}
+
+pub(crate) fn otlp_metrics(cfg: &SignalConfig, handle: &Handle) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
+    let _g = handle.enter();
+    let inner = otlp_builder!(opentelemetry_otlp::MetricExporter::builder(), cfg, Signal::Metrics);
+    Ok(BridgedMetrics { inner, handle: handle.clone() })
+}
+
+impl<T: Send + 'static> BatchExporter<T> for Box<dyn BatchExporter<T>> {
+    fn export(&self, batch: Vec<T>) -> BoxFuture<'_, OTelSdkResult> {
+        (**self).export(batch)
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        (**self).shutdown(timeout)
+    }
+}
+
+/// Fans a batch out to several exporters (e.g. `otlp,console`).
+pub(crate) struct Fanout<T>(pub(crate) Vec<Box<dyn BatchExporter<T>>>);
+impl<T: Clone + Send + 'static> BatchExporter<T> for Fanout<T> {
+    fn export(&self, batch: Vec<T>) -> BoxFuture<'_, OTelSdkResult> {
+        Box::pin(async move {
+            let mut result = Ok(());
+            let last = self.0.len().saturating_sub(1);
+            let mut batch = Some(batch);
+            for (i, e) in self.0.iter().enumerate() {
+                let b = if i == last { batch.take().unwrap_or_default() } else { batch.clone().unwrap_or_default() };
+                if let Err(err) = e.export(b).await {
+                    result = Err(err);
+                }
+            }
+            result
+        })
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.iter().map(|e| e.shutdown(timeout)).fold(Ok(()), |acc, r| acc.and(r))
+    }
+}

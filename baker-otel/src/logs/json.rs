@@ -1,0 +1,314 @@
+//! JSON log lines: one object per `tracing` event, with trace/span ids and Baker ids.
+//!
+//! ```json
+//! {"timestamp":"2026-11-25T20:19:39.123456Z","level":"INFO","target":"brain","message":"job queued","job_id":"j-1","trace_id":"…","span_id":"…","conversation_id":"c-9","service.name":"brain"}
+//! ```
+//! Event fields named `conversation_id` / `job_id` win over the ids from the context.
+
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::Layer;
+
+/// Where JSON lines go.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum JsonSink {
+    /// Standard output (the default: container log collectors read it).
+    #[default]
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// An in-memory list of lines (tests).
+    Memory(Arc<Mutex<Vec<String>>>),
+}
+
+/// The `tracing` layer that writes JSON lines.
+#[derive(Debug)]
+pub(crate) struct JsonLayer {
+    service_name: String,
+    sink: JsonSink,
+}
+
+impl JsonLayer {
+    pub(crate) fn new(service_name: &str, sink: JsonSink) -> Self {
+        let mut escaped = String::with_capacity(service_name.len() + 2);
+        write_json_str(&mut escaped, service_name);
+        Self { service_name: escaped, sink }
+    }
+}
+
+thread_local! {
+    static BUF: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+/// Values longer than this are cut, with a marker, so one event cannot produce a giant line.
+const MAX_VALUE_LEN: usize = 16 * 1024;
+
+impl<S: Subscriber> Layer<S> for JsonLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
+        let _ = BUF.try_with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else { return };
+            buf.clear();
+            self.format(&mut buf, event);
+            self.write(&buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = String::with_capacity(512);
+            }
+        });
+    }
+}
+
+impl JsonLayer {
+    fn format(&self, buf: &mut String, event: &Event<'_>) {
+        let meta = event.metadata();
+        buf.push_str("{\"timestamp\":\"");
+        write_rfc3339(buf, SystemTime::now());
+        buf.push_str("\",\"level\":\"");
+        buf.push_str(meta.level().as_str());
+        buf.push_str("\",\"target\":");
+        write_json_str(buf, meta.target());
+        let mut v = FieldWriter { buf, has_conv: false, has_job: false };
+        event.record(&mut v);
+        let (has_conv, has_job) = (v.has_conv, v.has_job);
+        Context::map_current(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() {
+                buf.push_str(",\"trace_id\":\"");
+                let _ = write!(buf, "{}", sc.trace_id());
+                buf.push_str("\",\"span_id\":\"");
+                let _ = write!(buf, "{}", sc.span_id());
+                buf.push('"');
+            }
+            let (conv, job) = if has_conv && has_job { (None, None) } else { crate::context::ids(cx) };
+            if let (Some(c), false) = (conv, has_conv) {
+                buf.push_str(",\"conversation_id\":");
+                write_json_str(buf, &c);
+            }
+            if let (Some(j), false) = (job, has_job) {
+                buf.push_str(",\"job_id\":");
+                write_json_str(buf, &j);
+            }
+        });
+        buf.push_str(",\"service.name\":");
+        buf.push_str(&self.service_name);
+        buf.push_str("}\n");
+    }
+
+    fn write(&self, line: &str) {
+        match &self.sink {
+            JsonSink::Stdout => {
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            }
+            JsonSink::Stderr => {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            JsonSink::Memory(lines) => {
+                if let Ok(mut l) = lines.lock() {
+                    l.push(line.trim_end().to_owned());
+                }
+            }
+        }
+    }
+}
+
+struct FieldWriter<'a> {
+    buf: &'a mut String,
+    has_conv: bool,
+    has_job: bool,
+}
+
+impl FieldWriter<'_> {
+    fn key(&mut self, field: &Field) {
+        let name = field.name();
+        match name {
+            "conversation_id" => self.has_conv = true,
+            "job_id" => self.has_job = true,
+            _ => {}
+        }
+        self.buf.push(',');
+        // `r#type` style raw identifiers keep their `r#` in tracing; strip it.
+        write_json_str(self.buf, name.strip_prefix("r#").unwrap_or(name));
+        self.buf.push(':');
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        write_json_str(self.buf, crate::util::truncate_str(value, MAX_VALUE_LEN));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.buf.push_str(itoa::Buffer::new().format(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.buf.push_str(itoa::Buffer::new().format(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            self.buf.push_str(ryu::Buffer::new().format_finite(value));
+        } else {
+            self.buf.push_str("null");
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.buf.push_str(if value { "true" } else { "false" });
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.buf.push('"');
+        let mut esc = Escaper { buf: self.buf, left: MAX_VALUE_LEN };
+        let _ = write!(esc, "{value:?}");
+        if esc.left == 0 {
+            self.buf.push_str("…[truncated]");
+        }
+        self.buf.push('"');
+    }
+}
+
+/// `fmt::Write` adaptor that JSON-escapes on the fly and stops after `left` bytes.
+struct Escaper<'a> {
+    buf: &'a mut String,
+    left: usize,
+}
+
+impl fmt::Write for Escaper<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.left == 0 {
+            return Ok(());
+        }
+        let s = crate::util::truncate_str(s, self.left);
+        self.left -= s.len();
+        escape_into(self.buf, s);
+        if self.left == 0 {
+            // stop: remaining output is dropped
+        }
+        Ok(())
+    }
+}
+
+/// Writes `s` as a quoted JSON string.
+pub(crate) fn write_json_str(buf: &mut String, s: &str) {
+    buf.push('"');
+    escape_into(buf, s);
+    buf.push('"');
+}
+
+fn escape_into(buf: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        buf.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(buf, "\\u{:04x}", b);
+        } else {
+            buf.push_str(esc);
+        }
+        start = i + 1;
+    }
+    buf.push_str(&s[start..]);
+}
+
+/// RFC 3339 UTC timestamp with microseconds, e.g. `2026-11-25T20:19:39.123456Z`.
+pub(crate) fn write_rfc3339(buf: &mut String, t: SystemTime) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, dd) = civil_from_days(days as i64);
+    let _ = write!(
+        buf,
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        d.subsec_micros()
+    );
+}
+
+/// Howard Hinnant's days → civil date algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn timestamps() {
+        let mut s = String::new();
+        write_rfc3339(&mut s, UNIX_EPOCH + Duration::from_micros(1_764_102_379_123_456));
+        assert_eq!(s, "2025-11-25T20:26:19.123456Z");
+        s.clear();
+        write_rfc3339(&mut s, UNIX_EPOCH + Duration::from_secs(951_782_400)); // leap day 2000
+        assert_eq!(s, "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn escaping_is_valid_json() {
+        let mut s = String::new();
+        write_json_str(&mut s, "a\"b\\c\nd\u{1}é");
+        let v: String = serde_json::from_str(&s).unwrap();
+        assert_eq!(v, "a\"b\\c\nd\u{1}é");
+    }
+
+    #[test]
+    fn lines_parse_and_carry_fields() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sub = tracing_subscriber::registry().with(JsonLayer::new("svc\"x", JsonSink::Memory(lines.clone())));
+        tracing::subscriber::with_default(sub, || {
+            let huge = "y".repeat(100_000);
+            tracing::info!(n = 5, f = 1.5, ok = true, nan = f64::NAN, s = "str", d = ?vec![1, 2], huge = %huge, "hello {}", "world");
+            tracing::warn!(job_id = "j-from-field", "explicit id");
+        });
+        let lines = lines.lock().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["message"], "hello world");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["n"], 5);
+        assert_eq!(v["f"], 1.5);
+        assert_eq!(v["ok"], true);
+        assert!(v["nan"].is_null());
+        assert_eq!(v["d"], "[1, 2]");
+        assert_eq!(v["service.name"], "svc\"x");
+        assert!(v["huge"].as_str().unwrap().ends_with("…[truncated]"));
+        assert!(v.get("trace_id").is_none(), "no span, no trace id");
+        let w: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(w["job_id"], "j-from-field");
+    }
+}

@@ -1,0 +1,87 @@
+//! OTLP log records through `opentelemetry-appender-tracing`, with Baker ids added.
+
+use crate::config::{ExporterKind, SignalConfig};
+use crate::export::batch::{BatchExporter, BatchQueue};
+use crate::export::build::{self, LogItem};
+use crate::export::console::ConsoleLogs;
+use crate::InitError;
+use opentelemetry::logs::LogRecord as _;
+use opentelemetry::{Context, InstrumentationScope};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
+use opentelemetry_sdk::Resource;
+use std::time::Duration;
+
+/// Adds Baker ids from the current context to each record and queues it for export.
+#[derive(Debug)]
+pub(crate) struct BakerLogProcessor {
+    queue: BatchQueue<LogItem>,
+}
+
+impl BakerLogProcessor {
+    pub(crate) fn new(queue: BatchQueue<LogItem>) -> Self {
+        Self { queue }
+    }
+}
+
+impl LogProcessor for BakerLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        Context::map_current(|cx| {
+            crate::context::push_id_attributes(cx, |k, v| record.add_attribute(k, opentelemetry::logs::AnyValue::from(v.as_str().to_owned())));
+        });
+        self.queue.push((record.clone(), scope.clone()));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.queue.flush(Duration::from_secs(5))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.queue.shutdown(timeout)
+    }
+}
+
+pub(crate) fn exporter(
+    sc: &SignalConfig,
+    handle: &tokio::runtime::Handle,
+    resource: &Resource,
+) -> Result<Option<Box<dyn BatchExporter<LogItem>>>, InitError> {
+    let mut list: Vec<Box<dyn BatchExporter<LogItem>>> = Vec::new();
+    for kind in &sc.exporters {
+        match kind {
+            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource)?),
+            ExporterKind::Console => list.push(Box::new(ConsoleLogs)),
+            ExporterKind::Prometheus => {}
+        }
+    }
+    Ok(match list.len() {
+        0 => None,
+        1 => list.pop(),
+        _ => Some(Box::new(build::Fanout(list))),
+    })
+}
+
+pub(crate) fn provider(resource: Resource, processor: BakerLogProcessor) -> SdkLoggerProvider {
+    SdkLoggerProvider::builder().with_resource(resource).with_log_processor(processor).build()
+}
+
+/// Targets whose events never become OTLP log records: the exporters' own network stacks
+/// (a failing export would log, be exported, fail, log…) and our internal diagnostics.
+pub(crate) fn is_feedback_target(target: &str) -> bool {
+    const NOISY: &[&str] = &["h2", "hyper", "hyper_util", "tonic", "tower", "reqwest", "opentelemetry", "rustls", "tokio_util"];
+    target.starts_with(crate::INTERNAL_TARGET)
+        || NOISY.iter().any(|p| target.starts_with(p) && matches!(target.as_bytes().get(p.len()), None | Some(b':') | Some(b'-') | Some(b'_')))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn feedback_targets() {
+        for t in ["h2", "h2::codec", "hyper_util::client", "tonic::transport", "opentelemetry-otlp", "opentelemetry_sdk", "baker_otel::internal"] {
+            assert!(super::is_feedback_target(t), "{t}");
+        }
+        for t in ["brain", "worker::agent", "hyperion", "towering"] {
+            assert!(!super::is_feedback_target(t), "{t}");
+        }
+    }
+}

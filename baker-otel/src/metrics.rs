@@ -1,0 +1,157 @@
+//! Metrics: one [`SdkMeterProvider`] feeding OTLP (periodic push) and Prometheus text
+//! (`/metrics`, pull), plus baker-otel's own health metrics.
+
+use crate::config::{Config, ExporterKind};
+use crate::export::build;
+use crate::export::console::ConsoleMetrics;
+use crate::export::DropCounters;
+use crate::InitError;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::Resource;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Serves the Prometheus text exposition of every metric of the process: OpenTelemetry
+/// instruments and anything registered in a user-supplied `prometheus::Registry`.
+///
+/// ```no_run
+/// # async fn run(telemetry: baker_otel::Telemetry) {
+/// let metrics = telemetry.metrics_handler().expect("prometheus exporter enabled");
+/// let app: axum::Router = axum::Router::new().merge(metrics.router());   // GET /metrics
+/// // or on its own address:
+/// tokio::spawn(metrics.clone().serve("127.0.0.1:9464".parse().unwrap()));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct MetricsHandler {
+    registry: prometheus::Registry,
+}
+
+/// Content type of the Prometheus text format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl MetricsHandler {
+    /// Wraps a registry (normally done by `init`).
+    ///
+    /// ```
+    /// let h = baker_otel::MetricsHandler::new(prometheus::Registry::new());
+    /// assert_eq!(h.render(), "");
+    /// ```
+    pub fn new(registry: prometheus::Registry) -> Self {
+        Self { registry }
+    }
+
+    /// The registry behind `/metrics`.
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.registry
+    }
+
+    /// Renders the current metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        use prometheus::Encoder;
+        let mut out = Vec::with_capacity(16 * 1024);
+        let families = self.registry.gather();
+        if let Err(e) = prometheus::TextEncoder::new().encode(&families, &mut out) {
+            tracing::warn!(target: crate::INTERNAL_TARGET, error = %e, "failed to encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// An axum router with `GET /metrics`.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        self.router_at("/metrics")
+    }
+
+    /// An axum router serving the metrics at `path`.
+    pub fn router_at<S: Clone + Send + Sync + 'static>(&self, path: &str) -> axum::Router<S> {
+        let me = self.clone();
+        axum::Router::new().route(
+            path,
+            axum::routing::get(move || {
+                let me = me.clone();
+                async move { ([(http::header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], me.render()) }
+            }),
+        )
+    }
+
+    /// Serves `GET /metrics` on `addr` until the task is dropped.
+    pub async fn serve(self, addr: std::net::SocketAddr) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        axum::serve(listener, self.router::<()>()).await
+    }
+}
+
+/// Hook that adds a reader (used by the test capture).
+pub(crate) type ExtraReader = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+
+pub(crate) struct MeterParts {
+    pub(crate) provider: SdkMeterProvider,
+    pub(crate) handler: Option<MetricsHandler>,
+}
+
+pub(crate) fn build(
+    cfg: &Config,
+    resource: Resource,
+    handle: &tokio::runtime::Handle,
+    registry: Option<prometheus::Registry>,
+    extra: Option<ExtraReader>,
+) -> Result<MeterParts, InitError> {
+    let mut b = SdkMeterProvider::builder().with_resource(resource);
+    let mut handler = None;
+    for kind in &cfg.metrics.exporters {
+        match kind {
+            ExporterKind::Otlp => {
+                let exporter = build::otlp_metrics(&cfg.metrics, handle)?;
+                b = b.with_reader(PeriodicReader::builder(exporter).with_interval(cfg.metric_export_interval).build());
+            }
+            ExporterKind::Console => {
+                b = b.with_reader(PeriodicReader::builder(ConsoleMetrics).with_interval(cfg.metric_export_interval).build());
+            }
+            ExporterKind::Prometheus => {
+                let registry = registry.clone().unwrap_or_default();
+                let exporter = opentelemetry_prometheus::exporter()
+                    .with_registry(registry.clone())
+                    .build()
+                    .map_err(|e| InitError::Exporter { signal: "metrics", message: e.to_string() })?;
+                b = b.with_reader(exporter);
+                handler = Some(MetricsHandler::new(registry));
+            }
+        }
+    }
+    if let Some(add) = extra {
+        b = add(b);
+    }
+    Ok(MeterParts { provider: b.build(), handler })
+}
+
+/// Registers baker-otel's own instruments: exporter drops and process memory.
+pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCounters>) {
+    let meter = provider.meter("baker-otel");
+    let _dropped = meter
+        .u64_observable_counter("baker_otel.exporter.dropped")
+        .with_description("Spans and log records dropped because the export queue was full or an export failed")
+        .with_callback(move |obs| {
+            obs.observe(drops.traces.load(Ordering::Relaxed), &[KeyValue::new("signal", "traces")]);
+            obs.observe(drops.logs.load(Ordering::Relaxed), &[KeyValue::new("signal", "logs")]);
+        })
+        .build();
+    let _rss = meter
+        .u64_observable_gauge("process.memory.usage")
+        .with_unit("By")
+        .with_description("Resident set size of the process")
+        .with_callback(|obs| {
+            if let Some(rss) = resident_bytes() {
+                obs.observe(rss, &[]);
+            }
+        })
+        .build();
+}
+
+/// Resident set size from `/proc/self/statm` (Linux); `None` elsewhere.
+pub(crate) fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

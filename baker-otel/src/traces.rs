@@ -1,0 +1,88 @@
+//! Trace pipeline: sampler, the Baker span processor and the tracer provider.
+
+use crate::config::{ExporterKind, SamplerConfig, SignalConfig};
+use crate::export::batch::{BatchExporter, BatchQueue};
+use crate::export::{build, console::ConsoleSpans};
+use crate::InitError;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+use std::time::Duration;
+
+pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
+    match cfg {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerConfig::ParentBasedTraceIdRatio(r) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+        }
+    }
+}
+
+/// Adds Baker ids from the parent context's baggage on start; queues finished spans.
+#[derive(Debug)]
+pub(crate) struct BakerSpanProcessor {
+    queue: BatchQueue<SpanData>,
+}
+
+impl BakerSpanProcessor {
+    pub(crate) fn new(queue: BatchQueue<SpanData>) -> Self {
+        Self { queue }
+    }
+}
+
+impl SpanProcessor for BakerSpanProcessor {
+    #[inline]
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        use opentelemetry::trace::Span as _;
+        crate::context::push_id_attributes(cx, |k, v| span.set_attribute(opentelemetry::KeyValue::new(k, v)));
+    }
+
+    #[inline]
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.queue.push(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.queue.flush(Duration::from_secs(5))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.queue.shutdown(timeout)
+    }
+}
+
+/// Builds the exporter list for spans (OTLP and/or console), or `None` when there is none.
+pub(crate) fn exporter(
+    sc: &SignalConfig,
+    handle: &tokio::runtime::Handle,
+    resource: &Resource,
+) -> Result<Option<Box<dyn BatchExporter<SpanData>>>, InitError> {
+    let mut list: Vec<Box<dyn BatchExporter<SpanData>>> = Vec::new();
+    for kind in &sc.exporters {
+        match kind {
+            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource)?),
+            ExporterKind::Console => list.push(Box::new(ConsoleSpans)),
+            ExporterKind::Prometheus => {}
+        }
+    }
+    Ok(match list.len() {
+        0 => None,
+        1 => list.pop(),
+        _ => Some(Box::new(build::Fanout(list))),
+    })
+}
+
+pub(crate) fn provider(resource: Resource, sampler: Sampler, processor: Option<BakerSpanProcessor>) -> SdkTracerProvider {
+    let mut b = SdkTracerProvider::builder().with_resource(resource).with_sampler(sampler);
+    if let Some(p) = processor {
+        b = b.with_span_processor(p);
+    }
+    b.build()
+}
