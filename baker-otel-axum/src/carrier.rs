@@ -1,0 +1,98 @@
+//! [`http::HeaderMap`] carriers for the global propagator and trace-id formatting.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::SpanContext;
+
+/// Read-only view of request headers for [`baker_otel::propagation::extract`].
+///
+/// Values that are not visible ASCII are ignored (treated as absent), so hostile bytes can
+/// never reach the propagator.
+///
+/// ```
+/// use baker_otel_axum::HeaderExtractor;
+/// use opentelemetry::propagation::Extractor;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("traceparent", http::HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+/// assert!(HeaderExtractor(&headers).get("traceparent").is_some());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let v: Vec<&str> = self.0.get_all(key).iter().filter_map(|v| v.to_str().ok()).collect();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+/// Mutable view of request headers for [`baker_otel::propagation::inject_context`].
+///
+/// Keys or values that are not valid HTTP header names/values are skipped, never a panic.
+///
+/// ```
+/// use baker_otel_axum::HeaderInjector;
+/// use opentelemetry::propagation::Injector;
+/// let mut headers = http::HeaderMap::new();
+/// HeaderInjector(&mut headers).set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into());
+/// HeaderInjector(&mut headers).set("bad name", "x".into()); // ignored
+/// assert_eq!(headers.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::try_from(value)) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
+/// `X-Trace-Id` value: 32 lowercase hex digits, formatted on the stack.
+pub(crate) fn trace_id_value(sc: &SpanContext) -> Option<HeaderValue> {
+    let mut buf = [0u8; 32];
+    hex_into(&mut buf, &sc.trace_id().to_bytes());
+    HeaderValue::from_bytes(&buf).ok()
+}
+
+/// W3C `traceresponse` value: `00-{trace-id}-{span-id}-{flags}`.
+pub(crate) fn traceresponse_value(sc: &SpanContext) -> Option<HeaderValue> {
+    let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_into(&mut buf[3..35], &sc.trace_id().to_bytes());
+    hex_into(&mut buf[36..52], &sc.span_id().to_bytes());
+    hex_into(&mut buf[53..55], &[sc.trace_flags().to_u8()]);
+    HeaderValue::from_bytes(&buf).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    #[test]
+    fn formats_like_display() {
+        let tid = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
+        let sid = SpanId::from_hex("b7ad6b7169203331").unwrap();
+        let sc = SpanContext::new(tid, sid, TraceFlags::SAMPLED, true, TraceState::default());
+        assert_eq!(trace_id_value(&sc).unwrap(), tid.to_string().as_str());
+        assert_eq!(traceresponse_value(&sc).unwrap(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    }
+}

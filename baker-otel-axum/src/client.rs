@@ -1,0 +1,182 @@
+//! Outbound propagation: [`OtelClientLayer`] for any `Service<http::Request<B>>` client.
+
+use crate::carrier::HeaderInjector;
+use crate::request::{known_method, url_without_query};
+use http::{HeaderMap, Method, Request, Response};
+use opentelemetry::Context;
+use opentelemetry_semantic_conventions::attribute::{
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    SERVER_PORT, URL_FULL,
+};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context as TaskContext, Poll};
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Target of the client spans.
+pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
+
+/// Tower layer for HTTP *clients*: makes a CLIENT span `{METHOD}` per request (child of the
+/// current span) and injects its context (`traceparent`, `tracestate`, `baggage` with the
+/// Baker ids) into the request headers with the global propagator.
+///
+/// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
+/// user info, query or fragment), `http.response.status_code`, `error.type` (status code for
+/// responses ≥ 400, the error's type name for transport errors).
+///
+/// ```no_run
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+/// # async fn demo<C>(client: C) where C: Service<http::Request<String>, Response = http::Response<String>> {
+/// let mut client = ServiceBuilder::new().layer(baker_otel_axum::OtelClientLayer::new()).service(client);
+/// let req = http::Request::get("http://extension:8080/v1/tool").body(String::new()).unwrap();
+/// let _res = client.ready().await.ok().unwrap().call(req).await;
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct OtelClientLayer;
+
+impl OtelClientLayer {
+    /// The layer.
+    ///
+    /// ```
+    /// let _layer = baker_otel_axum::OtelClientLayer::new();
+    /// ```
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for OtelClientLayer {
+    type Service = OtelClientService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OtelClientService { inner }
+    }
+}
+
+/// The service produced by [`OtelClientLayer`].
+///
+/// ```
+/// use tower_layer::Layer;
+/// let svc = baker_otel_axum::OtelClientLayer::new().layer(tower::service_fn(|_req: http::Request<String>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }));
+/// # let _: baker_otel_axum::OtelClientService<_> = svc;
+/// ```
+#[derive(Debug, Clone)]
+pub struct OtelClientService<S> {
+    inner: S,
+}
+
+/// Creates the CLIENT span for an outgoing request.
+pub(crate) fn client_span(method: &Method, host: Option<&str>, port: Option<u16>, url_full: Option<&str>) -> tracing::Span {
+    let known = known_method(method);
+    tracing::info_span!(
+        target: CLIENT_SPAN_TARGET,
+        "HTTP client request",
+        otel.name = known.unwrap_or("HTTP"),
+        otel.kind = "client",
+        { HTTP_REQUEST_METHOD } = known.unwrap_or("_OTHER"),
+        { HTTP_REQUEST_METHOD_ORIGINAL } = known.is_none().then(|| method.as_str()),
+        { SERVER_ADDRESS } = host,
+        { SERVER_PORT } = port,
+        { URL_FULL } = url_full,
+        { HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { ERROR_TYPE } = Empty,
+        otel.status_code = Empty,
+    )
+}
+
+/// Injects the span's context (or the current one when the span is disabled) into `headers`.
+pub(crate) fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
+    let cx = if span.is_disabled() { Context::current() } else { span.context() };
+    baker_otel::propagation::inject_context(&cx, &mut HeaderInjector(headers));
+}
+
+/// Records the response status (errors from 400 up, as for every client span).
+pub(crate) fn record_status(span: &tracing::Span, status: http::StatusCode) {
+    span.record(HTTP_RESPONSE_STATUS_CODE, status.as_u16());
+    if status.is_client_error() || status.is_server_error() {
+        span.record(ERROR_TYPE, status.as_str());
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Records a transport error.
+pub(crate) fn record_error(span: &tracing::Span, error_type: &str) {
+    span.record(ERROR_TYPE, error_type);
+    span.record("otel.status_code", "ERROR");
+}
+
+impl<S, B, RB> tower_service::Service<Request<B>> for OtelClientService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<RB>>,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = ClientFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let uri = req.uri();
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        let url = url_without_query(uri);
+        let span = client_span(req.method(), uri.host(), port, url.as_deref());
+        inject(&span, req.headers_mut());
+        let inner = {
+            let _e = span.enter();
+            self.inner.call(req)
+        };
+        ClientFuture { inner, span }
+    }
+}
+
+pin_project! {
+    /// Response future of [`OtelClientService`].
+    pub struct ClientFuture<F> {
+        #[pin]
+        inner: F,
+        span: tracing::Span,
+    }
+}
+
+impl<F> fmt::Debug for ClientFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientFuture").field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+impl<F, RB, E> Future for ClientFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let poll = {
+            let _e = this.span.enter();
+            this.inner.poll(cx)
+        };
+        let out = ready!(poll);
+        match &out {
+            Ok(res) => record_status(this.span, res.status()),
+            Err(_) => record_error(this.span, std::any::type_name::<E>()),
+        }
+        // End the span now, not when the caller drops the future.
+        drop(std::mem::replace(this.span, tracing::Span::none()));
+        Poll::Ready(out)
+    }
+}

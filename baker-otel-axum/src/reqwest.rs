@@ -1,0 +1,29 @@
+//! reqwest helper (feature `reqwest`).
+
+use crate::client::{client_span, inject, record_error, record_status};
+use tracing::Instrument;
+
+/// Sends a reqwest request inside a CLIENT span and with the current trace context injected
+/// (same span and attributes as [`OtelClientLayer`](crate::OtelClientLayer)).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), reqwest::Error> {
+/// let client = reqwest::Client::new();
+/// let res = baker_otel_axum::send_traced(client.get("http://extension:8080/v1/tool?key=secret")).await?;
+/// # let _ = res; Ok(()) }
+/// ```
+pub async fn send_traced(builder: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    let (client, req) = builder.build_split();
+    let mut req = req?;
+    let url = req.url();
+    let full = format!("{}://{}{}", url.scheme(), url.authority().rsplit('@').next().unwrap_or_default(), url.path());
+    let span = client_span(req.method(), url.host_str(), url.port_or_known_default(), Some(&full));
+    inject(&span, req.headers_mut());
+    let result = client.execute(req).instrument(span.clone()).await;
+    match &result {
+        Ok(res) => record_status(&span, res.status()),
+        Err(e) if e.is_timeout() => record_error(&span, "timeout"),
+        Err(_) => record_error(&span, "reqwest::Error"),
+    }
+    result
+}
