@@ -1,1 +1,53 @@
-//! placeholder
+//! # baker-otel-nats
+//!
+//! One trace across NATS: W3C trace context and baggage (conversation / job ids) in NATS
+//! headers, semantic-convention messaging spans and metrics, JetStream settlements and a
+//! queue-depth gauge. Builds on [`baker_otel`]: the global propagator it installs is used for
+//! every inject/extract.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let _telemetry = baker_otel::init()?;
+//! let nats = baker_otel_nats::NatsTelemetry::new();
+//! let client = nats.client(async_nats::connect("nats://127.0.0.1:4222").await?);
+//!
+//! // Brain: PRODUCER span `send jobs.summarise`, context + baggage in the headers.
+//! client.publish("jobs.summarise", "{}".into()).await?;
+//!
+//! // Worker: CONSUMER span `process jobs.summarise`, child of the producer span.
+//! let mut sub = client.queue_subscribe("jobs.>", "workers".into()).await?;
+//! while let Some(msg) = sub.next().await {
+//!     msg.in_scope(|| tracing::info!("working")); // JSON line carries trace + conversation/job ids
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Metrics (names and labels as in `docs/metrics.md`): `messaging.client.operation.duration`,
+//! `messaging.process.duration`, `messaging.client.sent.messages`,
+//! `messaging.client.consumed.messages`, `baker.messaging.settlements`,
+//! `baker.messaging.redeliveries`, `baker.queue.depth`. Reply inboxes (`_INBOX.*`) appear as
+//! `_INBOX` in span names and labels.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod carrier;
+mod consume;
+mod instruments;
+pub mod propagation;
+mod publish;
+mod queue_depth;
+mod settle;
+mod spans;
+pub mod subject;
+mod telemetry;
+mod w3c;
+
+pub use carrier::{HeaderExtractor, HeaderInjector, MAX_VALUE_LEN};
+pub use consume::{Delivery, ReceivedMessage, Traced, TracedMessages, TracedSubscriber};
+pub use publish::{TracedClient, TracedJetStream};
+pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH};
+pub use spans::{MSG_ID_HEADER, TARGET};
+pub use subject::{destination_name, INBOX_TEMPLATE};
+pub use telemetry::{NatsTelemetry, NatsTelemetryBuilder, SCOPE};

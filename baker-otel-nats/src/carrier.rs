@@ -1,0 +1,183 @@
+//! [`Injector`] / [`Extractor`] carriers for [`async_nats::HeaderMap`].
+//!
+//! Both never panic: async-nats' `insert`/`get` with `&str` names assert on invalid names, so
+//! the carriers only use the fallible `HeaderName::from_str` and validate values themselves.
+//! Header names are the plain W3C ones (`traceparent`, `tracestate`, `baggage`), so any
+//! OpenTelemetry SDK using a standard text-map carrier over NATS headers interoperates.
+//!
+//! Skipped on extraction (the propagator then sees "absent"): names that are not valid NATS
+//! header names, values over [`MAX_VALUE_LEN`] bytes, and headers present more than once
+//! (ambiguous — W3C says a repeated `traceparent` is invalid). When the exact lower-case name is
+//! missing, a single case-insensitive match is accepted (Go's `propagation.HeaderCarrier`
+//! canonicalises to `Traceparent`).
+//!
+//! ```
+//! use baker_otel_nats::{HeaderExtractor, HeaderInjector};
+//! use opentelemetry::propagation::{Extractor, Injector};
+//!
+//! let mut headers = async_nats::HeaderMap::new();
+//! HeaderInjector(&mut headers).set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+//! HeaderInjector(&mut headers).set("bad:name", "skipped, no panic".into());
+//! assert_eq!(
+//!     HeaderExtractor(&headers).get("traceparent"),
+//!     Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+//! );
+//! assert_eq!(headers.len(), 1);
+//! ```
+
+use async_nats::header::{HeaderName, HeaderValue};
+use async_nats::HeaderMap;
+use opentelemetry::propagation::{Extractor, Injector};
+use std::str::FromStr;
+
+/// Largest header value injected or extracted (8 KiB, the W3C baggage limit); longer ones are skipped.
+pub const MAX_VALUE_LEN: usize = 8192;
+
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// A header name without allocation for the W3C names, fallibly parsed otherwise.
+#[inline]
+pub(crate) fn header_name(key: &str) -> Option<HeaderName> {
+    match key {
+        "traceparent" => Some(TRACEPARENT),
+        "tracestate" => Some(TRACESTATE),
+        "baggage" => Some(BAGGAGE),
+        _ => HeaderName::from_str(key).ok(),
+    }
+}
+
+/// Converts `value` to a header value unless it is oversize or contains CR/LF (no copy).
+#[inline]
+pub(crate) fn header_value(value: String) -> Option<HeaderValue> {
+    if value.len() > MAX_VALUE_LEN || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    // Validated above, so `From<String>`'s assertion cannot fire.
+    Some(HeaderValue::from(value))
+}
+
+/// Writes propagation fields into a NATS [`HeaderMap`], replacing existing values.
+///
+/// ```
+/// use opentelemetry::propagation::Injector;
+/// let mut headers = async_nats::HeaderMap::new();
+/// baker_otel_nats::HeaderInjector(&mut headers).set("baggage", "k=v".into());
+/// assert_eq!(headers.get("baggage").map(|v| v.as_str()), Some("k=v"));
+/// ```
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Some(name), Some(value)) = (header_name(key), header_value(value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Reads propagation fields from a NATS [`HeaderMap`]; see the [module docs](self) for what is skipped.
+///
+/// ```
+/// use opentelemetry::propagation::Extractor;
+/// let mut headers = async_nats::HeaderMap::new();
+/// headers.append("traceparent", "a");
+/// headers.append("traceparent", "b"); // repeated: ambiguous, skipped
+/// assert_eq!(baker_otel_nats::HeaderExtractor(&headers).get("traceparent"), None);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+
+impl<'a> HeaderExtractor<'a> {
+    /// The single acceptable value of `key`, if any (no allocation for the W3C names).
+    #[inline]
+    pub fn value(&self, key: &str) -> Option<&'a str> {
+        let map = self.0;
+        if map.is_empty() {
+            return None;
+        }
+        if let Some(name) = header_name(key) {
+            if let Some(v) = single(map.get_all(name)) {
+                return accept(v);
+            }
+        }
+        // Fallback: exactly one case-insensitive match (e.g. Go's canonical `Traceparent`).
+        let mut found = None;
+        for (name, values) in map.iter() {
+            let n: &str = name.as_ref();
+            if n != key && n.eq_ignore_ascii_case(key) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(values);
+            }
+        }
+        match found?.as_slice() {
+            [v] => accept(v.as_str()),
+            _ => None,
+        }
+    }
+}
+
+#[inline]
+fn single<'a>(mut it: impl Iterator<Item = &'a HeaderValue>) -> Option<&'a str> {
+    let first = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some(first.as_str())
+}
+
+#[inline]
+fn accept(v: &str) -> Option<&str> {
+    (v.len() <= MAX_VALUE_LEN).then_some(v)
+}
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.value(key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_ref()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_invalid_names_and_values() {
+        let mut h = HeaderMap::new();
+        let mut inj = HeaderInjector(&mut h);
+        inj.set("bad name", "v".into());
+        inj.set("bad:name", "v".into());
+        inj.set("ünï", "v".into());
+        inj.set("ok", "a\r\nb".into());
+        inj.set("big", "x".repeat(MAX_VALUE_LEN + 1));
+        assert!(h.is_empty());
+        let ex = HeaderExtractor(&h);
+        assert_eq!(ex.get("bad name"), None);
+        assert_eq!(ex.get(""), None);
+    }
+
+    #[test]
+    fn case_insensitive_fallback_only_when_unambiguous() {
+        let mut h = HeaderMap::new();
+        h.insert("Traceparent", "x");
+        assert_eq!(HeaderExtractor(&h).get("traceparent"), Some("x"));
+        h.insert("TRACEPARENT", "y");
+        assert_eq!(HeaderExtractor(&h).get("traceparent"), None);
+        h.insert("traceparent", "z");
+        assert_eq!(HeaderExtractor(&h).get("traceparent"), Some("z"));
+    }
+
+    #[test]
+    fn oversize_values_are_skipped() {
+        let mut h = HeaderMap::new();
+        h.insert("baggage", "k=".to_string() + &"v".repeat(100_000));
+        assert_eq!(HeaderExtractor(&h).get("baggage"), None);
+    }
+}
