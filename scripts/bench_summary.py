@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Collects criterion medians of every workspace bench into target/bench-summary.json.
+
+Usage:
+  bench_summary.py list-benches                 # "<package> <bench target>" per line (cargo metadata)
+  bench_summary.py summarize --since EPOCH [--status FILE] [--demo FILE]
+
+Every row is a time per operation: ratio = ours_ns / peer_ns, lower is better, a row passes
+when ratio <= target. Absolute budgets (disabled path, cost computation) use a pseudo peer
+("5 ns budget", peer_ns = 5.0) so that ratio <= 1.0 means "within budget". Throughput targets
+are inverted into time ratios (>= 0.9x throughput -> <= 1/0.9 = 1.11).
+
+Criterion 0.8 writes `<dir>/criterion/<group>/<function>/new/{estimates,benchmark}.json`
+where <dir> is $CARGO_TARGET_DIR or `target/` relative to the directory `cargo bench` ran in
+(the package directory), so every plausible location is scanned and each benchmark is keyed
+by the (group_id, function_id) recorded in its benchmark.json. Results older than --since are
+ignored so a bench that failed this run shows as "not run" instead of a stale figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: tuple[str, tuple[str, ...]]  # (group, candidate function ids)
+    peer: tuple[str, tuple[str, ...]] | None  # None: absolute budget
+    target: float | None
+    budget_ns: float | None = None  # absolute budget (peer = "<n> ns budget")
+    minus: tuple[str, tuple[str, ...]] | None = None  # subtract from both (added-cost rows)
+    bench: str = ""  # which bench file provides it, for "not run" notes
+
+
+CORE = "baker-otel/benches/core.rs"
+AXUM = "baker-otel-axum/benches/axum.rs"
+NATS = "baker-otel-nats/benches/propagation.rs"
+LLM = "baker-otel-llm/benches/llm.rs"
+
+ROWS: list[Row] = [
+    Row("span vs t-o default", ("span", ("ours",)), ("span", ("t-o default",)), 0.6, bench=CORE),
+    Row("span vs raw sdk", ("span", ("ours",)), ("span", ("raw sdk",)), None, bench=CORE),
+    Row("json log line vs fmt json + t-o", ("json_log", ("ours",)), ("json_log", ("fmt json + t-o",)), 0.5, bench=CORE),
+    Row("disabled span (absolute)", ("disabled", ("ours",)), None, 1.0, budget_ns=5.0, bench=CORE),
+    Row("disabled span vs no subscriber", ("disabled", ("ours",)), ("disabled", ("no subscriber",)), None, bench=CORE),
+    Row(
+        "nats inject+extract vs hashmap",
+        ("inject_extract_round_trip", ("nats_headermap_baker",)),
+        ("inject_extract_round_trip", ("hashmap_sdk_composite",)),
+        0.5,
+        bench=NATS,
+    ),
+    Row("axum added cpu vs OtelAxumLayer", ("axum", ("ours",)), ("axum", ("peer",)), 0.5, minus=("axum", ("bare",)), bench=AXUM),
+    Row("axum throughput vs bare (time)", ("axum", ("ours",)), ("axum", ("bare",)), round(1 / 0.85, 2), bench=AXUM),
+    Row(
+        "llm_span! vs hand-written span",
+        ("llm", ("llm_span!", "llm_span", "macro", "ours")),
+        ("llm", ("hand-written", "hand_written", "handwritten", "manual", "peer")),
+        1.1,
+        bench=LLM,
+    ),
+    Row("cost computation (absolute)", ("cost", ("ours", "compute", "cost", "price")), None, 1.0, budget_ns=200.0, bench=LLM),
+]
+DEMO_TARGET = round(1 / 0.9, 2)
+
+
+def criterion_dirs() -> list[Path]:
+    dirs: list[Path] = []
+    if os.environ.get("CARGO_TARGET_DIR"):
+        dirs.append(Path(os.environ["CARGO_TARGET_DIR"]) / "criterion")
+    dirs.append(ROOT / "target" / "criterion")
+    dirs += sorted(ROOT.glob("*/target/criterion")) + sorted(ROOT.glob("*/*/target/criterion"))
+    return [d for d in dirs if d.is_dir()]
+
+
+def collect(since: float) -> dict[tuple[str, str], float]:
+    """(group_id, function_id) -> median ns, newest measurement wins, only those after `since`."""
+    found: dict[tuple[str, str], tuple[float, float]] = {}
+    for base in criterion_dirs():
+        for meta in base.glob("**/new/benchmark.json"):
+            est = meta.with_name("estimates.json")
+            try:
+                mtime = est.stat().st_mtime
+                if mtime < since:
+                    continue
+                m = json.loads(meta.read_text())
+                median = float(json.loads(est.read_text())["median"]["point_estimate"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            key = (str(m.get("group_id")), str(m.get("function_id")))
+            if key not in found or found[key][1] < mtime:
+                found[key] = (median, mtime)
+    return {k: v[0] for k, v in found.items()}
+
+
+def pick(results: dict[tuple[str, str], float], spec: tuple[str, tuple[str, ...]]) -> tuple[str, float] | None:
+    group, ids = spec
+    for fid in ids:
+        if (group, fid) in results:
+            return fid, results[(group, fid)]
+    return None
+
+
+def parse_rps(path: Path) -> float | None:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.findall(r"([0-9]+(?:\.[0-9]+)?)\s*(?:req/s|requests/s|rps)", text)
+    return float(m[-1]) if m else None
+
+
+def demo_row(demo_dir: Path | None) -> dict:
+    row = {"name": "example pipeline instrumented vs disabled", "ours_ns": None, "peer": "OTEL_SDK_DISABLED=true",
+           "peer_ns": None, "ratio": None, "target": DEMO_TARGET}
+    report = ROOT / "target" / "bench-demo.json"  # if the example ever writes its own figures
+    inst = dis = None
+    if report.is_file():
+        try:
+            d = json.loads(report.read_text())
+            inst, dis = float(d["instrumented_rps"]), float(d["disabled_rps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if (inst is None or dis is None) and demo_dir is not None:
+        inst, dis = parse_rps(demo_dir / "instrumented.txt"), parse_rps(demo_dir / "disabled.txt")
+    if inst and dis:
+        row.update(ours_ns=1e9 / inst, peer_ns=1e9 / dis, ratio=(1e9 / inst) / (1e9 / dis))
+    else:
+        note = (demo_dir / "note.txt").read_text().strip() if demo_dir and (demo_dir / "note.txt").is_file() else ""
+        row["note"] = note or "not run: no req/s figure from target/release/demo"
+    return row
+
+
+def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
+    results = collect(since)
+    failed = {}
+    if status and status.is_file():
+        for line in status.read_text().splitlines():
+            parts = line.split(" ", 2)
+            if len(parts) >= 2 and parts[1] != "ok":
+                failed[parts[0]] = parts[2] if len(parts) > 2 else parts[1]
+    out = []
+    for r in ROWS:
+        row: dict = {"name": r.name, "ours_ns": None, "peer": None, "peer_ns": None, "ratio": None, "target": r.target}
+        ours = pick(results, r.ours)
+        peer = pick(results, r.peer) if r.peer else ("%g ns budget" % r.budget_ns, r.budget_ns)
+        minus = pick(results, r.minus) if r.minus else ("", 0.0)
+        if r.peer is None:
+            row["peer"] = "%g ns budget" % r.budget_ns
+        if ours and peer and minus:
+            o, p = ours[1] - minus[1], peer[1] - minus[1]
+            row.update(ours_ns=o, peer=peer[0] + (" - " + minus[0] if r.minus else ""), peer_ns=p)
+            row["ratio"] = o / p if p > 0 else None
+        else:
+            why = failed.get(r.bench)
+            row["note"] = f"not run ({r.bench}{': ' + why if why else ': no matching criterion ids'})"
+        out.append(row)
+    out.append(demo_row(demo_dir))
+    for row in out:
+        row["pass"] = None if row["ratio"] is None or row["target"] is None else row["ratio"] <= row["target"]
+
+    dest = ROOT / "target" / "bench-summary.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+
+    def f(v, fmt):
+        return "-" if v is None else fmt % v
+
+    print(f"\n{'row':<44} {'ours ns':>11} {'peer':<28} {'peer ns':>11} {'ratio':>7} {'target':>7}  result")
+    for row in out:
+        verdict = {True: "PASS", False: "MISS", None: "report" if row["ratio"] is not None else "not run"}[row["pass"]]
+        print(f"{row['name']:<44} {f(row['ours_ns'], '%.1f'):>11} {str(row['peer'] or '-')[:28]:<28} "
+              f"{f(row['peer_ns'], '%.1f'):>11} {f(row['ratio'], '%.2f'):>7} {f(row['target'], '%.2f'):>7}  {verdict}")
+        if row.get("note"):
+            print(f"{'':<4}{row['note']}")
+    print(f"\nwrote {dest.relative_to(ROOT)}")
+    return 0
+
+
+def list_benches() -> int:
+    try:
+        meta = json.loads(subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
+                                         check=True, capture_output=True, text=True).stdout)
+    except (subprocess.CalledProcessError, ValueError) as e:
+        print(f"cargo metadata failed: {e}", file=sys.stderr)
+        return 1
+    for pkg in meta["packages"]:
+        for t in pkg["targets"]:
+            if "bench" in t["kind"]:
+                src = os.path.relpath(t["src_path"], ROOT)
+                print(pkg["name"], t["name"], src)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list-benches")
+    s = sub.add_parser("summarize")
+    s.add_argument("--since", type=float, default=0.0)
+    s.add_argument("--status", type=Path)
+    s.add_argument("--demo", type=Path)
+    a = ap.parse_args()
+    return list_benches() if a.cmd == "list-benches" else summarize(a.since, a.status, a.demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
