@@ -235,6 +235,20 @@ class CheckRenderedTest(unittest.TestCase):
         self.assertFinds(idx, "prometheus", "otlp.translation_strategy", reference_prometheus=None)
         self.assertFinds(idx, "prometheus", "unknown fields", "colour", reference_prometheus=None)
 
+    def test_kubernetes_sd_checked_structurally(self):
+        # Debian's promtool has no Kubernetes discovery, so this part is checked in Python.
+        idx = self.stack.copy()
+        cm = self.cm(idx, "prometheus-config")
+        cm["data"]["scrape-configs.yml"] = cm["data"]["scrape-configs.yml"].replace("- role: pod", "- role: pods", 1)
+        self.assertFinds(idx, "prometheus", "kubernetes_sd_configs[0]", "role 'pods'")
+
+    def test_scrape_port_blocked(self):
+        idx = self.stack.copy()
+        np = idx.get("NetworkPolicy", NS, "tempo")
+        np["spec"]["ingress"][1]["from"] = [p for p in np["spec"]["ingress"][1]["from"]
+                                            if p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] != "prometheus"]
+        self.assertFinds(idx, "network", "tempo", "3200", "Prometheus scrapes it")
+
     def test_variant_drift_from_base_config(self):
         idx = self.stack.copy()
         self.edit_yaml(idx, "prometheus-config", "prometheus.yml", lambda c: c["global"].update(scrape_interval="5s"))

@@ -1,0 +1,79 @@
+"""NetworkPolicy flow checks: the flows the stack needs are allowed, everything else into
+the collector and the backends is denied (evaluated with checks_k8s.NetworkPolicies)."""
+
+from __future__ import annotations
+
+from checks_k8s import NetworkPolicies
+from manifests import Finding, Index, find_workload, namespace_of, obj_ref, pod_template_metadata
+from stack_common import SEND_TELEMETRY_LABEL, Context
+
+
+def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
+    """Flows the stack needs must be allowed; everything else into the backends denied."""
+    out = []
+    stack = {name: find_workload(idx, img) for name, img in (
+        ("otel-collector", "opentelemetry-collector"), ("tempo", "grafana/tempo"), ("loki", "grafana/loki"),
+        ("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana"))}
+    if not any(stack.values()):
+        return None
+    missing = [n for n, found in stack.items() if not found]
+    if missing:
+        return [Finding("network", "stack", f"components missing from this variant: {missing}")]
+    ns = namespace_of(stack["otel-collector"][0][0])
+    policies = [p for p in idx.of_kind("NetworkPolicy") if namespace_of(p) == ns]
+    if not any((p.get("spec") or {}).get("podSelector") in ({}, None) and not (p.get("spec") or {}).get("ingress")
+               and "Ingress" in ((p.get("spec") or {}).get("policyTypes") or []) for p in policies):
+        out.append(Finding("network", f"Namespace/{ns}", "no default-deny ingress NetworkPolicy"))
+    namespaces = {(n.get("metadata") or {}).get("name"): dict((n.get("metadata") or {}).get("labels") or {},
+                  **{"kubernetes.io/metadata.name": (n.get("metadata") or {}).get("name")})
+                  for n in idx.of_kind("Namespace")}
+    namespaces["baker-street"] = {"kubernetes.io/metadata.name": "baker-street", SEND_TELEMETRY_LABEL: "true"}
+    namespaces["intruder"] = {"kubernetes.io/metadata.name": "intruder"}
+    np = NetworkPolicies(idx, namespaces)
+
+    def labels(name):
+        return pod_template_metadata(stack[name][0][0]).get("labels") or {}
+
+    def port_of(name, port_name):
+        for p in stack[name][0][1].get("ports") or []:
+            if p.get("name") == port_name:
+                return p.get("containerPort")
+        return None
+
+    must = [  # (from ns, from labels, to, port, why)
+        ("baker-street", {"app.kubernetes.io/name": "brain"}, "otel-collector", 4317, "apps send OTLP/gRPC"),
+        ("baker-street", {"app.kubernetes.io/name": "brain"}, "otel-collector", 4318, "apps send OTLP/HTTP"),
+        (ns, labels("prometheus"), "otel-collector", 8888, "Prometheus scrapes collector self-metrics"),
+        (ns, labels("otel-collector"), "tempo", 4317, "collector exports traces"),
+        (ns, labels("otel-collector"), "loki", 3100, "collector exports logs"),
+        (ns, labels("otel-collector"), "prometheus", 9090, "collector exports OTLP metrics"),
+        (ns, labels("tempo"), "prometheus", 9090, "Tempo remote-writes span metrics"),
+        (ns, labels("grafana"), "prometheus", 9090, "Grafana queries Prometheus"),
+        (ns, labels("grafana"), "tempo", 3200, "Grafana queries Tempo"),
+        (ns, labels("grafana"), "loki", 3100, "Grafana queries Loki"),
+    ]
+    # Prometheus must reach every annotated scrape port in the stack namespace.
+    for w in idx.workloads():
+        ann = pod_template_metadata(w).get("annotations") or {}
+        if namespace_of(w) == ns and ann.get("prometheus.io/scrape") == "true":
+            port = str(ann.get("prometheus.io/port", ""))
+            if port.isdigit():
+                name = (pod_template_metadata(w).get("labels") or {}).get("app.kubernetes.io/name", "")
+                if name in stack:
+                    must.append((ns, labels("prometheus"), name, int(port), "Prometheus scrapes it (annotation)"))
+    for src_ns, src_labels, dst, port, why in must:
+        if not np.allowed(src_ns, src_labels, stack[dst][0][0], port):
+            out.append(Finding("network", obj_ref(stack[dst][0][0]), f"blocks port {port} from {src_ns} {src_labels} ({why})"))
+    intruders = [("intruder", {"app": "x"}), (ns, {"app.kubernetes.io/name": "intruder"}),
+                 ("baker-street", {"app.kubernetes.io/name": "brain"})]
+    for dst in ("tempo", "loki", "prometheus"):
+        for cport in [p.get("containerPort") for p in stack[dst][0][1].get("ports") or []]:
+            for src_ns, src_labels in intruders:
+                if np.allowed(src_ns, src_labels, stack[dst][0][0], cport):
+                    out.append(Finding("network", obj_ref(stack[dst][0][0]),
+                                       f"port {cport} is reachable from {src_ns} {src_labels}; only Grafana and the stack may reach backends"))
+    for src_ns, src_labels in intruders[:2]:
+        if np.allowed(src_ns, src_labels, stack["otel-collector"][0][0], 4317):
+            out.append(Finding("network", obj_ref(stack["otel-collector"][0][0]),
+                               f"OTLP is reachable from {src_ns} {src_labels}; only labelled app namespaces may send"))
+    return out
