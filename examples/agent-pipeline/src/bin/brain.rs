@@ -1,0 +1,19 @@
+//! `brain`: the HTTP API of the agent pipeline. See the crate docs.
+#![forbid(unsafe_code)]
+
+use agent_pipeline::settings::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = baker_otel::Telemetry::builder().service_name("brain").service_version(env!("CARGO_PKG_VERSION")).init()?;
+    let settings = Settings::from_env();
+    let addr = settings.brain_addr;
+    let (state, _depth) = agent_pipeline::brain::connect(settings).await?;
+    let app = agent_pipeline::brain::router(state, &telemetry);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "brain listening");
+    axum::serve(listener, app).with_graceful_shutdown(agent_pipeline::shutdown_signal()).await?;
+    tracing::info!("brain stopped");
+    telemetry.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! `worker`: consumes jobs from JetStream and runs the agent loop. See the crate docs.
+#![forbid(unsafe_code)]
+
+use agent_pipeline::settings::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = baker_otel::Telemetry::builder().service_name("worker").service_version(env!("CARGO_PKG_VERSION")).init()?;
+    agent_pipeline::worker::run(Settings::from_env(), &telemetry, agent_pipeline::shutdown_signal()).await?;
+    telemetry.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! # agent-pipeline
+//!
+//! A small Baker Street: the **Brain** (HTTP API) routes each message with a cheap LLM call and
+//! publishes a job on NATS JetStream; the **Worker** runs an agent loop over a scripted LLM,
+//! tools, a memory store and an HTTP extension, and replies. One trace covers the whole
+//! request, across both processes; the **demo** binary runs everything and prints each trace.
+//!
+//! Binaries: `brain`, `worker`, `demo`. See the repository README for how to run them.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod brain;
+pub mod calculator;
+pub mod demo;
+pub mod extension;
+pub mod genai;
+pub mod llm;
+pub mod memory;
+pub mod settings;
+pub mod wire;
+pub mod worker;
+
+/// `GET /metrics` of the process (empty when the Prometheus exporter is off) and `GET /healthz`.
+pub fn metrics_router(telemetry: &baker_otel::Telemetry) -> axum::Router {
+    let handler = telemetry.metrics_handler().cloned().unwrap_or_else(|| baker_otel::MetricsHandler::new(Default::default()));
+    handler.router().route("/healthz", axum::routing::get(|| async { "ok" }))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

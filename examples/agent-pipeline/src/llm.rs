@@ -1,0 +1,254 @@
+//! A deterministic, scripted LLM provider: no network, realistic token counts, small latencies,
+//! and a streaming mode. It plays an OpenAI model so that prices resolve like a real call.
+
+use futures_util::Stream;
+use serde_json::json;
+use std::time::Duration;
+
+/// Provider name reported on spans and metrics.
+pub const PROVIDER: &str = "openai";
+/// Model of the Worker's agent loop.
+pub const AGENT_MODEL: &str = "gpt-4o";
+/// Cheap model the Brain uses to route messages.
+pub const ROUTER_MODEL: &str = "gpt-4o-mini";
+
+/// Role of a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// System instructions.
+    System,
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool result.
+    Tool,
+}
+
+impl Role {
+    /// Lower-case name.
+    ///
+    /// ```
+    /// assert_eq!(agent_pipeline::llm::Role::Tool.as_str(), "tool");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// One chat message.
+///
+/// ```
+/// let m = agent_pipeline::llm::Message::new(agent_pipeline::llm::Role::User, "hi");
+/// assert_eq!(m.content, "hi");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Role.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+impl Message {
+    /// Builds a message.
+    ///
+    /// ```
+    /// let _ = agent_pipeline::llm::Message::new(agent_pipeline::llm::Role::System, "be brief");
+    /// ```
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// A tool call requested by the model.
+///
+/// ```
+/// let c = agent_pipeline::llm::ToolCall { id: "call_1".into(), name: "calculator".into(), arguments: serde_json::json!({"expression": "1+1"}) };
+/// assert_eq!(c.name, "calculator");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    /// Call id.
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// JSON arguments.
+    pub arguments: serde_json::Value,
+}
+
+/// What the model decided.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Call these tools, then ask again.
+    ToolCalls(Vec<ToolCall>),
+    /// Final answer.
+    Answer(String),
+}
+
+/// A chat completion.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Completion {
+    /// Response id.
+    pub id: String,
+    /// Model that answered.
+    pub model: String,
+    /// Tool calls or answer.
+    pub decision: Decision,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// `stop` or `tool_calls`.
+    pub finish_reason: &'static str,
+}
+
+/// Rough tokenizer: about four characters per token plus per-message overhead, as for GPT models.
+///
+/// ```
+/// use agent_pipeline::llm::{count_tokens, Message, Role};
+/// assert!(count_tokens(&[Message::new(Role::User, "What is the capital of France?")]) > 5);
+/// ```
+pub fn count_tokens(messages: &[Message]) -> u64 {
+    messages.iter().map(|m| 4 + text_tokens(&m.content)).sum::<u64>() + 3
+}
+
+fn text_tokens(s: &str) -> u64 {
+    (s.chars().count() as u64).div_ceil(4)
+}
+
+/// The scripted provider.
+///
+/// ```
+/// use agent_pipeline::llm::{Message, Role, ScriptedLlm};
+/// let llm = ScriptedLlm::new(std::time::Duration::ZERO);
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+/// let c = rt.block_on(llm.route(&[Message::new(Role::User, "what is 2+2?")]));
+/// assert!(c.input_tokens > 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ScriptedLlm {
+    latency: Duration,
+}
+
+impl ScriptedLlm {
+    /// A provider whose calls take about `latency` (plus a little per 1k prompt tokens).
+    ///
+    /// ```
+    /// let _ = agent_pipeline::llm::ScriptedLlm::new(std::time::Duration::from_millis(4));
+    /// ```
+    pub fn new(latency: Duration) -> Self {
+        Self { latency }
+    }
+
+    fn delay(&self, input_tokens: u64) -> Duration {
+        self.latency + self.latency.mul_f64(input_tokens as f64 / 1000.0)
+    }
+
+    /// The Brain's routing call: classifies the message into a route (`math` or `general`).
+    pub async fn route(&self, messages: &[Message]) -> Completion {
+        let input_tokens = count_tokens(messages) + 180;
+        tokio::time::sleep(self.delay(input_tokens) / 2).await;
+        let user = last(messages, Role::User);
+        let route = if find_expression(user).is_some() { "math" } else { "general" };
+        Completion {
+            id: response_id(user, 0),
+            model: format!("{ROUTER_MODEL}-2024-07-18"),
+            decision: Decision::Answer(route.to_string()),
+            input_tokens,
+            output_tokens: 2,
+            finish_reason: "stop",
+        }
+    }
+
+    /// One non-streaming step of the Worker's agent loop. The script: first memory search and
+    /// calculator, then the order-lookup extension, then an answer.
+    pub async fn chat(&self, messages: &[Message]) -> Completion {
+        let input_tokens = count_tokens(messages) + 420; // + tool definitions
+        tokio::time::sleep(self.delay(input_tokens)).await;
+        let user = last(messages, Role::User);
+        let done = messages.iter().filter(|m| m.role == Role::Tool).count();
+        let step = messages.iter().filter(|m| m.role == Role::Assistant).count();
+        let decision = if done == 0 {
+            let expression = if user.to_lowercase().contains("fail tool") {
+                "1 / 0".to_string()
+            } else {
+                find_expression(user).unwrap_or_else(|| "17 * 23".into())
+            };
+            Decision::ToolCalls(vec![
+                call(step, 0, "memory_search", json!({ "query": user, "top_k": 3 })),
+                call(step, 1, "calculator", json!({ "expression": expression })),
+            ])
+        } else if step < 2 {
+            Decision::ToolCalls(vec![call(step, 0, "order_lookup", json!({ "customer": "baker-street-221b" }))])
+        } else {
+            Decision::Answer(answer(messages))
+        };
+        let output_tokens = match &decision {
+            Decision::ToolCalls(calls) => calls.iter().map(|c| 12 + text_tokens(&c.arguments.to_string())).sum(),
+            Decision::Answer(a) => text_tokens(a),
+        };
+        let finish_reason = if matches!(decision, Decision::ToolCalls(_)) { "tool_calls" } else { "stop" };
+        Completion { id: response_id(user, step), model: format!("{AGENT_MODEL}-2024-08-06"), decision, input_tokens, output_tokens, finish_reason }
+    }
+
+    /// The final answer, streamed in chunks of a few tokens. Returns the prompt token count and
+    /// the chunk stream; the last chunk is followed by the end of the stream.
+    pub fn chat_stream(&self, messages: &[Message]) -> (u64, impl Stream<Item = String> + Send + 'static) {
+        let input_tokens = count_tokens(messages) + 420;
+        let first = self.delay(input_tokens);
+        let gap = self.latency / 8;
+        let text = answer(messages);
+        let chunks: Vec<String> = text.split_inclusive(' ').collect::<Vec<_>>().chunks(3).map(|c| c.concat()).collect();
+        let stream = futures_util::stream::unfold((0usize, chunks), move |(i, chunks)| async move {
+            let chunk = chunks.get(i)?.clone();
+            tokio::time::sleep(if i == 0 { first } else { gap }).await;
+            Some((chunk, (i + 1, chunks)))
+        });
+        (input_tokens, stream)
+    }
+}
+
+fn call(step: usize, n: usize, name: &str, arguments: serde_json::Value) -> ToolCall {
+    ToolCall { id: format!("call_{step}{n}_{name}"), name: name.into(), arguments }
+}
+
+fn last(messages: &[Message], role: Role) -> &str {
+    messages.iter().rev().find(|m| m.role == role).map(|m| m.content.as_str()).unwrap_or("")
+}
+
+fn response_id(user: &str, step: usize) -> String {
+    let h = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("chatcmpl-{:012x}{step}", h & 0xffff_ffff_ffff)
+}
+
+fn answer(messages: &[Message]) -> String {
+    let tools: Vec<&str> = messages.iter().filter(|m| m.role == Role::Tool).map(|m| m.content.as_str()).collect();
+    let facts = tools.join("; ");
+    format!(
+        "Here is what I found. {facts}. I checked your saved notes, did the arithmetic and looked up \
+         the order system, so the figures above are current as of this conversation. Anything else?"
+    )
+}
+
+/// Finds an arithmetic expression such as `12 * (3 + 4)` in free text.
+///
+/// ```
+/// assert_eq!(agent_pipeline::llm::find_expression("what is 12 * 7?").as_deref(), Some("12 * 7"));
+/// assert_eq!(agent_pipeline::llm::find_expression("hello"), None);
+/// ```
+pub fn find_expression(text: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_digit() || "+-*/(). ".contains(c);
+    text.split(|c: char| !allowed(c))
+        .map(str::trim)
+        .find(|s| s.chars().any(|c| c.is_ascii_digit()) && s.chars().any(|c| "+-*/".contains(c)) && s.len() >= 3)
+        .map(|s| s.trim_end_matches('.').trim().to_string())
+}
