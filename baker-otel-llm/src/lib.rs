@@ -1,1 +1,94 @@
-//! placeholder
+//! # baker-otel-llm
+//!
+//! GenAI observability for agents on top of [`baker_otel`]: OpenTelemetry spans, metrics and
+//! logs for LLM calls, tool executions, agent runs and memory stores, following the GenAI
+//! semantic conventions (v1.41 by default; see [`semconv`]), with cost from the
+//! [genai-prices](https://github.com/pydantic/genai-prices) database and a content policy that
+//! keeps prompts out of telemetry unless you opt in.
+//!
+//! ```no_run
+//! use baker_otel_llm::{agent_span, iteration_span, llm_span, tool_span, Usage};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let _otel = baker_otel::init()?;
+//! let _llm = baker_otel_llm::LlmTelemetry::builder().default_provider("anthropic").install()?;
+//!
+//! let agent = agent_span!("planner");                       // invoke_agent planner
+//! agent.in_scope(|| {
+//!     for n in 1..=2 {
+//!         let it = iteration_span!(n);                      // baker.agent.iteration
+//!         it.in_scope(|| {
+//!             let llm = llm_span!(model = "claude-sonnet-4-5", role = "assistant");
+//!             // … call the model …
+//!             llm.record_usage(Usage { input_tokens: 812, output_tokens: 97, ..Default::default() });
+//!             drop(llm);                                     // chat claude-sonnet-4-5: tokens, cost
+//!             let tool = tool_span!("web_search", call_id = "call_1");
+//!             tool.end();                                    // execute_tool web_search
+//!         });
+//!     }
+//! });                                                        // totals roll up on the agent span
+//! # Ok(()) }
+//! ```
+//!
+//! Attribute macros do the same for functions and methods, sync or async, and read usage from
+//! return values implementing [`ReportsUsage`] (`Result<T, E>` too) and `error.type` from `Err`:
+//!
+//! ```
+//! use baker_otel_llm::{llm_call, tool, ReportsUsage, Usage};
+//! struct Reply { tokens: (u64, u64) }
+//! impl ReportsUsage for Reply {
+//!     fn usage(&self) -> Option<Usage> {
+//!         Some(Usage { input_tokens: self.tokens.0, output_tokens: self.tokens.1, ..Default::default() })
+//!     }
+//! }
+//! #[derive(Debug)]
+//! struct LlmError;
+//! impl std::fmt::Display for LlmError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("failed") }
+//! }
+//!
+//! #[llm_call(provider = "anthropic", model = "claude-sonnet-4-5")]
+//! async fn complete(prompt: &str) -> Result<Reply, LlmError> {
+//!     Ok(Reply { tokens: (prompt.len() as u64, 7) })
+//! }
+//!
+//! #[tool(name = "web_search")]
+//! fn web_search(q: &str) -> Vec<String> { vec![q.to_owned()] }
+//! ```
+//!
+//! ## Where things go
+//! * Spans: `chat {model}` (CLIENT), `embeddings {model}` (CLIENT), `execute_tool {name}`
+//!   (INTERNAL), `invoke_agent {name}` (INTERNAL), `baker.agent.iteration` (INTERNAL),
+//!   `search_memory|update_memory|delete_memory {store}` (CLIENT). `gen_ai.conversation.id`
+//!   and `baker.job.id` come from the core's baggage processor.
+//! * Metrics: exactly those of `docs/metrics.md` ([`metrics`] has the bucket boundaries).
+//! * Cost: see [`pricing`]; roll-up onto agent/iteration/job scopes: see [`JobUsage`].
+//! * Content: see [`content`]; off by default.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod accumulator;
+pub mod content;
+mod macros;
+pub mod metrics;
+pub mod pricing;
+pub mod semconv;
+mod spans;
+mod stream;
+mod telemetry;
+mod usage;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use accumulator::{JobUsage, Totals};
+pub use baker_otel_llm_macros::{llm_call, tool};
+pub use metrics::MemoryStoreStats;
+pub use pricing::{Cost, PriceOverride, PricingError};
+pub use spans::agent::{AgentSpan, IterationSpan};
+pub use spans::llm::LlmSpan;
+pub use spans::memory::MemorySpan;
+pub use spans::tool::ToolSpan;
+pub use stream::{LlmStream, ReportsUsageFn};
+pub use telemetry::{init, Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration};
+pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};

@@ -1,1 +1,190 @@
-//! placeholder
+//! Attribute macros `#[llm_call]` and `#[tool]` for baker-otel-llm. Use them through
+//! `baker_otel_llm::{llm_call, tool}`; the generated code only names `::baker_otel_llm` paths.
+#![forbid(unsafe_code)]
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{quote, quote_spanned};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ItemFn, Lit, MetaNameValue, ReturnType, Token, Type};
+
+const LLM_KEYS: &[&str] = &["model", "provider", "operation", "role", "iteration", "temperature", "max_tokens", "top_p"];
+const TOOL_KEYS: &[&str] = &["name", "call_id", "tool_type", "iteration"];
+const STRING_KEYS: &[&str] = &["model", "provider", "operation", "role", "name", "call_id", "tool_type"];
+
+/// Traces a function or method as an LLM call: `chat {model}` span (CLIENT), duration, token and
+/// cost metrics. Usage is recorded from the return value when it implements
+/// `baker_otel_llm::ReportsUsage` (`Result<T, E>` when `T` does); `Err` sets `error.type`
+/// (from `ClassifyError`, else the error's type name) and an ERROR status.
+///
+/// Arguments: `model` (required), `provider`, `operation`, `role`, `iteration`,
+/// `temperature`, `max_tokens`, `top_p` — any expressions, evaluated when the call starts
+/// (they may use the function's parameters, e.g. `model = self.model.clone()`).
+///
+/// ```ignore
+/// #[llm_call(provider = "anthropic", model = "claude-sonnet-4-5")]
+/// async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> { … }
+/// ```
+#[proc_macro_attribute]
+pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args.into(), item.into(), Kind::Llm).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Traces a function or method as a tool execution: `execute_tool {name}` span (INTERNAL) and
+/// `baker.tool.duration`. `Err` sets `error.type` and an ERROR status.
+///
+/// Arguments: `name` (required), `call_id`, `tool_type`, `iteration`.
+///
+/// ```ignore
+/// #[tool(name = "web_search")]
+/// async fn web_search(&self, args: SearchArgs) -> Result<SearchResult, ToolError> { … }
+/// ```
+#[proc_macro_attribute]
+pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args.into(), item.into(), Kind::Tool).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Llm,
+    Tool,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Kind::Llm => "llm_call",
+            Kind::Tool => "tool",
+        }
+    }
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Llm => LLM_KEYS,
+            Kind::Tool => TOOL_KEYS,
+        }
+    }
+    fn required(self) -> &'static str {
+        match self {
+            Kind::Llm => "model",
+            Kind::Tool => "name",
+        }
+    }
+}
+
+fn parse_args(args: TokenStream2, kind: Kind) -> syn::Result<Vec<(syn::Ident, Expr)>> {
+    let parsed = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(args).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("#[{}] expects `key = value` arguments, e.g. #[{}({} = \"...\")]: {e}", kind.attr(), kind.attr(), kind.required()),
+        )
+    })?;
+    let mut out: Vec<(syn::Ident, Expr)> = Vec::new();
+    for nv in parsed {
+        let ident = nv.path.get_ident().cloned().ok_or_else(|| {
+            syn::Error::new(nv.path.span(), format!("expected one of: {}", kind.keys().join(", ")))
+        })?;
+        let key = ident.to_string();
+        if !kind.keys().contains(&key.as_str()) {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("unknown #[{}] argument `{key}`; expected one of: {}", kind.attr(), kind.keys().join(", ")),
+            ));
+        }
+        if out.iter().any(|(k, _)| *k == ident) {
+            return Err(syn::Error::new(ident.span(), format!("duplicate #[{}] argument `{key}`", kind.attr())));
+        }
+        if let Expr::Lit(l) = &nv.value {
+            let is_str = matches!(l.lit, Lit::Str(_));
+            if STRING_KEYS.contains(&key.as_str()) && !is_str {
+                return Err(syn::Error::new(l.span(), format!("`{key}` must be a string")));
+            }
+            if let Lit::Str(s) = &l.lit {
+                if !STRING_KEYS.contains(&key.as_str()) {
+                    return Err(syn::Error::new(s.span(), format!("`{key}` must be a number, not a string")));
+                }
+                if s.value().trim().is_empty() {
+                    return Err(syn::Error::new(s.span(), format!("`{key}` must not be empty")));
+                }
+            }
+        }
+        out.push((ident, nv.value));
+    }
+    let req = kind.required();
+    let Some(pos) = out.iter().position(|(k, _)| k == req) else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!("#[{}] needs `{req} = ...`, e.g. #[{}({req} = \"...\")]", kind.attr(), kind.attr()),
+        ));
+    };
+    let first = out.remove(pos);
+    out.insert(0, first);
+    Ok(out)
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    let s = quote!(#ty).to_string();
+    s.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "impl")
+}
+
+fn expand(args: TokenStream2, item: TokenStream2, kind: Kind) -> syn::Result<TokenStream2> {
+    let args = parse_args(args, kind)?;
+    let func: ItemFn = syn::parse2(item).map_err(|e| {
+        syn::Error::new(e.span(), format!("#[{}] can only be applied to a function or method", kind.attr()))
+    })?;
+    if let Some(c) = &func.sig.constness {
+        return Err(syn::Error::new(c.span(), format!("#[{}] cannot be applied to a `const fn`", kind.attr())));
+    }
+    let ItemFn { attrs, vis, sig, block } = func;
+    let ret_ty: Option<Type> = match &sig.output {
+        ReturnType::Type(_, ty) if !contains_impl_trait(ty) => Some((**ty).clone()),
+        ReturnType::Default => Some(syn::parse_quote!(())),
+        ReturnType::Type(..) => None,
+    };
+    let span_macro = match kind {
+        Kind::Llm => quote!(::baker_otel_llm::llm_span!),
+        Kind::Tool => quote!(::baker_otel_llm::tool_span!),
+    };
+    let mut mac_args = Vec::new();
+    for (i, (k, v)) in args.iter().enumerate() {
+        if kind == Kind::Tool && i == 0 {
+            mac_args.push(quote_spanned!(v.span()=> #v));
+        } else {
+            mac_args.push(quote_spanned!(v.span()=> #k = #v));
+        }
+    }
+    let start = quote!(let __baker_span = #span_macro(#(#mac_args),*););
+    let body = if sig.asyncness.is_some() {
+        let fake = ret_ty.as_ref().map(|t| {
+            quote! {
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                if false {
+                    let __baker_fake: #t = loop {};
+                    return __baker_fake;
+                }
+            }
+        });
+        let annot = ret_ty.as_ref().map(|t| quote!(: #t));
+        quote! {
+            #start
+            let __baker_ret #annot = __baker_span.instrument(async move { #fake #block }).await;
+        }
+    } else {
+        let annot = ret_ty.as_ref().map(|t| quote!(: #t));
+        let closure_ret = ret_ty.as_ref().map(|t| quote!(-> #t));
+        quote! {
+            #start
+            #[allow(clippy::redundant_closure_call)]
+            let __baker_ret #annot = __baker_span.in_scope(|| #closure_ret #block);
+        }
+    };
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+            ::baker_otel_llm::__baker_outcome!(&__baker_span, &__baker_ret);
+            __baker_ret
+        }
+    })
+}

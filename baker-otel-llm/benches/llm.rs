@@ -1,0 +1,2 @@
+//! Placeholder (lead): replaced by the real bench.
+fn main() {}

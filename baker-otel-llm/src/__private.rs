@@ -1,0 +1,303 @@
+//! Support for the macros. Not public API: may change in any release.
+#![allow(missing_docs, missing_debug_implementations)]
+
+pub use ::core;
+pub use ::opentelemetry::StringValue;
+pub use ::tracing;
+pub use ::tracing::Instrument;
+
+use crate::usage::{short_type_name, ClassifyError, ReportsUsage};
+
+/// Static span name (the model/tool name was a literal).
+pub struct Static;
+/// Dynamic span name (recorded in `otel.name`).
+pub struct Dynamic;
+
+pub trait NameKind {
+    const DYNAMIC: bool;
+}
+impl NameKind for Static {
+    const DYNAMIC: bool = false;
+}
+impl NameKind for Dynamic {
+    const DYNAMIC: bool = true;
+}
+
+/// Conversion of a macro argument into its slot type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid value for this baker-otel-llm macro argument",
+    label = "expected a string (&'static str, String, &String, Arc<str>) for names, an integer for counts, a float for sampling parameters",
+    note = "borrowed non-'static strings need `.to_owned()`"
+)]
+pub trait IntoArg<T> {
+    fn into_arg(self) -> T;
+}
+
+#[inline]
+pub fn arg<T: IntoArg<U>, U>(v: T) -> U {
+    v.into_arg()
+}
+
+macro_rules! str_args {
+    ($($t:ty => |$v:ident| $e:expr;)*) => {$(
+        impl IntoArg<StringValue> for $t {
+            #[inline]
+            fn into_arg(self) -> StringValue { let $v = self; $e }
+        }
+        impl IntoArg<Option<StringValue>> for $t {
+            #[inline]
+            fn into_arg(self) -> Option<StringValue> { let $v = self; Some($e) }
+        }
+        impl IntoArg<Option<StringValue>> for Option<$t> {
+            #[inline]
+            fn into_arg(self) -> Option<StringValue> { self.map(|$v| $e) }
+        }
+    )*};
+}
+str_args! {
+    &'static str => |v| StringValue::from(v);
+    String => |v| StringValue::from(v);
+    &String => |v| StringValue::from(v.clone());
+    std::sync::Arc<str> => |v| StringValue::from(v);
+    std::borrow::Cow<'static, str> => |v| StringValue::from(v);
+    StringValue => |v| v;
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl IntoArg<Option<i64>> for $t {
+            #[inline]
+            fn into_arg(self) -> Option<i64> { Some(i64::try_from(self).unwrap_or(i64::MAX)) }
+        }
+        impl IntoArg<Option<i64>> for Option<$t> {
+            #[inline]
+            fn into_arg(self) -> Option<i64> { self.map(|v| i64::try_from(v).unwrap_or(i64::MAX)) }
+        }
+    )*};
+}
+int_args!(i64, i32, i16, i8, u64, u32, u16, u8, usize, isize);
+
+impl IntoArg<Option<f64>> for f64 {
+    #[inline]
+    fn into_arg(self) -> Option<f64> {
+        Some(self)
+    }
+}
+impl IntoArg<Option<f64>> for f32 {
+    #[inline]
+    fn into_arg(self) -> Option<f64> {
+        Some(f64::from(self))
+    }
+}
+impl IntoArg<Option<f64>> for Option<f64> {
+    #[inline]
+    fn into_arg(self) -> Option<f64> {
+        self
+    }
+}
+
+/// Arguments of `llm_span!` / `embeddings_span!`.
+pub struct LlmArgs {
+    pub model: StringValue,
+    pub provider: Option<StringValue>,
+    pub operation: Option<StringValue>,
+    pub role: Option<StringValue>,
+    pub iteration: Option<i64>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i64>,
+    pub top_p: Option<f64>,
+}
+
+impl LlmArgs {
+    #[inline]
+    pub fn defaults() -> LlmArgs {
+        LlmArgs {
+        model: StringValue::from(""),
+        provider: None,
+        operation: None,
+        role: None,
+        iteration: None,
+        temperature: None,
+        max_tokens: None,
+        top_p: None,
+        }
+    }
+
+    /// Fills the provider default and returns `otel.name` when the static name cannot be used.
+    #[inline]
+    pub fn prepare<K: NameKind>(&mut self, _k: K, default_op: &'static str) -> Option<String> {
+        if self.provider.is_none() {
+            self.provider = Some(crate::telemetry::shared().default_provider.clone());
+        }
+        let op = self.operation.get_or_insert(StringValue::from(default_op));
+        (K::DYNAMIC || op.as_str() != default_op).then(|| format!("{} {}", op.as_str(), self.model.as_str()))
+    }
+    #[inline]
+    pub fn provider_str(&self) -> &str {
+        self.provider.as_ref().map_or("_OTHER", StringValue::as_str)
+    }
+    #[inline]
+    pub fn operation_str(&self) -> &str {
+        self.operation.as_ref().map_or("chat", StringValue::as_str)
+    }
+    #[inline]
+    pub fn role_str(&self) -> Option<&str> {
+        self.role.as_ref().map(StringValue::as_str)
+    }
+}
+
+/// Arguments of `tool_span!`.
+pub struct ToolArgs {
+    pub name: StringValue,
+    pub call_id: Option<StringValue>,
+    pub tool_type: Option<StringValue>,
+    pub iteration: Option<i64>,
+}
+
+impl ToolArgs {
+    #[inline]
+    pub fn defaults() -> ToolArgs {
+        ToolArgs { name: StringValue::from(""), call_id: None, tool_type: None, iteration: None }
+    }
+    #[inline]
+    pub fn otel_name<K: NameKind>(&self, _k: K) -> Option<String> {
+        K::DYNAMIC.then(|| format!("execute_tool {}", self.name.as_str()))
+    }
+    #[inline]
+    pub fn call_id_str(&self) -> Option<&str> {
+        self.call_id.as_ref().map(StringValue::as_str)
+    }
+    #[inline]
+    pub fn type_str(&self) -> &str {
+        self.tool_type.as_ref().map_or("function", StringValue::as_str)
+    }
+}
+
+/// Arguments of `agent_span!`.
+pub struct AgentArgs {
+    pub name: StringValue,
+    pub id: Option<StringValue>,
+    pub provider: Option<StringValue>,
+}
+
+impl AgentArgs {
+    #[inline]
+    pub fn defaults() -> AgentArgs {
+        AgentArgs { name: StringValue::from(""), id: None, provider: None }
+    }
+    #[inline]
+    pub fn otel_name<K: NameKind>(&self, _k: K) -> Option<String> {
+        K::DYNAMIC.then(|| format!("invoke_agent {}", self.name.as_str()))
+    }
+}
+
+/// Formats a dynamic name (memory spans).
+#[inline]
+pub fn dyn_name<K: NameKind>(_k: K, prefix: &str, name: &str) -> Option<String> {
+    K::DYNAMIC.then(|| format!("{prefix} {name}"))
+}
+
+/// What a finished call reports about its outcome (implemented by span handles).
+pub trait Outcome {
+    fn report(&self, r: &dyn DynReports);
+    fn fail(&self, error_type: &str, description: Option<String>);
+}
+
+/// Object-safe view of [`ReportsUsage`].
+pub trait DynReports {
+    fn usage(&self) -> Option<crate::Usage>;
+    fn response_id(&self) -> Option<&str>;
+    fn response_model(&self) -> Option<&str>;
+    fn finish_reasons(&self) -> Vec<&str>;
+}
+impl<T: ReportsUsage + ?Sized> DynReports for T {
+    fn usage(&self) -> Option<crate::Usage> {
+        ReportsUsage::usage(self)
+    }
+    fn response_id(&self) -> Option<&str> {
+        ReportsUsage::response_id(self)
+    }
+    fn response_model(&self) -> Option<&str> {
+        ReportsUsage::response_model(self)
+    }
+    fn finish_reasons(&self) -> Vec<&str> {
+        ReportsUsage::finish_reasons(self)
+    }
+}
+
+/// Autoref-specialization probe around a return value.
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+// --- usage: Probe<T: ReportsUsage> beats &Probe<T> ---
+pub trait ViaReports {
+    fn __baker_report(&self, s: &dyn Outcome);
+}
+impl<T: ReportsUsage> ViaReports for Probe<'_, T> {
+    #[inline]
+    fn __baker_report(&self, s: &dyn Outcome) {
+        s.report(self.0)
+    }
+}
+pub trait ViaNoReports {
+    fn __baker_report(&self, s: &dyn Outcome);
+}
+impl<T: ?Sized> ViaNoReports for &Probe<'_, T> {
+    #[inline]
+    fn __baker_report(&self, _s: &dyn Outcome) {}
+}
+
+// --- error type: ClassifyError > type name > not a Result; call on `&&&Probe` ---
+pub trait ViaClassified {
+    fn __baker_error_type(&self) -> Option<&str>;
+}
+impl<T, E: ClassifyError> ViaClassified for &&Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __baker_error_type(&self) -> Option<&str> {
+        self.0.as_ref().err().map(|e| {
+            let t = e.error_type();
+            if t.is_empty() {
+                crate::usage::OTHER_ERROR
+            } else {
+                t
+            }
+        })
+    }
+}
+pub trait ViaResult {
+    fn __baker_error_type(&self) -> Option<&str>;
+}
+impl<T, E> ViaResult for &Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __baker_error_type(&self) -> Option<&str> {
+        self.0.as_ref().err().map(|_| short_type_name::<E>())
+    }
+}
+pub trait ViaPlain {
+    fn __baker_error_type(&self) -> Option<&str>;
+}
+impl<T: ?Sized> ViaPlain for Probe<'_, T> {
+    #[inline]
+    fn __baker_error_type(&self) -> Option<&str> {
+        None
+    }
+}
+
+// --- error description: Display > nothing ---
+pub trait ViaDisplay {
+    fn __baker_error_text(&self) -> Option<String>;
+}
+impl<T, E: std::fmt::Display> ViaDisplay for Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __baker_error_text(&self) -> Option<String> {
+        self.0.as_ref().err().map(ToString::to_string)
+    }
+}
+pub trait ViaNoDisplay {
+    fn __baker_error_text(&self) -> Option<String>;
+}
+impl<T: ?Sized> ViaNoDisplay for &Probe<'_, T> {
+    #[inline]
+    fn __baker_error_text(&self) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,169 @@
+//! Attribute and metric names, and the semantic-convention version switch.
+//!
+//! baker-otel-llm emits the GenAI names of semantic conventions **v1.41** by default. Setting
+//! `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` (comma-separated list, as in every
+//! OpenTelemetry SDK) switches to the newer names of `open-telemetry/semantic-conventions-genai`.
+//! The differences are exactly:
+//!
+//! | what | v1.41 (default) | `gen_ai_latest_experimental` |
+//! |---|---|---|
+//! | cache write tokens (span attribute) | `gen_ai.usage.cache_creation.input_tokens` | `gen_ai.usage.cache_write.input_tokens` |
+//! | chat/text duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.inference.duration` |
+//! | embeddings duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.embeddings.duration` |
+//! | time to first chunk metric | `gen_ai.client.operation.time_to_first_chunk` | `gen_ai.client.inference.time_to_first_chunk` |
+//!
+//! Everything else (span names, `gen_ai.provider.name`, token attributes, the
+//! `gen_ai.client.token.usage` histogram) is the same in both modes: upstream's replacement of the
+//! token histogram is still changing between drafts, so it is not followed yet.
+//!
+//! ```
+//! use baker_otel_llm::semconv::{SemconvMode, Names};
+//! let latest = Names::for_mode(SemconvMode::LatestExperimental);
+//! assert_eq!(latest.cache_creation_tokens, "gen_ai.usage.cache_write.input_tokens");
+//! assert_eq!(Names::for_mode(SemconvMode::V1_41).ttft_metric, "gen_ai.client.operation.time_to_first_chunk");
+//! ```
+
+// The GenAI constants of opentelemetry-semantic-conventions 0.33 are deprecated (moved to the
+// semantic-conventions-genai repository), so the v1.41 names are spelled out here.
+/// `error.type`.
+pub const ERROR_TYPE: &str = "error.type";
+/// `gen_ai.agent.id`.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// `gen_ai.agent.name`.
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// `gen_ai.conversation.id`.
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// `gen_ai.input.messages`.
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// `gen_ai.operation.name`.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// `gen_ai.output.messages`.
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// `gen_ai.provider.name`.
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// `gen_ai.request.model`.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// `gen_ai.response.finish_reasons`.
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// `gen_ai.response.id`.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// `gen_ai.response.model`.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// `gen_ai.system_instructions`.
+pub const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+/// `gen_ai.token.type`.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// `gen_ai.tool.call.arguments`.
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// `gen_ai.tool.call.id`.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// `gen_ai.tool.call.result`.
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+/// `gen_ai.tool.name`.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `gen_ai.tool.type`.
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// `gen_ai.usage.cache_read.input_tokens`.
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// `gen_ai.usage.input_tokens`.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// `gen_ai.usage.output_tokens`.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// `gen_ai.usage.reasoning.output_tokens`.
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+
+/// `gen_ai.usage.cache_creation.input_tokens` (v1.41).
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// `gen_ai.usage.cache_write.input_tokens` (semantic-conventions-genai, newer).
+pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+/// `gen_ai.response.time_to_first_chunk` (seconds, on streaming chat spans).
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// Cost of the call (or the roll-up of an agent/iteration/job), proposal name.
+pub const GEN_AI_USAGE_COST_AMOUNT: &str = "gen_ai.usage.cost.amount";
+/// ISO 4217 currency of [`GEN_AI_USAGE_COST_AMOUNT`].
+pub const GEN_AI_USAGE_COST_CURRENCY: &str = "gen_ai.usage.cost.currency";
+/// Prompting role of an LLM call (`system`, `user`, `assistant`, `tool`): Baker extension.
+pub const BAKER_LLM_ROLE: &str = "baker.llm.role";
+/// Reasoning-loop iteration (1-based) of an LLM/tool span, or of an iteration span: Baker extension.
+pub const BAKER_AGENT_ITERATION: &str = "baker.agent.iteration";
+/// `true` when a streamed response was dropped before its end.
+pub const BAKER_LLM_CANCELLED: &str = "baker.llm.cancelled";
+/// Number of LLM calls without a known price below an agent/iteration/job span.
+pub const BAKER_LLM_UNPRICED_CALLS: &str = "baker.llm.unpriced_calls";
+/// Number of LLM calls below an agent/iteration span.
+pub const BAKER_LLM_CALLS: &str = "baker.llm.calls";
+/// Memory store name (memory spans and metrics).
+pub const BAKER_MEMORY_STORE: &str = "baker.memory.store";
+/// Memory operation (`search`, `insert`, `update`, `delete`).
+pub const BAKER_MEMORY_OPERATION: &str = "baker.memory.operation";
+/// Number of records returned / written / deleted by a memory operation.
+pub const BAKER_MEMORY_RESULT_COUNT: &str = "baker.memory.result.count";
+/// Agent name label of the cost metric.
+pub const GEN_AI_AGENT_NAME_LABEL: &str = GEN_AI_AGENT_NAME;
+
+/// Which generation of GenAI names to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SemconvMode {
+    /// Semantic conventions v1.41 (default).
+    #[default]
+    V1_41,
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`.
+    LatestExperimental,
+}
+
+impl SemconvMode {
+    /// Parses the value of `OTEL_SEMCONV_STABILITY_OPT_IN` (comma-separated tokens).
+    ///
+    /// ```
+    /// use baker_otel_llm::semconv::SemconvMode;
+    /// assert_eq!(SemconvMode::from_opt_in("http, gen_ai_latest_experimental"), SemconvMode::LatestExperimental);
+    /// assert_eq!(SemconvMode::from_opt_in("http"), SemconvMode::V1_41);
+    /// ```
+    pub fn from_opt_in(value: &str) -> Self {
+        if value.split(',').any(|t| t.trim() == "gen_ai_latest_experimental") {
+            Self::LatestExperimental
+        } else {
+            Self::V1_41
+        }
+    }
+}
+
+/// The names that depend on [`SemconvMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Names {
+    /// Cache-write token attribute.
+    pub cache_creation_tokens: &'static str,
+    /// Duration metric of chat / text-completion calls.
+    pub chat_duration_metric: &'static str,
+    /// Duration metric of embeddings calls.
+    pub embeddings_duration_metric: &'static str,
+    /// Time-to-first-chunk metric.
+    pub ttft_metric: &'static str,
+}
+
+impl Names {
+    /// Names for `mode`.
+    ///
+    /// ```
+    /// use baker_otel_llm::semconv::{Names, SemconvMode};
+    /// assert_eq!(Names::for_mode(SemconvMode::V1_41).chat_duration_metric, "gen_ai.client.operation.duration");
+    /// ```
+    pub const fn for_mode(mode: SemconvMode) -> Self {
+        match mode {
+            SemconvMode::V1_41 => Self {
+                cache_creation_tokens: GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                chat_duration_metric: "gen_ai.client.operation.duration",
+                embeddings_duration_metric: "gen_ai.client.operation.duration",
+                ttft_metric: "gen_ai.client.operation.time_to_first_chunk",
+            },
+            SemconvMode::LatestExperimental => Self {
+                cache_creation_tokens: GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+                chat_duration_metric: "gen_ai.client.inference.duration",
+                embeddings_duration_metric: "gen_ai.client.embeddings.duration",
+                ttft_metric: "gen_ai.client.inference.time_to_first_chunk",
+            },
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! [`LlmSpan`]: one LLM call (`chat {model}` / `embeddings {model}`, CLIENT).
+
+use crate::accumulator::{self, Accumulator};
+use crate::content::ContentKind;
+use crate::metrics::{kv, TOKEN_TYPE};
+use crate::pricing::Cost;
+use crate::__private::{DynReports, LlmArgs, Outcome};
+use crate::semconv as sc;
+use crate::telemetry::{shared, Shared};
+use crate::Usage;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[derive(Default)]
+struct State {
+    usage: Option<Usage>,
+    cost: Option<Cost>,
+    error: Option<String>,
+    ttft: Option<Duration>,
+    done: bool,
+}
+
+/// An LLM call in progress, created by [`llm_span!`](crate::llm_span) or
+/// [`embeddings_span!`](crate::embeddings_span) (or by `#[llm_call]`). The span ends, and the
+/// duration, token, cost metrics are recorded and rolled up, when the handle is dropped or
+/// [`end`](Self::end)ed.
+///
+/// ```
+/// use baker_otel_llm::{llm_span, Usage};
+/// let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic", role = "assistant", iteration = 1);
+/// span.in_scope(|| { /* call the model */ });
+/// span.record_usage(Usage { input_tokens: 812, output_tokens: 97, ..Default::default() });
+/// span.record_response_id("msg_01");
+/// span.record_finish_reasons(&["end_turn"]);
+/// span.end();
+/// ```
+pub struct LlmSpan {
+    span: tracing::Span,
+    shared: &'static Shared,
+    start: Instant,
+    operation: StringValue,
+    provider: StringValue,
+    model: StringValue,
+    acc: Option<Arc<Accumulator>>,
+    conversation: Option<String>,
+    embeddings: bool,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for LlmSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSpan").field("model", &self.model.as_str()).field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+impl LlmSpan {
+    #[doc(hidden)]
+    pub fn __start(span: tracing::Span, a: LlmArgs) -> Self {
+        let shared = shared();
+        let acc = accumulator::current();
+        if a.iteration.is_none() {
+            if let Some(i) = acc.as_ref().and_then(|a| a.iteration()) {
+                span.record(sc::BAKER_AGENT_ITERATION, i);
+            }
+        }
+        let conversation = shared
+            .conversation_budget
+            .as_ref()
+            .and_then(|_| opentelemetry::Context::map_current(|cx| baker_otel::context::ids(cx).0));
+        let operation = a.operation.unwrap_or(StringValue::from("chat"));
+        let embeddings = operation.as_str() == "embeddings";
+        LlmSpan {
+            span,
+            shared,
+            start: Instant::now(),
+            operation,
+            provider: a.provider.unwrap_or_else(|| shared.default_provider.clone()),
+            model: a.model,
+            acc,
+            conversation,
+            embeddings,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The `tracing` span (to enter it, or to pass as a parent).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Runs `f` inside the span.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.span.in_scope(f)
+    }
+
+    /// Instruments a future with the span (the handle stays usable for recording afterwards).
+    pub fn instrument<F: std::future::Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(fut, self.span.clone())
+    }
+
+    /// Records token usage (replacing earlier usage) and the call's cost.
+    #[inline]
+    pub fn record_usage(&self, u: Usage) {
+        let cost = self.shared.pricing.as_ref().and_then(|p| p.cost(self.provider.as_str(), self.model.as_str(), &u));
+        self.write_usage(&u, cost.as_ref());
+        if let Ok(mut s) = self.state.lock() {
+            s.usage = Some(u);
+            s.cost = cost;
+        }
+    }
+
+    fn write_usage(&self, u: &Usage, cost: Option<&Cost>) {
+        let Some(meta) = self.span.metadata() else { return };
+        let fields = meta.fields();
+        let cache_key = self.shared.names.cache_creation_tokens;
+        let (Some(fi), Some(fo), Some(fcr), Some(fcw), Some(fr), Some(fa), Some(fc)) = (
+            fields.field(sc::GEN_AI_USAGE_INPUT_TOKENS),
+            fields.field(sc::GEN_AI_USAGE_OUTPUT_TOKENS),
+            fields.field(sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            fields.field(cache_key),
+            fields.field(sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            fields.field(sc::GEN_AI_USAGE_COST_AMOUNT),
+            fields.field(sc::GEN_AI_USAGE_COST_CURRENCY),
+        ) else {
+            return;
+        };
+        let nz = |v: &u64| (*v > 0).then_some(*v);
+        let (cr, cw, r) = (nz(&u.cache_read_input_tokens), nz(&u.cache_creation_input_tokens), nz(&u.reasoning_output_tokens));
+        let amount = cost.map(|c| c.amount);
+        let currency = cost.map(|c| c.currency.as_str());
+        use tracing::field::Value as V;
+        let values: [(&tracing::field::Field, Option<&dyn V>); 7] = [
+            (&fi, Some(&u.input_tokens as &dyn V)),
+            (&fo, Some(&u.output_tokens as &dyn V)),
+            (&fcr, cr.as_ref().map(|v| v as &dyn V)),
+            (&fcw, cw.as_ref().map(|v| v as &dyn V)),
+            (&fr, r.as_ref().map(|v| v as &dyn V)),
+            (&fa, amount.as_ref().map(|v| v as &dyn V)),
+            (&fc, currency.as_ref().map(|v| v as &dyn V)),
+        ];
+        self.span.record_all(&fields.value_set(&values));
+    }
+
+    /// Records everything a response reports through [`ReportsUsage`](crate::ReportsUsage):
+    /// usage, response id, response model, finish reasons.
+    pub fn record_response<R: crate::ReportsUsage>(&self, r: &R) {
+        self.report(r)
+    }
+
+    /// `gen_ai.response.id`.
+    pub fn record_response_id(&self, id: &str) {
+        self.span.record(sc::GEN_AI_RESPONSE_ID, id);
+    }
+
+    /// `gen_ai.response.model`.
+    pub fn record_response_model(&self, model: &str) {
+        self.span.record(sc::GEN_AI_RESPONSE_MODEL, model);
+    }
+
+    /// `gen_ai.response.finish_reasons` (string array).
+    pub fn record_finish_reasons(&self, reasons: &[&str]) {
+        if !reasons.is_empty() && !self.span.is_disabled() {
+            let v: Vec<StringValue> = reasons.iter().map(|r| StringValue::from((*r).to_owned())).collect();
+            self.span.set_attribute(sc::GEN_AI_RESPONSE_FINISH_REASONS, Value::Array(Array::String(v)));
+        }
+    }
+
+    /// Marks the call failed: `error.type` (empty → `_OTHER`) and an ERROR status.
+    pub fn record_error(&self, error_type: &str) {
+        self.fail(error_type, None);
+    }
+
+    /// Records the time to the first streamed chunk (`gen_ai.response.time_to_first_chunk`, metric).
+    pub fn record_time_to_first_chunk(&self, d: Duration) {
+        self.span.record(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
+        if let Ok(mut s) = self.state.lock() {
+            s.ttft = Some(d);
+        }
+    }
+
+    /// Time since the span started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Whether content of `kind` would be recorded (check before serialising messages).
+    pub fn captures(&self, kind: ContentKind) -> bool {
+        self.shared.capture.enabled(kind)
+    }
+
+    /// `gen_ai.input.messages` (JSON), if the content policy allows; redacted and truncated.
+    pub fn record_input_messages(&self, json: &str) {
+        self.content(ContentKind::Input, sc::GEN_AI_INPUT_MESSAGES, json)
+    }
+    /// `gen_ai.output.messages` (JSON), if the content policy allows; redacted and truncated.
+    pub fn record_output_messages(&self, json: &str) {
+        self.content(ContentKind::Output, sc::GEN_AI_OUTPUT_MESSAGES, json)
+    }
+    /// `gen_ai.system_instructions`, if the content policy allows; redacted and truncated.
+    pub fn record_system_instructions(&self, text: &str) {
+        self.content(ContentKind::SystemInstructions, sc::GEN_AI_SYSTEM_INSTRUCTIONS, text)
+    }
+
+    fn content(&self, kind: ContentKind, field: &'static str, text: &str) {
+        if let Some(v) = self.shared.capture.prepare(kind, text) {
+            self.span.record(field, v.as_str());
+        }
+    }
+
+    /// Marks the call cancelled (`baker.llm.cancelled=true`, `error.type=cancelled`).
+    pub(crate) fn cancel(&self) {
+        self.span.record(sc::BAKER_LLM_CANCELLED, true);
+        self.span.record(sc::ERROR_TYPE, "cancelled");
+        if let Ok(mut s) = self.state.lock() {
+            s.error = Some("cancelled".into());
+        }
+    }
+
+    /// Ends the span now (same as dropping the handle).
+    pub fn end(self) {}
+
+    fn finish(&mut self) {
+        let Ok(mut st) = self.state.lock() else { return };
+        if st.done {
+            return;
+        }
+        st.done = true;
+        let st = std::mem::take(&mut *st);
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let ins = &self.shared.instruments;
+        let base = [
+            kv(sc::GEN_AI_OPERATION_NAME, self.operation.clone()),
+            kv(sc::GEN_AI_PROVIDER_NAME, self.provider.clone()),
+            kv(sc::GEN_AI_REQUEST_MODEL, self.model.clone()),
+        ];
+        let duration = if self.embeddings { &ins.embeddings_duration } else { &ins.chat_duration };
+        match &st.error {
+            None => duration.record(elapsed, &base),
+            Some(e) => {
+                let [a, b, c] = base.clone();
+                duration.record(elapsed, &[a, b, c, KeyValue::new(sc::ERROR_TYPE, e.clone())]);
+            }
+        }
+        if let Some(t) = st.ttft {
+            ins.ttft.record(t.as_secs_f64(), &base);
+        }
+        let Some(u) = st.usage else { return };
+        let [a, b, c] = base;
+        let mut labels = [a, b, c, KeyValue::new(TOKEN_TYPE, "input")];
+        ins.tokens.record(u.input_tokens, &labels);
+        if !self.embeddings {
+            labels[3] = KeyValue::new(TOKEN_TYPE, "output");
+            ins.tokens.record(u.output_tokens, &labels);
+        }
+        let priced = self.shared.pricing.is_some();
+        match &st.cost {
+            Some(cost) => {
+                let [_, p, m, _] = labels;
+                let cur = KeyValue::new("currency", cost.currency.clone());
+                match self.acc.as_ref().and_then(|a| a.agent_name.clone()) {
+                    Some(agent) => ins.cost.add(cost.amount, &[p, m, KeyValue::new(sc::GEN_AI_AGENT_NAME_LABEL, agent), cur]),
+                    None => ins.cost.add(cost.amount, &[p, m, cur]),
+                }
+                if let Some(conv) = &self.conversation {
+                    self.shared.add_conversation_cost(conv, cost);
+                }
+            }
+            None if priced => {
+                let [_, p, m, _] = labels;
+                ins.unpriced.add(1, &[p, m]);
+            }
+            None => {}
+        }
+        if let Some(acc) = &self.acc {
+            acc.add(Some(&u), st.cost.as_ref(), priced && st.cost.is_none());
+        }
+    }
+}
+
+impl Outcome for LlmSpan {
+    fn report(&self, r: &dyn DynReports) {
+        if let Some(u) = r.usage() {
+            self.record_usage(u);
+        }
+        if let Some(id) = r.response_id() {
+            self.record_response_id(id);
+        }
+        if let Some(m) = r.response_model() {
+            self.record_response_model(m);
+        }
+        self.record_finish_reasons(&r.finish_reasons());
+    }
+
+    fn fail(&self, error_type: &str, description: Option<String>) {
+        super::record_error(&self.span, error_type, description.as_deref());
+        if let Ok(mut s) = self.state.lock() {
+            s.error = Some(if error_type.is_empty() { crate::usage::OTHER_ERROR.into() } else { error_type.to_owned() });
+        }
+    }
+}
+
+impl Drop for LlmSpan {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
