@@ -73,8 +73,6 @@ RUNBOOK_BASE = "https://github.com/baker-street/baker-otel/blob/main/deploy/READ
 # Series a healthy run may legitimately not have. A query may return no series only if every
 # series it reads (directly or through recording rules) is listed here.
 ALLOW_EMPTY = {
-    "baker_otel_exporter_dropped_total":
-        "counter is only created/moved when the SDK drops telemetry; a healthy run drops nothing",
     "baker_llm_budget_exceeded_total":
         "only incremented when a conversation or job exceeds its LLM budget (budget breaches)",
     "baker_llm_unpriced_calls_total":
@@ -113,6 +111,7 @@ LOKI_STREAM_LABELS = {"service_name"}
 LOKI_FIELDS = {
     "service_name", "trace_id", "span_id", "conversation_id", "job_id",
     "input_tokens", "output_tokens", "cost", "currency",          # job-usage line fields
+    "llm_calls", "unpriced_calls",                                # ... also on baker-otel-llm's line
     "severity_text", "severity_number", "detected_level",          # OTLP severity in Loki 3
     "__error__", "__error_details__", "__line__",
 }
@@ -128,6 +127,7 @@ TRACEQL_ATTRS = {
     "span.gen_ai.tool.name", "span.messaging.system", "span.messaging.operation.name",
     "span.messaging.destination.name", "span.messaging.message.id",
     "span.messaging.consumer.group.name", "span.baker.agent.iteration",
+    "span.baker.job.id",  # baker-otel context: conversation/job ids from baggage on every span
 }
 TRACEQL_INTRINSICS = {"status", "duration", "name", "kind", "statusMessage", "rootName",
                       "rootServiceName", "traceDuration"}
