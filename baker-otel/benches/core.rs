@@ -1,1 +1,288 @@
-fn main(){}
+//! Core hot paths, each with its peer baseline in the same run (see ../shared/DESIGN.md §5).
+//!
+//! * `span/*`     — span create + 4 attributes + end: baker-otel vs tracing-opentelemetry
+//!   defaults (and its lean config) vs the raw OpenTelemetry SDK. Target: ours ≤ 0.6× t-o default.
+//! * `json_log/*` — one event inside a span carrying trace/conversation/job ids: baker-otel JSON
+//!   line (+ OTLP log record) vs tracing-subscriber fmt JSON + t-o. Target ≤ 0.5×.
+//! * `disabled/*` — a span with the SDK disabled vs a bare `tracing` span with no subscriber.
+//!   Target ≤ 5 ns.
+//!
+//! Every pipeline exports into a discarding exporter through its real batch processor, so the
+//! figures measure instrumentation cost, not the network. After the criterion run the ratios are
+//! printed and written to `target/bench-core.json`.
+use baker_otel::config::EnvSource;
+use baker_otel::context::BakerScope;
+use baker_otel::JsonSink;
+use criterion::Criterion;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Debug)]
+struct Discard;
+impl SpanExporter for Discard {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        black_box(batch);
+        std::future::ready(Ok(()))
+    }
+}
+impl LogExporter for Discard {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+fn ours(otlp_logs: bool) -> (baker_otel::Telemetry, Dispatch) {
+    let mut b = baker_otel::Telemetry::builder()
+        .env_source(EnvSource::from_pairs([
+            ("OTEL_SERVICE_NAME", "bench"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "65536"),
+            ("RUST_LOG", "info"),
+        ]))
+        .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
+        .with_span_exporter(Discard);
+    if otlp_logs {
+        b = b.with_log_exporter(Discard);
+    }
+    b.build().expect("bench pipeline")
+}
+
+fn sdk_provider() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .build()
+}
+
+fn bench_disabled(c: &mut Criterion) {
+    let mut g = c.benchmark_group("disabled");
+    let (t, d) = baker_otel::Telemetry::builder()
+        .env_source(EnvSource::from_pairs([
+            ("OTEL_SDK_DISABLED", "true"),
+            ("RUST_LOG", "info"),
+        ]))
+        .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&d, || {
+        g.bench_function("ours", |b| {
+            b.iter(|| {
+                drop(black_box(tracing::info_span!(
+                    "work",
+                    a = 1,
+                    b = "two",
+                    c = 3.0,
+                    d = true
+                )))
+            })
+        });
+    });
+    tracing::dispatcher::with_default(&Dispatch::none(), || {
+        g.bench_function("no subscriber", |b| {
+            b.iter(|| {
+                drop(black_box(tracing::info_span!(
+                    "work2",
+                    a = 1,
+                    b = "two",
+                    c = 3.0,
+                    d = true
+                )))
+            })
+        });
+    });
+    g.finish();
+    let _ = t.shutdown();
+}
+
+fn span_body() {
+    let span = tracing::info_span!("handle", a = 1, b = "two", c = 3.0, d = true);
+    drop(black_box(span));
+}
+
+fn bench_span(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span");
+    let (t, d) = ours(true);
+    tracing::dispatcher::with_default(&d, || g.bench_function("ours", |b| b.iter(span_body)));
+    let _ = t.shutdown();
+
+    let tp = sdk_provider();
+    let peer = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer"))),
+    );
+    tracing::dispatcher::with_default(&peer, || {
+        g.bench_function("t-o default", |b| b.iter(span_body))
+    });
+    let lean = Dispatch::new(
+        tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tp.tracer("peer"))
+                .with_location(false)
+                .with_threads(false)
+                .with_tracked_inactivity(false),
+        ),
+    );
+    tracing::dispatcher::with_default(&lean, || {
+        g.bench_function("t-o lean", |b| b.iter(span_body))
+    });
+
+    let tracer = tp.tracer("raw");
+    g.bench_function("raw sdk", |b| {
+        b.iter(|| {
+            let mut s = tracer.start("handle");
+            s.set_attribute(opentelemetry::KeyValue::new("a", 1));
+            s.set_attribute(opentelemetry::KeyValue::new("b", "two"));
+            s.set_attribute(opentelemetry::KeyValue::new("c", 3.0));
+            s.set_attribute(opentelemetry::KeyValue::new("d", true));
+            s.end();
+        })
+    });
+    g.finish();
+    let _ = tp.shutdown();
+}
+
+fn bench_json(c: &mut Criterion) {
+    let mut g = c.benchmark_group("json_log");
+    for (name, otlp) in [("ours", true), ("ours json only", false)] {
+        let (t, d) = ours(otlp);
+        tracing::dispatcher::with_default(&d, || {
+            let span = tracing::info_span!("job");
+            let _e = span.enter();
+            BakerScope::current()
+                .conversation_id("conv-42")
+                .job_id("job-7")
+                .in_scope(|| {
+                    g.bench_function(name, |b| {
+                        b.iter(|| {
+                            tracing::info!(
+                                tokens = 812,
+                                model = "claude-sonnet-4-5",
+                                "llm call finished"
+                            )
+                        })
+                    });
+                });
+        });
+        let _ = t.shutdown();
+    }
+    let tp = sdk_provider();
+    let peer = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::sink),
+            ),
+    );
+    tracing::dispatcher::with_default(&peer, || {
+        let span = tracing::info_span!("job", conversation_id = "conv-42", job_id = "job-7");
+        let _e = span.enter();
+        g.bench_function("fmt json + t-o", |b| {
+            b.iter(|| {
+                tracing::info!(
+                    tokens = 812,
+                    model = "claude-sonnet-4-5",
+                    "llm call finished"
+                )
+            })
+        });
+    });
+    g.finish();
+    let _ = tp.shutdown();
+}
+
+/// Criterion writes under `$CARGO_TARGET_DIR/criterion` or, by default, `<crate>/target/criterion`.
+fn estimate(group: &str, id: &str) -> Option<f64> {
+    let dirs = [
+        format!("{}/criterion", target_dir()),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion").to_owned(),
+    ];
+    dirs.iter().find_map(|d| {
+        let text = std::fs::read_to_string(format!("{d}/{group}/{id}/new/estimates.json")).ok()?;
+        serde_json::from_str::<serde_json::Value>(&text).ok()?["median"]["point_estimate"].as_f64()
+    })
+}
+
+fn target_dir() -> String {
+    std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned())
+}
+
+fn report() {
+    let rows = [
+        ("span vs t-o default", "span", "ours", "t-o default", 0.6),
+        ("span vs raw sdk", "span", "ours", "raw sdk", f64::NAN),
+        (
+            "json log line vs fmt json + t-o",
+            "json_log",
+            "ours",
+            "fmt json + t-o",
+            0.5,
+        ),
+        (
+            "json log line (json only) vs fmt json + t-o",
+            "json_log",
+            "ours json only",
+            "fmt json + t-o",
+            0.5,
+        ),
+        (
+            "disabled span vs no subscriber",
+            "disabled",
+            "ours",
+            "no subscriber",
+            f64::NAN,
+        ),
+    ];
+    let mut out = Vec::new();
+    println!(
+        "\n{:<48} {:>10} {:>10} {:>7} {:>7}",
+        "row", "ours ns", "peer ns", "ratio", "target"
+    );
+    for (name, group, ours, peer, target) in rows {
+        let (Some(o), Some(p)) = (estimate(group, ours), estimate(group, peer)) else {
+            continue;
+        };
+        println!(
+            "{name:<48} {o:>10.1} {p:>10.1} {:>7.2} {:>7}",
+            o / p,
+            if target.is_nan() {
+                "-".into()
+            } else {
+                format!("{target}")
+            }
+        );
+        out.push(serde_json::json!({"name": name, "ours_ns": o, "peer": peer, "peer_ns": p, "ratio": o / p, "target": if target.is_nan() { serde_json::Value::Null } else { target.into() }}));
+    }
+    let _ = std::fs::write(
+        format!("{}/bench-core.json", target_dir()),
+        serde_json::to_string_pretty(&out).unwrap(),
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    bench_disabled(&mut c);
+    bench_span(&mut c);
+    bench_json(&mut c);
+    c.final_summary();
+    report();
+}

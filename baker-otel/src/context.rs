@@ -38,7 +38,9 @@ pub struct BakerScope {
 impl BakerScope {
     /// Starts from the current OpenTelemetry context (current span and baggage).
     pub fn current() -> Self {
-        Self { cx: Context::current() }
+        Self {
+            cx: Context::current(),
+        }
     }
 
     /// Starts from an explicit context (e.g. one extracted from message headers).
@@ -68,7 +70,9 @@ impl BakerScope {
             .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
             .collect();
         kvs.push(KeyValue::new(key, value));
-        Self { cx: self.cx.with_baggage(kvs) }
+        Self {
+            cx: self.cx.with_baggage(kvs),
+        }
     }
 
     /// The resulting context.
@@ -90,7 +94,10 @@ impl BakerScope {
     }
 
     /// Runs a future inside the scope (the context is attached on every poll).
-    pub fn instrument<F: std::future::Future>(self, fut: F) -> opentelemetry::context::WithContext<F> {
+    pub fn instrument<F: std::future::Future>(
+        self,
+        fut: F,
+    ) -> opentelemetry::context::WithContext<F> {
         record_on_current_span(&self.cx);
         fut.with_context(self.cx)
     }
@@ -122,7 +129,11 @@ pub fn ids(cx: &Context) -> (Option<String>, Option<String>) {
     if b.is_empty() {
         return (None, None);
     }
-    let get = |k: &str| b.get(k).map(|v| v.as_str().to_owned()).filter(|v| v.len() <= MAX_ID_LEN);
+    let get = |k: &str| {
+        b.get(k)
+            .map(|v| v.as_str().to_owned())
+            .filter(|v| v.len() <= MAX_ID_LEN)
+    };
     (get(CONVERSATION_ID), get(JOB_ID))
 }
 
@@ -146,7 +157,10 @@ pub fn job_id() -> Option<String> {
 
 /// Adds the Baker ids found in `cx`'s baggage to `attrs` (used by the span and log processors).
 #[inline]
-pub(crate) fn push_id_attributes(cx: &Context, mut push: impl FnMut(&'static str, opentelemetry::StringValue)) {
+pub(crate) fn push_id_attributes(
+    cx: &Context,
+    mut push: impl FnMut(&'static str, opentelemetry::StringValue),
+) {
     let b = cx.baggage();
     if b.is_empty() {
         return;

@@ -29,9 +29,9 @@ mod metrics;
 pub mod propagation;
 mod resource;
 mod telemetry;
-mod traces;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod traces;
 mod util;
 
 pub use config::{Config, Signal};

@@ -71,7 +71,12 @@ impl MetricsHandler {
             path,
             axum::routing::get(move || {
                 let me = me.clone();
-                async move { ([(http::header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], me.render()) }
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
+                        me.render(),
+                    )
+                }
             }),
         )
     }
@@ -104,17 +109,28 @@ pub(crate) fn build(
         match kind {
             ExporterKind::Otlp => {
                 let exporter = build::otlp_metrics(&cfg.metrics, handle)?;
-                b = b.with_reader(PeriodicReader::builder(exporter).with_interval(cfg.metric_export_interval).build());
+                b = b.with_reader(
+                    PeriodicReader::builder(exporter)
+                        .with_interval(cfg.metric_export_interval)
+                        .build(),
+                );
             }
             ExporterKind::Console => {
-                b = b.with_reader(PeriodicReader::builder(ConsoleMetrics).with_interval(cfg.metric_export_interval).build());
+                b = b.with_reader(
+                    PeriodicReader::builder(ConsoleMetrics)
+                        .with_interval(cfg.metric_export_interval)
+                        .build(),
+                );
             }
             ExporterKind::Prometheus => {
                 let registry = registry.clone().unwrap_or_default();
                 let exporter = opentelemetry_prometheus::exporter()
                     .with_registry(registry.clone())
                     .build()
-                    .map_err(|e| InitError::Exporter { signal: "metrics", message: e.to_string() })?;
+                    .map_err(|e| InitError::Exporter {
+                        signal: "metrics",
+                        message: e.to_string(),
+                    })?;
                 b = b.with_reader(exporter);
                 handler = Some(MetricsHandler::new(registry));
             }
@@ -123,7 +139,10 @@ pub(crate) fn build(
     if let Some(add) = extra {
         b = add(b);
     }
-    Ok(MeterParts { provider: b.build(), handler })
+    Ok(MeterParts {
+        provider: b.build(),
+        handler,
+    })
 }
 
 /// Registers baker-otel's own instruments: exporter drops and process memory.
@@ -131,10 +150,18 @@ pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCoun
     let meter = provider.meter("baker-otel");
     let _dropped = meter
         .u64_observable_counter("baker_otel.exporter.dropped")
-        .with_description("Spans and log records dropped because the export queue was full or an export failed")
+        .with_description(
+            "Spans and log records dropped because the export queue was full or an export failed",
+        )
         .with_callback(move |obs| {
-            obs.observe(drops.traces.load(Ordering::Relaxed), &[KeyValue::new("signal", "traces")]);
-            obs.observe(drops.logs.load(Ordering::Relaxed), &[KeyValue::new("signal", "logs")]);
+            obs.observe(
+                drops.traces.load(Ordering::Relaxed),
+                &[KeyValue::new("signal", "traces")],
+            );
+            obs.observe(
+                drops.logs.load(Ordering::Relaxed),
+                &[KeyValue::new("signal", "logs")],
+            );
         })
         .build();
     let _rss = meter

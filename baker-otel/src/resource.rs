@@ -25,7 +25,11 @@ pub(crate) struct ResourceOverrides {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
-pub(crate) fn build(cfg: &Config, o: &ResourceOverrides, env: &crate::config::EnvSource) -> Resource {
+pub(crate) fn build(
+    cfg: &Config,
+    o: &ResourceOverrides,
+    env: &crate::config::EnvSource,
+) -> Resource {
     let mut attrs: Vec<KeyValue> = Vec::with_capacity(24);
     // Lowest precedence first: detected values, then OTEL_RESOURCE_ATTRIBUTES, then builder.
     if let Ok(host) = hostname() {
@@ -33,10 +37,16 @@ pub(crate) fn build(cfg: &Config, o: &ResourceOverrides, env: &crate::config::En
     }
     attrs.push(KeyValue::new(rc::HOST_ARCH, std::env::consts::ARCH));
     attrs.push(KeyValue::new(rc::OS_TYPE, std::env::consts::OS));
-    attrs.push(KeyValue::new(rc::PROCESS_PID, i64::from(std::process::id())));
+    attrs.push(KeyValue::new(
+        rc::PROCESS_PID,
+        i64::from(std::process::id()),
+    ));
     if let Ok(exe) = std::env::current_exe() {
         if let Some(name) = exe.file_name() {
-            attrs.push(KeyValue::new(rc::PROCESS_EXECUTABLE_NAME, name.to_string_lossy().into_owned()));
+            attrs.push(KeyValue::new(
+                rc::PROCESS_EXECUTABLE_NAME,
+                name.to_string_lossy().into_owned(),
+            ));
         }
     }
     attrs.push(KeyValue::new(rc::PROCESS_RUNTIME_NAME, "rust"));
@@ -97,18 +107,31 @@ mod tests {
     fn resource_has_service_k8s_and_overrides() {
         let env = EnvSource::from_pairs([
             ("OTEL_SERVICE_NAME", "worker"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,service.version=0.0.1"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=staging,service.version=0.0.1",
+            ),
             ("K8S_POD_NAME", "worker-7d9f"),
             ("K8S_NAMESPACE_NAME", "baker"),
             ("K8S_NODE_NAME", "node-1"),
         ]);
         let cfg = Config::from_source(&env).unwrap();
-        let o = ResourceOverrides { service_version: Some("1.2.3".into()), ..Default::default() };
+        let o = ResourceOverrides {
+            service_version: Some("1.2.3".into()),
+            ..Default::default()
+        };
         let r = build(&cfg, &o, &env);
         let get = |k: &'static str| r.get(&Key::from_static_str(k)).map(|v| v.to_string());
         assert_eq!(get("service.name").as_deref(), Some("worker"));
-        assert_eq!(get("service.version").as_deref(), Some("1.2.3"), "builder beats env");
-        assert_eq!(get("deployment.environment.name").as_deref(), Some("staging"));
+        assert_eq!(
+            get("service.version").as_deref(),
+            Some("1.2.3"),
+            "builder beats env"
+        );
+        assert_eq!(
+            get("deployment.environment.name").as_deref(),
+            Some("staging")
+        );
         assert_eq!(get("k8s.pod.name").as_deref(), Some("worker-7d9f"));
         assert_eq!(get("k8s.namespace.name").as_deref(), Some("baker"));
         assert_eq!(get("k8s.node.name").as_deref(), Some("node-1"));

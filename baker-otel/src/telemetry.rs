@@ -1,6 +1,8 @@
 //! [`TelemetryBuilder`] and the [`Telemetry`] guard that owns the pipelines.
 
-use crate::config::{BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal};
+use crate::config::{
+    BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal,
+};
 use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::build::LogItem;
 use crate::export::runtime::ExportRuntime;
@@ -20,6 +22,10 @@ use std::time::{Duration, Instant};
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
+
+type ConfigEdit = Box<dyn FnOnce(&mut Config) -> Result<(), ConfigError> + Send>;
+type ExporterFactory<T> =
+    Box<dyn FnOnce(&opentelemetry_sdk::Resource) -> Box<dyn BatchExporter<T>> + Send>;
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
@@ -53,16 +59,20 @@ pub struct TelemetryBuilder {
     pub(crate) env: EnvSource,
     service_name: Option<String>,
     resource: ResourceOverrides,
-    edits: Vec<Box<dyn FnOnce(&mut Config) -> Result<(), ConfigError> + Send>>,
+    edits: Vec<ConfigEdit>,
     json_sink: JsonSink,
     registry: Option<prometheus::Registry>,
+    extra_spans: Vec<ExporterFactory<SpanData>>,
+    extra_logs: Vec<ExporterFactory<LogItem>>,
     #[cfg(feature = "testing")]
     pub(crate) test_sinks: Option<crate::testing::Sinks>,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelemetryBuilder").field("service_name", &self.service_name).finish_non_exhaustive()
+        f.debug_struct("TelemetryBuilder")
+            .field("service_name", &self.service_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,6 +85,8 @@ impl Default for TelemetryBuilder {
             edits: Vec::new(),
             json_sink: JsonSink::Stdout,
             registry: None,
+            extra_spans: Vec::new(),
+            extra_logs: Vec::new(),
             #[cfg(feature = "testing")]
             test_sinks: None,
         }
@@ -82,7 +94,10 @@ impl Default for TelemetryBuilder {
 }
 
 impl TelemetryBuilder {
-    fn edit(mut self, f: impl FnOnce(&mut Config) -> Result<(), ConfigError> + Send + 'static) -> Self {
+    fn edit(
+        mut self,
+        f: impl FnOnce(&mut Config) -> Result<(), ConfigError> + Send + 'static,
+    ) -> Self {
         self.edits.push(Box::new(f));
         self
     }
@@ -113,7 +128,11 @@ impl TelemetryBuilder {
         self
     }
     /// Any other resource attribute.
-    pub fn resource_attribute(mut self, key: impl Into<opentelemetry::Key>, value: impl Into<opentelemetry::Value>) -> Self {
+    pub fn resource_attribute(
+        mut self,
+        key: impl Into<opentelemetry::Key>,
+        value: impl Into<opentelemetry::Value>,
+    ) -> Self {
         self.resource.attributes.push(KeyValue::new(key, value));
         self
     }
@@ -122,7 +141,11 @@ impl TelemetryBuilder {
         let url = url.into();
         self.edit(move |c| {
             crate::config::validate_endpoint("otlp_endpoint", &url)?;
-            for (s, sc) in [(Signal::Traces, &mut c.traces), (Signal::Metrics, &mut c.metrics), (Signal::Logs, &mut c.logs)] {
+            for (s, sc) in [
+                (Signal::Traces, &mut c.traces),
+                (Signal::Metrics, &mut c.metrics),
+                (Signal::Logs, &mut c.logs),
+            ] {
                 sc.endpoint = crate::config::resolve_endpoint(Some(&url), s, sc.protocol);
             }
             Ok(())
@@ -132,7 +155,11 @@ impl TelemetryBuilder {
     /// default endpoints follow the protocol.
     pub fn otlp_protocol(self, p: Protocol) -> Self {
         self.edit(move |c| {
-            for (s, sc) in [(Signal::Traces, &mut c.traces), (Signal::Metrics, &mut c.metrics), (Signal::Logs, &mut c.logs)] {
+            for (s, sc) in [
+                (Signal::Traces, &mut c.traces),
+                (Signal::Metrics, &mut c.metrics),
+                (Signal::Logs, &mut c.logs),
+            ] {
                 if sc.protocol != p {
                     let default_old = crate::config::resolve_endpoint(None, s, sc.protocol);
                     if sc.endpoint == default_old {
@@ -234,6 +261,32 @@ impl TelemetryBuilder {
         self.registry = Some(registry);
         self
     }
+    /// Adds a custom span exporter (a vendor backend, a file…) next to the configured ones. It is
+    /// fed through the same bounded, drop-counting queue and runs on the export runtime.
+    pub fn with_span_exporter<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+        mut self,
+        exporter: E,
+    ) -> Self {
+        let mut exporter = exporter;
+        self.extra_spans.push(Box::new(move |r| {
+            exporter.set_resource(r);
+            Box::new(crate::export::build::Spans(exporter))
+        }));
+        self
+    }
+    /// Adds a custom log exporter next to the configured ones.
+    pub fn with_log_exporter<E: opentelemetry_sdk::logs::LogExporter + 'static>(
+        mut self,
+        exporter: E,
+    ) -> Self {
+        let mut exporter = exporter;
+        self.extra_logs.push(Box::new(move |r| {
+            exporter.set_resource(r);
+            Box::new(crate::export::build::Logs(exporter))
+        }));
+        self
+    }
+
     /// Full access to the configuration after the environment was read.
     pub fn configure(self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
         self.edit(move |c| {
@@ -273,17 +326,33 @@ impl TelemetryBuilder {
         Ok(telemetry)
     }
 
-    /// Builds everything and returns the guard plus a `tracing` dispatcher, installing nothing
-    /// globally (used by the test capture, which scopes the dispatcher to a thread).
-    pub(crate) fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
+    /// Builds every pipeline and returns the guard plus a `tracing` dispatcher **without
+    /// installing anything globally**. Services call [`init`](Self::init); this is for embedding
+    /// the subscriber in a scope (`tracing::dispatcher::with_default`), for benchmarks and tests.
+    ///
+    /// ```
+    /// let (telemetry, dispatch) = baker_otel::Telemetry::builder()
+    ///     .env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")]))
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("scoped"));
+    /// telemetry.shutdown().unwrap();
+    /// # Ok::<(), baker_otel::InitError>(())
+    /// ```
+    pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
         let cfg = self.config()?;
         let filter = EnvFilter::try_new(&cfg.log_filter)
             .map_err(|e| ConfigError::invalid("RUST_LOG", &cfg.log_filter, e.to_string()))?;
-        let json = cfg.json_logs.then(|| JsonLayer::new(&cfg.service_name, self.json_sink.clone()));
+        let json = cfg
+            .json_logs
+            .then(|| JsonLayer::new(&cfg.service_name, self.json_sink.clone()));
         let drops = Arc::new(DropCounters::default());
 
         if cfg.disabled {
-            let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(filter).with(json));
+            let subscriber = tracing_subscriber::registry()
+                .with(crate::logs::json::NoSpans)
+                .with(filter)
+                .with(json);
+            let dispatch = tracing::Dispatch::new(subscriber);
             let inner = Inner::new(cfg, None, None, None, None, None, drops);
             return Ok((Telemetry { inner }, dispatch));
         }
@@ -304,28 +373,49 @@ impl TelemetryBuilder {
         if let Some(s) = &sinks {
             extra = Some(s.metric_reader());
         }
-        let meter = crate::metrics::build(&cfg, resource.clone(), &handle, self.registry.take(), extra)?;
+        let meter =
+            crate::metrics::build(&cfg, resource.clone(), &handle, self.registry.take(), extra)?;
         crate::metrics::register_internal(&meter.provider, drops.clone());
 
         #[allow(unused_mut)]
-        let mut log_exporter: Option<Box<dyn BatchExporter<LogItem>>> = crate::logs::otlp::exporter(&cfg.logs, &handle, &resource)?;
+        let mut log_exporter: Option<Box<dyn BatchExporter<LogItem>>> =
+            crate::logs::otlp::exporter(&cfg.logs, &handle, &resource)?;
         #[allow(unused_mut)]
-        let mut span_exporter: Option<Box<dyn BatchExporter<SpanData>>> = crate::traces::exporter(&cfg.traces, &handle, &resource)?;
+        let mut span_exporter: Option<Box<dyn BatchExporter<SpanData>>> =
+            crate::traces::exporter(&cfg.traces, &handle, &resource)?;
         #[cfg(feature = "testing")]
         if let Some(s) = &sinks {
             log_exporter = Some(s.log_exporter());
             span_exporter = Some(s.span_exporter());
         }
         let _ = &sinks;
+        log_exporter = merge(
+            log_exporter,
+            self.extra_logs.drain(..).map(|f| f(&resource)).collect(),
+        );
+        span_exporter = merge(
+            span_exporter,
+            self.extra_spans.drain(..).map(|f| f(&resource)).collect(),
+        );
 
         let logger_provider = log_exporter.map(|e| {
             let q = BatchQueue::start(&handle, e, cfg.log_batch, drops.logs.clone(), "logs");
-            crate::logs::otlp::provider(resource.clone(), crate::logs::otlp::BakerLogProcessor::new(q))
+            crate::logs::otlp::provider(
+                resource.clone(),
+                crate::logs::otlp::BakerLogProcessor::new(q),
+            )
         });
         let processor = span_exporter.map(|e| {
-            crate::traces::BakerSpanProcessor::new(BatchQueue::start(&handle, e, cfg.span_batch, drops.traces.clone(), "traces"))
+            crate::traces::BakerSpanProcessor::new(BatchQueue::start(
+                &handle,
+                e,
+                cfg.span_batch,
+                drops.traces.clone(),
+                "traces",
+            ))
         });
-        let tracer_provider = crate::traces::provider(resource, crate::traces::sampler(cfg.sampler), processor);
+        let tracer_provider =
+            crate::traces::provider(resource, crate::traces::sampler(cfg.sampler), processor);
 
         let otel_layer = tracing_opentelemetry::layer()
             .with_tracer(tracer_provider.tracer("baker-otel"))
@@ -336,19 +426,47 @@ impl TelemetryBuilder {
             .with_level(false)
             .with_filter(filter_fn(|m| m.is_span()));
         let log_layer = logger_provider.as_ref().map(|lp| {
+            // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(lp)
-                .with_filter(filter_fn(|m| m.is_event() && !crate::logs::otlp::is_feedback_target(m.target())))
         });
-        let subscriber = tracing_subscriber::registry().with(filter).with(otel_layer).with(json).with(log_layer);
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(otel_layer)
+            .with(json)
+            .with(log_layer);
         let dispatch = tracing::Dispatch::new(subscriber);
-        let inner = Inner::new(cfg, Some(runtime), Some(tracer_provider), logger_provider, Some(meter.provider), meter.handler, drops);
+        let inner = Inner::new(
+            cfg,
+            Some(runtime),
+            Some(tracer_provider),
+            logger_provider,
+            Some(meter.provider),
+            meter.handler,
+            drops,
+        );
         Ok((Telemetry { inner }, dispatch))
+    }
+}
+
+fn merge<T: Clone + Send + 'static>(
+    first: Option<Box<dyn BatchExporter<T>>>,
+    mut rest: Vec<Box<dyn BatchExporter<T>>>,
+) -> Option<Box<dyn BatchExporter<T>>> {
+    if let Some(f) = first {
+        rest.insert(0, f);
+    }
+    match rest.len() {
+        0 => None,
+        1 => rest.pop(),
+        _ => Some(Box::new(crate::export::build::Fanout(rest))),
     }
 }
 
 /// Sets the global `tracing` dispatcher once per process.
 pub(crate) fn install_dispatch(dispatch: tracing::Dispatch) -> Result<(), InitError> {
-    if INSTALLED.swap(true, Ordering::SeqCst) || tracing::dispatcher::set_global_default(dispatch).is_err() {
+    if INSTALLED.swap(true, Ordering::SeqCst)
+        || tracing::dispatcher::set_global_default(dispatch).is_err()
+    {
         return Err(InitError::AlreadyInitialized);
     }
     Ok(())
@@ -375,7 +493,11 @@ impl Inner {
         metrics_handler: Option<MetricsHandler>,
         drops: Arc<DropCounters>,
     ) -> Arc<Self> {
-        let metrics_handler = metrics_handler.or_else(|| config.disabled.then(|| MetricsHandler::new(prometheus::Registry::new())));
+        let metrics_handler = metrics_handler.or_else(|| {
+            config
+                .disabled
+                .then(|| MetricsHandler::new(prometheus::Registry::new()))
+        });
         Arc::new(Self {
             config,
             tracer_provider,
@@ -398,7 +520,9 @@ pub struct Telemetry {
 
 impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Telemetry").field("service_name", &self.inner.config.service_name).finish_non_exhaustive()
+        f.debug_struct("Telemetry")
+            .field("service_name", &self.inner.config.service_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -465,13 +589,19 @@ impl Telemetry {
             let mut errs = Vec::new();
             let left = |s: Instant| timeout.saturating_sub(s.elapsed());
             if let Some(t) = &i.tracer_provider {
-                t.shutdown_with_timeout(left(start)).map_err(|e| errs.push(format!("traces: {e}"))).ok();
+                t.shutdown_with_timeout(left(start))
+                    .map_err(|e| errs.push(format!("traces: {e}")))
+                    .ok();
             }
             if let Some(l) = &i.logger_provider {
-                l.shutdown_with_timeout(left(start)).map_err(|e| errs.push(format!("logs: {e}"))).ok();
+                l.shutdown_with_timeout(left(start))
+                    .map_err(|e| errs.push(format!("logs: {e}")))
+                    .ok();
             }
             if let Some(m) = &i.meter_provider {
-                m.shutdown_with_timeout(left(start)).map_err(|e| errs.push(format!("metrics: {e}"))).ok();
+                m.shutdown_with_timeout(left(start))
+                    .map_err(|e| errs.push(format!("metrics: {e}")))
+                    .ok();
             }
             errs
         });
@@ -483,18 +613,28 @@ impl Telemetry {
 }
 
 /// Runs `f` on a helper thread and waits at most `timeout`.
-fn run_bounded(timeout: Duration, f: impl FnOnce() -> Vec<String> + Send + 'static) -> Result<(), ShutdownError> {
+fn run_bounded(
+    timeout: Duration,
+    f: impl FnOnce() -> Vec<String> + Send + 'static,
+) -> Result<(), ShutdownError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new().name("baker-otel-shutdown".into()).spawn(move || {
-        let _ = tx.send(f());
-    });
+    let spawned = std::thread::Builder::new()
+        .name("baker-otel-shutdown".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
     if spawned.is_err() {
-        return Err(ShutdownError::Provider("could not spawn the shutdown thread".into()));
+        return Err(ShutdownError::Provider(
+            "could not spawn the shutdown thread".into(),
+        ));
     }
     match rx.recv_timeout(timeout) {
         Ok(errs) if errs.is_empty() => Ok(()),
         Ok(errs) => {
-            if errs.iter().all(|e| e.contains("already shut down") || e.contains("AlreadyShutdown")) {
+            if errs
+                .iter()
+                .all(|e| e.contains("already shut down") || e.contains("AlreadyShutdown"))
+            {
                 Ok(())
             } else {
                 Err(ShutdownError::Provider(errs.join("; ")))

@@ -51,7 +51,13 @@ impl Sinks {
     }
     pub(crate) fn metric_reader(&self) -> ExtraReader {
         let exporter = self.metrics.clone();
-        Box::new(move |b| b.with_reader(PeriodicReader::builder(exporter).with_interval(Duration::from_secs(3600)).build()))
+        Box::new(move |b| {
+            b.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(Duration::from_secs(3600))
+                    .build(),
+            )
+        })
     }
 }
 
@@ -98,7 +104,12 @@ impl Capture {
             .exporters(Signal::Metrics, [ExporterKind::Prometheus]);
         let (telemetry, dispatch) = b.build().expect("capture configuration is valid");
         crate::propagation::install(&telemetry.config().propagators);
-        Self { telemetry, dispatch, sinks, json }
+        Self {
+            telemetry,
+            dispatch,
+            sinks,
+            json,
+        }
     }
 
     /// The captured pipelines' guard (config, meter provider, `/metrics` handler).
@@ -109,7 +120,9 @@ impl Capture {
     /// The meter provider; pass it to instrumented components or call
     /// [`set_global_meter_provider`](Self::set_global_meter_provider).
     pub fn meter_provider(&self) -> &SdkMeterProvider {
-        self.telemetry.meter_provider().expect("capture always has metrics")
+        self.telemetry
+            .meter_provider()
+            .expect("capture always has metrics")
     }
 
     /// Makes this capture's meter provider the global one (one capture per process for metrics
@@ -170,7 +183,10 @@ impl Capture {
 
     /// Value of attribute `key` on `span`.
     pub fn attr(span: &SpanData, key: &str) -> Option<Value> {
-        span.attributes.iter().find(|kv| kv.key == Key::new(key.to_owned())).map(|kv| kv.value.clone())
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == Key::new(key.to_owned()))
+            .map(|kv| kv.value.clone())
     }
 
     /// Log records exported over the OTLP log pipeline (flushes first).
@@ -182,13 +198,19 @@ impl Capture {
     /// JSON lines written so far, parsed.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         let lines = self.json.lock().map(|l| l.clone()).unwrap_or_default();
-        lines.iter().map(|l| serde_json::from_str(l).expect("every JSON log line is valid JSON")).collect()
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("every JSON log line is valid JSON"))
+            .collect()
     }
 
     /// Collected metrics (flushes first).
     pub fn metrics(&self) -> Vec<ResourceMetrics> {
         self.flush();
-        self.sinks.metrics.get_finished_metrics().unwrap_or_default()
+        self.sinks
+            .metrics
+            .get_finished_metrics()
+            .unwrap_or_default()
     }
 
     /// For the last collection: the sum of a counter / up-down counter, the last value of a
@@ -196,7 +218,11 @@ impl Capture {
     pub fn metric_total(&self, name: &str) -> Option<f64> {
         let all = self.metrics();
         let last = all.last()?;
-        let v = last.scope_metrics().flat_map(|s| s.metrics()).find(|m| m.name() == name).map(|m| total(m.data()));
+        let v = last
+            .scope_metrics()
+            .flat_map(|s| s.metrics())
+            .find(|m| m.name() == name)
+            .map(|m| total(m.data()));
         v
     }
 
@@ -204,7 +230,10 @@ impl Capture {
     pub fn histogram_count(&self, name: &str) -> Option<u64> {
         let all = self.metrics();
         let last = all.last()?;
-        let m = last.scope_metrics().flat_map(|s| s.metrics()).find(|m| m.name() == name)?;
+        let m = last
+            .scope_metrics()
+            .flat_map(|s| s.metrics())
+            .find(|m| m.name() == name)?;
         fn count<T>(d: &MetricData<T>) -> u64 {
             match d {
                 MetricData::Histogram(h) => h.data_points().map(|p| p.count()).sum(),
@@ -220,7 +249,10 @@ impl Capture {
 
     /// The Prometheus text `/metrics` would serve now.
     pub fn prometheus_text(&self) -> String {
-        self.telemetry.metrics_handler().map(|h| h.render()).unwrap_or_default()
+        self.telemetry
+            .metrics_handler()
+            .map(|h| h.render())
+            .unwrap_or_default()
     }
 }
 

@@ -39,7 +39,9 @@ impl SpanProcessor for BakerSpanProcessor {
     #[inline]
     fn on_start(&self, span: &mut Span, cx: &Context) {
         use opentelemetry::trace::Span as _;
-        crate::context::push_id_attributes(cx, |k, v| span.set_attribute(opentelemetry::KeyValue::new(k, v)));
+        crate::context::push_id_attributes(cx, |k, v| {
+            span.set_attribute(opentelemetry::KeyValue::new(k, v))
+        });
     }
 
     #[inline]
@@ -79,8 +81,14 @@ pub(crate) fn exporter(
     })
 }
 
-pub(crate) fn provider(resource: Resource, sampler: Sampler, processor: Option<BakerSpanProcessor>) -> SdkTracerProvider {
-    let mut b = SdkTracerProvider::builder().with_resource(resource).with_sampler(sampler);
+pub(crate) fn provider(
+    resource: Resource,
+    sampler: Sampler,
+    processor: Option<BakerSpanProcessor>,
+) -> SdkTracerProvider {
+    let mut b = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler);
     if let Some(p) = processor {
         b = b.with_span_processor(p);
     }

@@ -40,7 +40,12 @@ impl RateLimiter {
         now >= next
             && self
                 .next_ms
-                .compare_exchange(next, now + self.period_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    next,
+                    now + self.period_ms,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
     }
 }

@@ -44,23 +44,51 @@ async fn exports_spans_and_correlated_logs_over_grpc() {
 
     let spans = collector.exported_spans(2, Duration::from_secs(20)).await;
     let logs = collector.exported_logs(1, Duration::from_secs(20)).await;
-    let outer = spans.iter().find(|s| s.name == "process jobs").expect("outer span");
-    let inner = spans.iter().find(|s| s.name == "tool call").expect("inner span");
+    let outer = spans
+        .iter()
+        .find(|s| s.name == "process jobs")
+        .expect("outer span");
+    let inner = spans
+        .iter()
+        .find(|s| s.name == "tool call")
+        .expect("inner span");
     assert_eq!(outer.trace_id, trace_id);
     assert_eq!(outer.span_id, span_id);
     assert_eq!(outer.kind, "SPAN_KIND_CONSUMER");
     assert_eq!(inner.trace_id, trace_id);
     assert_eq!(inner.parent_span_id, span_id);
     // The fake collector renders values as `Some(AnyValue { value: Some(StringValue("…")) })`.
-    let has = |m: &std::collections::BTreeMap<String, String>, k: &str, v: &str| m.get(k).is_some_and(|x| x.contains(&format!("StringValue(\"{v}\")")));
-    assert!(has(&inner.attributes, "gen_ai.conversation.id", "c-grpc"), "{:?}", inner.attributes);
-    assert!(has(&inner.attributes, "baker.job.id", "j-grpc"), "{:?}", inner.attributes);
+    let has = |m: &std::collections::BTreeMap<String, String>, k: &str, v: &str| {
+        m.get(k)
+            .is_some_and(|x| x.contains(&format!("StringValue(\"{v}\")")))
+    };
+    assert!(
+        has(&inner.attributes, "gen_ai.conversation.id", "c-grpc"),
+        "{:?}",
+        inner.attributes
+    );
+    assert!(
+        has(&inner.attributes, "baker.job.id", "j-grpc"),
+        "{:?}",
+        inner.attributes
+    );
 
-    let log = logs.iter().find(|l| l.attributes.get("attempt").is_some_and(|v| v.contains("IntValue(2)"))).expect("log record");
+    let log = logs
+        .iter()
+        .find(|l| {
+            l.attributes
+                .get("attempt")
+                .is_some_and(|v| v.contains("IntValue(2)"))
+        })
+        .expect("log record");
     assert_eq!(log.trace_id, trace_id);
     assert_eq!(log.span_id, inner.span_id);
     assert_eq!(log.severity_text, "WARN");
-    assert!(has(&log.attributes, "gen_ai.conversation.id", "c-grpc"), "{:?}", log.attributes);
+    assert!(
+        has(&log.attributes, "conversation_id", "c-grpc"),
+        "{:?}",
+        log.attributes
+    );
     assert_eq!(telemetry.dropped(baker_otel::Signal::Traces), 0);
     telemetry.shutdown().expect("shutdown inside the runtime");
 }

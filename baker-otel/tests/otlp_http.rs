@@ -18,7 +18,10 @@ fn exports_traces_logs_and_metrics_over_http() {
             ("OTEL_SERVICE_NAME", "brain"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", rx.endpoint().as_str()),
-            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=test",
+            ),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
@@ -33,19 +36,30 @@ fn exports_traces_logs_and_metrics_over_http() {
     let (trace_id, child_span_id) = {
         let root = tracing::info_span!("handle_request");
         let _e = root.enter();
-        BakerScope::current().conversation_id("conv-1").job_id("job-1").in_scope(|| {
-            let child = tracing::info_span!("run_job", attempt = 1);
-            let _c = child.enter();
-            tracing::info!(tokens = 42, "job finished");
-            let sc = child.context().span().span_context().clone();
-            (sc.trace_id().to_string(), sc.span_id().to_string())
-        })
+        BakerScope::current()
+            .conversation_id("conv-1")
+            .job_id("job-1")
+            .in_scope(|| {
+                let child = tracing::info_span!("run_job", attempt = 1);
+                let _c = child.enter();
+                tracing::info!(tokens = 42, "job finished");
+                let sc = child.context().span().span_context().clone();
+                (sc.trace_id().to_string(), sc.span_id().to_string())
+            })
     };
-    let counter = opentelemetry::global::meter("test").u64_counter("jobs.done").build();
+    let counter = opentelemetry::global::meter("test")
+        .u64_counter("jobs.done")
+        .build();
     counter.add(3, &[]);
     telemetry.shutdown().expect("clean shutdown");
 
-    rx.wait_for("spans", |r| r.traces.iter().map(|t| t.resource_spans.len()).sum::<usize>() > 0);
+    rx.wait_for("spans", |r| {
+        r.traces
+            .iter()
+            .map(|t| t.resource_spans.len())
+            .sum::<usize>()
+            > 0
+    });
     rx.wait_for("logs", |r| !r.logs.is_empty());
     rx.wait_for("metrics", |r| !r.metrics.is_empty());
     let got = rx.received.lock().unwrap();
@@ -54,36 +68,87 @@ fn exports_traces_logs_and_metrics_over_http() {
     let res = &rs.resource.as_ref().unwrap().attributes;
     assert_eq!(attr(res, "service.name").as_deref(), Some("brain"));
     assert_eq!(attr(res, "service.version").as_deref(), Some("9.9.9"));
-    assert_eq!(attr(res, "deployment.environment.name").as_deref(), Some("test"));
+    assert_eq!(
+        attr(res, "deployment.environment.name").as_deref(),
+        Some("test")
+    );
     assert_eq!(attr(res, "k8s.pod.name").as_deref(), Some("brain-7d9f"));
     assert_eq!(attr(res, "k8s.namespace.name").as_deref(), Some("baker"));
     assert_eq!(attr(res, "telemetry.sdk.language").as_deref(), Some("rust"));
 
-    let spans: Vec<_> = got.traces.iter().flat_map(|t| &t.resource_spans).flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect();
-    let child = spans.iter().find(|s| s.name == "run_job").expect("child span exported");
-    let root = spans.iter().find(|s| s.name == "handle_request").expect("root span exported");
+    let spans: Vec<_> = got
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    let child = spans
+        .iter()
+        .find(|s| s.name == "run_job")
+        .expect("child span exported");
+    let root = spans
+        .iter()
+        .find(|s| s.name == "handle_request")
+        .expect("root span exported");
     assert_eq!(hex(&child.trace_id), trace_id);
     assert_eq!(hex(&child.span_id), child_span_id);
     assert_eq!(child.parent_span_id, root.span_id);
-    assert_eq!(attr(&child.attributes, "gen_ai.conversation.id").as_deref(), Some("conv-1"));
-    assert_eq!(attr(&child.attributes, "baker.job.id").as_deref(), Some("job-1"));
+    assert_eq!(
+        attr(&child.attributes, "gen_ai.conversation.id").as_deref(),
+        Some("conv-1")
+    );
+    assert_eq!(
+        attr(&child.attributes, "baker.job.id").as_deref(),
+        Some("job-1")
+    );
     assert_eq!(attr(&child.attributes, "attempt").as_deref(), Some("1"));
-    assert!(child.events.is_empty(), "log events are exported as log records, not duplicated as span events");
+    assert!(
+        child.events.is_empty(),
+        "log events are exported as log records, not duplicated as span events"
+    );
 
-    let logs: Vec<_> = got.logs.iter().flat_map(|l| &l.resource_logs).flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records).collect();
-    let rec = logs.iter().find(|l| attr(&l.attributes, "tokens").as_deref() == Some("42")).expect("log record exported");
+    let logs: Vec<_> = got
+        .logs
+        .iter()
+        .flat_map(|l| &l.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .collect();
+    let rec = logs
+        .iter()
+        .find(|l| attr(&l.attributes, "tokens").as_deref() == Some("42"))
+        .expect("log record exported");
     assert_eq!(hex(&rec.trace_id), trace_id);
     assert_eq!(hex(&rec.span_id), child_span_id);
-    assert_eq!(attr(&rec.attributes, "gen_ai.conversation.id").as_deref(), Some("conv-1"));
-    assert_eq!(attr(&rec.attributes, "baker.job.id").as_deref(), Some("job-1"));
-    assert_eq!(logs.len(), 1, "exactly one log record: exporter internals never feed back");
+    assert_eq!(
+        attr(&rec.attributes, "conversation_id").as_deref(),
+        Some("conv-1")
+    );
+    assert_eq!(attr(&rec.attributes, "job_id").as_deref(), Some("job-1"));
+    assert_eq!(
+        logs.len(),
+        1,
+        "exactly one log record: exporter internals never feed back"
+    );
 
-    let names: Vec<String> = got.metrics.iter().flat_map(|m| &m.resource_metrics).flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(|m| m.name.clone()).collect();
+    let names: Vec<String> = got
+        .metrics
+        .iter()
+        .flat_map(|m| &m.resource_metrics)
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| m.name.clone())
+        .collect();
     assert!(names.iter().any(|n| n == "jobs.done"), "{names:?}");
-    assert!(names.iter().any(|n| n == "baker_otel.exporter.dropped"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "baker_otel.exporter.dropped"),
+        "{names:?}"
+    );
 
     let lines = json.lock().unwrap();
-    let line: serde_json::Value = serde_json::from_str(lines.iter().find(|l| l.contains("job finished")).unwrap()).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(lines.iter().find(|l| l.contains("job finished")).unwrap()).unwrap();
     assert_eq!(line["trace_id"], trace_id);
     assert_eq!(line["span_id"], child_span_id);
     assert_eq!(line["conversation_id"], "conv-1");

@@ -27,7 +27,12 @@ impl EnvSource {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         Self {
-            table: Some(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+            table: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
         }
     }
 
@@ -101,9 +106,9 @@ fn default_service_name() -> String {
 pub(crate) fn parse_kv_list(name: &str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (k, val) = item
-            .split_once('=')
-            .ok_or_else(|| ConfigError::invalid(name, v, format!("entry {item:?} is not key=value")))?;
+        let (k, val) = item.split_once('=').ok_or_else(|| {
+            ConfigError::invalid(name, v, format!("entry {item:?} is not key=value"))
+        })?;
         let k = k.trim();
         if k.is_empty() {
             return Err(ConfigError::invalid(name, v, "empty key"));
@@ -156,7 +161,9 @@ fn parse_u64(src: &EnvSource, name: &str) -> Result<Option<u64>, ConfigError> {
 }
 
 fn parse_millis(src: &EnvSource, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_millis(parse_u64(src, name)?.unwrap_or(default_ms)))
+    Ok(Duration::from_millis(
+        parse_u64(src, name)?.unwrap_or(default_ms),
+    ))
 }
 
 fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchConfig, ConfigError> {
@@ -169,12 +176,21 @@ fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchCon
         }
     };
     let max_queue_size = size("MAX_QUEUE_SIZE", d.max_queue_size)?;
-    let max_export_batch_size = size("MAX_EXPORT_BATCH_SIZE", d.max_export_batch_size)?.min(max_queue_size);
+    let max_export_batch_size =
+        size("MAX_EXPORT_BATCH_SIZE", d.max_export_batch_size)?.min(max_queue_size);
     Ok(BatchConfig {
         max_queue_size,
         max_export_batch_size,
-        scheduled_delay: parse_millis(src, &format!("{prefix}_SCHEDULE_DELAY"), d.scheduled_delay.as_millis() as u64)?,
-        export_timeout: parse_millis(src, &format!("{prefix}_EXPORT_TIMEOUT"), d.export_timeout.as_millis() as u64)?,
+        scheduled_delay: parse_millis(
+            src,
+            &format!("{prefix}_SCHEDULE_DELAY"),
+            d.scheduled_delay.as_millis() as u64,
+        )?,
+        export_timeout: parse_millis(
+            src,
+            &format!("{prefix}_EXPORT_TIMEOUT"),
+            d.export_timeout.as_millis() as u64,
+        )?,
     })
 }
 
@@ -184,7 +200,11 @@ fn parse_sampler(src: &EnvSource) -> Result<SamplerConfig, ConfigError> {
             None => Ok(1.0),
             Some(v) => match v.parse::<f64>() {
                 Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
-                _ => Err(ConfigError::invalid("OTEL_TRACES_SAMPLER_ARG", &v, "expected a ratio between 0 and 1")),
+                _ => Err(ConfigError::invalid(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    &v,
+                    "expected a ratio between 0 and 1",
+                )),
             },
         }
     };
@@ -219,7 +239,9 @@ fn parse_propagators(v: &str) -> Result<Vec<PropagatorKind>, ConfigError> {
                 return Err(ConfigError::invalid(
                     "OTEL_PROPAGATORS",
                     v,
-                    format!("unsupported propagator {p:?} (supported: tracecontext, baggage, none)"),
+                    format!(
+                        "unsupported propagator {p:?} (supported: tracecontext, baggage, none)"
+                    ),
                 ))
             }
         }
@@ -240,8 +262,16 @@ fn parse_exporters(src: &EnvSource, signal: Signal) -> Result<Vec<ExporterKind>,
             "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
             "none" => return Ok(Vec::new()),
             _ => {
-                let allowed = if signal == Signal::Metrics { "otlp, prometheus, console, none" } else { "otlp, console, none" };
-                return Err(ConfigError::invalid(&name, &v, format!("unsupported exporter {e:?} (supported: {allowed})")));
+                let allowed = if signal == Signal::Metrics {
+                    "otlp, prometheus, console, none"
+                } else {
+                    "otlp, console, none"
+                };
+                return Err(ConfigError::invalid(
+                    &name,
+                    &v,
+                    format!("unsupported exporter {e:?} (supported: {allowed})"),
+                ));
             }
         };
         if !out.contains(&kind) {
@@ -256,7 +286,11 @@ pub(crate) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, ConfigErro
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Ok(Protocol::HttpJson),
-        _ => Err(ConfigError::invalid(name, v, "expected grpc, http/protobuf or http/json")),
+        _ => Err(ConfigError::invalid(
+            name,
+            v,
+            "expected grpc, http/protobuf or http/json",
+        )),
     }
 }
 
@@ -265,14 +299,22 @@ pub(crate) fn resolve_endpoint(base: Option<&str>, signal: Signal, protocol: Pro
     match (protocol, base) {
         (Protocol::Grpc, Some(b)) => b.to_owned(),
         (Protocol::Grpc, None) => GRPC_DEFAULT.to_owned(),
-        (_, b) => format!("{}{}", b.unwrap_or(HTTP_DEFAULT).trim_end_matches('/'), signal.http_path()),
+        (_, b) => format!(
+            "{}{}",
+            b.unwrap_or(HTTP_DEFAULT).trim_end_matches('/'),
+            signal.http_path()
+        ),
     }
 }
 
 pub(crate) fn validate_endpoint(name: &str, v: &str) -> Result<(), ConfigError> {
     match v.parse::<http::Uri>() {
         Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
-        _ => Err(ConfigError::invalid(name, v, "expected an absolute URL such as http://collector:4317")),
+        _ => Err(ConfigError::invalid(
+            name,
+            v,
+            "expected an absolute URL such as http://collector:4317",
+        )),
     }
 }
 
@@ -346,7 +388,10 @@ mod tests {
         assert_eq!(c.traces.protocol, Protocol::Grpc);
         assert_eq!(c.traces.exporters, vec![ExporterKind::Otlp]);
         assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
-        assert_eq!(c.propagators, vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+        assert_eq!(
+            c.propagators,
+            vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]
+        );
         assert_eq!(c.metric_export_interval, Duration::from_secs(60));
         assert_eq!(c.span_batch, BatchConfig::SPANS);
         assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
@@ -358,10 +403,16 @@ mod tests {
     fn env_table() {
         let c = cfg(&[
             ("OTEL_SERVICE_NAME", "brain"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod, team=agents%20core"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=prod, team=agents%20core",
+            ),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9999/custom"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://logs:9999/custom",
+            ),
             ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,x-tenant=a"),
             ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
@@ -378,21 +429,36 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.service_name, "brain");
-        assert_eq!(c.resource_attributes[1], ("team".into(), "agents core".into()));
+        assert_eq!(
+            c.resource_attributes[1],
+            ("team".into(), "agents core".into())
+        );
         assert_eq!(c.traces.endpoint, "http://collector:4318/v1/traces");
         assert_eq!(c.metrics.endpoint, "http://collector:4318/v1/metrics");
         assert_eq!(c.logs.endpoint, "http://logs:9999/custom");
-        assert_eq!(c.traces.headers, vec![("api-key".into(), "secret".into()), ("x-tenant".into(), "a".into())]);
+        assert_eq!(
+            c.traces.headers,
+            vec![
+                ("api-key".into(), "secret".into()),
+                ("x-tenant".into(), "a".into())
+            ]
+        );
         assert_eq!(c.metrics.timeout, Duration::from_millis(2500));
         assert_eq!(c.traces.timeout, Duration::from_secs(10));
         assert_eq!(c.traces.compression, Some(Compression::Gzip));
         assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.1));
-        assert_eq!(c.metrics.exporters, vec![ExporterKind::Otlp, ExporterKind::Prometheus]);
+        assert_eq!(
+            c.metrics.exporters,
+            vec![ExporterKind::Otlp, ExporterKind::Prometheus]
+        );
         assert!(c.logs.exporters.is_empty());
         assert_eq!(c.traces.exporters, vec![ExporterKind::Console]);
         assert_eq!(c.metric_export_interval, Duration::from_secs(1));
         assert_eq!(c.span_batch.max_queue_size, 100);
-        assert_eq!(c.span_batch.max_export_batch_size, 100, "batch size is capped by the queue size");
+        assert_eq!(
+            c.span_batch.max_export_batch_size, 100,
+            "batch size is capped by the queue size"
+        );
         assert_eq!(c.propagators, vec![PropagatorKind::TraceContext]);
         assert_eq!(c.log_filter, "debug");
     }
@@ -429,7 +495,11 @@ mod tests {
             assert_eq!(err.name(), *name, "{err}");
             assert!(err.to_string().contains(name));
         }
-        let err = cfg(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]).unwrap_err();
+        let err = cfg(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ])
+        .unwrap_err();
         assert_eq!(err.name(), "OTEL_TRACES_SAMPLER_ARG");
     }
 

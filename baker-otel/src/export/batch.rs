@@ -7,12 +7,13 @@
 
 use crate::config::BatchConfig;
 use crate::util::RateLimiter;
+use crossbeam_queue::ArrayQueue;
 use futures_util::future::BoxFuture;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Something that ships a batch of `T` (an OTLP exporter, a console printer, an in-memory sink).
 pub(crate) trait BatchExporter<T>: Send + Sync + 'static {
@@ -25,10 +26,21 @@ enum Control {
     Shutdown(std::sync::mpsc::SyncSender<()>),
 }
 
+/// State shared by producers and the worker.
+struct Shared<T> {
+    queue: ArrayQueue<T>,
+    /// Set when a producer has already woken the worker for a full batch.
+    signalled: AtomicBool,
+    wake: Notify,
+    batch: usize,
+}
+
 /// Producer side, owned by the span/log processor.
-#[derive(Debug)]
+///
+/// Items go into a lock-free bounded ring; the worker is woken only when a full batch is waiting
+/// (or on its schedule), so the hot path never pays a cross-thread wake-up per item.
 pub(crate) struct BatchQueue<T> {
-    tx: mpsc::Sender<T>,
+    shared: Arc<Shared<T>>,
     ctrl: mpsc::UnboundedSender<Control>,
     dropped: Arc<AtomicU64>,
     warn: Arc<RateLimiter>,
@@ -36,12 +48,12 @@ pub(crate) struct BatchQueue<T> {
     closed: AtomicBool,
 }
 
-impl std::fmt::Debug for Control {
+impl<T> std::fmt::Debug for BatchQueue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Control::Flush(_) => "Flush",
-            Control::Shutdown(_) => "Shutdown",
-        })
+        f.debug_struct("BatchQueue")
+            .field("signal", &self.signal)
+            .field("len", &self.shared.queue.len())
+            .finish()
     }
 }
 
@@ -53,35 +65,76 @@ impl<T: Send + 'static> BatchQueue<T> {
         dropped: Arc<AtomicU64>,
         signal: &'static str,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(cfg.max_queue_size.max(1));
+        let batch = cfg
+            .max_export_batch_size
+            .clamp(1, cfg.max_queue_size.max(1));
+        let shared = Arc::new(Shared {
+            queue: ArrayQueue::new(cfg.max_queue_size.max(1)),
+            signalled: AtomicBool::new(false),
+            wake: Notify::new(),
+            batch,
+        });
         let (ctrl, ctrl_rx) = mpsc::unbounded_channel();
         let warn = Arc::new(RateLimiter::new(Duration::from_secs(60)));
-        let worker = Worker { rx, ctrl_rx, exporter, cfg, dropped: dropped.clone(), warn: warn.clone(), signal };
+        let worker = Worker {
+            shared: shared.clone(),
+            ctrl_rx,
+            exporter,
+            cfg,
+            dropped: dropped.clone(),
+            warn: warn.clone(),
+            signal,
+        };
         handle.spawn(worker.run());
-        Self { tx, ctrl, dropped, warn, signal, closed: AtomicBool::new(false) }
+        Self {
+            shared,
+            ctrl,
+            dropped,
+            warn,
+            signal,
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// Never blocks: a full or closed queue drops `item` and counts it.
     #[inline]
     pub(crate) fn push(&self, item: T) {
-        if self.tx.try_send(item).is_err() {
-            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if !self.closed.load(Ordering::Relaxed) && self.warn.allow() {
-                tracing::warn!(
-                    target: crate::INTERNAL_TARGET,
-                    signal = self.signal,
-                    dropped_total = total,
-                    "telemetry export queue is full; dropping {} (is the collector reachable?)",
-                    self.signal
-                );
-            }
+        let s = &*self.shared;
+        if self.closed.load(Ordering::Relaxed) || s.queue.push(item).is_err() {
+            self.on_drop();
+            return;
+        }
+        if s.queue.len() >= s.batch && !s.signalled.swap(true, Ordering::AcqRel) {
+            s.wake.notify_one();
         }
     }
 
-    fn control(&self, make: fn(std::sync::mpsc::SyncSender<()>) -> Control, timeout: Duration) -> OTelSdkResult {
+    #[cold]
+    fn on_drop(&self) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.closed.load(Ordering::Relaxed) && self.warn.allow() {
+            tracing::warn!(
+                target: crate::INTERNAL_TARGET,
+                signal = self.signal,
+                dropped_total = total,
+                "telemetry export queue is full; dropping {} (is the collector reachable?)",
+                self.signal
+            );
+        }
+    }
+
+    fn control(
+        &self,
+        make: fn(std::sync::mpsc::SyncSender<()>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-        self.ctrl.send(make(done_tx)).map_err(|_| OTelSdkError::AlreadyShutdown)?;
-        done_rx.recv_timeout(timeout).map_err(|_| OTelSdkError::Timeout(timeout))
+        self.ctrl
+            .send(make(done_tx))
+            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        done_rx
+            .recv_timeout(timeout)
+            .map_err(|_| OTelSdkError::Timeout(timeout))
     }
 
     pub(crate) fn flush(&self, timeout: Duration) -> OTelSdkResult {
@@ -97,7 +150,7 @@ impl<T: Send + 'static> BatchQueue<T> {
 }
 
 struct Worker<T, E> {
-    rx: mpsc::Receiver<T>,
+    shared: Arc<Shared<T>>,
     ctrl_rx: mpsc::UnboundedReceiver<Control>,
     exporter: E,
     cfg: BatchConfig,
@@ -108,62 +161,61 @@ struct Worker<T, E> {
 
 impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
     async fn run(mut self) {
-        let max = self.cfg.max_export_batch_size.max(1);
-        let mut buf: Vec<T> = Vec::with_capacity(max);
         let mut deadline = tokio::time::Instant::now() + self.cfg.scheduled_delay;
         loop {
-            let room = max.saturating_sub(buf.len()).max(1);
             tokio::select! {
                 biased;
                 ctrl = self.ctrl_rx.recv() => match ctrl {
                     Some(Control::Flush(done)) => {
-                        self.drain(&mut buf, max).await;
+                        self.drain_all().await;
                         let _ = done.try_send(());
                     }
                     Some(Control::Shutdown(done)) => {
-                        self.drain(&mut buf, max).await;
+                        self.drain_all().await;
                         let _ = self.exporter.shutdown(self.cfg.export_timeout);
                         let _ = done.try_send(());
                         return;
                     }
                     None => return,
                 },
-                n = self.rx.recv_many(&mut buf, room) => {
-                    if n == 0 {
-                        self.export(&mut buf).await;
-                        return;
+                _ = self.shared.wake.notified() => {
+                    self.shared.signalled.store(false, Ordering::Release);
+                    while self.shared.queue.len() >= self.shared.batch {
+                        self.export_one_batch().await;
                     }
-                    if buf.len() >= max {
-                        self.export(&mut buf).await;
-                        deadline = tokio::time::Instant::now() + self.cfg.scheduled_delay;
-                    }
+                    deadline = tokio::time::Instant::now() + self.cfg.scheduled_delay;
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    self.export(&mut buf).await;
+                    self.shared.signalled.store(false, Ordering::Release);
+                    self.drain_all().await;
                     deadline = tokio::time::Instant::now() + self.cfg.scheduled_delay;
                 }
             }
         }
     }
 
-    async fn drain(&mut self, buf: &mut Vec<T>, max: usize) {
-        while let Ok(item) = self.rx.try_recv() {
-            buf.push(item);
-            if buf.len() >= max {
-                self.export(buf).await;
-            }
+    async fn drain_all(&mut self) {
+        while !self.shared.queue.is_empty() {
+            self.export_one_batch().await;
         }
-        self.export(buf).await;
     }
 
-    async fn export(&mut self, buf: &mut Vec<T>) {
-        if buf.is_empty() {
+    async fn export_one_batch(&mut self) {
+        let max = self.shared.batch;
+        let mut batch = Vec::with_capacity(max.min(self.shared.queue.len()).max(1));
+        while batch.len() < max {
+            match self.shared.queue.pop() {
+                Some(item) => batch.push(item),
+                None => break,
+            }
+        }
+        if batch.is_empty() {
             return;
         }
-        let batch = std::mem::replace(buf, Vec::with_capacity(self.cfg.max_export_batch_size));
         let n = batch.len() as u64;
         let started = Instant::now();
-        let result = tokio::time::timeout(self.cfg.export_timeout, self.exporter.export(batch)).await;
+        let result =
+            tokio::time::timeout(self.cfg.export_timeout, self.exporter.export(batch)).await;
         let err = match result {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
@@ -207,40 +259,73 @@ mod tests {
     }
 
     fn cfg(queue: usize) -> BatchConfig {
-        BatchConfig { max_queue_size: queue, scheduled_delay: Duration::from_secs(3600), max_export_batch_size: 4, export_timeout: Duration::from_secs(1) }
+        BatchConfig {
+            max_queue_size: queue,
+            scheduled_delay: Duration::from_secs(3600),
+            max_export_batch_size: 4,
+            export_timeout: Duration::from_secs(1),
+        }
     }
 
     #[test]
     fn flush_exports_everything_queued() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
         let out = Arc::new(Mutex::new(Vec::new()));
-        let q = BatchQueue::start(&rt.handle(), Sink(out.clone(), false), cfg(100), Arc::default(), "traces");
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Sink(out.clone(), false),
+            cfg(100),
+            Arc::default(),
+            "traces",
+        );
         for i in 0..10 {
             q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
         assert_eq!(*out.lock().unwrap(), (0..10).collect::<Vec<_>>());
         q.shutdown(Duration::from_secs(5)).unwrap();
-        assert!(q.shutdown(Duration::from_secs(5)).is_err(), "second shutdown is refused");
+        assert!(
+            q.shutdown(Duration::from_secs(5)).is_err(),
+            "second shutdown is refused"
+        );
     }
 
     #[test]
     fn failures_and_overflow_are_counted() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
         let dropped = Arc::new(AtomicU64::new(0));
-        let q = BatchQueue::start(&rt.handle(), Sink(Arc::default(), true), cfg(8), dropped.clone(), "logs");
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Sink(Arc::default(), true),
+            cfg(8),
+            dropped.clone(),
+            "logs",
+        );
         for i in 0..1000 {
             q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
-        assert_eq!(dropped.load(Ordering::Relaxed), 1000, "every item is either exported-and-failed or dropped on a full queue");
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            1000,
+            "every item is either exported-and-failed or dropped on a full queue"
+        );
     }
 
     #[test]
     fn shutdown_inside_a_runtime_is_bounded() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let q = BatchQueue::start(&rt.handle(), Sink(Arc::default(), false), cfg(8), Arc::default(), "traces");
-        let app = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Sink(Arc::default(), false),
+            cfg(8),
+            Arc::default(),
+            "traces",
+        );
+        let app = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         app.block_on(async { q.shutdown(Duration::from_secs(2)).unwrap() });
         drop(rt);
     }

@@ -36,7 +36,8 @@ pub(crate) struct Logs<E>(pub(crate) E);
 impl<E: LogExporter + 'static> BatchExporter<LogItem> for Logs<E> {
     fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
         Box::pin(async move {
-            let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|(r, s)| (r, s)).collect();
+            let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+                batch.iter().map(|(r, s)| (r, s)).collect();
             self.0.export(LogBatch::new(&refs)).await
         })
     }
@@ -52,7 +53,10 @@ pub(crate) struct BridgedMetrics<E> {
     pub(crate) handle: Handle,
 }
 impl<E: PushMetricExporter> PushMetricExporter for BridgedMetrics<E> {
-    fn export(&self, metrics: &ResourceMetrics) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+    fn export(
+        &self,
+        metrics: &ResourceMetrics,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
         InRuntime::new(self.handle.clone(), self.inner.export(metrics))
     }
     fn force_flush(&self) -> OTelSdkResult {
@@ -68,7 +72,10 @@ impl<E: PushMetricExporter> PushMetricExporter for BridgedMetrics<E> {
 }
 
 fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
-    InitError::Exporter { signal: signal.as_str(), message: e.to_string() }
+    InitError::Exporter {
+        signal: signal.as_str(),
+        message: e.to_string(),
+    }
 }
 
 macro_rules! otlp_builder {
@@ -77,7 +84,10 @@ macro_rules! otlp_builder {
         match cfg.protocol {
             Protocol::Grpc => {
                 let mut md = tonic_metadata(cfg);
-                let mut b = $builder.with_tonic().with_endpoint(cfg.endpoint.clone()).with_timeout(cfg.timeout);
+                let mut b = $builder
+                    .with_tonic()
+                    .with_endpoint(cfg.endpoint.clone())
+                    .with_timeout(cfg.timeout);
                 if let Some(Compression::Gzip) = cfg.compression {
                     b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
@@ -109,7 +119,10 @@ fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &cfg.headers {
         // Invalid names/values are skipped rather than failing start-up.
-        if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), http::HeaderValue::from_str(v)) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
             headers.insert(k, v);
         }
     }
@@ -120,24 +133,50 @@ mod tonic_md {
     pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 }
 
-pub(crate) fn otlp_spans(cfg: &SignalConfig, handle: &Handle, resource: &Resource) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
+pub(crate) fn otlp_spans(
+    cfg: &SignalConfig,
+    handle: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
     let _g = handle.enter();
-    let mut e = otlp_builder!(opentelemetry_otlp::SpanExporter::builder(), cfg, Signal::Traces);
+    let mut e = otlp_builder!(
+        opentelemetry_otlp::SpanExporter::builder(),
+        cfg,
+        Signal::Traces
+    );
     e.set_resource(resource);
     Ok(Box::new(Spans(e)))
 }
 
-pub(crate) fn otlp_logs(cfg: &SignalConfig, handle: &Handle, resource: &Resource) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
+pub(crate) fn otlp_logs(
+    cfg: &SignalConfig,
+    handle: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
     let _g = handle.enter();
-    let mut e = otlp_builder!(opentelemetry_otlp::LogExporter::builder(), cfg, Signal::Logs);
+    let mut e = otlp_builder!(
+        opentelemetry_otlp::LogExporter::builder(),
+        cfg,
+        Signal::Logs
+    );
     e.set_resource(resource);
     Ok(Box::new(Logs(e)))
 }
 
-pub(crate) fn otlp_metrics(cfg: &SignalConfig, handle: &Handle) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
+pub(crate) fn otlp_metrics(
+    cfg: &SignalConfig,
+    handle: &Handle,
+) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
     let _g = handle.enter();
-    let inner = otlp_builder!(opentelemetry_otlp::MetricExporter::builder(), cfg, Signal::Metrics);
-    Ok(BridgedMetrics { inner, handle: handle.clone() })
+    let inner = otlp_builder!(
+        opentelemetry_otlp::MetricExporter::builder(),
+        cfg,
+        Signal::Metrics
+    );
+    Ok(BridgedMetrics {
+        inner,
+        handle: handle.clone(),
+    })
 }
 
 impl<T: Send + 'static> BatchExporter<T> for Box<dyn BatchExporter<T>> {
@@ -158,7 +197,11 @@ impl<T: Clone + Send + 'static> BatchExporter<T> for Fanout<T> {
             let last = self.0.len().saturating_sub(1);
             let mut batch = Some(batch);
             for (i, e) in self.0.iter().enumerate() {
-                let b = if i == last { batch.take().unwrap_or_default() } else { batch.clone().unwrap_or_default() };
+                let b = if i == last {
+                    batch.take().unwrap_or_default()
+                } else {
+                    batch.clone().unwrap_or_default()
+                };
                 if let Err(err) = e.export(b).await {
                     result = Err(err);
                 }
@@ -167,6 +210,12 @@ impl<T: Clone + Send + 'static> BatchExporter<T> for Fanout<T> {
         })
     }
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.iter().map(|e| e.shutdown(timeout)).fold(Ok(()), |acc, r| acc.and(r))
+        let mut result = Ok(());
+        for e in &self.0 {
+            if let Err(err) = e.shutdown(timeout) {
+                result = Err(err);
+            }
+        }
+        result
     }
 }

@@ -60,9 +60,18 @@ impl BatchExporter<LogItem> for ConsoleLogs {
     fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
         let mut out = String::new();
         for (r, _) in &batch {
-            let trace = r.trace_context().map(|t| t.trace_id.to_string()).unwrap_or_default();
+            let trace = r
+                .trace_context()
+                .map(|t| t.trace_id.to_string())
+                .unwrap_or_default();
             let body = r.body().map(|b| format!("{b:?}")).unwrap_or_default();
-            let _ = write!(out, "log {} {} {}", r.severity_text().unwrap_or(""), trace, body);
+            let _ = write!(
+                out,
+                "log {} {} {}",
+                r.severity_text().unwrap_or(""),
+                trace,
+                body
+            );
             for (k, v) in r.attributes_iter() {
                 let _ = write!(out, " {k}={v:?}");
             }
@@ -81,7 +90,10 @@ impl BatchExporter<LogItem> for ConsoleLogs {
 pub(crate) struct ConsoleMetrics;
 
 impl PushMetricExporter for ConsoleMetrics {
-    fn export(&self, metrics: &ResourceMetrics) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+    fn export(
+        &self,
+        metrics: &ResourceMetrics,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
         let mut out = String::new();
         for scope in metrics.scope_metrics() {
             for m in scope.metrics() {

@@ -24,7 +24,11 @@ impl ExportRuntime {
     }
 
     pub(crate) fn handle(&self) -> Handle {
-        self.rt.as_ref().expect("runtime alive until drop").handle().clone()
+        self.rt
+            .as_ref()
+            .expect("runtime alive until drop")
+            .handle()
+            .clone()
     }
 }
 

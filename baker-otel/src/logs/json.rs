@@ -18,7 +18,7 @@ use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::Layer;
 
 /// Where JSON lines go.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum JsonSink {
     /// Standard output (the default: container log collectors read it).
@@ -28,6 +28,40 @@ pub enum JsonSink {
     Stderr,
     /// An in-memory list of lines (tests).
     Memory(Arc<Mutex<Vec<String>>>),
+    /// Any writer (a file, a pipe, `std::io::sink()`); each line is written with one `write_all`.
+    Writer(Arc<Mutex<dyn std::io::Write + Send>>),
+}
+
+impl std::fmt::Debug for JsonSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JsonSink::Stdout => "Stdout",
+            JsonSink::Stderr => "Stderr",
+            JsonSink::Memory(_) => "Memory",
+            JsonSink::Writer(_) => "Writer",
+        })
+    }
+}
+
+/// A global filter that turns every span callsite off (used when the SDK is disabled, so spans
+/// cost one cached interest check) while events still reach the JSON layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoSpans;
+
+impl<S: Subscriber> Layer<S> for NoSpans {
+    fn register_callsite(
+        &self,
+        m: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if m.is_span() {
+            tracing::subscriber::Interest::never()
+        } else {
+            tracing::subscriber::Interest::always()
+        }
+    }
+    fn enabled(&self, m: &tracing::Metadata<'_>, _: LayerContext<'_, S>) -> bool {
+        !m.is_span()
+    }
 }
 
 /// The `tracing` layer that writes JSON lines.
@@ -41,7 +75,10 @@ impl JsonLayer {
     pub(crate) fn new(service_name: &str, sink: JsonSink) -> Self {
         let mut escaped = String::with_capacity(service_name.len() + 2);
         write_json_str(&mut escaped, service_name);
-        Self { service_name: escaped, sink }
+        Self {
+            service_name: escaped,
+            sink,
+        }
     }
 }
 
@@ -55,7 +92,9 @@ const MAX_VALUE_LEN: usize = 16 * 1024;
 impl<S: Subscriber> Layer<S> for JsonLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
         let _ = BUF.try_with(|cell| {
-            let Ok(mut buf) = cell.try_borrow_mut() else { return };
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return;
+            };
             buf.clear();
             self.format(&mut buf, event);
             self.write(&buf);
@@ -75,7 +114,11 @@ impl JsonLayer {
         buf.push_str(meta.level().as_str());
         buf.push_str("\",\"target\":");
         write_json_str(buf, meta.target());
-        let mut v = FieldWriter { buf, has_conv: false, has_job: false };
+        let mut v = FieldWriter {
+            buf,
+            has_conv: false,
+            has_job: false,
+        };
         event.record(&mut v);
         let (has_conv, has_job) = (v.has_conv, v.has_job);
         Context::map_current(|cx| {
@@ -88,7 +131,11 @@ impl JsonLayer {
                 let _ = write!(buf, "{}", sc.span_id());
                 buf.push('"');
             }
-            let (conv, job) = if has_conv && has_job { (None, None) } else { crate::context::ids(cx) };
+            let (conv, job) = if has_conv && has_job {
+                (None, None)
+            } else {
+                crate::context::ids(cx)
+            };
             if let (Some(c), false) = (conv, has_conv) {
                 buf.push_str(",\"conversation_id\":");
                 write_json_str(buf, &c);
@@ -110,6 +157,11 @@ impl JsonLayer {
             }
             JsonSink::Stderr => {
                 let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            JsonSink::Writer(w) => {
+                if let Ok(mut w) = w.lock() {
+                    let _ = w.write_all(line.as_bytes());
+                }
             }
             JsonSink::Memory(lines) => {
                 if let Ok(mut l) = lines.lock() {
@@ -172,7 +224,10 @@ impl Visit for FieldWriter<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
         self.buf.push('"');
-        let mut esc = Escaper { buf: self.buf, left: MAX_VALUE_LEN };
+        let mut esc = Escaper {
+            buf: self.buf,
+            left: MAX_VALUE_LEN,
+        };
         let _ = write!(esc, "{value:?}");
         if esc.left == 0 {
             self.buf.push_str("…[truncated]");
@@ -272,7 +327,10 @@ mod tests {
     #[test]
     fn timestamps() {
         let mut s = String::new();
-        write_rfc3339(&mut s, UNIX_EPOCH + Duration::from_micros(1_764_102_379_123_456));
+        write_rfc3339(
+            &mut s,
+            UNIX_EPOCH + Duration::from_micros(1_764_102_379_123_456),
+        );
         assert_eq!(s, "2025-11-25T20:26:19.123456Z");
         s.clear();
         write_rfc3339(&mut s, UNIX_EPOCH + Duration::from_secs(951_782_400)); // leap day 2000
@@ -290,7 +348,8 @@ mod tests {
     #[test]
     fn lines_parse_and_carry_fields() {
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let sub = tracing_subscriber::registry().with(JsonLayer::new("svc\"x", JsonSink::Memory(lines.clone())));
+        let sub = tracing_subscriber::registry()
+            .with(JsonLayer::new("svc\"x", JsonSink::Memory(lines.clone())));
         tracing::subscriber::with_default(sub, || {
             let huge = "y".repeat(100_000);
             tracing::info!(n = 5, f = 1.5, ok = true, nan = f64::NAN, s = "str", d = ?vec![1, 2], huge = %huge, "hello {}", "world");

@@ -12,7 +12,8 @@ use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 use std::time::Duration;
 
-/// Adds Baker ids from the current context to each record and queues it for export.
+/// Adds Baker ids (as `conversation_id` / `job_id`, like the JSON lines) from the current context
+/// to each record and queues it for export.
 #[derive(Debug)]
 pub(crate) struct BakerLogProcessor {
     queue: BatchQueue<LogItem>,
@@ -27,9 +28,30 @@ impl BakerLogProcessor {
 impl LogProcessor for BakerLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
         Context::map_current(|cx| {
-            crate::context::push_id_attributes(cx, |k, v| record.add_attribute(k, opentelemetry::logs::AnyValue::from(v.as_str().to_owned())));
+            // Same keys as the JSON lines (`conversation_id`, `job_id`), so Loki's structured
+            // metadata is identical whichever path a line arrived by.
+            crate::context::push_id_attributes(cx, |k, v| {
+                let key = if k == crate::context::CONVERSATION_ID {
+                    "conversation_id"
+                } else {
+                    "job_id"
+                };
+                record.add_attribute(
+                    key,
+                    opentelemetry::logs::AnyValue::from(v.as_str().to_owned()),
+                )
+            });
         });
         self.queue.push((record.clone(), scope.clone()));
+    }
+
+    fn event_enabled(
+        &self,
+        _level: opentelemetry::logs::Severity,
+        target: &str,
+        _name: Option<&str>,
+    ) -> bool {
+        !is_feedback_target(target)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -62,22 +84,49 @@ pub(crate) fn exporter(
 }
 
 pub(crate) fn provider(resource: Resource, processor: BakerLogProcessor) -> SdkLoggerProvider {
-    SdkLoggerProvider::builder().with_resource(resource).with_log_processor(processor).build()
+    SdkLoggerProvider::builder()
+        .with_resource(resource)
+        .with_log_processor(processor)
+        .build()
 }
 
 /// Targets whose events never become OTLP log records: the exporters' own network stacks
 /// (a failing export would log, be exported, fail, log…) and our internal diagnostics.
 pub(crate) fn is_feedback_target(target: &str) -> bool {
-    const NOISY: &[&str] = &["h2", "hyper", "hyper_util", "tonic", "tower", "reqwest", "opentelemetry", "rustls", "tokio_util"];
+    const NOISY: &[&str] = &[
+        "h2",
+        "hyper",
+        "hyper_util",
+        "tonic",
+        "tower",
+        "reqwest",
+        "opentelemetry",
+        "rustls",
+        "tokio_util",
+    ];
     target.starts_with(crate::INTERNAL_TARGET)
-        || NOISY.iter().any(|p| target.starts_with(p) && matches!(target.as_bytes().get(p.len()), None | Some(b':') | Some(b'-') | Some(b'_')))
+        || NOISY.iter().any(|p| {
+            target.starts_with(p)
+                && matches!(
+                    target.as_bytes().get(p.len()),
+                    None | Some(b':') | Some(b'-') | Some(b'_')
+                )
+        })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn feedback_targets() {
-        for t in ["h2", "h2::codec", "hyper_util::client", "tonic::transport", "opentelemetry-otlp", "opentelemetry_sdk", "baker_otel::internal"] {
+        for t in [
+            "h2",
+            "h2::codec",
+            "hyper_util::client",
+            "tonic::transport",
+            "opentelemetry-otlp",
+            "opentelemetry_sdk",
+            "baker_otel::internal",
+        ] {
             assert!(super::is_feedback_target(t), "{t}");
         }
         for t in ["brain", "worker::agent", "hyperion", "towering"] {

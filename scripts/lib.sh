@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shared helpers for scripts/*: system packages and a reachable NATS server.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=0
+apt_install() {
+  # apt_install <command-that-must-exist> <debian-package>...
+  local cmd="$1"; shift
+  if command -v "$cmd" >/dev/null 2>&1; then return 0; fi
+  log "installing $* from Debian (for $cmd)"
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq >/dev/null; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Exports NATS_URL pointing at a JetStream-enabled server: the one at $NATS_URL or
+# 127.0.0.1:4222 if reachable, else a private nats-server started on a free port.
+ensure_nats() {
+  local url="${NATS_URL:-nats://127.0.0.1:4222}"
+  local hostport="${url#nats://}"; hostport="${hostport##*@}"
+  if tcp_open "${hostport%:*}" "${hostport##*:}"; then export NATS_URL="$url"; return 0; fi
+  apt_install nats-server nats-server
+  local port; port="$(free_port)"
+  local dir; dir="$(mktemp -d)"
+  log "no NATS at $url; starting nats-server -js on 127.0.0.1:$port"
+  nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir" >"$dir/nats.log" 2>&1 &
+  NATS_PID=$!
+  trap 'kill $NATS_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do tcp_open 127.0.0.1 "$port" && break; sleep 0.1; done
+  export NATS_URL="nats://127.0.0.1:$port"
+}
