@@ -31,7 +31,10 @@ impl ConfigError {
         ConfigError::Invalid {
             name: name.to_owned(),
             value: crate::util::truncate_str(value, 200).to_owned(),
-            reason: reason.into(),
+            reason: {
+                let reason: String = reason.into();
+                crate::util::truncate_str(&reason, 300).to_owned()
+            },
         }
     }
 
