@@ -75,7 +75,7 @@ pub fn chat_span(model: &str, iteration: Option<u32>, agent: &str) -> Span {
         gen_ai.usage.output_tokens = Empty,
         gen_ai.usage.cost.amount = Empty,
         gen_ai.usage.cost.currency = Empty,
-        baker.agent.iteration = iteration,
+        baker.agent.iteration = iteration.map(i64::from),
     )
 }
 
@@ -102,8 +102,8 @@ pub fn record_usage(
     span.record("gen_ai.response.model", response_model);
     span.record("gen_ai.response.id", response_id);
     span.record("gen_ai.response.finish_reasons", finish);
-    span.record("gen_ai.usage.input_tokens", input);
-    span.record("gen_ai.usage.output_tokens", output);
+    span.record("gen_ai.usage.input_tokens", input as i64);
+    span.record("gen_ai.usage.output_tokens", output as i64);
     span.record("gen_ai.usage.cost.amount", cost);
     span.record("gen_ai.usage.cost.currency", "USD");
     let base = [
@@ -141,7 +141,7 @@ pub fn agent_span(name: &str) -> Span {
 
 /// An `iteration {n}` span.
 pub fn iteration_span(n: u32) -> Span {
-    tracing::info_span!("agent.iteration", otel.name = format!("iteration {n}"), baker.agent.iteration = n)
+    tracing::info_span!("agent.iteration", otel.name = format!("iteration {n}"), baker.agent.iteration = i64::from(n))
 }
 
 /// An `execute_tool {name}` span.
@@ -156,7 +156,7 @@ pub fn tool_span(name: &str, call_id: &str, iteration: u32) -> Span {
         gen_ai.tool.name = name,
         gen_ai.tool.call.id = call_id,
         gen_ai.tool.type = "function",
-        baker.agent.iteration = iteration,
+        baker.agent.iteration = i64::from(iteration),
         error.type = Empty,
     )
 }

@@ -20,6 +20,22 @@ pub mod settings;
 pub mod wire;
 pub mod worker;
 
+/// The telemetry builder of the pipeline's services: `service.name` = `service`, and metrics
+/// exported both over OTLP and on `/metrics` unless `OTEL_METRICS_EXPORTER` says otherwise.
+///
+/// ```no_run
+/// let _telemetry = agent_pipeline::telemetry("brain").init()?;
+/// # Ok::<(), baker_otel::InitError>(())
+/// ```
+pub fn telemetry(service: &str) -> baker_otel::TelemetryBuilder {
+    let b = baker_otel::Telemetry::builder().service_name(service).service_version(env!("CARGO_PKG_VERSION"));
+    if std::env::var_os("OTEL_METRICS_EXPORTER").is_some() {
+        b
+    } else {
+        b.exporters(baker_otel::Signal::Metrics, [baker_otel::config::ExporterKind::Otlp, baker_otel::config::ExporterKind::Prometheus])
+    }
+}
+
 /// `GET /metrics` of the process (empty when the Prometheus exporter is off) and `GET /healthz`.
 pub fn metrics_router(telemetry: &baker_otel::Telemetry) -> axum::Router {
     let handler = telemetry.metrics_handler().cloned().unwrap_or_else(|| baker_otel::MetricsHandler::new(Default::default()));

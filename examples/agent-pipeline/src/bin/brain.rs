@@ -5,7 +5,7 @@ use agent_pipeline::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = baker_otel::Telemetry::builder().service_name("brain").service_version(env!("CARGO_PKG_VERSION")).init()?;
+    let telemetry = agent_pipeline::telemetry("brain").init()?;
     let settings = Settings::from_env();
     let addr = settings.brain_addr;
     let (state, _depth) = agent_pipeline::brain::connect(settings).await?;

@@ -5,7 +5,7 @@ use agent_pipeline::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = baker_otel::Telemetry::builder().service_name("worker").service_version(env!("CARGO_PKG_VERSION")).init()?;
+    let telemetry = agent_pipeline::telemetry("worker").init()?;
     agent_pipeline::worker::run(Settings::from_env(), &telemetry, agent_pipeline::shutdown_signal()).await?;
     telemetry.shutdown()?;
     Ok(())

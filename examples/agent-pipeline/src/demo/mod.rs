@@ -2,6 +2,7 @@
 //! receiver, the definition of a complete trace, a trace-tree renderer, a Prometheus text reader,
 //! and the process orchestration.
 
+pub mod app;
 pub mod collector;
 pub mod expect;
 pub mod nats;

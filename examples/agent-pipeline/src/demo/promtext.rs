@@ -46,7 +46,7 @@ pub fn parse(text: &str) -> Vec<Sample> {
 /// assert_eq!(agent_pipeline::demo::promtext::sum(&s, "x", &["t=\"b\""]), 2.0);
 /// ```
 pub fn sum(samples: &[Sample], name: &str, label_filters: &[&str]) -> f64 {
-    samples.iter().filter(|s| s.name == name && label_filters.iter().all(|f| s.labels.contains(f))).map(|s| s.value).sum()
+    samples.iter().filter(|s| s.name == name && label_filters.iter().all(|f| s.labels.contains(f))).fold(0.0, |acc, s| acc + s.value)
 }
 
 /// Whether any sample is named `name`.
