@@ -1,0 +1,3 @@
+#[baker_otel_llm::tool(web_search)]
+fn f() {}
+fn main() {}
