@@ -21,14 +21,19 @@ fn context() -> Context {
         false,
         TraceState::default(),
     );
-    Context::new().with_remote_span_context(sc).with_baggage(vec![
-        KeyValue::new("gen_ai.conversation.id", "conv-8f2c1a"),
-        KeyValue::new("baker.job.id", "job-42"),
-    ])
+    Context::new()
+        .with_remote_span_context(sc)
+        .with_baggage(vec![
+            KeyValue::new("gen_ai.conversation.id", "conv-8f2c1a"),
+            KeyValue::new("baker.job.id", "job-42"),
+        ])
 }
 
 fn sdk() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())])
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
 }
 
 fn bench(c: &mut Criterion) {
@@ -41,7 +46,9 @@ fn bench(c: &mut Criterion) {
     let sdk = sdk();
 
     let mut g = c.benchmark_group("inject_extract_round_trip");
-    g.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
     g.bench_function("hashmap_sdk_composite", |b| {
         b.iter(|| {
             let mut carrier: HashMap<String, String> = HashMap::new();
@@ -61,8 +68,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("nats_headermap_generic_carrier_sdk", |b| {
         b.iter(|| {
             let mut headers = async_nats::HeaderMap::new();
-            sdk.inject_context(black_box(&cx), &mut baker_otel_nats::HeaderInjector(&mut headers));
-            let out = sdk.extract_with_context(&Context::new(), &baker_otel_nats::HeaderExtractor(&headers));
+            sdk.inject_context(
+                black_box(&cx),
+                &mut baker_otel_nats::HeaderInjector(&mut headers),
+            );
+            let out = sdk
+                .extract_with_context(&Context::new(), &baker_otel_nats::HeaderExtractor(&headers));
             black_box(out.span().span_context().span_id());
         })
     });
@@ -78,12 +89,17 @@ fn report(_c: &mut Criterion) {
         let v: serde_json::Value = serde_json::from_str(&s).ok()?;
         v["median"]["point_estimate"].as_f64()
     };
-    if let (Some(base), Some(ours), generic) =
-        (read("hashmap_sdk_composite"), read("nats_headermap_baker"), read("nats_headermap_generic_carrier_sdk"))
-    {
+    if let (Some(base), Some(ours), generic) = (
+        read("hashmap_sdk_composite"),
+        read("nats_headermap_baker"),
+        read("nats_headermap_generic_carrier_sdk"),
+    ) {
         println!("\nround trip median: hashmap+sdk {base:.0} ns, baker HeaderMap {ours:.0} ns, ratio {:.2}x (target <= 0.50x)", ours / base);
         if let Some(g) = generic {
-            println!("generic HeaderMap carrier + sdk composite: {g:.0} ns, ratio {:.2}x", g / base);
+            println!(
+                "generic HeaderMap carrier + sdk composite: {g:.0} ns, ratio {:.2}x",
+                g / base
+            );
         }
     }
 }

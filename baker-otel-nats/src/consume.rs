@@ -69,7 +69,11 @@ impl ReceivedMessage for async_nats::jetstream::Message {
     }
     fn delivery(&self) -> Option<Delivery<'_>> {
         let info = self.info().ok()?;
-        Some(Delivery { stream: info.stream, consumer: info.consumer, delivered: info.delivered })
+        Some(Delivery {
+            stream: info.stream,
+            consumer: info.consumer,
+            delivered: info.delivered,
+        })
     }
 }
 
@@ -118,7 +122,10 @@ impl<M: ReceivedMessage> Traced<M> {
         let dest = destination_name(&msg.subject).to_owned();
         let delivery = message.delivery();
         let group = group.or_else(|| delivery.map(|d| d.consumer.to_owned()));
-        let msg_id = msg.headers.as_ref().and_then(|h| crate::HeaderExtractor(h).value(MSG_ID_HEADER));
+        let msg_id = msg
+            .headers
+            .as_ref()
+            .and_then(|h| crate::HeaderExtractor(h).value(MSG_ID_HEADER));
         let span = tracing::info_span!(
             target: TARGET, parent: None, "nats.process",
             otel.name = format_args!("process {dest}"),
@@ -148,7 +155,16 @@ impl<M: ReceivedMessage> Traced<M> {
         if delivery.is_some_and(|d| d.is_redelivery()) {
             tel.inst.redeliveries.add(1, &attrs[1..]);
         }
-        Self { message, span, dest, group, tel, start: Instant::now(), error_type: None, finished: false }
+        Self {
+            message,
+            span,
+            dest,
+            group,
+            tel,
+            start: Instant::now(),
+            error_type: None,
+            finished: false,
+        }
     }
 }
 
@@ -226,14 +242,20 @@ impl<M> Traced<M> {
         let mut attrs = Vec::with_capacity(5);
         attrs.push(system());
         attrs.push(KeyValue::new("messaging.operation.name", "process"));
-        attrs.push(KeyValue::new("messaging.destination.name", self.dest.clone()));
+        attrs.push(KeyValue::new(
+            "messaging.destination.name",
+            self.dest.clone(),
+        ));
         if let Some(g) = &self.group {
             attrs.push(KeyValue::new("messaging.consumer.group.name", g.clone()));
         }
         if let Some(e) = &self.error_type {
             attrs.push(KeyValue::new("error.type", e.clone()));
         }
-        self.tel.inst.process_duration.record(self.start.elapsed().as_secs_f64(), &attrs);
+        self.tel
+            .inst
+            .process_duration
+            .record(self.start.elapsed().as_secs_f64(), &attrs);
     }
 }
 
@@ -277,8 +299,16 @@ impl TracedSubscriber {
     /// let traced = baker_otel_nats::TracedSubscriber::new(sub, None, baker_otel_nats::NatsTelemetry::new());
     /// # }
     /// ```
-    pub fn new(subscriber: async_nats::Subscriber, queue_group: Option<String>, tel: NatsTelemetry) -> Self {
-        Self { inner: subscriber, group: queue_group, tel }
+    pub fn new(
+        subscriber: async_nats::Subscriber,
+        queue_group: Option<String>,
+        tel: NatsTelemetry,
+    ) -> Self {
+        Self {
+            inner: subscriber,
+            group: queue_group,
+            tel,
+        }
     }
 
     /// The wrapped subscriber (e.g. to unsubscribe).

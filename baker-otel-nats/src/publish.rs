@@ -73,8 +73,13 @@ impl TracedClient {
     /// c.publish("events.data", "payload".into()).await
     /// # }
     /// ```
-    pub async fn publish<S: ToSubject>(&self, subject: S, payload: Bytes) -> Result<(), PublishError> {
-        self.publish_with_headers(subject, HeaderMap::new(), payload).await
+    pub async fn publish<S: ToSubject>(
+        &self,
+        subject: S,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        self.publish_with_headers(subject, HeaderMap::new(), payload)
+            .await
     }
 
     /// Publishes with the caller's `headers` plus the trace context (which replaces any
@@ -101,7 +106,11 @@ impl TracedClient {
         let fut = if headers.is_empty() {
             futures_util::future::Either::Left(self.client.publish(subject.clone(), payload))
         } else {
-            futures_util::future::Either::Right(self.client.publish_with_headers(subject.clone(), headers, payload))
+            futures_util::future::Either::Right(self.client.publish_with_headers(
+                subject.clone(),
+                headers,
+                payload,
+            ))
         };
         let res = fut.instrument(span.clone()).await;
         let err = res.as_ref().err().map(|e| {
@@ -121,8 +130,13 @@ impl TracedClient {
     /// let reply = c.request("svc.echo", "hi".into()).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn request<S: ToSubject>(&self, subject: S, payload: Bytes) -> Result<Message, RequestError> {
-        self.request_with_headers(subject, HeaderMap::new(), payload).await
+    pub async fn request<S: ToSubject>(
+        &self,
+        subject: S,
+        payload: Bytes,
+    ) -> Result<Message, RequestError> {
+        self.request_with_headers(subject, HeaderMap::new(), payload)
+            .await
     }
 
     /// [`request`](Self::request) with the caller's headers merged in.
@@ -143,7 +157,11 @@ impl TracedClient {
         let span = spans::client_span(Op::Request, dest, payload.len(), msg_id(&headers));
         propagation::inject_context(&spans::context_of(&span), &mut headers);
         let start = Instant::now();
-        let res = self.client.request_with_headers(subject.clone(), headers, payload).instrument(span.clone()).await;
+        let res = self
+            .client
+            .request_with_headers(subject.clone(), headers, payload)
+            .instrument(span.clone())
+            .await;
         let err = match &res {
             Ok(reply) => {
                 let cx = propagation::extract(reply.headers.as_ref());
@@ -175,7 +193,9 @@ impl TracedClient {
     pub async fn reply(&self, request: &Message, payload: Bytes) -> Result<(), PublishError> {
         match &request.reply {
             Some(reply) => self.publish(reply.clone(), payload).await,
-            None => Err(PublishError::new(async_nats::client::PublishErrorKind::InvalidSubject)),
+            None => Err(PublishError::new(
+                async_nats::client::PublishErrorKind::InvalidSubject,
+            )),
         }
     }
 
@@ -186,7 +206,10 @@ impl TracedClient {
     /// let mut sub = c.subscribe("events.>").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn subscribe<S: ToSubject>(&self, subject: S) -> Result<TracedSubscriber, SubscribeError> {
+    pub async fn subscribe<S: ToSubject>(
+        &self,
+        subject: S,
+    ) -> Result<TracedSubscriber, SubscribeError> {
         let sub = self.client.subscribe(subject).await?;
         Ok(TracedSubscriber::new(sub, None, self.tel.clone()))
     }
@@ -203,8 +226,15 @@ impl TracedClient {
         subject: S,
         queue_group: String,
     ) -> Result<TracedSubscriber, SubscribeError> {
-        let sub = self.client.queue_subscribe(subject, queue_group.clone()).await?;
-        Ok(TracedSubscriber::new(sub, Some(queue_group), self.tel.clone()))
+        let sub = self
+            .client
+            .queue_subscribe(subject, queue_group.clone())
+            .await?;
+        Ok(TracedSubscriber::new(
+            sub,
+            Some(queue_group),
+            self.tel.clone(),
+        ))
     }
 }
 
@@ -268,7 +298,8 @@ impl TracedJetStream {
         subject: S,
         payload: Bytes,
     ) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
-        self.publish_with_headers(subject, HeaderMap::new(), payload).await
+        self.publish_with_headers(subject, HeaderMap::new(), payload)
+            .await
     }
 
     /// Publishes with the caller's headers merged with the trace context; `Nats-Msg-Id`
@@ -292,7 +323,11 @@ impl TracedJetStream {
         let span = spans::client_span(Op::Publish, dest, payload.len(), msg_id(&headers));
         propagation::inject_context(&spans::context_of(&span), &mut headers);
         let start = Instant::now();
-        let res = self.context.publish_with_headers(subject.clone(), headers, payload).instrument(span.clone()).await;
+        let res = self
+            .context
+            .publish_with_headers(subject.clone(), headers, payload)
+            .instrument(span.clone())
+            .await;
         let err = res.as_ref().err().map(|e| {
             let t = spans::error_type(e.kind());
             spans::record_error(&span, &t, e);

@@ -95,25 +95,47 @@ impl QueueDepthBuilder {
     /// # Ok(()) }
     /// ```
     pub fn start(self) -> Result<QueueDepth, QueueDepthError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| QueueDepthError::NoRuntime)?;
+        let handle =
+            tokio::runtime::Handle::try_current().map_err(|_| QueueDepthError::NoRuntime)?;
         if self.targets.is_empty() {
             return Err(QueueDepthError::NoConsumers);
         }
         let cache: Cache = Arc::new(RwLock::new(
-            self.targets.iter().map(|(s, c)| Entry { stream: s.clone(), consumer: c.clone(), values: None }).collect(),
+            self.targets
+                .iter()
+                .map(|(s, c)| Entry {
+                    stream: s.clone(),
+                    consumer: c.clone(),
+                    values: None,
+                })
+                .collect(),
         ));
-        let meter = self.meter.unwrap_or_else(|| opentelemetry::global::meter(crate::telemetry::SCOPE));
+        let meter = self
+            .meter
+            .unwrap_or_else(|| opentelemetry::global::meter(crate::telemetry::SCOPE));
         let read = Arc::downgrade(&cache);
         let gauge = meter
             .u64_observable_gauge(QUEUE_DEPTH)
-            .with_description("JetStream consumer backlog: messages pending delivery and awaiting ack.")
+            .with_description(
+                "JetStream consumer backlog: messages pending delivery and awaiting ack.",
+            )
             .with_callback(move |obs| {
                 let Some(cache) = read.upgrade() else { return };
                 let Ok(entries) = cache.read() else { return };
                 for e in entries.iter() {
                     if let Some((pending, ack_pending)) = e.values {
-                        let base = [KeyValue::new("stream", e.stream.clone()), KeyValue::new("consumer", e.consumer.clone())];
-                        obs.observe(pending, &[base[0].clone(), base[1].clone(), KeyValue::new("state", "pending")]);
+                        let base = [
+                            KeyValue::new("stream", e.stream.clone()),
+                            KeyValue::new("consumer", e.consumer.clone()),
+                        ];
+                        obs.observe(
+                            pending,
+                            &[
+                                base[0].clone(),
+                                base[1].clone(),
+                                KeyValue::new("state", "pending"),
+                            ],
+                        );
                         let [s, c] = base;
                         obs.observe(ack_pending, &[s, c, KeyValue::new("state", "ack_pending")]);
                     }
@@ -121,18 +143,29 @@ impl QueueDepthBuilder {
             })
             .build();
         let task = handle.spawn(poll(self.js, Arc::downgrade(&cache), self.interval));
-        Ok(QueueDepth { cache, task, _gauge: gauge })
+        Ok(QueueDepth {
+            cache,
+            task,
+            _gauge: gauge,
+        })
     }
 }
 
-async fn poll(js: async_nats::jetstream::Context, cache: std::sync::Weak<RwLock<Vec<Entry>>>, interval: Duration) {
+async fn poll(
+    js: async_nats::jetstream::Context,
+    cache: std::sync::Weak<RwLock<Vec<Entry>>>,
+    interval: Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let Some(c) = cache.upgrade() else { return };
         let targets: Vec<(String, String)> = match c.read() {
-            Ok(e) => e.iter().map(|e| (e.stream.clone(), e.consumer.clone())).collect(),
+            Ok(e) => e
+                .iter()
+                .map(|e| (e.stream.clone(), e.consumer.clone()))
+                .collect(),
             Err(_) => return,
         };
         drop(c);
@@ -174,7 +207,12 @@ impl QueueDepth {
     /// # fn f(js: async_nats::jetstream::Context) { let _b = baker_otel_nats::QueueDepth::builder(js); }
     /// ```
     pub fn builder(js: async_nats::jetstream::Context) -> QueueDepthBuilder {
-        QueueDepthBuilder { js, targets: Vec::new(), interval: Duration::from_secs(15), meter: None }
+        QueueDepthBuilder {
+            js,
+            targets: Vec::new(),
+            interval: Duration::from_secs(15),
+            meter: None,
+        }
     }
 
     /// The cached `(num_pending, num_ack_pending)` of a watched consumer, once polled.
@@ -184,7 +222,10 @@ impl QueueDepth {
     /// ```
     pub fn latest(&self, stream: &str, consumer: &str) -> Option<(u64, u64)> {
         let entries = self.cache.read().ok()?;
-        entries.iter().find(|e| e.stream == stream && e.consumer == consumer)?.values
+        entries
+            .iter()
+            .find(|e| e.stream == stream && e.consumer == consumer)?
+            .values
     }
 }
 

@@ -83,7 +83,10 @@ impl Traced<async_nats::jetstream::Message> {
         let res = self.message().ack_with(kind).instrument(span.clone()).await;
         let mut attrs = Vec::with_capacity(4);
         attrs.push(KeyValue::new("messaging.operation.name", op));
-        attrs.push(KeyValue::new("messaging.destination.name", self.dest.clone()));
+        attrs.push(KeyValue::new(
+            "messaging.destination.name",
+            self.dest.clone(),
+        ));
         if res.is_ok() && matches!(op, "ack" | "nak" | "term") {
             self.tel.inst.settlements.add(1, &attrs);
         }
@@ -92,7 +95,10 @@ impl Traced<async_nats::jetstream::Message> {
             spans::record_error(&span, "_OTHER", e);
             attrs.push(KeyValue::new("error.type", "_OTHER"));
         }
-        self.tel.inst.operation_duration.record(start.elapsed().as_secs_f64(), &attrs);
+        self.tel
+            .inst
+            .operation_duration
+            .record(start.elapsed().as_secs_f64(), &attrs);
         res
     }
 }

@@ -90,12 +90,21 @@ pub(crate) fn error_type<K: Debug>(kind: K) -> String {
 /// Marks `span` as failed.
 pub(crate) fn record_error(span: &Span, error_type: &str, description: &dyn std::fmt::Display) {
     span.record("otel.status_code", "ERROR");
-    span.record("otel.status_description", tracing::field::display(description));
+    span.record(
+        "otel.status_description",
+        tracing::field::display(description),
+    );
     span.record("error.type", error_type);
 }
 
 /// Records duration and sent-message count of a finished send/request.
-pub(crate) fn finish_send(inst: &Instruments, op: Op, dest: &str, start: Instant, error_type: Option<&str>) {
+pub(crate) fn finish_send(
+    inst: &Instruments,
+    op: Op,
+    dest: &str,
+    start: Instant,
+    error_type: Option<&str>,
+) {
     let mut attrs = Vec::with_capacity(4);
     attrs.push(system());
     attrs.push(KeyValue::new("messaging.destination.name", dest.to_owned()));
@@ -104,5 +113,6 @@ pub(crate) fn finish_send(inst: &Instruments, op: Op, dest: &str, start: Instant
     }
     inst.sent.add(1, &attrs);
     attrs.push(KeyValue::new("messaging.operation.name", op.name()));
-    inst.operation_duration.record(start.elapsed().as_secs_f64(), &attrs);
+    inst.operation_duration
+        .record(start.elapsed().as_secs_f64(), &attrs);
 }

@@ -116,7 +116,11 @@ impl NatsTelemetryBuilder {
     /// let _nats = baker_otel_nats::NatsTelemetry::builder().build();
     /// ```
     pub fn build(self) -> NatsTelemetry {
-        let meter = self.meter.unwrap_or_else(|| opentelemetry::global::meter(SCOPE));
-        NatsTelemetry { inst: Arc::new(Instruments::new(meter)) }
+        let meter = self
+            .meter
+            .unwrap_or_else(|| opentelemetry::global::meter(SCOPE));
+        NatsTelemetry {
+            inst: Arc::new(Instruments::new(meter)),
+        }
     }
 }

@@ -82,7 +82,7 @@ fn inject_baggage(cx: &Context, headers: &mut HeaderMap) {
 }
 
 fn encode_into(out: &mut String, s: &str) {
-    let needs = |b: u8| b < 0x20 || b >= 0x7f || matches!(b, b' ' | b'"' | b';' | b',' | b'=');
+    let needs = |b: u8| !(0x20..0x7f).contains(&b) || matches!(b, b' ' | b'"' | b';' | b',' | b'=');
     if !s.bytes().any(needs) {
         out.push_str(s);
         return;
@@ -126,7 +126,11 @@ pub(crate) fn extract(cx: &Context, carrier: HeaderExtractor<'_>) -> Context {
             let items = b.split(',').take(MAX_BAGGAGE_ITEMS).filter_map(|item| {
                 let mut it = item.split('=');
                 match (it.next(), it.next()) {
-                    (Some(k), Some(v)) => Some(KeyValueMetadata::new(k.trim().to_owned(), v.trim().to_owned(), "")),
+                    (Some(k), Some(v)) => Some(KeyValueMetadata::new(
+                        k.trim().to_owned(),
+                        v.trim().to_owned(),
+                        "",
+                    )),
                     _ => None,
                 }
             });
@@ -144,7 +148,11 @@ fn parse_canonical(tp: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     let trace = hex_u128(&b[3..35])?;
     let span = hex_u128(&b[36..52])? as u64;
     let flags = hex_u128(&b[53..55])? as u8;
-    Some((TraceId::from(trace), SpanId::from(span), TraceFlags::new(flags) & TraceFlags::SAMPLED))
+    Some((
+        TraceId::from(trace),
+        SpanId::from(span),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+    ))
 }
 
 fn hex_u128(s: &[u8]) -> Option<u128> {
@@ -172,7 +180,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn sdk() -> TextMapCompositePropagator {
-        TextMapCompositePropagator::new(vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())])
+        TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
     }
 
     fn same(a: &Context, b: &Context) -> bool {
@@ -213,14 +224,26 @@ mod tests {
         let cx = extract(&Context::new(), HeaderExtractor(&h));
         let span = cx.span();
         let sc = span.span_context();
-        assert_eq!(sc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
         assert!(sc.is_sampled() && sc.is_remote());
-        assert_eq!(sc.trace_state().header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+        assert_eq!(
+            sc.trace_state().header(),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+        );
         let mut out = HeaderMap::new();
         inject(&cx, &mut out);
-        assert_eq!(out.get("traceparent").unwrap().as_str(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-        assert_eq!(out.get("tracestate").unwrap().as_str(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+        assert_eq!(
+            out.get("traceparent").unwrap().as_str(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        assert_eq!(
+            out.get("tracestate").unwrap().as_str(),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+        );
     }
 
     #[test]
@@ -232,16 +255,22 @@ mod tests {
             false,
             TraceState::from_str("foo=bar").unwrap(),
         );
-        let cx = Context::new().with_remote_span_context(sc).with_baggage(vec![
-            KeyValueMetadata::new("gen_ai.conversation.id", "c 1,é=;\"", "prop=1"),
-            KeyValueMetadata::new("baker.job.id", "j-7", ""),
-        ]);
+        let cx = Context::new()
+            .with_remote_span_context(sc)
+            .with_baggage(vec![
+                KeyValueMetadata::new("gen_ai.conversation.id", "c 1,é=;\"", "prop=1"),
+                KeyValueMetadata::new("baker.job.id", "j-7", ""),
+            ]);
         let mut ours = HeaderMap::new();
         inject(&cx, &mut ours);
         let mut theirs: HashMap<String, String> = HashMap::new();
         sdk().inject_context(&cx, &mut theirs);
         for k in ["traceparent", "tracestate", "baggage"] {
-            assert_eq!(ours.get(k).map(|v| v.as_str()), theirs.get(k).map(|v| v.as_str()), "{k}");
+            assert_eq!(
+                ours.get(k).map(|v| v.as_str()),
+                theirs.get(k).map(|v| v.as_str()),
+                "{k}"
+            );
         }
         let _ = KeyValue::new("unused", 1);
     }
@@ -259,7 +288,13 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "garbage",
         ] {
-            for bg in [None, Some("a=1,b = 2 ,c"), Some("a=b=c"), Some("k=v%2C;p"), Some(",,=,")] {
+            for bg in [
+                None,
+                Some("a=1,b = 2 ,c"),
+                Some("a=b=c"),
+                Some("k=v%2C;p"),
+                Some(",,=,"),
+            ] {
                 check_extract(&headers(Some(tp), Some("rojo=1,congo=2"), bg)).unwrap();
             }
         }
