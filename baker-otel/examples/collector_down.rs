@@ -11,7 +11,7 @@
 //! (`VmHWM` from /proc/self/status) and how long `shutdown()` took against its deadline.
 //! `scripts/fault-report` runs both modes and compares them.
 #[path = "../tests/support/faulty.rs"]
-#[allow(dead_code, missing_docs)]
+#[allow(missing_docs)]
 mod faulty;
 
 use baker_otel::config::{EnvSource, Signal};

@@ -45,7 +45,10 @@ fn app_threads_complete_drops_are_counted_and_shutdown_returns() {
     let result = telemetry.shutdown();
     let took = started.elapsed();
     // Hang guard only (the figure is reported by `scripts/fault-report`): deadline 3 s.
-    assert!(took < Duration::from_secs(30), "shutdown returned after {took:?}: {result:?}");
+    assert!(
+        took < Duration::from_secs(30),
+        "shutdown returned after {took:?}: {result:?}"
+    );
     assert_eq!(
         telemetry.dropped(Signal::Traces),
         (THREADS * PER_THREAD) as u64,

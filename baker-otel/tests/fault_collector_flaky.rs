@@ -18,7 +18,9 @@ fn emit(prefix: &str, n: usize) {
 #[test]
 fn spans_flow_again_after_503_stall_and_reset_and_losses_are_counted() {
     let collector = FaultyCollector::start([
-        Fault::Unavailable { retry_after_secs: 1 },
+        Fault::Unavailable {
+            retry_after_secs: 1,
+        },
         Fault::Stall(Duration::from_secs(5)),
         Fault::Reset,
     ]);
@@ -50,19 +52,34 @@ fn spans_flow_again_after_503_stall_and_reset_and_losses_are_counted() {
             break;
         }
     }
-    assert_eq!(collector.faults_served(), 3, "the collector served 503, stall and reset");
-    assert!(telemetry.dropped(Signal::Traces) >= 1, "a batch that outlived the export timeout is counted as dropped");
+    assert_eq!(
+        collector.faults_served(),
+        3,
+        "the collector served 503, stall and reset"
+    );
+    assert!(
+        telemetry.dropped(Signal::Traces) >= 1,
+        "a batch that outlived the export timeout is counted as dropped"
+    );
 
     // Recovered: new spans arrive.
     emit("after", 25);
     created += 25;
     let _ = telemetry.force_flush();
-    collector.wait_for("the post-recovery spans", |s| s.spans.iter().filter(|n| n.starts_with("after-")).count() == 25);
+    collector.wait_for("the post-recovery spans", |s| {
+        s.spans.iter().filter(|n| n.starts_with("after-")).count() == 25
+    });
 
-    telemetry.shutdown().expect("clean shutdown once the collector is healthy");
+    telemetry
+        .shutdown()
+        .expect("clean shutdown once the collector is healthy");
     let received = collector.accepted_spans();
     let dropped = telemetry.dropped(Signal::Traces) as usize;
-    assert_eq!(received + dropped, created, "every span is received or counted as dropped (received {received}, dropped {dropped})");
+    assert_eq!(
+        received + dropped,
+        created,
+        "every span is received or counted as dropped (received {received}, dropped {dropped})"
+    );
     let names = collector.state.lock().unwrap().spans.clone();
     let mut dedup = names.clone();
     dedup.sort();

@@ -50,6 +50,9 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let src = EnvSource::from_pairs(pairs.clone());
     if let Err(e) = Config::from_source(&src) {
-        assert!(pairs.iter().any(|(k, _)| k == e.name()), "error names an unset variable: {e}");
+        assert!(
+            pairs.iter().any(|(k, _)| k == e.name()),
+            "error names an unset variable: {e}"
+        );
     }
 });

@@ -9,8 +9,12 @@ use std::sync::Once;
 static INSTALL: Once = Once::new();
 
 fuzz_target!(|data: &[u8]| {
-    INSTALL.call_once(|| baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]));
-    let mut parts = data.splitn(3, |b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+    INSTALL.call_once(|| {
+        baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage])
+    });
+    let mut parts = data
+        .splitn(3, |b| *b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     let mut carrier = HashMap::new();
     for key in ["traceparent", "tracestate", "baggage"] {
         if let Some(v) = parts.next() {

@@ -44,11 +44,18 @@ pub struct FaultyCollector {
 impl FaultyCollector {
     /// Serves on 127.0.0.1:0 on its own thread and runtime.
     pub fn start(script: impl IntoIterator<Item = Fault>) -> Self {
-        let state = Arc::new(Mutex::new(State { script: script.into_iter().collect(), ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            script: script.into_iter().collect(),
+            ..State::default()
+        }));
         let (tx, rx) = std::sync::mpsc::channel();
         let st = state.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(l.local_addr().unwrap()).unwrap();
@@ -57,7 +64,10 @@ impl FaultyCollector {
                 }
             });
         });
-        Self { addr: rx.recv().unwrap(), state }
+        Self {
+            addr: rx.recv().unwrap(),
+            state,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -69,7 +79,13 @@ impl FaultyCollector {
     }
 
     pub fn faults_served(&self) -> usize {
-        self.state.lock().unwrap().requests.iter().filter(|r| r.is_some()).count()
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.is_some())
+            .count()
     }
 
     /// Waits (bounded, generous) until `cond` holds.
@@ -88,7 +104,9 @@ impl FaultyCollector {
 async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) {
     let mut buf = Vec::new();
     loop {
-        let Some(body) = read_request(&mut sock, &mut buf).await else { return };
+        let Some(body) = read_request(&mut sock, &mut buf).await else {
+            return;
+        };
         let fault = {
             let mut s = state.lock().unwrap();
             let f = s.script.pop_front();
@@ -120,7 +138,9 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) {
                         .map(|s| s.name)
                         .collect(),
                     Err(_) => {
-                        let _ = sock.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                            .await;
                         return;
                     }
                 };
