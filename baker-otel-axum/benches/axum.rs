@@ -8,7 +8,7 @@
 //!   built on the *same* tracer provider and with the same lean layer settings as baker-otel's, so
 //!   the difference is the middleware alone. Its spans are at TRACE level, so its filter is TRACE.
 //! * After criterion's own output, `main` reads `target/criterion/axum/{bare,ours,peer}/new/
-//!   estimates.json` (medians, ns) and writes `target/bench-axum.json` as
+//!   estimates.json` (criterion's headline estimate: slope, else mean; ns) and writes `target/bench-axum.json` as
 //!   `{"bare_ns", "ours_ns", "peer_ns", "added_ratio", "throughput_ratio"}`, and prints the ratios:
 //!   added CPU = (x − bare), target ours ≤ 0.5 × peer; throughput = bare/ours, target ≥ 0.85.
 //!
@@ -27,7 +27,11 @@ fn router() -> Router {
 }
 
 fn request() -> http::Request<Body> {
-    http::Request::get("/hello/42").header("host", "localhost").header("user-agent", "bench").body(Body::empty()).unwrap()
+    http::Request::get("/hello/42")
+        .header("host", "localhost")
+        .header("user-agent", "bench")
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn bench(c: &mut Criterion) {
@@ -37,18 +41,30 @@ fn bench(c: &mut Criterion) {
         .log_filter("info,baker_otel::internal=off")
         .init()
         .expect("telemetry");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("axum");
-    g.sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
 
     let bare = router();
-    g.bench_function("bare", |b| b.iter(|| rt.block_on(bare.clone().oneshot(request())).unwrap()));
+    g.bench_function("bare", |b| {
+        b.iter(|| rt.block_on(bare.clone().oneshot(request())).unwrap())
+    });
 
     let ours = router().layer(baker_otel_axum::OtelLayer::new());
-    g.bench_function("ours", |b| b.iter(|| rt.block_on(ours.clone().oneshot(request())).unwrap()));
+    g.bench_function("ours", |b| {
+        b.iter(|| rt.block_on(ours.clone().oneshot(request())).unwrap())
+    });
 
     use opentelemetry::trace::TracerProvider as _;
-    let tracer = telemetry.tracer_provider().expect("tracer provider").tracer("peer");
+    let tracer = telemetry
+        .tracer_provider()
+        .expect("tracer provider")
+        .tracer("peer");
     let peer_subscriber = tracing_subscriber::registry()
         .with(
             tracing_opentelemetry::layer()
@@ -62,7 +78,9 @@ fn bench(c: &mut Criterion) {
         .with(tracing_subscriber::filter::LevelFilter::TRACE);
     let peer = router().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
     tracing::subscriber::with_default(peer_subscriber, || {
-        g.bench_function("peer", |b| b.iter(|| rt.block_on(peer.clone().oneshot(request())).unwrap()));
+        g.bench_function("peer", |b| {
+            b.iter(|| rt.block_on(peer.clone().oneshot(request())).unwrap())
+        });
     });
     g.finish();
     drop(telemetry);
@@ -77,13 +95,18 @@ fn main() {
 }
 
 fn report() {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
     let median = |name: &str| -> Option<f64> {
         let path = format!("{target}/criterion/axum/{name}/new/estimates.json");
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        v["median"]["point_estimate"].as_f64()
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        v["slope"]["point_estimate"]
+            .as_f64()
+            .or_else(|| v["mean"]["point_estimate"].as_f64())
     };
-    let (Some(bare), Some(ours), Some(peer)) = (median("bare"), median("ours"), median("peer")) else {
+    let (Some(bare), Some(ours), Some(peer)) = (median("bare"), median("ours"), median("peer"))
+    else {
         return; // e.g. `cargo bench -- <filter>` or test mode
     };
     let added_ratio = (ours - bare) / (peer - bare);

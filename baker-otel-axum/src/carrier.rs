@@ -29,7 +29,12 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let v: Vec<&str> = self.0.get_all(key).iter().filter_map(|v| v.to_str().ok()).collect();
+        let v: Vec<&str> = self
+            .0
+            .get_all(key)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         (!v.is_empty()).then_some(v)
     }
 }
@@ -51,7 +56,10 @@ pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::try_from(value)) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
             self.0.insert(k, v);
         }
     }
@@ -93,6 +101,9 @@ mod tests {
         let sid = SpanId::from_hex("b7ad6b7169203331").unwrap();
         let sc = SpanContext::new(tid, sid, TraceFlags::SAMPLED, true, TraceState::default());
         assert_eq!(trace_id_value(&sc).unwrap(), tid.to_string().as_str());
-        assert_eq!(traceresponse_value(&sc).unwrap(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assert_eq!(
+            traceresponse_value(&sc).unwrap(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
     }
 }

@@ -5,8 +5,8 @@ use crate::request::{known_method, url_without_query};
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
-    SERVER_PORT, URL_FULL,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -73,7 +73,12 @@ pub struct OtelClientService<S> {
 }
 
 /// Creates the CLIENT span for an outgoing request.
-pub(crate) fn client_span(method: &Method, host: Option<&str>, port: Option<u16>, url_full: Option<&str>) -> tracing::Span {
+pub(crate) fn client_span(
+    method: &Method,
+    host: Option<&str>,
+    port: Option<u16>,
+    url_full: Option<&str>,
+) -> tracing::Span {
     let known = known_method(method);
     tracing::info_span!(
         target: CLIENT_SPAN_TARGET,
@@ -93,7 +98,11 @@ pub(crate) fn client_span(method: &Method, host: Option<&str>, port: Option<u16>
 
 /// Injects the span's context (or the current one when the span is disabled) into `headers`.
 pub(crate) fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
-    let cx = if span.is_disabled() { Context::current() } else { span.context() };
+    let cx = if span.is_disabled() {
+        Context::current()
+    } else {
+        span.context()
+    };
     baker_otel::propagation::inject_context(&cx, &mut HeaderInjector(headers));
 }
 
@@ -154,7 +163,9 @@ pin_project! {
 
 impl<F> fmt::Debug for ClientFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientFuture").field("span", &self.span).finish_non_exhaustive()
+        f.debug_struct("ClientFuture")
+            .field("span", &self.span)
+            .finish_non_exhaustive()
     }
 }
 

@@ -130,7 +130,10 @@ impl Default for OtelLayerBuilder {
         Self {
             trace_id_header: Some(HeaderName::from_static(TRACE_ID_HEADER)),
             traceresponse: false,
-            excluded: DEFAULT_EXCLUDED_PATHS.iter().map(|p| Cow::Borrowed(*p)).collect(),
+            excluded: DEFAULT_EXCLUDED_PATHS
+                .iter()
+                .map(|p| Cow::Borrowed(*p))
+                .collect(),
             metrics: MetricsSource::Global(OnceLock::new()),
         }
     }

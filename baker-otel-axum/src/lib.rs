@@ -50,9 +50,9 @@ mod carrier;
 mod client;
 mod layer;
 mod metrics;
+mod request;
 #[cfg(feature = "reqwest")]
 mod reqwest;
-mod request;
 mod service;
 
 pub use carrier::{HeaderExtractor, HeaderInjector};

@@ -43,11 +43,17 @@ pub(crate) fn scheme(uri: &Uri) -> &'static str {
 }
 
 /// `server.address` and `server.port` from the URI authority or the `Host` header.
-pub(crate) fn host_port<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> (Option<&'a str>, Option<u16>) {
+pub(crate) fn host_port<'a>(
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+) -> (Option<&'a str>, Option<u16>) {
     if let Some(a) = uri.authority() {
         return (Some(a.host()), a.port_u16());
     }
-    match headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+    match headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         Some(h) => split_host(h),
         None => (None, None),
     }
@@ -57,7 +63,10 @@ fn split_host(h: &str) -> (Option<&str>, Option<u16>) {
     if let Some(rest) = h.strip_prefix('[') {
         // [v6]:port
         return match rest.split_once(']') {
-            Some((host, tail)) => (Some(host), tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            Some((host, tail)) => (
+                Some(host),
+                tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+            ),
             None => (None, None),
         };
     }
@@ -87,7 +96,10 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(split_host("example.com:8080"), (Some("example.com"), Some(8080)));
+        assert_eq!(
+            split_host("example.com:8080"),
+            (Some("example.com"), Some(8080))
+        );
         assert_eq!(split_host("example.com"), (Some("example.com"), None));
         assert_eq!(split_host("[::1]:80"), (Some("::1"), Some(80)));
         assert_eq!(split_host("[::1"), (None, None));
@@ -96,8 +108,13 @@ mod tests {
 
     #[test]
     fn urls_drop_secrets() {
-        let u: Uri = "https://user:pw@api.example.com:8443/v1/x?token=s3cret#f".parse().unwrap();
-        assert_eq!(url_without_query(&u).unwrap(), "https://api.example.com:8443/v1/x");
+        let u: Uri = "https://user:pw@api.example.com:8443/v1/x?token=s3cret#f"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url_without_query(&u).unwrap(),
+            "https://api.example.com:8443/v1/x"
+        );
         assert_eq!(url_without_query(&"/relative".parse().unwrap()), None);
     }
 

@@ -16,8 +16,18 @@ pub async fn send_traced(builder: reqwest::RequestBuilder) -> reqwest::Result<re
     let (client, req) = builder.build_split();
     let mut req = req?;
     let url = req.url();
-    let full = format!("{}://{}{}", url.scheme(), url.authority().rsplit('@').next().unwrap_or_default(), url.path());
-    let span = client_span(req.method(), url.host_str(), url.port_or_known_default(), Some(&full));
+    let full = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.authority().rsplit('@').next().unwrap_or_default(),
+        url.path()
+    );
+    let span = client_span(
+        req.method(),
+        url.host_str(),
+        url.port_or_known_default(),
+        Some(&full),
+    );
     inject(&span, req.headers_mut());
     let result = client.execute(req).instrument(span.clone()).await;
     match &result {

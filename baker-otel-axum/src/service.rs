@@ -10,8 +10,9 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
-    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_SCHEME, USER_AGENT_ORIGINAL,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
 };
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -46,7 +47,11 @@ pub struct OtelService<S> {
 
 impl<S> OtelService<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared, route: Arc::new(OnceLock::new()) }
+        Self {
+            inner,
+            shared,
+            route: Arc::new(OnceLock::new()),
+        }
     }
 
     /// The interned route template, without allocating after the first request.
@@ -76,12 +81,15 @@ impl fmt::Display for SpanName<'_> {
 
 /// Extracts the remote context only when a propagator field is present (no work otherwise).
 fn remote_context(headers: &http::HeaderMap) -> Option<Context> {
-    let present = opentelemetry::global::get_text_map_propagator(|p| p.fields().any(|f| headers.contains_key(f)));
+    let present = opentelemetry::global::get_text_map_propagator(|p| {
+        p.fields().any(|f| headers.contains_key(f))
+    });
     if !present {
         return None;
     }
-    let cx = baker_otel::propagation::extract_with_context(&Context::new(), &HeaderExtractor(headers));
-    (cx.span().span_context().is_valid() || cx.baggage().len() > 0).then_some(cx)
+    let cx =
+        baker_otel::propagation::extract_with_context(&Context::new(), &HeaderExtractor(headers));
+    (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
 }
 
 impl<S, B, RB> tower_service::Service<Request<B>> for OtelService<S>
@@ -100,14 +108,23 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let shared = &self.shared;
         if shared.is_excluded(req.uri().path()) {
-            return ResponseFuture { inner: self.inner.call(req), active: None };
+            return ResponseFuture {
+                inner: self.inner.call(req),
+                active: None,
+            };
         }
         let start = Instant::now();
         let method = known_method(req.method());
         let scheme = scheme(req.uri());
-        let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
         let (host, port) = host_port(req.uri(), req.headers());
-        let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
         let span = tracing::info_span!(
             target: SERVER_SPAN_TARGET,
             "HTTP request",
@@ -156,7 +173,10 @@ where
             let _e = active.span.enter();
             self.inner.call(req)
         };
-        ResponseFuture { inner, active: Some(active) }
+        ResponseFuture {
+            inner,
+            active: Some(active),
+        }
     }
 }
 
@@ -186,7 +206,9 @@ impl Active {
                 }
                 if let Some(sc) = &self.span_context {
                     let headers = res.headers_mut();
-                    if let (Some(name), Some(v)) = (&self.shared.trace_id_header, trace_id_value(sc)) {
+                    if let (Some(name), Some(v)) =
+                        (&self.shared.trace_id_header, trace_id_value(sc))
+                    {
                         headers.insert(name.clone(), v);
                     }
                     if self.shared.traceresponse {
@@ -210,7 +232,8 @@ impl Active {
     fn abandon(self) {
         let ty = if self.polling {
             self.span.record("otel.status_code", "ERROR");
-            self.span.record("otel.status_description", "handler panicked");
+            self.span
+                .record("otel.status_description", "handler panicked");
             "panic"
         } else {
             "cancelled"
@@ -221,7 +244,12 @@ impl Active {
 
     fn end(self, status: Option<u16>, error: Option<StringValue>) {
         if let Some(m) = self.shared.metrics.get() {
-            m.duration(self.start.elapsed().as_secs_f64(), &self.labels, status, error);
+            m.duration(
+                self.start.elapsed().as_secs_f64(),
+                &self.labels,
+                status,
+                error,
+            );
             m.active(self.labels.method, self.labels.scheme, -1);
         }
     }

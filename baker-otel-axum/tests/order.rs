@@ -26,7 +26,11 @@ fn routes() -> Router {
 }
 
 async fn get_status(addr: std::net::SocketAddr, p: &str) -> reqwest::Response {
-    client().get(format!("http://{addr}{p}")).send().await.unwrap()
+    client()
+        .get(format!("http://{addr}{p}"))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// OtelLayer innermost: outer layers answer, so no header — but the span still tells the story.
@@ -36,7 +40,10 @@ async fn otel_innermost_marks_spans_but_cannot_write_headers() {
     let app = routes()
         .layer(baker_otel_axum::OtelLayer::new())
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, Duration::from_millis(200)));
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(200),
+        ));
     let addr = serve(app).await;
     let res = get_status(addr, "/panic").await;
     assert_eq!(res.status(), 500);
@@ -51,7 +58,11 @@ async fn otel_innermost_marks_spans_but_cannot_write_headers() {
     assert!(matches!(panic.status, Status::Error { .. }));
     let slow = spans.iter().find(|s| s.name == "GET /slow").unwrap();
     assert_eq!(attr(slow, "error.type").as_deref(), Some("cancelled"));
-    assert_eq!(cap.metric_total("http.server.active_requests"), Some(0.0), "drop guard decrements");
+    assert_eq!(
+        cap.metric_total("http.server.active_requests"),
+        Some(0.0),
+        "drop guard decrements"
+    );
 }
 
 /// CatchPanic inside, Timeout outside: panics get the header, timeouts do not.
@@ -61,12 +72,18 @@ async fn only_layers_inside_otel_get_the_header() {
     let app = routes()
         .layer(CatchPanicLayer::new())
         .layer(baker_otel_axum::OtelLayer::new())
-        .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, Duration::from_millis(200)));
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(200),
+        ));
     let addr = serve(app).await;
     let res = get_status(addr, "/panic").await;
     assert_eq!(res.status(), 500);
     let tid = trace_header(&res);
-    assert_eq!(attr(&server_span(&cap, &tid), "error.type").as_deref(), Some("500"));
+    assert_eq!(
+        attr(&server_span(&cap, &tid), "error.type").as_deref(),
+        Some("500")
+    );
     let res = get_status(addr, "/slow").await;
     assert_eq!(res.status(), 408);
     assert!(res.headers().get("x-trace-id").is_none());
@@ -78,7 +95,10 @@ async fn otel_outermost_works_with_either_inner_order() {
     let cap = capture();
     let app = routes()
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, Duration::from_millis(200)))
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(200),
+        ))
         .layer(baker_otel_axum::OtelLayer::new());
     let addr = serve(app).await;
     for (p, code) in [("/panic", 500), ("/slow", 408)] {
@@ -98,7 +118,11 @@ async fn wrapping_the_router_from_outside_falls_back_to_method_names() {
     let svc = baker_otel_axum::OtelLayer::new().layer(routes().layer(CatchPanicLayer::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, tower::make::Shared::new(svc))
+            .await
+            .unwrap()
+    });
     let res = get_status(addr, "/panic").await;
     let tid = trace_header(&res);
     let span = server_span(&cap, &tid);

@@ -12,7 +12,12 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 /// A real HTTP client as a `Service<http::Request<String>>` (reqwest underneath).
 fn http_service(
     client: reqwest::Client,
-) -> impl Service<http::Request<String>, Response = http::Response<reqwest::Body>, Error = reqwest::Error, Future: Send> + Clone {
+) -> impl Service<
+    http::Request<String>,
+    Response = http::Response<reqwest::Body>,
+    Error = reqwest::Error,
+    Future: Send,
+> + Clone {
     tower::service_fn(move |req: http::Request<String>| {
         let client = client.clone();
         async move {
@@ -24,8 +29,12 @@ fn http_service(
 }
 
 async fn call_downstream(State(b): State<SocketAddr>) -> String {
-    let mut svc = ServiceBuilder::new().layer(baker_otel_axum::OtelClientLayer::new()).service(http_service(client()));
-    let req = http::Request::get(format!("http://{b}/leaf?api_key=secret")).body(String::new()).unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(baker_otel_axum::OtelClientLayer::new())
+        .service(http_service(client()));
+    let req = http::Request::get(format!("http://{b}/leaf?api_key=secret"))
+        .body(String::new())
+        .unwrap();
     let res = svc.ready().await.unwrap().call(req).await.unwrap();
     res.status().to_string()
 }
@@ -33,43 +42,109 @@ async fn call_downstream(State(b): State<SocketAddr>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_layer_keeps_one_trace_across_two_servers() {
     let cap = capture();
-    let b = serve(Router::new().route("/leaf", get(|| async { "leaf" })).layer(baker_otel_axum::OtelLayer::new())).await;
-    let a = serve(Router::new().route("/root", get(call_downstream)).with_state(b).layer(baker_otel_axum::OtelLayer::new())).await;
+    let b = serve(
+        Router::new()
+            .route("/leaf", get(|| async { "leaf" }))
+            .layer(baker_otel_axum::OtelLayer::new()),
+    )
+    .await;
+    let a = serve(
+        Router::new()
+            .route("/root", get(call_downstream))
+            .with_state(b)
+            .layer(baker_otel_axum::OtelLayer::new()),
+    )
+    .await;
 
-    let res = client().get(format!("http://{a}/root")).send().await.unwrap();
+    let res = client()
+        .get(format!("http://{a}/root"))
+        .send()
+        .await
+        .unwrap();
     let tid = trace_header(&res);
     assert_eq!(res.text().await.unwrap(), "200 OK");
 
     let spans = cap.spans();
-    let in_trace: Vec<_> = spans.iter().filter(|s| s.span_context.trace_id().to_string() == tid).collect();
-    assert_eq!(in_trace.len(), 3, "{:?}", spans.iter().map(|s| (&s.name, s.span_kind.clone())).collect::<Vec<_>>());
+    let in_trace: Vec<_> = spans
+        .iter()
+        .filter(|s| s.span_context.trace_id().to_string() == tid)
+        .collect();
+    assert_eq!(
+        in_trace.len(),
+        3,
+        "{:?}",
+        spans
+            .iter()
+            .map(|s| (&s.name, s.span_kind.clone()))
+            .collect::<Vec<_>>()
+    );
     let root = in_trace.iter().find(|s| s.name == "GET /root").unwrap();
-    let client_span = in_trace.iter().find(|s| s.span_kind == SpanKind::Client).unwrap();
+    let client_span = in_trace
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
     let leaf = in_trace.iter().find(|s| s.name == "GET /leaf").unwrap();
     assert_eq!(client_span.name, "GET");
-    assert_eq!(client_span.parent_span_id, root.span_context.span_id(), "CLIENT is a child of A's SERVER span");
-    assert_eq!(leaf.parent_span_id, client_span.span_context.span_id(), "B's SERVER span continues the CLIENT span");
+    assert_eq!(
+        client_span.parent_span_id,
+        root.span_context.span_id(),
+        "CLIENT is a child of A's SERVER span"
+    );
+    assert_eq!(
+        leaf.parent_span_id,
+        client_span.span_context.span_id(),
+        "B's SERVER span continues the CLIENT span"
+    );
     assert!(leaf.parent_span_is_remote);
-    assert_eq!(attr(client_span, "url.full").as_deref(), Some(format!("http://{b}/leaf").as_str()), "no query secrets");
-    assert_eq!(attr(client_span, "server.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(attr(client_span, "http.response.status_code").as_deref(), Some("200"));
-    assert_eq!(attr(client_span, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(
+        attr(client_span, "url.full").as_deref(),
+        Some(format!("http://{b}/leaf").as_str()),
+        "no query secrets"
+    );
+    assert_eq!(
+        attr(client_span, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        attr(client_span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attr(client_span, "http.request.method").as_deref(),
+        Some("GET")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_layer_marks_errors() {
     let cap = capture();
     let b = serve(Router::new().layer(baker_otel_axum::OtelLayer::new())).await;
-    let mut svc = ServiceBuilder::new().layer(baker_otel_axum::OtelClientLayer::new()).service(http_service(client()));
-    let req = http::Request::post(format!("http://{b}/absent")).body(String::new()).unwrap();
-    assert_eq!(svc.ready().await.unwrap().call(req).await.unwrap().status(), 404);
+    let mut svc = ServiceBuilder::new()
+        .layer(baker_otel_axum::OtelClientLayer::new())
+        .service(http_service(client()));
+    let req = http::Request::post(format!("http://{b}/absent"))
+        .body(String::new())
+        .unwrap();
+    assert_eq!(
+        svc.ready().await.unwrap().call(req).await.unwrap().status(),
+        404
+    );
     // Closed port: transport error.
-    let req = http::Request::get("http://127.0.0.1:1/").body(String::new()).unwrap();
+    let req = http::Request::get("http://127.0.0.1:1/")
+        .body(String::new())
+        .unwrap();
     assert!(svc.ready().await.unwrap().call(req).await.is_err());
-    let clients: Vec<_> = cap.spans().into_iter().filter(|s| s.span_kind == SpanKind::Client).collect();
+    let clients: Vec<_> = cap
+        .spans()
+        .into_iter()
+        .filter(|s| s.span_kind == SpanKind::Client)
+        .collect();
     assert_eq!(clients.len(), 2);
     assert_eq!(attr(&clients[0], "error.type").as_deref(), Some("404"));
-    assert_eq!(attr(&clients[1], "error.type").as_deref(), Some("reqwest::error::Error"));
+    assert_eq!(
+        attr(&clients[1], "error.type").as_deref(),
+        Some("reqwest::error::Error")
+    );
 }
 
 #[cfg(feature = "reqwest")]
@@ -77,13 +152,31 @@ async fn client_layer_marks_errors() {
 async fn send_traced_injects_and_makes_a_client_span() {
     use tracing::Instrument;
     let cap = capture();
-    let b = serve(Router::new().route("/leaf", get(|| async { "leaf" })).layer(baker_otel_axum::OtelLayer::new())).await;
+    let b = serve(
+        Router::new()
+            .route("/leaf", get(|| async { "leaf" }))
+            .layer(baker_otel_axum::OtelLayer::new()),
+    )
+    .await;
     let parent = tracing::info_span!("caller");
-    let res = baker_otel_axum::send_traced(client().get(format!("http://{b}/leaf?token=x"))).instrument(parent).await.unwrap();
+    let res = baker_otel_axum::send_traced(client().get(format!("http://{b}/leaf?token=x")))
+        .instrument(parent)
+        .await
+        .unwrap();
     let tid = trace_header(&res);
     let leaf = server_span(&cap, &tid);
-    let client_span = cap.spans().into_iter().find(|s| s.span_kind == SpanKind::Client).unwrap();
+    let client_span = cap
+        .spans()
+        .into_iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
     assert_eq!(leaf.parent_span_id, client_span.span_context.span_id());
-    assert_eq!(cap.span("caller").span_context.span_id(), client_span.parent_span_id);
-    assert_eq!(attr(&client_span, "url.full").as_deref(), Some(format!("http://{b}/leaf").as_str()));
+    assert_eq!(
+        cap.span("caller").span_context.span_id(),
+        client_span.parent_span_id
+    );
+    assert_eq!(
+        attr(&client_span, "url.full").as_deref(),
+        Some(format!("http://{b}/leaf").as_str())
+    );
 }

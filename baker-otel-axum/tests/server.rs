@@ -25,14 +25,30 @@ fn app() -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
         .route("/users/{id}", get(|| async { "user" }))
-        .route("/fail", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "nope") }))
-        .route("/unavailable", get(|| async { Err::<String, _>((StatusCode::SERVICE_UNAVAILABLE, "busy")) }))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "nope") }),
+        )
+        .route(
+            "/unavailable",
+            get(|| async { Err::<String, _>((StatusCode::SERVICE_UNAVAILABLE, "busy")) }),
+        )
         .route("/panic", get(boom))
         .route("/slow", get(slow))
-        .route("/json", post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }))
-        .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, Duration::from_millis(200)))
+        .route(
+            "/json",
+            post(|Json(v): Json<serde_json::Value>| async move { v.to_string() }),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(200),
+        ))
         .layer(CatchPanicLayer::new())
-        .layer(baker_otel_axum::OtelLayer::builder().traceresponse(true).build())
+        .layer(
+            baker_otel_axum::OtelLayer::builder()
+                .traceresponse(true)
+                .build(),
+        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,24 +76,50 @@ async fn every_response_carries_the_server_span_trace_id() {
             .unwrap();
         assert_eq!(res.status().as_u16(), status, "{path}");
         let tid = trace_header(&res);
-        let tr = res.headers().get("traceresponse").expect("traceresponse").to_str().unwrap().to_owned();
+        let tr = res
+            .headers()
+            .get("traceresponse")
+            .expect("traceresponse")
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(tr.starts_with(&format!("00-{tid}-")), "{tr}");
         let span = server_span(&cap, &tid);
         assert_eq!(span.name, name, "{path}");
         assert_eq!(span.span_kind, SpanKind::Server);
-        assert!(tr.contains(&span.span_context.span_id().to_string()), "traceresponse names the server span");
-        assert_eq!(attr(&span, "http.response.status_code").as_deref(), Some(status.to_string().as_str()));
+        assert!(
+            tr.contains(&span.span_context.span_id().to_string()),
+            "traceresponse names the server span"
+        );
+        assert_eq!(
+            attr(&span, "http.response.status_code").as_deref(),
+            Some(status.to_string().as_str())
+        );
         assert_eq!(attr(&span, "http.request.method").as_deref(), Some(method));
         assert_eq!(attr(&span, "url.path").as_deref(), Some(path));
         assert_eq!(attr(&span, "url.scheme").as_deref(), Some("http"));
         assert_eq!(attr(&span, "server.address").as_deref(), Some("127.0.0.1"));
-        assert_eq!(attr(&span, "server.port").as_deref(), Some(addr.port().to_string().as_str()));
-        assert_eq!(attr(&span, "network.protocol.version").as_deref(), Some("1.1"));
+        assert_eq!(
+            attr(&span, "server.port").as_deref(),
+            Some(addr.port().to_string().as_str())
+        );
+        assert_eq!(
+            attr(&span, "network.protocol.version").as_deref(),
+            Some("1.1")
+        );
         assert_eq!(attr(&span, "error.type").as_deref(), error, "{path}");
         if error.is_some() {
-            assert!(matches!(span.status, Status::Error { .. }), "{path}: {:?}", span.status);
+            assert!(
+                matches!(span.status, Status::Error { .. }),
+                "{path}: {:?}",
+                span.status
+            );
         } else {
-            assert!(!matches!(span.status, Status::Error { .. }), "{path}: {:?}", span.status);
+            assert!(
+                !matches!(span.status, Status::Error { .. }),
+                "{path}: {:?}",
+                span.status
+            );
         }
         let route = name.split_once(' ').map(|(_, r)| r.to_owned());
         assert_eq!(attr(&span, "http.route"), route, "{path}");
@@ -90,8 +132,14 @@ async fn valid_traceparent_continues_the_trace() {
     let addr = serve(app()).await;
     let res = client()
         .get(format!("http://{addr}/ok"))
-        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-        .header("baggage", "gen_ai.conversation.id=conv-1,baker.job.id=job-9")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .header(
+            "baggage",
+            "gen_ai.conversation.id=conv-1,baker.job.id=job-9",
+        )
         .send()
         .await
         .unwrap();
@@ -99,7 +147,11 @@ async fn valid_traceparent_continues_the_trace() {
     let span = server_span(&cap, "0af7651916cd43dd8448eb211c80319c");
     assert_eq!(span.parent_span_id.to_string(), "b7ad6b7169203331");
     assert!(span.parent_span_is_remote);
-    assert_eq!(attr(&span, "gen_ai.conversation.id").as_deref(), Some("conv-1"), "baggage ids reach the span");
+    assert_eq!(
+        attr(&span, "gen_ai.conversation.id").as_deref(),
+        Some("conv-1"),
+        "baggage ids reach the span"
+    );
     assert_eq!(attr(&span, "baker.job.id").as_deref(), Some("job-9"));
 }
 
@@ -107,13 +159,28 @@ async fn valid_traceparent_continues_the_trace() {
 async fn malformed_traceparent_starts_a_new_trace() {
     let cap = capture();
     let addr = serve(app()).await;
-    for bad in ["garbage", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-zz", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"] {
-        let res = client().get(format!("http://{addr}/ok")).header("traceparent", bad).header("baggage", "%%%;;=,=").send().await.unwrap();
+    for bad in [
+        "garbage",
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-zz",
+        "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+    ] {
+        let res = client()
+            .get(format!("http://{addr}/ok"))
+            .header("traceparent", bad)
+            .header("baggage", "%%%;;=,=")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         let tid = trace_header(&res);
         assert_ne!(tid, "0af7651916cd43dd8448eb211c80319c", "{bad}");
         let span = server_span(&cap, &tid);
-        assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID, "{bad}");
+        assert_eq!(
+            span.parent_span_id,
+            opentelemetry::trace::SpanId::INVALID,
+            "{bad}"
+        );
     }
 }
 
@@ -126,16 +193,32 @@ async fn health_and_metrics_paths_produce_no_span_and_no_metrics() {
         .route("/metrics", get(|| async { "# metrics" }))
         .route("/livez", get(|| async { "ok" }))
         .route("/ok", get(|| async { "ok" }))
-        .layer(baker_otel_axum::OtelLayer::builder().exclude_path("/livez").build());
+        .layer(
+            baker_otel_axum::OtelLayer::builder()
+                .exclude_path("/livez")
+                .build(),
+        );
     let addr = serve(app).await;
     for p in ["/healthz", "/readyz", "/metrics", "/livez"] {
-        let res = client().get(format!("http://{addr}{p}")).send().await.unwrap();
+        let res = client()
+            .get(format!("http://{addr}{p}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.headers().get("x-trace-id").is_none(), "{p}");
     }
     assert!(server_spans(&cap).is_empty(), "{:?}", server_spans(&cap));
-    assert_eq!(cap.histogram_count("http.server.request.duration").unwrap_or(0), 0);
-    let res = client().get(format!("http://{addr}/ok")).send().await.unwrap();
+    assert_eq!(
+        cap.histogram_count("http.server.request.duration")
+            .unwrap_or(0),
+        0
+    );
+    let res = client()
+        .get(format!("http://{addr}/ok"))
+        .send()
+        .await
+        .unwrap();
     trace_header(&res);
     assert_eq!(server_spans(&cap).len(), 1);
     assert_eq!(cap.histogram_count("http.server.request.duration"), Some(1));
@@ -146,30 +229,74 @@ async fn metrics_use_the_route_template() {
     let cap = capture();
     let addr = serve(app()).await;
     for id in 0..5 {
-        client().get(format!("http://{addr}/users/{id}")).send().await.unwrap();
+        client()
+            .get(format!("http://{addr}/users/{id}"))
+            .send()
+            .await
+            .unwrap();
     }
-    client().get(format!("http://{addr}/fail")).send().await.unwrap();
-    client().get(format!("http://{addr}/missing")).send().await.unwrap();
+    client()
+        .get(format!("http://{addr}/fail"))
+        .send()
+        .await
+        .unwrap();
+    client()
+        .get(format!("http://{addr}/missing"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cap.histogram_count("http.server.request.duration"), Some(7));
     assert_eq!(cap.metric_total("http.server.active_requests"), Some(0.0));
     let text = cap.prometheus_text();
-    let bucket = |needle: &str| text.lines().filter(|l| l.starts_with("http_server_request_duration_seconds_bucket") && l.contains(needle)).count();
+    let bucket = |needle: &str| {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("http_server_request_duration_seconds_bucket") && l.contains(needle)
+            })
+            .count()
+    };
     assert!(bucket(r#"http_route="/users/{id}""#) > 0, "{text}");
-    assert!(text.contains(r#"le="0.005""#) && text.contains(r#"le="7.5""#) && text.contains(r#"le="10""#), "{text}");
+    assert!(
+        text.contains(r#"le="0.005""#)
+            && text.contains(r#"le="7.5""#)
+            && text.contains(r#"le="10""#),
+        "{text}"
+    );
     let users = text
         .lines()
-        .find(|l| l.starts_with("http_server_request_duration_seconds_count") && l.contains(r#"http_route="/users/{id}""#))
+        .find(|l| {
+            l.starts_with("http_server_request_duration_seconds_count")
+                && l.contains(r#"http_route="/users/{id}""#)
+        })
         .unwrap();
     assert!(users.ends_with(" 5"), "{users}");
-    for l in ["http_request_method=\"GET\"", "http_response_status_code=\"200\"", "url_scheme=\"http\""] {
+    for l in [
+        "http_request_method=\"GET\"",
+        "http_response_status_code=\"200\"",
+        "url_scheme=\"http\"",
+    ] {
         assert!(users.contains(l), "{users}");
     }
     assert!(!text.contains("/users/3"), "raw paths never become labels");
-    let fail = text.lines().find(|l| l.starts_with("http_server_request_duration_seconds_count") && l.contains("/fail")).unwrap();
+    let fail = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_server_request_duration_seconds_count") && l.contains("/fail")
+        })
+        .unwrap();
     assert!(fail.contains(r#"error_type="500""#), "{fail}");
     assert!(!users.contains("error_type"), "{users}");
-    let missing = text.lines().find(|l| l.starts_with("http_server_request_duration_seconds_count") && l.contains("status_code=\"404\"")).unwrap();
-    assert!(!missing.contains("http_route"), "404 fallback has no route label: {missing}");
+    let missing = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_server_request_duration_seconds_count")
+                && l.contains("status_code=\"404\"")
+        })
+        .unwrap();
+    assert!(
+        !missing.contains("http_route"),
+        "404 fallback has no route label: {missing}"
+    );
     assert!(text.contains("http_server_active_requests"), "{text}");
 }
 
@@ -187,10 +314,18 @@ async fn json_log_lines_in_handlers_carry_the_header_trace_id() {
         )
         .layer(baker_otel_axum::OtelLayer::new());
     let addr = serve(app).await;
-    let res = client().get(format!("http://{addr}/log")).send().await.unwrap();
+    let res = client()
+        .get(format!("http://{addr}/log"))
+        .send()
+        .await
+        .unwrap();
     let tid = trace_header(&res);
     let span = server_span(&cap, &tid);
-    let line = cap.json_lines().into_iter().find(|l| l["message"] == "inside handler").expect("json line");
+    let line = cap
+        .json_lines()
+        .into_iter()
+        .find(|l| l["message"] == "inside handler")
+        .expect("json line");
     assert_eq!(line["trace_id"], tid);
     assert_eq!(line["span_id"], span.span_context.span_id().to_string());
 }

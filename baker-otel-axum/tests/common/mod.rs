@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 /// A capture installed process-wide (one per test process under nextest).
 pub fn capture() -> Capture {
     let c = Capture::new();
-    c.install_global().expect("one capture per test process (run with cargo nextest)");
+    c.install_global()
+        .expect("one capture per test process (run with cargo nextest)");
     c
 }
 
@@ -29,24 +30,45 @@ pub fn client() -> reqwest::Client {
 /// The `x-trace-id` header, checked to be 32 lowercase hex digits.
 #[track_caller]
 pub fn trace_header(res: &reqwest::Response) -> String {
-    let v = res.headers().get("x-trace-id").unwrap_or_else(|| panic!("no x-trace-id on {}", res.status()));
+    let v = res
+        .headers()
+        .get("x-trace-id")
+        .unwrap_or_else(|| panic!("no x-trace-id on {}", res.status()));
     let v = v.to_str().unwrap().to_owned();
     assert_eq!(v.len(), 32, "{v}");
-    assert!(v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{v}");
+    assert!(
+        v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{v}"
+    );
     assert_ne!(v, "0".repeat(32));
     v
 }
 
 pub fn server_spans(c: &Capture) -> Vec<CapturedSpan> {
-    c.spans().into_iter().filter(|s| s.span_kind == SpanKind::Server).collect()
+    c.spans()
+        .into_iter()
+        .filter(|s| s.span_kind == SpanKind::Server)
+        .collect()
 }
 
 /// The single SERVER span of trace `trace_id`.
 #[track_caller]
 pub fn server_span(c: &Capture, trace_id: &str) -> CapturedSpan {
     let all = server_spans(c);
-    let mut found: Vec<_> = all.iter().filter(|s| s.span_context.trace_id().to_string() == trace_id).cloned().collect();
-    assert_eq!(found.len(), 1, "server spans of {trace_id}: {:?}", all.iter().map(|s| (&s.name, s.span_context.trace_id())).collect::<Vec<_>>());
+    let mut found: Vec<_> = all
+        .iter()
+        .filter(|s| s.span_context.trace_id().to_string() == trace_id)
+        .cloned()
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "server spans of {trace_id}: {:?}",
+        all.iter()
+            .map(|s| (&s.name, s.span_context.trace_id()))
+            .collect::<Vec<_>>()
+    );
     found.remove(0)
 }
 
