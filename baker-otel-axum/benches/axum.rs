@@ -60,6 +60,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(ours.clone().oneshot(request())).unwrap())
     });
 
+    // Same without the request metrics, to split the added cost between span and metrics.
+    let spans_only = router().layer(baker_otel_axum::OtelLayer::builder().metrics(false).build());
+    g.bench_function("ours_spans_only", |b| {
+        b.iter(|| rt.block_on(spans_only.clone().oneshot(request())).unwrap())
+    });
+
     use opentelemetry::trace::TracerProvider as _;
     let tracer = telemetry
         .tracer_provider()
@@ -116,6 +122,9 @@ fn report() {
         ours - bare,
         peer - bare
     );
+    if let Some(so) = median("ours_spans_only") {
+        println!("axum: ours without metrics {so:.0} ns (+{:.0})", so - bare);
+    }
     let json = serde_json::json!({
         "bare_ns": bare, "ours_ns": ours, "peer_ns": peer,
         "added_ratio": added_ratio, "throughput_ratio": throughput_ratio,
