@@ -17,8 +17,8 @@
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard, KeyValue};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Baggage key and span attribute of the conversation id (GenAI semantic conventions).
 pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
@@ -80,8 +80,8 @@ impl BakerScope {
         self.cx.clone()
     }
 
-    /// Records the ids on the current `tracing` span (which started before they were known) and
-    /// attaches the context until the guard drops. Use [`instrument`](Self::instrument) in async code.
+    /// Records the ids on the active span (which started before they were known) and attaches
+    /// the context until the guard drops. Use [`instrument`](Self::instrument) in async code.
     pub fn attach(self) -> ContextGuard {
         record_on_current_span(&self.cx);
         self.cx.attach()
@@ -108,13 +108,17 @@ fn record_on_current_span(cx: &Context) {
     if conv.is_none() && job.is_none() {
         return;
     }
-    let span = tracing::Span::current();
-    if let Some(c) = conv {
-        span.set_attribute(CONVERSATION_ID, c);
-    }
-    if let Some(j) = job {
-        span.set_attribute(JOB_ID, j);
-    }
+    // The active OpenTelemetry span: the entered `tracing` span (context activation) or a span
+    // an integration started directly with the SDK and attached (e.g. the HTTP server span).
+    Context::map_current(|current| {
+        let span = current.span();
+        if let Some(c) = conv {
+            span.set_attribute(KeyValue::new(CONVERSATION_ID, c));
+        }
+        if let Some(j) = job {
+            span.set_attribute(KeyValue::new(JOB_ID, j));
+        }
+    });
 }
 
 /// The conversation and job ids carried by `cx`.

@@ -36,6 +36,7 @@ impl EnvSource {
         }
     }
 
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn is_process(&self) -> bool {
         self.table.is_none()
     }
