@@ -15,7 +15,8 @@ pub const AGENT_NAME: &str = "baker-agent";
 /// Name of the Worker's memory store.
 pub const MEMORY_STORE: &str = "agent-notes";
 const MAX_ITERATIONS: u32 = 6;
-const SYSTEM_PROMPT: &str = "You are Baker, a helpful assistant for the Baker Street tea company. Use the \
+const SYSTEM_PROMPT: &str =
+    "You are Baker, a helpful assistant for the Baker Street tea company. Use the \
 tools to look up notes, do arithmetic and check orders. Answer briefly and cite figures.";
 
 /// The agent and its dependencies.
@@ -40,8 +41,16 @@ impl Agent {
     /// # let _ = agent;
     /// ```
     pub fn new(llm: ScriptedLlm, memory: Arc<MemoryStore>, extension_url: String) -> Self {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
-        Self { llm, memory, http, extension_url }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            llm,
+            memory,
+            http,
+            extension_url,
+        }
     }
 
     /// Runs the loop for `job` inside an `invoke_agent` span.
@@ -53,11 +62,18 @@ impl Agent {
     async fn run_inner(&self, job: &Job) -> JobResult {
         let mut usage = Usage::default();
         let mut tool_errors = 0;
-        let mut messages = vec![Message::new(Role::System, SYSTEM_PROMPT), Message::new(Role::User, job.message.clone())];
+        let mut messages = vec![
+            Message::new(Role::System, SYSTEM_PROMPT),
+            Message::new(Role::User, job.message.clone()),
+        ];
         let mut reply = String::new();
         for iteration in 1..=MAX_ITERATIONS {
             let step = async {
-                let final_turn = messages.iter().filter(|m| m.role == Role::Assistant).count() >= 2;
+                let final_turn = messages
+                    .iter()
+                    .filter(|m| m.role == Role::Assistant)
+                    .count()
+                    >= 2;
                 if final_turn {
                     let (text, u) = self.stream_answer(&messages, iteration).await;
                     usage.add(u);
@@ -66,12 +82,22 @@ impl Agent {
                 let span = genai::chat_span(AGENT_MODEL, Some(iteration), AGENT_NAME);
                 let started = Instant::now();
                 let completion = self.llm.chat(&messages).instrument(span.clone()).await;
-                usage.add(genai::record_completion(&span, AGENT_MODEL, AGENT_NAME, &completion, started, None));
+                usage.add(genai::record_completion(
+                    &span,
+                    AGENT_MODEL,
+                    AGENT_NAME,
+                    &completion,
+                    started,
+                    None,
+                ));
                 match completion.decision {
                     Decision::Answer(text) => Some(text),
                     Decision::ToolCalls(calls) => {
                         let names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
-                        messages.push(Message::new(Role::Assistant, format!("calling {}", names.join(", "))));
+                        messages.push(Message::new(
+                            Role::Assistant,
+                            format!("calling {}", names.join(", ")),
+                        ));
                         for call in &calls {
                             let (result, failed) = self.execute(call, iteration, job).await;
                             tool_errors += u32::from(failed);
@@ -89,10 +115,18 @@ impl Agent {
             }
         }
         genai::memory_op(MEMORY_STORE, "insert", || {
-            self.memory.insert(Some(&job.conversation_id), &format!("User asked: {}", job.message));
+            self.memory.insert(
+                Some(&job.conversation_id),
+                &format!("User asked: {}", job.message),
+            );
         });
         tracing::info!(tool_errors, reply_chars = reply.len(), "agent finished");
-        JobResult { job_id: job.job_id.clone(), reply, usage, tool_errors }
+        JobResult {
+            job_id: job.job_id.clone(),
+            reply,
+            usage,
+            tool_errors,
+        }
     }
 
     async fn stream_answer(&self, messages: &[Message], iteration: u32) -> (String, Usage) {
@@ -112,7 +146,18 @@ impl Agent {
         .await;
         let output_tokens = (text.chars().count() as u64).div_ceil(4);
         let model = format!("{AGENT_MODEL}-2024-08-06");
-        let u = genai::record_usage(&span, AGENT_MODEL, AGENT_NAME, &model, "chatcmpl-stream", "stop", input_tokens, output_tokens, started, ttfc);
+        let u = genai::record_usage(
+            &span,
+            AGENT_MODEL,
+            AGENT_NAME,
+            &model,
+            "chatcmpl-stream",
+            "stop",
+            input_tokens,
+            output_tokens,
+            started,
+            ttfc,
+        );
         (text, u)
     }
 
@@ -135,14 +180,25 @@ impl Agent {
     }
 
     async fn dispatch(&self, call: &ToolCall, job: &Job) -> Result<String, String> {
-        let arg = |k: &str| call.arguments.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let arg = |k: &str| {
+            call.arguments
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
         match call.name.as_str() {
             "calculator" => {
                 let expr = arg("expression");
-                calculator::eval(&expr).map(|v| format!("{expr} = {v}")).map_err(|e| format!("cannot evaluate {expr:?}: {e}"))
+                calculator::eval(&expr)
+                    .map(|v| format!("{expr} = {v}"))
+                    .map_err(|e| format!("cannot evaluate {expr:?}: {e}"))
             }
             "memory_search" => {
-                let hits = genai::memory_op(MEMORY_STORE, "search", || self.memory.search(Some(&job.conversation_id), &arg("query"), 3));
+                let hits = genai::memory_op(MEMORY_STORE, "search", || {
+                    self.memory
+                        .search(Some(&job.conversation_id), &arg("query"), 3)
+                });
                 Ok(match hits.first() {
                     Some(m) => format!("note: {}", m.text),
                     None => "no matching notes".into(),
@@ -156,13 +212,27 @@ impl Agent {
     async fn order_lookup(&self, customer: &str) -> Result<String, String> {
         let url = format!("{}/extensions/order_lookup", self.extension_url);
         let body = serde_json::json!({ "customer": customer }).to_string();
-        let req = self.http.post(url).header(http::header::CONTENT_TYPE, "application/json").body(body);
-        let res = baker_otel_axum::send_traced(req).await.map_err(|e| format!("extension unreachable: {e}"))?;
+        let req = self
+            .http
+            .post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let res = baker_otel_axum::send_traced(req)
+            .await
+            .map_err(|e| format!("extension unreachable: {e}"))?;
         if !res.status().is_success() {
             return Err(format!("extension answered {}", res.status()));
         }
-        let bytes = res.bytes().await.map_err(|e| format!("extension body: {e}"))?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| format!("extension sent invalid JSON: {e}"))?;
-        Ok(format!("customer {customer} has {} open orders, next delivery {}", v["open_orders"], v["next_delivery"].as_str().unwrap_or("?")))
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| format!("extension body: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("extension sent invalid JSON: {e}"))?;
+        Ok(format!(
+            "customer {customer} has {} open orders, next delivery {}",
+            v["open_orders"],
+            v["next_delivery"].as_str().unwrap_or("?")
+        ))
     }
 }

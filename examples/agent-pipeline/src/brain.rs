@@ -48,11 +48,22 @@ pub enum BrainError {
 
 /// Connects to NATS, makes sure the stream exists and builds the state.
 pub async fn connect(s: Settings) -> Result<(AppState, QueueDepthGuard), BrainError> {
-    let raw = async_nats::ConnectOptions::new().name("agent-brain").connect(&s.nats_url).await.map_err(|e| BrainError::Nats(e.to_string()))?;
+    let raw = async_nats::ConnectOptions::new()
+        .name("agent-brain")
+        .connect(&s.nats_url)
+        .await
+        .map_err(|e| BrainError::Nats(e.to_string()))?;
     let nats = NatsTelemetry::new();
     let js = async_nats::jetstream::new(raw.clone());
-    crate::worker::ensure_stream(&js, &s).await.map_err(|e| BrainError::Nats(e.to_string()))?;
-    let depth = QueueDepth::builder(js.clone()).consumer(&s.stream, &s.consumer).interval(Duration::from_secs(1)).telemetry(&nats).start().ok();
+    crate::worker::ensure_stream(&js, &s)
+        .await
+        .map_err(|e| BrainError::Nats(e.to_string()))?;
+    let depth = QueueDepth::builder(js.clone())
+        .consumer(&s.stream, &s.consumer)
+        .interval(Duration::from_secs(1))
+        .telemetry(&nats)
+        .start()
+        .ok();
     let history = Arc::new(MemoryStore::new());
     genai::observe_store(HISTORY_STORE, history.clone());
     let state = AppState {
@@ -72,7 +83,10 @@ pub struct QueueDepthGuard(#[allow(dead_code)] Option<QueueDepth>);
 /// The Brain's router: the API behind `OtelLayer`, plus `/healthz` and `/metrics`.
 pub fn router(state: AppState, telemetry: &baker_otel::Telemetry) -> Router {
     Router::new()
-        .route("/v1/conversations/{conversation_id}/messages", post(post_message))
+        .route(
+            "/v1/conversations/{conversation_id}/messages",
+            post(post_message),
+        )
         .with_state(state)
         .merge(crate::metrics_router(telemetry))
         .layer(baker_otel_axum::OtelLayer::new())
@@ -82,29 +96,58 @@ fn error(status: StatusCode, code: &str, detail: impl Into<String>) -> Response 
     (status, Json(ErrorBody::new(code, detail))).into_response()
 }
 
-async fn post_message(State(st): State<AppState>, Path(conversation_id): Path<String>, body: Bytes) -> Response {
+async fn post_message(
+    State(st): State<AppState>,
+    Path(conversation_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let request: MessageRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(conversation_id, error = %e, "rejected message: invalid JSON");
-            return error(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"message\": \"...\"}}: {e}"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("expected {{\"message\": \"...\"}}: {e}"),
+            );
         }
     };
     let job_id = new_id("job");
-    let scope = BakerScope::current().conversation_id(conversation_id.clone()).job_id(job_id.clone());
-    scope.instrument(handle(st, conversation_id, job_id, request.message)).await
+    let scope = BakerScope::current()
+        .conversation_id(conversation_id.clone())
+        .job_id(job_id.clone());
+    scope
+        .instrument(handle(st, conversation_id, job_id, request.message))
+        .await
 }
 
-async fn handle(st: AppState, conversation_id: String, job_id: String, message: String) -> Response {
+async fn handle(
+    st: AppState,
+    conversation_id: String,
+    job_id: String,
+    message: String,
+) -> Response {
     tracing::info!(chars = message.len(), "message received");
-    genai::memory_op(HISTORY_STORE, "insert", || st.history.insert(Some(&conversation_id), &message));
+    genai::memory_op(HISTORY_STORE, "insert", || {
+        st.history.insert(Some(&conversation_id), &message)
+    });
 
     // Route with a cheap model.
     let span = genai::chat_span(ROUTER_MODEL, None, ROUTER_AGENT);
     let started = Instant::now();
-    let msgs = [Message::new(Role::System, "Classify the request: math or general."), Message::new(Role::User, message.clone())];
+    let msgs = [
+        Message::new(Role::System, "Classify the request: math or general."),
+        Message::new(Role::User, message.clone()),
+    ];
     let completion = st.llm.route(&msgs).instrument(span.clone()).await;
-    let route_usage = genai::record_completion(&span, ROUTER_MODEL, ROUTER_AGENT, &completion, started, None);
+    let route_usage = genai::record_completion(
+        &span,
+        ROUTER_MODEL,
+        ROUTER_AGENT,
+        &completion,
+        started,
+        None,
+    );
     let route = match &completion.decision {
         crate::llm::Decision::Answer(r) => r.clone(),
         crate::llm::Decision::ToolCalls(_) => "general".into(),
@@ -114,35 +157,91 @@ async fn handle(st: AppState, conversation_id: String, job_id: String, message: 
     let reply_to = st.client.inner().new_inbox();
     let mut replies = match st.client.subscribe(reply_to.clone()).await {
         Ok(s) => s,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "nats_unavailable", e.to_string()),
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "nats_unavailable",
+                e.to_string(),
+            )
+        }
     };
-    let job = Job { job_id: job_id.clone(), conversation_id, message, route, reply_to };
+    let job = Job {
+        job_id: job_id.clone(),
+        conversation_id,
+        message,
+        route,
+        reply_to,
+    };
     let payload = serde_json::to_vec(&job).unwrap_or_default();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", job_id.as_str());
-    let ack = match st.js.publish_with_headers(st.settings.job_subject(), headers, payload.into()).await {
+    let ack = match st
+        .js
+        .publish_with_headers(st.settings.job_subject(), headers, payload.into())
+        .await
+    {
         Ok(ack) => ack.await,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "publish_failed", e.to_string()),
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "publish_failed",
+                e.to_string(),
+            )
+        }
     };
     if let Err(e) = ack {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "publish_not_acknowledged", e.to_string());
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "publish_not_acknowledged",
+            e.to_string(),
+        );
     }
     tracing::info!(subject = %st.settings.job_subject(), "job published");
 
     let reply = match tokio::time::timeout(st.settings.job_timeout, replies.next()).await {
         Ok(Some(m)) => m,
-        Ok(None) => return error(StatusCode::BAD_GATEWAY, "reply_subscription_closed", "the reply subscription closed"),
+        Ok(None) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "reply_subscription_closed",
+                "the reply subscription closed",
+            )
+        }
         Err(_) => {
-            tracing::warn!(timeout_ms = st.settings.job_timeout.as_millis() as u64, "worker timeout");
-            return error(StatusCode::GATEWAY_TIMEOUT, "worker_timeout", "the worker did not answer in time");
+            tracing::warn!(
+                timeout_ms = st.settings.job_timeout.as_millis() as u64,
+                "worker timeout"
+            );
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "worker_timeout",
+                "the worker did not answer in time",
+            );
         }
     };
     let result: JobResult = match reply.in_scope(|| serde_json::from_slice(&reply.payload)) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_GATEWAY, "invalid_worker_reply", e.to_string()),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "invalid_worker_reply",
+                e.to_string(),
+            )
+        }
     };
     let mut usage = route_usage;
     usage.add(result.usage);
-    tracing::info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, cost = usage.cost, tool_errors = result.tool_errors, "job completed");
-    Json(MessageResponse { job_id, reply: result.reply, usage }).into_response()
+    tracing::info!(
+        input_tokens = usage.input_tokens,
+        output_tokens = usage.output_tokens,
+        cost = usage.cost,
+        tool_errors = result.tool_errors,
+        "job completed"
+    );
+    Json(MessageResponse {
+        job_id,
+        reply: result.reply,
+        usage,
+    })
+    .into_response()
 }

@@ -24,7 +24,11 @@ pub enum CalcError {
 /// assert!(eval("2 +").is_err());
 /// ```
 pub fn eval(expr: &str) -> Result<f64, CalcError> {
-    let mut p = Parser { s: expr.as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser {
+        s: expr.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     let v = p.sum()?;
     p.ws();
     if p.i != p.s.len() {
@@ -92,7 +96,11 @@ impl Parser<'_> {
             }
             Some(c) if c.is_ascii_digit() || c == b'.' => {
                 let start = self.i;
-                while self.s.get(self.i).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+                while self
+                    .s
+                    .get(self.i)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+                {
                     self.i += 1;
                 }
                 std::str::from_utf8(&self.s[start..self.i])

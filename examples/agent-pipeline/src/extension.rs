@@ -13,14 +13,23 @@ use axum::Router;
 /// let _app: axum::Router = agent_pipeline::extension::router();
 /// ```
 pub fn router() -> Router {
-    Router::new().route("/extensions/order_lookup", post(order_lookup)).layer(baker_otel_axum::OtelLayer::new())
+    Router::new()
+        .route("/extensions/order_lookup", post(order_lookup))
+        .layer(baker_otel_axum::OtelLayer::new())
 }
 
 async fn order_lookup(body: Bytes) -> Response {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": "invalid JSON" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "invalid JSON" })),
+        )
+            .into_response();
     };
-    let customer = v.get("customer").and_then(|c| c.as_str()).unwrap_or("unknown");
+    let customer = v
+        .get("customer")
+        .and_then(|c| c.as_str())
+        .unwrap_or("unknown");
     tracing::info!(customer, "order lookup");
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     let open_orders = customer.bytes().map(u64::from).sum::<u64>() % 4 + 1;

@@ -26,22 +26,36 @@ fn inst() -> &'static Instruments {
     static I: OnceLock<Instruments> = OnceLock::new();
     I.get_or_init(|| {
         let m = opentelemetry::global::meter("agent-pipeline");
-        let doubling = |start: f64, n: usize| (0..n).map(|i| start * 2f64.powi(i as i32)).collect::<Vec<_>>();
+        let doubling = |start: f64, n: usize| {
+            (0..n)
+                .map(|i| start * 2f64.powi(i as i32))
+                .collect::<Vec<_>>()
+        };
         Instruments {
             tokens: m
                 .u64_histogram("gen_ai.client.token.usage")
                 .with_unit("{token}")
                 .with_boundaries((0..14).map(|i| 4f64.powi(i)).collect())
                 .build(),
-            duration: m.f64_histogram("gen_ai.client.operation.duration").with_unit("s").with_boundaries(doubling(0.01, 14)).build(),
+            duration: m
+                .f64_histogram("gen_ai.client.operation.duration")
+                .with_unit("s")
+                .with_boundaries(doubling(0.01, 14))
+                .build(),
             ttfc: m
                 .f64_histogram("gen_ai.client.operation.time_to_first_chunk")
                 .with_unit("s")
                 .with_boundaries(doubling(0.001, 16))
                 .build(),
             cost: m.f64_counter("baker.llm.cost").with_unit("{USD}").build(),
-            tool: m.f64_histogram("baker.tool.duration").with_unit("s").build(),
-            memory: m.f64_histogram("baker.memory.operation.duration").with_unit("s").build(),
+            tool: m
+                .f64_histogram("baker.tool.duration")
+                .with_unit("s")
+                .build(),
+            memory: m
+                .f64_histogram("baker.memory.operation.duration")
+                .with_unit("s")
+                .build(),
         }
     })
 }
@@ -80,8 +94,26 @@ pub fn chat_span(model: &str, iteration: Option<u32>, agent: &str) -> Span {
 }
 
 /// Records a finished completion on `span` and the metrics; returns its usage.
-pub fn record_completion(span: &Span, model: &str, agent: &str, c: &Completion, started: Instant, ttfc: Option<f64>) -> Usage {
-    record_usage(span, model, agent, &c.model, &c.id, c.finish_reason, c.input_tokens, c.output_tokens, started, ttfc)
+pub fn record_completion(
+    span: &Span,
+    model: &str,
+    agent: &str,
+    c: &Completion,
+    started: Instant,
+    ttfc: Option<f64>,
+) -> Usage {
+    record_usage(
+        span,
+        model,
+        agent,
+        &c.model,
+        &c.id,
+        c.finish_reason,
+        c.input_tokens,
+        c.output_tokens,
+        started,
+        ttfc,
+    )
 }
 
 /// Records usage of a call on `span` and the metrics; returns it.
@@ -98,7 +130,9 @@ pub fn record_usage(
     started: Instant,
     ttfc: Option<f64>,
 ) -> Usage {
-    let cost = price(model).map(|(i, o)| (input as f64 * i + output as f64 * o) / 1e6).unwrap_or(0.0);
+    let cost = price(model)
+        .map(|(i, o)| (input as f64 * i + output as f64 * o) / 1e6)
+        .unwrap_or(0.0);
     span.record("gen_ai.response.model", response_model);
     span.record("gen_ai.response.id", response_id);
     span.record("gen_ai.response.finish_reasons", finish);
@@ -131,17 +165,31 @@ pub fn record_usage(
             KeyValue::new("currency", "USD"),
         ],
     );
-    Usage { input_tokens: input, output_tokens: output, cost }
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cost,
+    }
 }
 
 /// An `invoke_agent {name}` span.
 pub fn agent_span(name: &str) -> Span {
-    tracing::info_span!("gen_ai.invoke_agent", otel.name = format!("invoke_agent {name}"), otel.kind = "internal", gen_ai.operation.name = "invoke_agent", gen_ai.agent.name = name)
+    tracing::info_span!(
+        "gen_ai.invoke_agent",
+        otel.name = format!("invoke_agent {name}"),
+        otel.kind = "internal",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = name
+    )
 }
 
 /// An `iteration {n}` span.
 pub fn iteration_span(n: u32) -> Span {
-    tracing::info_span!("agent.iteration", otel.name = format!("iteration {n}"), baker.agent.iteration = i64::from(n))
+    tracing::info_span!(
+        "agent.iteration",
+        otel.name = format!("iteration {n}"),
+        baker.agent.iteration = i64::from(n)
+    )
 }
 
 /// An `execute_tool {name}` span.
@@ -175,7 +223,11 @@ pub fn finish_tool(span: &Span, name: &str, started: Instant, error: Option<&str
 
 /// A memory operation span (`search_memory {store}` / `update_memory {store}`) and its metric.
 pub fn memory_op<R>(store_name: &str, op: &str, f: impl FnOnce() -> R) -> R {
-    let span_name = if op == "search" { "search_memory" } else { "update_memory" };
+    let span_name = if op == "search" {
+        "search_memory"
+    } else {
+        "update_memory"
+    };
     let span = tracing::info_span!(
         "baker.memory",
         otel.name = format!("{span_name} {store_name}"),
@@ -187,7 +239,10 @@ pub fn memory_op<R>(store_name: &str, op: &str, f: impl FnOnce() -> R) -> R {
     let r = span.in_scope(f);
     inst().memory.record(
         start.elapsed().as_secs_f64(),
-        &[KeyValue::new("baker.memory.store", store_name.to_string()), KeyValue::new("baker.memory.operation", op.to_string())],
+        &[
+            KeyValue::new("baker.memory.store", store_name.to_string()),
+            KeyValue::new("baker.memory.operation", op.to_string()),
+        ],
     );
     r
 }
@@ -198,16 +253,31 @@ pub fn observe_store(name: &'static str, store: Arc<MemoryStore>) {
     let s = store.clone();
     let _items = m
         .u64_observable_gauge("baker.memory.store.items")
-        .with_callback(move |o| o.observe(s.len() as u64, &[KeyValue::new("baker.memory.store", name)]))
+        .with_callback(move |o| {
+            o.observe(s.len() as u64, &[KeyValue::new("baker.memory.store", name)])
+        })
         .build();
     let _size = m
         .u64_observable_gauge("baker.memory.store.size")
         .with_unit("By")
-        .with_callback(move |o| o.observe(store.size_bytes(), &[KeyValue::new("baker.memory.store", name)]))
+        .with_callback(move |o| {
+            o.observe(
+                store.size_bytes(),
+                &[KeyValue::new("baker.memory.store", name)],
+            )
+        })
         .build();
 }
 
 /// The job-end log line.
 pub fn log_job_usage(job_id: &str, conversation_id: &str, u: &Usage) {
-    tracing::info!(job_id, conversation_id, input_tokens = u.input_tokens, output_tokens = u.output_tokens, cost = u.cost, currency = "USD", "job usage");
+    tracing::info!(
+        job_id,
+        conversation_id,
+        input_tokens = u.input_tokens,
+        output_tokens = u.output_tokens,
+        cost = u.cost,
+        currency = "USD",
+        "job usage"
+    );
 }

@@ -28,18 +28,31 @@ pub mod worker;
 /// # Ok::<(), baker_otel::InitError>(())
 /// ```
 pub fn telemetry(service: &str) -> baker_otel::TelemetryBuilder {
-    let b = baker_otel::Telemetry::builder().service_name(service).service_version(env!("CARGO_PKG_VERSION"));
+    let b = baker_otel::Telemetry::builder()
+        .service_name(service)
+        .service_version(env!("CARGO_PKG_VERSION"));
     if std::env::var_os("OTEL_METRICS_EXPORTER").is_some() {
         b
     } else {
-        b.exporters(baker_otel::Signal::Metrics, [baker_otel::config::ExporterKind::Otlp, baker_otel::config::ExporterKind::Prometheus])
+        b.exporters(
+            baker_otel::Signal::Metrics,
+            [
+                baker_otel::config::ExporterKind::Otlp,
+                baker_otel::config::ExporterKind::Prometheus,
+            ],
+        )
     }
 }
 
 /// `GET /metrics` of the process (empty when the Prometheus exporter is off) and `GET /healthz`.
 pub fn metrics_router(telemetry: &baker_otel::Telemetry) -> axum::Router {
-    let handler = telemetry.metrics_handler().cloned().unwrap_or_else(|| baker_otel::MetricsHandler::new(Default::default()));
-    handler.router().route("/healthz", axum::routing::get(|| async { "ok" }))
+    let handler = telemetry
+        .metrics_handler()
+        .cloned()
+        .unwrap_or_else(|| baker_otel::MetricsHandler::new(Default::default()));
+    handler
+        .router()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -63,7 +63,10 @@ impl Message {
     /// let _ = agent_pipeline::llm::Message::new(agent_pipeline::llm::Role::System, "be brief");
     /// ```
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into() }
+        Self {
+            role,
+            content: content.into(),
+        }
     }
 }
 
@@ -118,7 +121,11 @@ pub struct Completion {
 /// assert!(count_tokens(&[Message::new(Role::User, "What is the capital of France?")]) > 5);
 /// ```
 pub fn count_tokens(messages: &[Message]) -> u64 {
-    messages.iter().map(|m| 4 + text_tokens(&m.content)).sum::<u64>() + 3
+    messages
+        .iter()
+        .map(|m| 4 + text_tokens(&m.content))
+        .sum::<u64>()
+        + 3
 }
 
 fn text_tokens(s: &str) -> u64 {
@@ -158,7 +165,11 @@ impl ScriptedLlm {
         let input_tokens = count_tokens(messages) + 180;
         tokio::time::sleep(self.delay(input_tokens) / 2).await;
         let user = last(messages, Role::User);
-        let route = if find_expression(user).is_some() { "math" } else { "general" };
+        let route = if find_expression(user).is_some() {
+            "math"
+        } else {
+            "general"
+        };
         Completion {
             id: response_id(user, 0),
             model: format!("{ROUTER_MODEL}-2024-07-18"),
@@ -176,7 +187,10 @@ impl ScriptedLlm {
         tokio::time::sleep(self.delay(input_tokens)).await;
         let user = last(messages, Role::User);
         let done = messages.iter().filter(|m| m.role == Role::Tool).count();
-        let step = messages.iter().filter(|m| m.role == Role::Assistant).count();
+        let step = messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .count();
         let decision = if done == 0 {
             let expression = if user.to_lowercase().contains("fail tool") {
                 "1 / 0".to_string()
@@ -184,54 +198,102 @@ impl ScriptedLlm {
                 find_expression(user).unwrap_or_else(|| "17 * 23".into())
             };
             Decision::ToolCalls(vec![
-                call(step, 0, "memory_search", json!({ "query": user, "top_k": 3 })),
+                call(
+                    step,
+                    0,
+                    "memory_search",
+                    json!({ "query": user, "top_k": 3 }),
+                ),
                 call(step, 1, "calculator", json!({ "expression": expression })),
             ])
         } else if step < 2 {
-            Decision::ToolCalls(vec![call(step, 0, "order_lookup", json!({ "customer": "baker-street-221b" }))])
+            Decision::ToolCalls(vec![call(
+                step,
+                0,
+                "order_lookup",
+                json!({ "customer": "baker-street-221b" }),
+            )])
         } else {
             Decision::Answer(answer(messages))
         };
         let output_tokens = match &decision {
-            Decision::ToolCalls(calls) => calls.iter().map(|c| 12 + text_tokens(&c.arguments.to_string())).sum(),
+            Decision::ToolCalls(calls) => calls
+                .iter()
+                .map(|c| 12 + text_tokens(&c.arguments.to_string()))
+                .sum(),
             Decision::Answer(a) => text_tokens(a),
         };
-        let finish_reason = if matches!(decision, Decision::ToolCalls(_)) { "tool_calls" } else { "stop" };
-        Completion { id: response_id(user, step), model: format!("{AGENT_MODEL}-2024-08-06"), decision, input_tokens, output_tokens, finish_reason }
+        let finish_reason = if matches!(decision, Decision::ToolCalls(_)) {
+            "tool_calls"
+        } else {
+            "stop"
+        };
+        Completion {
+            id: response_id(user, step),
+            model: format!("{AGENT_MODEL}-2024-08-06"),
+            decision,
+            input_tokens,
+            output_tokens,
+            finish_reason,
+        }
     }
 
     /// The final answer, streamed in chunks of a few tokens. Returns the prompt token count and
     /// the chunk stream; the last chunk is followed by the end of the stream.
-    pub fn chat_stream(&self, messages: &[Message]) -> (u64, impl Stream<Item = String> + Send + 'static) {
+    pub fn chat_stream(
+        &self,
+        messages: &[Message],
+    ) -> (u64, impl Stream<Item = String> + Send + 'static) {
         let input_tokens = count_tokens(messages) + 420;
         let first = self.delay(input_tokens);
         let gap = self.latency / 8;
         let text = answer(messages);
-        let chunks: Vec<String> = text.split_inclusive(' ').collect::<Vec<_>>().chunks(3).map(|c| c.concat()).collect();
-        let stream = futures_util::stream::unfold((0usize, chunks), move |(i, chunks)| async move {
-            let chunk = chunks.get(i)?.clone();
-            tokio::time::sleep(if i == 0 { first } else { gap }).await;
-            Some((chunk, (i + 1, chunks)))
-        });
+        let chunks: Vec<String> = text
+            .split_inclusive(' ')
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(|c| c.concat())
+            .collect();
+        let stream =
+            futures_util::stream::unfold((0usize, chunks), move |(i, chunks)| async move {
+                let chunk = chunks.get(i)?.clone();
+                tokio::time::sleep(if i == 0 { first } else { gap }).await;
+                Some((chunk, (i + 1, chunks)))
+            });
         (input_tokens, stream)
     }
 }
 
 fn call(step: usize, n: usize, name: &str, arguments: serde_json::Value) -> ToolCall {
-    ToolCall { id: format!("call_{step}{n}_{name}"), name: name.into(), arguments }
+    ToolCall {
+        id: format!("call_{step}{n}_{name}"),
+        name: name.into(),
+        arguments,
+    }
 }
 
 fn last(messages: &[Message], role: Role) -> &str {
-    messages.iter().rev().find(|m| m.role == role).map(|m| m.content.as_str()).unwrap_or("")
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == role)
+        .map(|m| m.content.as_str())
+        .unwrap_or("")
 }
 
 fn response_id(user: &str, step: usize) -> String {
-    let h = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let h = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     format!("chatcmpl-{:012x}{step}", h & 0xffff_ffff_ffff)
 }
 
 fn answer(messages: &[Message]) -> String {
-    let tools: Vec<&str> = messages.iter().filter(|m| m.role == Role::Tool).map(|m| m.content.as_str()).collect();
+    let tools: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.as_str())
+        .collect();
     let facts = tools.join("; ");
     format!(
         "Here is what I found. {facts}. I checked your saved notes, did the arithmetic and looked up \
@@ -249,6 +311,10 @@ pub fn find_expression(text: &str) -> Option<String> {
     let allowed = |c: char| c.is_ascii_digit() || "+-*/(). ".contains(c);
     text.split(|c: char| !allowed(c))
         .map(str::trim)
-        .find(|s| s.chars().any(|c| c.is_ascii_digit()) && s.chars().any(|c| "+-*/".contains(c)) && s.len() >= 3)
+        .find(|s| {
+            s.chars().any(|c| c.is_ascii_digit())
+                && s.chars().any(|c| "+-*/".contains(c))
+                && s.len() >= 3
+        })
         .map(|s| s.trim_end_matches('.').trim().to_string())
 }

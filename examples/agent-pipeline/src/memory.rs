@@ -62,24 +62,45 @@ impl MemoryStore {
                 items.remove(pos);
             }
         }
-        items.push(MemoryItem { conversation_id: conversation_id.map(str::to_owned), text: text.to_owned() });
+        items.push(MemoryItem {
+            conversation_id: conversation_id.map(str::to_owned),
+            text: text.to_owned(),
+        });
     }
 
     /// The `top_k` memories visible to the conversation that share the most words with `query`.
-    pub fn search(&self, conversation_id: Option<&str>, query: &str, top_k: usize) -> Vec<MemoryItem> {
-        let words: Vec<String> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_lowercase).collect();
+    pub fn search(
+        &self,
+        conversation_id: Option<&str>,
+        query: &str,
+        top_k: usize,
+    ) -> Vec<MemoryItem> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(str::to_lowercase)
+            .collect();
         let items = self.items.read().unwrap_or_else(|e| e.into_inner());
         let mut scored: Vec<(usize, &MemoryItem)> = items
             .iter()
-            .filter(|m| m.conversation_id.is_none() || m.conversation_id.as_deref() == conversation_id)
+            .filter(|m| {
+                m.conversation_id.is_none() || m.conversation_id.as_deref() == conversation_id
+            })
             .map(|m| {
                 let text = m.text.to_lowercase();
-                (words.iter().filter(|w| text.contains(w.as_str())).count(), m)
+                (
+                    words.iter().filter(|w| text.contains(w.as_str())).count(),
+                    m,
+                )
             })
             .filter(|(s, _)| *s > 0)
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
-        scored.into_iter().take(top_k).map(|(_, m)| m.clone()).collect()
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+        scored
+            .into_iter()
+            .take(top_k)
+            .map(|(_, m)| m.clone())
+            .collect()
     }
 
     /// Number of memories.
@@ -104,7 +125,14 @@ impl MemoryStore {
     pub fn size_bytes(&self) -> u64 {
         self.items
             .read()
-            .map(|i| i.iter().map(|m| (m.text.len() + m.conversation_id.as_ref().map_or(0, String::len) + 48) as u64).sum())
+            .map(|i| {
+                i.iter()
+                    .map(|m| {
+                        (m.text.len() + m.conversation_id.as_ref().map_or(0, String::len) + 48)
+                            as u64
+                    })
+                    .sum()
+            })
             .unwrap_or(0)
     }
 }

@@ -72,7 +72,10 @@ impl Settings {
         Self {
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             brain_addr: parsed("BRAIN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080))),
-            worker_metrics_addr: parsed("WORKER_METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9464))),
+            worker_metrics_addr: parsed(
+                "WORKER_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9464)),
+            ),
             stream: var("BAKER_STREAM").unwrap_or_else(|| "BAKER_JOBS".into()),
             subject_prefix: var("BAKER_SUBJECT_PREFIX").unwrap_or_else(|| "jobs".into()),
             consumer: var("BAKER_CONSUMER").unwrap_or_else(|| "agent-worker".into()),

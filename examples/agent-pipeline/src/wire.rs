@@ -82,7 +82,10 @@ impl ErrorBody {
     /// let _ = agent_pipeline::wire::ErrorBody::new("timeout", "worker did not answer");
     /// ```
     pub fn new(error: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { error: error.into(), detail: detail.into() }
+        Self {
+            error: error.into(),
+            detail: detail.into(),
+        }
     }
 }
 

@@ -30,7 +30,10 @@ fn nats_err(e: impl std::fmt::Display) -> WorkerError {
 }
 
 /// Creates the job stream (`<prefix>.>`) if it does not exist.
-pub async fn ensure_stream(js: &jetstream::Context, s: &Settings) -> Result<jetstream::stream::Stream, WorkerError> {
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    s: &Settings,
+) -> Result<jetstream::stream::Stream, WorkerError> {
     js.get_or_create_stream(jetstream::stream::Config {
         name: s.stream.clone(),
         subjects: vec![s.stream_subjects()],
@@ -42,8 +45,16 @@ pub async fn ensure_stream(js: &jetstream::Context, s: &Settings) -> Result<jets
 }
 
 /// Runs the Worker until `shutdown` resolves; in-flight jobs finish first.
-pub async fn run(s: Settings, telemetry: &baker_otel::Telemetry, shutdown: impl std::future::Future<Output = ()>) -> Result<(), WorkerError> {
-    let raw = async_nats::ConnectOptions::new().name("agent-worker").connect(&s.nats_url).await.map_err(nats_err)?;
+pub async fn run(
+    s: Settings,
+    telemetry: &baker_otel::Telemetry,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WorkerError> {
+    let raw = async_nats::ConnectOptions::new()
+        .name("agent-worker")
+        .connect(&s.nats_url)
+        .await
+        .map_err(nats_err)?;
     let nats = NatsTelemetry::new();
     let client = nats.client(raw.clone());
     let js = jetstream::new(raw);
@@ -61,7 +72,12 @@ pub async fn run(s: Settings, telemetry: &baker_otel::Telemetry, shutdown: impl 
         )
         .await
         .map_err(nats_err)?;
-    let _depth = QueueDepth::builder(js.clone()).consumer(&s.stream, &s.consumer).interval(Duration::from_secs(1)).telemetry(&nats).start().ok();
+    let _depth = QueueDepth::builder(js.clone())
+        .consumer(&s.stream, &s.consumer)
+        .interval(Duration::from_secs(1))
+        .telemetry(&nats)
+        .start()
+        .ok();
 
     let memory = Arc::new(MemoryStore::seeded());
     crate::genai::observe_store(MEMORY_STORE, memory.clone());
@@ -74,9 +90,12 @@ pub async fn run(s: Settings, telemetry: &baker_otel::Telemetry, shutdown: impl 
         let _ = axum::serve(listener, metrics_app).await;
     });
 
-    let active = opentelemetry::global::meter("agent-pipeline").i64_up_down_counter("baker.worker.jobs.active").build();
+    let active = opentelemetry::global::meter("agent-pipeline")
+        .i64_up_down_counter("baker.worker.jobs.active")
+        .build();
     let limit = Arc::new(tokio::sync::Semaphore::new(s.worker_concurrency));
-    let mut messages = TracedMessages::new(consumer.messages().await.map_err(nats_err)?, nats.clone());
+    let mut messages =
+        TracedMessages::new(consumer.messages().await.map_err(nats_err)?, nats.clone());
     tracing::info!(stream = %s.stream, consumer = %s.consumer, metrics = %s.worker_metrics_addr, "worker ready");
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -104,12 +123,21 @@ pub async fn run(s: Settings, telemetry: &baker_otel::Telemetry, shutdown: impl 
         }
     }
     // Wait for in-flight jobs.
-    let _ = tokio::time::timeout(Duration::from_secs(10), limit.acquire_many(s.worker_concurrency as u32)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        limit.acquire_many(s.worker_concurrency as u32),
+    )
+    .await;
     tracing::info!("worker stopped");
     Ok(())
 }
 
-async fn handle(mut msg: Traced<jetstream::Message>, agent: &Agent, client: &TracedClient, active: &UpDownCounter<i64>) {
+async fn handle(
+    mut msg: Traced<jetstream::Message>,
+    agent: &Agent,
+    client: &TracedClient,
+    active: &UpDownCounter<i64>,
+) {
     let job: Job = match serde_json::from_slice(&msg.payload) {
         Ok(j) => j,
         Err(e) => {
@@ -121,7 +149,9 @@ async fn handle(mut msg: Traced<jetstream::Message>, agent: &Agent, client: &Tra
     };
     active.add(1, &[]);
     let work = async {
-        let scope = BakerScope::current().conversation_id(job.conversation_id.clone()).job_id(job.job_id.clone());
+        let scope = BakerScope::current()
+            .conversation_id(job.conversation_id.clone())
+            .job_id(job.job_id.clone());
         scope
             .instrument(async {
                 tracing::info!(route = %job.route, "job started");

@@ -23,23 +23,52 @@ impl Run {
     async fn post(&self, conversation: &str, body: &str) -> Reply {
         let r = self
             .http
-            .post(format!("http://{}/v1/conversations/{conversation}/messages", self.brain))
+            .post(format!(
+                "http://{}/v1/conversations/{conversation}/messages",
+                self.brain
+            ))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
             .await
             .expect("brain answers");
         let status = r.status().as_u16();
-        let trace_id = r.headers().get("x-trace-id").expect("X-Trace-Id on every answer").to_str().unwrap().to_string();
+        let trace_id = r
+            .headers()
+            .get("x-trace-id")
+            .expect("X-Trace-Id on every answer")
+            .to_str()
+            .unwrap()
+            .to_string();
         let body = serde_json::from_slice(&r.bytes().await.unwrap()).expect("JSON body");
-        Reply { status, trace_id, body }
+        Reply {
+            status,
+            trace_id,
+            body,
+        }
     }
 }
 
-fn one<'a>(spans: &'a [SpanRecord], service: &str, kind: Option<Kind>, prefix: &str) -> &'a SpanRecord {
-    let found: Vec<&SpanRecord> =
-        spans.iter().filter(|s| s.service == service && kind.is_none_or(|k| k == s.kind) && s.name.starts_with(prefix)).collect();
-    assert!(!found.is_empty(), "no {service} span {prefix:?} in {:#?}", spans.iter().map(|s| (&s.service, &s.name)).collect::<Vec<_>>());
+fn one<'a>(
+    spans: &'a [SpanRecord],
+    service: &str,
+    kind: Option<Kind>,
+    prefix: &str,
+) -> &'a SpanRecord {
+    let found: Vec<&SpanRecord> = spans
+        .iter()
+        .filter(|s| {
+            s.service == service && kind.is_none_or(|k| k == s.kind) && s.name.starts_with(prefix)
+        })
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "no {service} span {prefix:?} in {:#?}",
+        spans
+            .iter()
+            .map(|s| (&s.service, &s.name))
+            .collect::<Vec<_>>()
+    );
     found[0]
 }
 
@@ -59,13 +88,19 @@ fn has_ancestor(spans: &[SpanRecord], s: &SpanRecord, ancestor: &SpanRecord) -> 
 }
 
 fn json_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_per_request_across_brain_nats_and_worker() {
     let nats_url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let nats = async_nats::connect(&nats_url).await.expect("a NATS server with JetStream (NATS_URL or 127.0.0.1:4222)");
+    let nats = async_nats::connect(&nats_url)
+        .await
+        .expect("a NATS server with JetStream (NATS_URL or 127.0.0.1:4222)");
     let js = async_nats::jetstream::new(nats);
 
     let collector = Collector::start().await.unwrap();
@@ -93,22 +128,77 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let remove = ["OTEL_METRICS_EXPORTER", "OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_COMPRESSION", "RUST_LOG"];
-    let worker = Service::spawn("worker", Path::new(env!("CARGO_BIN_EXE_worker")), &env, &remove, dir.join("worker.log")).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    assert!(wait_http_ok(&http, &format!("http://{worker_addr}/healthz"), Duration::from_secs(30)).await, "worker up");
-    let brain = Service::spawn("brain", Path::new(env!("CARGO_BIN_EXE_brain")), &env, &remove, dir.join("brain.log")).unwrap();
-    assert!(wait_http_ok(&http, &format!("http://{brain_addr}/healthz"), Duration::from_secs(30)).await, "brain up");
-    let run = Run { brain: brain_addr.clone(), worker_metrics: worker_addr.clone(), http };
+    let remove = [
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "RUST_LOG",
+    ];
+    let worker = Service::spawn(
+        "worker",
+        Path::new(env!("CARGO_BIN_EXE_worker")),
+        &env,
+        &remove,
+        dir.join("worker.log"),
+    )
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    assert!(
+        wait_http_ok(
+            &http,
+            &format!("http://{worker_addr}/healthz"),
+            Duration::from_secs(30)
+        )
+        .await,
+        "worker up"
+    );
+    let brain = Service::spawn(
+        "brain",
+        Path::new(env!("CARGO_BIN_EXE_brain")),
+        &env,
+        &remove,
+        dir.join("brain.log"),
+    )
+    .unwrap();
+    assert!(
+        wait_http_ok(
+            &http,
+            &format!("http://{brain_addr}/healthz"),
+            Duration::from_secs(30)
+        )
+        .await,
+        "brain up"
+    );
+    let run = Run {
+        brain: brain_addr.clone(),
+        worker_metrics: worker_addr.clone(),
+        http,
+    };
 
     // 1. A good request.
     let conversation = format!("conv-e2e-{id}");
-    let good = run.post(&conversation, r#"{"message": "How much tea is in my standing order? And what is 6 * 7?"}"#).await;
+    let good = run
+        .post(
+            &conversation,
+            r#"{"message": "How much tea is in my standing order? And what is 6 * 7?"}"#,
+        )
+        .await;
     assert_eq!(good.status, 200, "{}", good.body);
     assert_eq!(good.trace_id.len(), 32);
-    assert!(good.trace_id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(good
+        .trace_id
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     let job_id = good.body["job_id"].as_str().expect("job_id").to_string();
-    assert!(good.body["reply"].as_str().unwrap().contains("6 * 7 = 42"), "{}", good.body);
+    assert!(
+        good.body["reply"].as_str().unwrap().contains("6 * 7 = 42"),
+        "{}",
+        good.body
+    );
     assert!(good.body["usage"]["input_tokens"].as_u64().unwrap() > 100);
     assert!(good.body["usage"]["output_tokens"].as_u64().unwrap() > 10);
     assert!(good.body["usage"]["cost"].as_f64().unwrap() > 0.0);
@@ -120,32 +210,82 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     assert_eq!(bad.trace_id.len(), 32);
 
     // 3. A tool failure: the agent recovers and still replies.
-    let failing = run.post(&conversation, r#"{"message": "please fail tool"}"#).await;
+    let failing = run
+        .post(&conversation, r#"{"message": "please fail tool"}"#)
+        .await;
     assert_eq!(failing.status, 200, "{}", failing.body);
-    assert!(failing.body["reply"].as_str().unwrap().contains("calculator failed"), "{}", failing.body);
+    assert!(
+        failing.body["reply"]
+            .as_str()
+            .unwrap()
+            .contains("calculator failed"),
+        "{}",
+        failing.body
+    );
 
     // Metrics while both services run.
-    let brain_m = promtext::parse(&run.http.get(format!("http://{}/metrics", run.brain)).send().await.unwrap().text().await.unwrap());
-    let worker_m =
-        promtext::parse(&run.http.get(format!("http://{}/metrics", run.worker_metrics)).send().await.unwrap().text().await.unwrap());
+    let brain_m = promtext::parse(
+        &run.http
+            .get(format!("http://{}/metrics", run.brain))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let worker_m = promtext::parse(
+        &run.http
+            .get(format!("http://{}/metrics", run.worker_metrics))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
     for (who, m, series) in [
-        ("brain", &brain_m, "http_server_request_duration_seconds_count"),
+        (
+            "brain",
+            &brain_m,
+            "http_server_request_duration_seconds_count",
+        ),
         ("brain", &brain_m, "http_server_active_requests"),
         ("brain", &brain_m, "messaging_client_sent_messages_total"),
-        ("brain", &brain_m, "messaging_client_operation_duration_seconds_count"),
+        (
+            "brain",
+            &brain_m,
+            "messaging_client_operation_duration_seconds_count",
+        ),
         ("brain", &brain_m, "baker_queue_depth"),
         ("brain", &brain_m, "baker_memory_store_items"),
         ("brain", &brain_m, "baker_memory_store_size_bytes"),
         ("brain", &brain_m, "gen_ai_client_token_usage_sum"),
         ("brain", &brain_m, "baker_llm_cost_total"),
-        ("worker", &worker_m, "messaging_client_consumed_messages_total"),
-        ("worker", &worker_m, "messaging_process_duration_seconds_count"),
+        (
+            "worker",
+            &worker_m,
+            "messaging_client_consumed_messages_total",
+        ),
+        (
+            "worker",
+            &worker_m,
+            "messaging_process_duration_seconds_count",
+        ),
         ("worker", &worker_m, "baker_messaging_settlements_total"),
         ("worker", &worker_m, "baker_queue_depth"),
         ("worker", &worker_m, "baker_worker_jobs_active"),
-        ("worker", &worker_m, "http_server_request_duration_seconds_count"),
+        (
+            "worker",
+            &worker_m,
+            "http_server_request_duration_seconds_count",
+        ),
         ("worker", &worker_m, "gen_ai_client_token_usage_sum"),
-        ("worker", &worker_m, "gen_ai_client_operation_duration_seconds_count"),
+        (
+            "worker",
+            &worker_m,
+            "gen_ai_client_operation_duration_seconds_count",
+        ),
         ("worker", &worker_m, "baker_llm_cost_total"),
         ("worker", &worker_m, "baker_tool_duration_seconds_count"),
         ("worker", &worker_m, "baker_memory_store_items"),
@@ -153,8 +293,22 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     ] {
         assert!(promtext::has(m, series), "{who} /metrics lacks {series}");
     }
-    assert_eq!(promtext::sum(&brain_m, "http_server_request_duration_seconds_count", &["http_response_status_code=\"400\""]), 1.0);
-    assert!(promtext::sum(&worker_m, "baker_tool_duration_seconds_count", &["error_type="]) >= 1.0, "tool error counted");
+    assert_eq!(
+        promtext::sum(
+            &brain_m,
+            "http_server_request_duration_seconds_count",
+            &["http_response_status_code=\"400\""]
+        ),
+        1.0
+    );
+    assert!(
+        promtext::sum(
+            &worker_m,
+            "baker_tool_duration_seconds_count",
+            &["error_type="]
+        ) >= 1.0,
+        "tool error counted"
+    );
     assert!(promtext::sum(&worker_m, "baker_llm_cost_total", &[]) > 0.0);
 
     // Stop both (SIGTERM: they flush), then read traces and logs.
@@ -162,51 +316,115 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     worker.stop(Duration::from_secs(10)).await;
     let _ = js.delete_stream(&stream).await;
 
-    let spans = collector.wait_for_trace(&good.trace_id, Duration::from_secs(15), |s| expect::missing(s).is_empty()).await;
+    let spans = collector
+        .wait_for_trace(&good.trace_id, Duration::from_secs(15), |s| {
+            expect::missing(s).is_empty()
+        })
+        .await;
     let missing: Vec<&str> = expect::missing(&spans).iter().map(|m| m.what).collect();
-    assert!(missing.is_empty(), "trace {} lacks {missing:?}", good.trace_id);
+    assert!(
+        missing.is_empty(),
+        "trace {} lacks {missing:?}",
+        good.trace_id
+    );
     assert!(spans.iter().all(|s| s.trace_id == good.trace_id));
 
     // The structure, link by link.
-    let server = one(&spans, "brain", Some(Kind::Server), "POST /v1/conversations/{conversation_id}/messages");
-    assert!(parent_of(&spans, server).is_none(), "the brain's server span is the root");
-    assert_eq!(server.attr_str("http.route"), Some("/v1/conversations/{conversation_id}/messages"));
+    let server = one(
+        &spans,
+        "brain",
+        Some(Kind::Server),
+        "POST /v1/conversations/{conversation_id}/messages",
+    );
+    assert!(
+        parent_of(&spans, server).is_none(),
+        "the brain's server span is the root"
+    );
+    assert_eq!(
+        server.attr_str("http.route"),
+        Some("/v1/conversations/{conversation_id}/messages")
+    );
     let send = one(&spans, "brain", Some(Kind::Producer), "send ");
     assert!(has_ancestor(&spans, send, server));
     let process = one(&spans, "worker", Some(Kind::Consumer), "process ");
-    assert_eq!(process.parent_span_id, send.span_id, "worker process span is a child of the brain's send span");
+    assert_eq!(
+        process.parent_span_id, send.span_id,
+        "worker process span is a child of the brain's send span"
+    );
     let agent = one(&spans, "worker", None, "invoke_agent");
     assert!(has_ancestor(&spans, agent, process));
-    let chats: Vec<&SpanRecord> = spans.iter().filter(|s| s.service == "worker" && s.name.starts_with("chat ")).collect();
+    let chats: Vec<&SpanRecord> = spans
+        .iter()
+        .filter(|s| s.service == "worker" && s.name.starts_with("chat "))
+        .collect();
     assert!(chats.len() >= 3, "several agent iterations");
-    assert!(chats.iter().all(|c| has_ancestor(&spans, c, agent) && c.attr_f64("gen_ai.usage.input_tokens").is_some()));
+    assert!(chats.iter().all(
+        |c| has_ancestor(&spans, c, agent) && c.attr_f64("gen_ai.usage.input_tokens").is_some()
+    ));
     let search_tool = one(&spans, "worker", None, "execute_tool memory_search");
     let search = one(&spans, "worker", None, "search_memory");
     assert!(has_ancestor(&spans, search, search_tool));
     let ext_tool = one(&spans, "worker", None, "execute_tool order_lookup");
     let client = one(&spans, "worker", Some(Kind::Client), "POST");
     assert!(has_ancestor(&spans, client, ext_tool));
-    let ext_server = one(&spans, "worker", Some(Kind::Server), "POST /extensions/order_lookup");
-    assert_eq!(ext_server.parent_span_id, client.span_id, "extension server span is a child of the HTTP client span");
-    let reply = spans.iter().find(|s| s.service == "worker" && s.kind == Kind::Producer).unwrap();
+    let ext_server = one(
+        &spans,
+        "worker",
+        Some(Kind::Server),
+        "POST /extensions/order_lookup",
+    );
+    assert_eq!(
+        ext_server.parent_span_id, client.span_id,
+        "extension server span is a child of the HTTP client span"
+    );
+    let reply = spans
+        .iter()
+        .find(|s| s.service == "worker" && s.kind == Kind::Producer)
+        .unwrap();
     assert!(has_ancestor(&spans, reply, process));
     let back = one(&spans, "brain", Some(Kind::Consumer), "process ");
-    assert_eq!(back.parent_span_id, reply.span_id, "the reply comes back to the brain in the same trace");
+    assert_eq!(
+        back.parent_span_id, reply.span_id,
+        "the reply comes back to the brain in the same trace"
+    );
     for s in [process, agent, search, ext_server] {
-        assert_eq!(s.attr_str("gen_ai.conversation.id"), Some(conversation.as_str()), "conversation id on {}", s.name);
-        assert_eq!(s.attr_str("baker.job.id"), Some(job_id.as_str()), "job id on {}", s.name);
+        assert_eq!(
+            s.attr_str("gen_ai.conversation.id"),
+            Some(conversation.as_str()),
+            "conversation id on {}",
+            s.name
+        );
+        assert_eq!(
+            s.attr_str("baker.job.id"),
+            Some(job_id.as_str()),
+            "job id on {}",
+            s.name
+        );
     }
 
     // Bad JSON: a server span with 400 in its own trace.
-    let bad_spans = collector.wait_for_trace(&bad.trace_id, Duration::from_secs(5), |s| !s.is_empty()).await;
-    let bad_server = one(&bad_spans, "brain", Some(Kind::Server), "POST /v1/conversations/");
+    let bad_spans = collector
+        .wait_for_trace(&bad.trace_id, Duration::from_secs(5), |s| !s.is_empty())
+        .await;
+    let bad_server = one(
+        &bad_spans,
+        "brain",
+        Some(Kind::Server),
+        "POST /v1/conversations/",
+    );
     // Semconv wants an int; t-o 0.34 turns u64 fields into strings, so accept both spellings here
     // (reported to baker-otel-axum; the exact type is that crate's test).
-    let code = bad_server.attr("http.response.status_code").map(|v| v.to_string().trim_matches('"').to_string());
+    let code = bad_server
+        .attr("http.response.status_code")
+        .map(|v| v.to_string().trim_matches('"').to_string());
     assert_eq!(code.as_deref(), Some("400"), "{:?}", bad_server.attributes);
 
     // Tool failure: an error span for the calculator, the job still completes.
-    let fail_spans = collector.wait_for_trace(&failing.trace_id, Duration::from_secs(10), |s| expect::missing(s).is_empty()).await;
+    let fail_spans = collector
+        .wait_for_trace(&failing.trace_id, Duration::from_secs(10), |s| {
+            expect::missing(s).is_empty()
+        })
+        .await;
     let calc = one(&fail_spans, "worker", None, "execute_tool calculator");
     assert!(calc.error, "calculator span has status ERROR");
     assert!(expect::missing(&fail_spans).is_empty());
@@ -214,16 +432,30 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     // JSON log lines of both processes carry trace, conversation and job id.
     for log in [dir.join("brain.log"), dir.join("worker.log")] {
         let lines = json_lines(&log);
-        let correlated = lines.iter().filter(|l| l["trace_id"] == good.trace_id.as_str()).collect::<Vec<_>>();
-        assert!(!correlated.is_empty(), "{} has lines for trace {}", log.display(), good.trace_id);
+        let correlated = lines
+            .iter()
+            .filter(|l| l["trace_id"] == good.trace_id.as_str())
+            .collect::<Vec<_>>();
         assert!(
-            correlated.iter().any(|l| l["conversation_id"] == conversation.as_str() && l["job_id"] == job_id.as_str()),
+            !correlated.is_empty(),
+            "{} has lines for trace {}",
+            log.display(),
+            good.trace_id
+        );
+        assert!(
+            correlated
+                .iter()
+                .any(|l| l["conversation_id"] == conversation.as_str()
+                    && l["job_id"] == job_id.as_str()),
             "{}: lines of the trace carry conversation and job id: {correlated:#?}",
             log.display()
         );
     }
     let worker_lines = json_lines(&dir.join("worker.log"));
-    let usage_line = worker_lines.iter().find(|l| l["message"] == "job usage" && l["job_id"] == job_id.as_str()).expect("job usage line");
+    let usage_line = worker_lines
+        .iter()
+        .find(|l| l["message"] == "job usage" && l["job_id"] == job_id.as_str())
+        .expect("job usage line");
     assert_eq!(usage_line["trace_id"], good.trace_id.as_str());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = agent_pipeline::brain::router(state, &telemetry);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "brain listening");
-    axum::serve(listener, app).with_graceful_shutdown(agent_pipeline::shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(agent_pipeline::shutdown_signal())
+        .await?;
     tracing::info!("brain stopped");
     telemetry.shutdown()?;
     Ok(())

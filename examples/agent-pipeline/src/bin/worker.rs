@@ -6,7 +6,12 @@ use agent_pipeline::settings::Settings;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = agent_pipeline::telemetry("worker").init()?;
-    agent_pipeline::worker::run(Settings::from_env(), &telemetry, agent_pipeline::shutdown_signal()).await?;
+    agent_pipeline::worker::run(
+        Settings::from_env(),
+        &telemetry,
+        agent_pipeline::shutdown_signal(),
+    )
+    .await?;
     telemetry.shutdown()?;
     Ok(())
 }

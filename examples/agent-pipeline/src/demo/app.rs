@@ -23,7 +23,8 @@ pub struct Args {
 }
 
 /// Usage text.
-pub const USAGE: &str = "usage: demo [--requests N] [--concurrency C] [--otlp-endpoint URL] [--trees N]
+pub const USAGE: &str =
+    "usage: demo [--requests N] [--concurrency C] [--otlp-endpoint URL] [--trees N]
 
 Runs the Brain -> NATS -> Worker pipeline as separate processes, sends N messages and prints
 each request's trace (received by an embedded OTLP receiver) and a metrics summary.
@@ -45,7 +46,12 @@ Exit status 0 only if every request succeeded and got a complete trace.";
 /// assert!(parse_args(["--requests", "x"].map(String::from)).is_err());
 /// ```
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { requests: 1, concurrency: 1, otlp_endpoint: None, trees: None };
+    let mut a = Args {
+        requests: 1,
+        concurrency: 1,
+        otlp_endpoint: None,
+        trees: None,
+    };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -55,8 +61,16 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
-        let mut value = || inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{flag}: not a number: {v:?}"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let number = |v: String| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{flag}: not a number: {v:?}"))
+        };
         match flag.as_str() {
             "--requests" => a.requests = number(value()?)?,
             "--concurrency" => a.concurrency = number(value()?)?.max(1),
@@ -102,9 +116,16 @@ pub async fn run(args: Args) -> i32 {
 
 async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     let disabled = env_true("OTEL_SDK_DISABLED");
-    let nats_url = std::env::var("NATS_URL").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+    let nats_url = std::env::var("NATS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
     let nats = super::nats::ensure(&nats_url).await?;
-    let collector = if disabled || args.otlp_endpoint.is_some() { None } else { Some(Collector::start().await?) };
+    let collector = if disabled || args.otlp_endpoint.is_some() {
+        None
+    } else {
+        Some(Collector::start().await?)
+    };
 
     let run_id = format!("{:08x}", rand::random::<u32>());
     let stream = format!("DEMO_JOBS_{run_id}");
@@ -148,18 +169,52 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), url.clone()));
     }
 
-    let worker = Service::spawn("worker", &sibling_binary("worker")?, &env, &remove, logs.join("worker.log"))?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-    if !wait_http_ok(&http, &format!("http://{worker_addr}/healthz"), Duration::from_secs(20)).await {
+    let worker = Service::spawn(
+        "worker",
+        &sibling_binary("worker")?,
+        &env,
+        &remove,
+        logs.join("worker.log"),
+    )?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    if !wait_http_ok(
+        &http,
+        &format!("http://{worker_addr}/healthz"),
+        Duration::from_secs(20),
+    )
+    .await
+    {
         return Err(format!("worker did not start; see {}", worker.log.display()).into());
     }
-    let brain = Service::spawn("brain", &sibling_binary("brain")?, &env, &remove, logs.join("brain.log"))?;
-    if !wait_http_ok(&http, &format!("http://{brain_addr}/healthz"), Duration::from_secs(20)).await {
+    let brain = Service::spawn(
+        "brain",
+        &sibling_binary("brain")?,
+        &env,
+        &remove,
+        logs.join("brain.log"),
+    )?;
+    if !wait_http_ok(
+        &http,
+        &format!("http://{brain_addr}/healthz"),
+        Duration::from_secs(20),
+    )
+    .await
+    {
         return Err(format!("brain did not start; see {}", brain.log.display()).into());
     }
 
     println!("agent-pipeline demo");
-    println!("  nats      {}{}", nats.url, if nats.started { " (nats-server -js started by the demo)" } else { "" });
+    println!(
+        "  nats      {}{}",
+        nats.url,
+        if nats.started {
+            " (nats-server -js started by the demo)"
+        } else {
+            ""
+        }
+    );
     println!("  brain     http://{brain_addr}");
     println!("  worker    http://{worker_addr}/metrics");
     match (&collector, &args.otlp_endpoint, disabled) {
@@ -167,7 +222,10 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         (None, Some(url), _) => println!("  telemetry OTLP collector {url}"),
         _ => println!("  telemetry OTEL_SDK_DISABLED=true (no traces)"),
     }
-    println!("  logs      {} (JSON lines of brain and worker)", logs.display());
+    println!(
+        "  logs      {} (JSON lines of brain and worker)",
+        logs.display()
+    );
     println!();
 
     // Requests.
@@ -191,15 +249,25 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     delete_stream(&nats.url, &stream).await;
 
     let mut complete = 0;
-    let tree_limit = args.trees.unwrap_or(if args.requests <= 10 { usize::MAX } else { 3 });
+    let tree_limit = args
+        .trees
+        .unwrap_or(if args.requests <= 10 { usize::MAX } else { 3 });
     for (n, o) in outcomes.iter().enumerate() {
         let Some(tid) = &o.trace_id else {
-            println!("request {} -> HTTP {} (no X-Trace-Id)", o.index + 1, o.status);
+            println!(
+                "request {} -> HTTP {} (no X-Trace-Id)",
+                o.index + 1,
+                o.status
+            );
             continue;
         };
         println!("trace_id={tid}");
         if let Some(c) = &collector {
-            let spans = c.wait_for_trace(tid, Duration::from_secs(if n == 0 { 10 } else { 2 }), |s| expect::missing(s).is_empty()).await;
+            let spans = c
+                .wait_for_trace(tid, Duration::from_secs(if n == 0 { 10 } else { 2 }), |s| {
+                    expect::missing(s).is_empty()
+                })
+                .await;
             let missing = expect::missing(&spans);
             if o.status == 200 && missing.is_empty() {
                 complete += 1;
@@ -223,26 +291,58 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         println!("(trees printed for the first {tree_limit} requests; --trees N to change)\n");
     }
     if collector.is_none() && !disabled {
-        println!("(traces went to {}; trees are printed only with the embedded receiver)\n", args.otlp_endpoint.as_deref().unwrap_or("?"));
+        println!(
+            "(traces went to {}; trees are printed only with the embedded receiver)\n",
+            args.otlp_endpoint.as_deref().unwrap_or("?")
+        );
     }
 
-    summary(&outcomes, ok, elapsed, &args, &brain_metrics, &worker_metrics);
+    summary(
+        &outcomes,
+        ok,
+        elapsed,
+        &args,
+        &brain_metrics,
+        &worker_metrics,
+    );
     let success = ok == args.requests && (disabled || complete == args.requests);
     if !success {
-        println!("FAILED: {ok}/{} requests succeeded, {complete} complete traces; logs in {}", args.requests, logs.display());
+        println!(
+            "FAILED: {ok}/{} requests succeeded, {complete} complete traces; logs in {}",
+            args.requests,
+            logs.display()
+        );
     }
     Ok(if success { 0 } else { 1 })
 }
 
 async fn send(http: &reqwest::Client, brain: &str, i: usize) -> Outcome {
-    let url = format!("http://{brain}/v1/conversations/conv-{:03}/messages", i % 7 + 1);
+    let url = format!(
+        "http://{brain}/v1/conversations/conv-{:03}/messages",
+        i % 7 + 1
+    );
     let body = serde_json::json!({ "message": MESSAGES[i % MESSAGES.len()] }).to_string();
     let start = Instant::now();
-    let res = http.post(url).header(http::header::CONTENT_TYPE, "application/json").body(body).send().await;
-    let mut o = Outcome { index: i, status: 0, trace_id: None, latency: Duration::ZERO, response: None };
+    let res = http
+        .post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await;
+    let mut o = Outcome {
+        index: i,
+        status: 0,
+        trace_id: None,
+        latency: Duration::ZERO,
+        response: None,
+    };
     if let Ok(r) = res {
         o.status = r.status().as_u16();
-        o.trace_id = r.headers().get("x-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        o.trace_id = r
+            .headers()
+            .get("x-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if let Ok(b) = r.bytes().await {
             o.response = serde_json::from_slice(&b).ok();
         }
@@ -253,7 +353,10 @@ async fn send(http: &reqwest::Client, brain: &str, i: usize) -> Outcome {
 
 fn print_usage(o: &Outcome, spans: &[SpanRecord]) {
     if let Some(r) = &o.response {
-        let llm_calls = spans.iter().filter(|s| tree::llm_details(s).is_some()).count();
+        let llm_calls = spans
+            .iter()
+            .filter(|s| tree::llm_details(s).is_some())
+            .count();
         println!(
             "  => HTTP {} in {:.1} ms, {} spans, {llm_calls} LLM calls, {} input + {} output tokens, ${:.6}",
             o.status,
@@ -287,26 +390,66 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
-fn summary(outcomes: &[Outcome], ok: usize, elapsed: Duration, args: &Args, brain: &[promtext::Sample], worker: &[promtext::Sample]) {
-    let mut lat: Vec<Duration> = outcomes.iter().filter(|o| o.status == 200).map(|o| o.latency).collect();
+fn summary(
+    outcomes: &[Outcome],
+    ok: usize,
+    elapsed: Duration,
+    args: &Args,
+    brain: &[promtext::Sample],
+    worker: &[promtext::Sample],
+) {
+    let mut lat: Vec<Duration> = outcomes
+        .iter()
+        .filter(|o| o.status == 200)
+        .map(|o| o.latency)
+        .collect();
     lat.sort();
-    let (input, output, cost) = outcomes.iter().filter_map(|o| o.response.as_ref()).fold((0, 0, 0.0), |(i, o, c), r| {
-        (i + r.usage.input_tokens, o + r.usage.output_tokens, c + r.usage.cost)
-    });
-    let both = |name: &str, filters: &[&str]| promtext::sum(brain, name, filters) + promtext::sum(worker, name, filters);
+    let (input, output, cost) =
+        outcomes
+            .iter()
+            .filter_map(|o| o.response.as_ref())
+            .fold((0, 0, 0.0), |(i, o, c), r| {
+                (
+                    i + r.usage.input_tokens,
+                    o + r.usage.output_tokens,
+                    c + r.usage.cost,
+                )
+            });
+    let both = |name: &str, filters: &[&str]| {
+        promtext::sum(brain, name, filters) + promtext::sum(worker, name, filters)
+    };
     println!("metrics summary");
-    println!("  requests    {} sent, {ok} ok, {} failed (concurrency {})", outcomes.len(), outcomes.len() - ok, args.concurrency);
-    println!("  latency     p50 {:.1} ms, p99 {:.1} ms", percentile(&lat, 0.50), percentile(&lat, 0.99));
-    println!("  throughput  {:.1} req/s ({} requests in {:.2} s)", outcomes.len() as f64 / elapsed.as_secs_f64().max(1e-9), outcomes.len(), elapsed.as_secs_f64());
+    println!(
+        "  requests    {} sent, {ok} ok, {} failed (concurrency {})",
+        outcomes.len(),
+        outcomes.len() - ok,
+        args.concurrency
+    );
+    println!(
+        "  latency     p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "  throughput  {:.1} req/s ({} requests in {:.2} s)",
+        outcomes.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        outcomes.len(),
+        elapsed.as_secs_f64()
+    );
     println!("  tokens      {input} input + {output} output (from responses)");
-    if promtext::has(brain, "gen_ai_client_token_usage_sum") || promtext::has(worker, "gen_ai_client_token_usage_sum") {
+    if promtext::has(brain, "gen_ai_client_token_usage_sum")
+        || promtext::has(worker, "gen_ai_client_token_usage_sum")
+    {
         println!(
             "              {} input + {} output (gen_ai_client_token_usage_sum, brain + worker /metrics)",
             both("gen_ai_client_token_usage_sum", &["gen_ai_token_type=\"input\""]),
             both("gen_ai_client_token_usage_sum", &["gen_ai_token_type=\"output\""])
         );
     }
-    println!("  cost        ${cost:.6} (baker_llm_cost_total: ${:.6})", both("baker_llm_cost_total", &[]));
+    println!(
+        "  cost        ${cost:.6} (baker_llm_cost_total: ${:.6})",
+        both("baker_llm_cost_total", &[])
+    );
     println!(
         "  queue depth pending {} / ack_pending {} (baker_queue_depth, worker)",
         promtext::sum(worker, "baker_queue_depth", &["state=\"pending\""]),
@@ -314,6 +457,10 @@ fn summary(outcomes: &[Outcome], ok: usize, elapsed: Duration, args: &Args, brai
     );
     println!(
         "  tool errors {} (baker_tool_duration_seconds_count with error_type)",
-        promtext::sum(worker, "baker_tool_duration_seconds_count", &["error_type="])
+        promtext::sum(
+            worker,
+            "baker_tool_duration_seconds_count",
+            &["error_type="]
+        )
     );
 }

@@ -5,9 +5,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use prost::Message;
 use std::net::SocketAddr;
@@ -89,7 +93,10 @@ pub struct SpanRecord {
 impl SpanRecord {
     /// An attribute by key.
     pub fn attr(&self, key: &str) -> Option<&serde_json::Value> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// A string attribute by key.
@@ -146,7 +153,9 @@ pub struct Collector {
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Collector")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,7 +192,11 @@ impl Collector {
 
     /// Every span of `trace_id` received so far.
     pub fn trace(&self, trace_id: &str) -> Vec<SpanRecord> {
-        lock(&self.store.spans).iter().filter(|s| s.trace_id == trace_id).cloned().collect()
+        lock(&self.store.spans)
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
     }
 
     /// Every span received so far.
@@ -197,7 +210,12 @@ impl Collector {
     }
 
     /// Waits until `done(spans of the trace)` holds or `timeout` passes; returns the spans.
-    pub async fn wait_for_trace(&self, trace_id: &str, timeout: Duration, done: impl Fn(&[SpanRecord]) -> bool) -> Vec<SpanRecord> {
+    pub async fn wait_for_trace(
+        &self,
+        trace_id: &str,
+        timeout: Duration,
+        done: impl Fn(&[SpanRecord]) -> bool,
+    ) -> Vec<SpanRecord> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.store.changed.notified();
@@ -214,19 +232,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn check_encoding(headers: &HeaderMap) -> Result<(), Response> {
-    let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn check_encoding(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-protobuf") {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "only application/x-protobuf").into_response());
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "only application/x-protobuf",
+        )
+            .into_response());
     }
-    if headers.get(http::header::CONTENT_ENCODING).is_some_and(|v| v != "identity") {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "compression is not supported").into_response());
+    if headers
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v != "identity")
+    {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "compression is not supported",
+        )
+            .into_response());
     }
     Ok(())
 }
 
 fn protobuf(bytes: Vec<u8>) -> Response {
-    ([(http::header::CONTENT_TYPE, "application/x-protobuf")], bytes).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "application/x-protobuf")],
+        bytes,
+    )
+        .into_response()
 }
 
 fn service_of(attrs: &[KeyValue]) -> String {
@@ -240,17 +276,25 @@ fn service_of(attrs: &[KeyValue]) -> String {
 
 async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = check_encoding(&headers) {
-        return r;
+        return *r;
     }
     let Ok(req) = ExportTraceServiceRequest::decode(body) else {
         return (StatusCode::BAD_REQUEST, "invalid ExportTraceServiceRequest").into_response();
     };
     let mut out = Vec::new();
     for rs in req.resource_spans {
-        let service = service_of(rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]));
+        let service = service_of(
+            rs.resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]),
+        );
         for ss in rs.scope_spans {
             for s in ss.spans {
-                let (error, status_message) = s.status.map(|st| (st.code == 2, st.message)).unwrap_or_default();
+                let (error, status_message) = s
+                    .status
+                    .map(|st| (st.code == 2, st.message))
+                    .unwrap_or_default();
                 out.push(SpanRecord {
                     trace_id: hex(&s.trace_id),
                     span_id: hex(&s.span_id),
@@ -274,14 +318,19 @@ async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes
 
 async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = check_encoding(&headers) {
-        return r;
+        return *r;
     }
     let Ok(req) = ExportLogsServiceRequest::decode(body) else {
         return (StatusCode::BAD_REQUEST, "invalid ExportLogsServiceRequest").into_response();
     };
     let mut out = Vec::new();
     for rl in req.resource_logs {
-        let service = service_of(rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]));
+        let service = service_of(
+            rl.resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]),
+        );
         for sl in rl.scope_logs {
             for l in sl.log_records {
                 out.push(LogRecord {
@@ -301,7 +350,7 @@ async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) 
 async fn metrics(headers: HeaderMap) -> Response {
     // Metrics are read from the services' /metrics endpoints; OTLP metric pushes are accepted.
     if let Err(r) = check_encoding(&headers) {
-        return r;
+        return *r;
     }
     protobuf(ExportMetricsServiceResponse::default().encode_to_vec())
 }
@@ -311,7 +360,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn kv_to_json(kv: &KeyValue) -> (String, serde_json::Value) {
-    (kv.key.clone(), kv.value.as_ref().map(any_to_json).unwrap_or(serde_json::Value::Null))
+    (
+        kv.key.clone(),
+        kv.value
+            .as_ref()
+            .map(any_to_json)
+            .unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn any_to_text(v: &AnyValue) -> String {
@@ -327,9 +382,15 @@ fn any_to_json(v: &AnyValue) -> serde_json::Value {
         Some(any_value::Value::StringValue(s)) => J::String(s.clone()),
         Some(any_value::Value::BoolValue(b)) => J::Bool(*b),
         Some(any_value::Value::IntValue(i)) => J::from(*i),
-        Some(any_value::Value::DoubleValue(d)) => serde_json::Number::from_f64(*d).map(J::Number).unwrap_or(J::Null),
-        Some(any_value::Value::ArrayValue(a)) => J::Array(a.values.iter().map(any_to_json).collect()),
-        Some(any_value::Value::KvlistValue(l)) => J::Object(l.values.iter().map(kv_to_json).collect()),
+        Some(any_value::Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Some(any_value::Value::ArrayValue(a)) => {
+            J::Array(a.values.iter().map(any_to_json).collect())
+        }
+        Some(any_value::Value::KvlistValue(l)) => {
+            J::Object(l.values.iter().map(kv_to_json).collect())
+        }
         Some(any_value::Value::BytesValue(b)) => J::String(hex(b)),
         _ => J::Null,
     }

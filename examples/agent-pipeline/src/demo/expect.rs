@@ -20,27 +20,59 @@ pub struct Expected {
 impl Expected {
     /// Whether `s` is this span.
     pub fn matches(&self, s: &SpanRecord) -> bool {
-        s.service == self.service && self.kind.is_none_or(|k| k == s.kind) && s.name.starts_with(self.name_prefix)
+        s.service == self.service
+            && self.kind.is_none_or(|k| k == s.kind)
+            && s.name.starts_with(self.name_prefix)
     }
 }
 
-const fn e(what: &'static str, service: &'static str, kind: Option<Kind>, name_prefix: &'static str) -> Expected {
-    Expected { what, service, kind, name_prefix }
+const fn e(
+    what: &'static str,
+    service: &'static str,
+    kind: Option<Kind>,
+    name_prefix: &'static str,
+) -> Expected {
+    Expected {
+        what,
+        service,
+        kind,
+        name_prefix,
+    }
 }
 
 /// The spans of a complete trace.
 pub const COMPLETE: &[Expected] = &[
-    e("brain HTTP server span", "brain", Some(Kind::Server), "POST /v1/conversations/"),
-    e("brain routing LLM call", "brain", Some(Kind::Client), "chat "),
+    e(
+        "brain HTTP server span",
+        "brain",
+        Some(Kind::Server),
+        "POST /v1/conversations/",
+    ),
+    e(
+        "brain routing LLM call",
+        "brain",
+        Some(Kind::Client),
+        "chat ",
+    ),
     e("brain job publish", "brain", Some(Kind::Producer), "send "),
-    e("worker job processing", "worker", Some(Kind::Consumer), "process "),
+    e(
+        "worker job processing",
+        "worker",
+        Some(Kind::Consumer),
+        "process ",
+    ),
     e("agent invocation", "worker", None, "invoke_agent"),
     e("agent LLM call", "worker", Some(Kind::Client), "chat "),
     e("tool call", "worker", None, "execute_tool "),
     e("memory search", "worker", None, "search_memory"),
     e("memory update", "worker", None, "update_memory"),
     e("outbound HTTP call", "worker", Some(Kind::Client), "POST"),
-    e("extension HTTP server span", "worker", Some(Kind::Server), "POST"),
+    e(
+        "extension HTTP server span",
+        "worker",
+        Some(Kind::Server),
+        "POST",
+    ),
     e("reply publish", "worker", Some(Kind::Producer), "send "),
 ];
 
@@ -50,5 +82,8 @@ pub const COMPLETE: &[Expected] = &[
 /// assert_eq!(agent_pipeline::demo::expect::missing(&[]).len(), agent_pipeline::demo::expect::COMPLETE.len());
 /// ```
 pub fn missing(spans: &[SpanRecord]) -> Vec<&'static Expected> {
-    COMPLETE.iter().filter(|e| !spans.iter().any(|s| e.matches(s))).collect()
+    COMPLETE
+        .iter()
+        .filter(|e| !spans.iter().any(|s| e.matches(s)))
+        .collect()
 }

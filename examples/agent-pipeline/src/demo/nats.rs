@@ -43,7 +43,9 @@ impl Drop for NatsServer {
 
 /// Whether a NATS client can connect to `url` within `timeout`.
 pub async fn reachable(url: &str, timeout: Duration) -> bool {
-    let opts = async_nats::ConnectOptions::new().connection_timeout(timeout).retry_on_initial_connect();
+    let opts = async_nats::ConnectOptions::new()
+        .connection_timeout(timeout)
+        .retry_on_initial_connect();
     match tokio::time::timeout(timeout, opts.connect(url)).await {
         Ok(Ok(c)) => {
             let ok = c.flush().await.is_ok();
@@ -64,10 +66,16 @@ pub async fn reachable(url: &str, timeout: Duration) -> bool {
 /// ```
 pub async fn ensure(url: &str) -> Result<NatsServer, NatsError> {
     if reachable(url, Duration::from_secs(2)).await {
-        return Ok(NatsServer { url: url.to_string(), started: false, child: None, dir: None });
+        return Ok(NatsServer {
+            url: url.to_string(),
+            started: false,
+            child: None,
+            dir: None,
+        });
     }
     let port = super::procs::free_port().map_err(|e| NatsError::Start(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("agent-pipeline-nats-{}-{port}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("agent-pipeline-nats-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| NatsError::Start(e.to_string()))?;
     let child = tokio::process::Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
@@ -78,15 +86,27 @@ pub async fn ensure(url: &str) -> Result<NatsServer, NatsError> {
         .spawn();
     let child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NatsError::Unavailable { url: url.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(NatsError::Unavailable {
+                url: url.to_string(),
+            })
+        }
         Err(e) => return Err(NatsError::Start(e.to_string())),
     };
-    let server = NatsServer { url: format!("nats://127.0.0.1:{port}"), started: true, child: Some(child), dir: Some(dir) };
+    let server = NatsServer {
+        url: format!("nats://127.0.0.1:{port}"),
+        started: true,
+        child: Some(child),
+        dir: Some(dir),
+    };
     for _ in 0..50 {
         if reachable(&server.url, Duration::from_millis(500)).await {
             return Ok(server);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(NatsError::Start(format!("nats-server on {} did not come up", server.url)))
+    Err(NatsError::Start(format!(
+        "nats-server on {} did not come up",
+        server.url
+    )))
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 /// assert!(agent_pipeline::demo::procs::free_port().unwrap() > 0);
 /// ```
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
 }
 
 /// The path of a sibling binary of the running executable (`brain`, `worker`).
@@ -21,9 +23,15 @@ pub fn free_port() -> std::io::Result<u16> {
 /// ```
 pub fn sibling_binary(name: &str) -> std::io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or_else(|| std::io::Error::other("executable has no parent directory"))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| std::io::Error::other("executable has no parent directory"))?;
     // Integration tests run from target/<profile>/deps; the binaries sit one level up.
-    let dir = if dir.ends_with("deps") { dir.parent().unwrap_or(dir) } else { dir };
+    let dir = if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
     Ok(dir.join(name))
 }
 
@@ -40,16 +48,32 @@ pub struct Service {
 
 impl Service {
     /// Spawns `program` with `env` added to the inherited environment and output to `log`.
-    pub fn spawn(name: &str, program: &Path, env: &[(String, String)], remove_env: &[&str], log: PathBuf) -> std::io::Result<Self> {
+    pub fn spawn(
+        name: &str,
+        program: &Path,
+        env: &[(String, String)],
+        remove_env: &[&str],
+        log: PathBuf,
+    ) -> std::io::Result<Self> {
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
         let mut cmd = tokio::process::Command::new(program);
         for k in remove_env {
             cmd.env_remove(k);
         }
-        cmd.envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(out).stderr(err).kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", program.display())))?;
-        Ok(Self { name: name.to_string(), log, child })
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", program.display())))?;
+        Ok(Self {
+            name: name.to_string(),
+            log,
+            child,
+        })
     }
 
     /// Whether the process has exited.
@@ -60,7 +84,10 @@ impl Service {
     /// SIGTERM (the services flush telemetry and exit), then SIGKILL after `grace`.
     pub async fn stop(mut self, grace: Duration) {
         if let Some(pid) = self.child.id() {
-            let _ = tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
             if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
                 return;
             }

@@ -33,7 +33,11 @@ pub fn parse(text: &str) -> Vec<Sample> {
                 }
             };
             let value = rest.split_whitespace().next()?.parse().ok()?;
-            Some(Sample { name: series.0.to_string(), labels: series.1.to_string(), value })
+            Some(Sample {
+                name: series.0.to_string(),
+                labels: series.1.to_string(),
+                value,
+            })
         })
         .collect()
 }
@@ -46,7 +50,10 @@ pub fn parse(text: &str) -> Vec<Sample> {
 /// assert_eq!(agent_pipeline::demo::promtext::sum(&s, "x", &["t=\"b\""]), 2.0);
 /// ```
 pub fn sum(samples: &[Sample], name: &str, label_filters: &[&str]) -> f64 {
-    samples.iter().filter(|s| s.name == name && label_filters.iter().all(|f| s.labels.contains(f))).fold(0.0, |acc, s| acc + s.value)
+    samples
+        .iter()
+        .filter(|s| s.name == name && label_filters.iter().all(|f| s.labels.contains(f)))
+        .fold(0.0, |acc, s| acc + s.value)
 }
 
 /// Whether any sample is named `name`.

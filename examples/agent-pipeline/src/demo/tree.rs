@@ -18,7 +18,10 @@ pub fn render(spans: &[SpanRecord]) -> String {
         if s.parent_span_id.is_empty() || !ids.contains(s.parent_span_id.as_str()) {
             roots.push(s);
         } else {
-            children.entry(s.parent_span_id.as_str()).or_default().push(s);
+            children
+                .entry(s.parent_span_id.as_str())
+                .or_default()
+                .push(s);
         }
     }
     roots.sort_by_key(|s| s.start_ns);
@@ -38,12 +41,23 @@ pub fn render(spans: &[SpanRecord]) -> String {
 
 fn line(out: &mut String, s: &SpanRecord, depth: usize) {
     let indent = "  ".repeat(depth);
-    let _ = write!(out, "  {:<7}{:>9.2} ms  {indent}{} [{}]", s.service, s.duration_ms(), s.name, s.kind.as_str());
+    let _ = write!(
+        out,
+        "  {:<7}{:>9.2} ms  {indent}{} [{}]",
+        s.service,
+        s.duration_ms(),
+        s.name,
+        s.kind.as_str()
+    );
     if let Some(extra) = llm_details(s) {
         let _ = write!(out, "  {extra}");
     }
     if s.error {
-        let msg = if s.status_message.is_empty() { s.attr_str("error.type").unwrap_or("error") } else { &s.status_message };
+        let msg = if s.status_message.is_empty() {
+            s.attr_str("error.type").unwrap_or("error")
+        } else {
+            &s.status_message
+        };
         let _ = write!(out, "  ERROR: {msg}");
     }
     out.push('\n');
@@ -59,7 +73,10 @@ fn line(out: &mut String, s: &SpanRecord, depth: usize) {
 pub fn llm_details(s: &SpanRecord) -> Option<String> {
     let input = s.attr_f64("gen_ai.usage.input_tokens")?;
     let output = s.attr_f64("gen_ai.usage.output_tokens").unwrap_or(0.0);
-    let model = s.attr_str("gen_ai.response.model").or_else(|| s.attr_str("gen_ai.request.model")).unwrap_or("?");
+    let model = s
+        .attr_str("gen_ai.response.model")
+        .or_else(|| s.attr_str("gen_ai.request.model"))
+        .unwrap_or("?");
     let mut text = format!("model={model} tokens={input}→{output}");
     if let Some(cost) = cost_of(s) {
         let _ = write!(text, " cost=${cost:.6}");
@@ -77,5 +94,10 @@ pub fn llm_details(s: &SpanRecord) -> Option<String> {
 pub fn cost_of(s: &SpanRecord) -> Option<f64> {
     s.attr_f64("gen_ai.usage.cost.amount")
         .or_else(|| s.attr_f64("gen_ai.usage.cost"))
-        .or_else(|| s.attributes.iter().find(|(k, v)| k.contains("cost") && v.is_number()).and_then(|(_, v)| v.as_f64()))
+        .or_else(|| {
+            s.attributes
+                .iter()
+                .find(|(k, v)| k.contains("cost") && v.is_number())
+                .and_then(|(_, v)| v.as_f64())
+        })
 }
