@@ -238,21 +238,25 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), Box<Response>> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !ct.starts_with("application/x-protobuf") {
-        return Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "only application/x-protobuf",
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "only application/x-protobuf",
+            )
+                .into_response(),
+        ));
     }
     if headers
         .get(http::header::CONTENT_ENCODING)
         .is_some_and(|v| v != "identity")
     {
-        return Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "compression is not supported",
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "compression is not supported",
+            )
+                .into_response(),
+        ));
     }
     Ok(())
 }
