@@ -336,7 +336,7 @@ pin_project_lite::pin_project! {
     /// `messages()`) yielding [`Traced`] JetStream messages; errors pass through unchanged.
     ///
     /// ```no_run
-    /// # async fn f(consumer: async_nats::jetstream::consumer::PullConsumer) -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn f(consumer: async_nats::jetstream::consumer::PullConsumer) -> Result<(), async_nats::Error> {
     /// use futures_util::StreamExt;
     /// let nats = baker_otel_nats::NatsTelemetry::new();
     /// let mut messages = baker_otel_nats::TracedMessages::new(consumer.messages().await?, nats);

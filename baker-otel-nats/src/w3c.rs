@@ -6,10 +6,11 @@
 use crate::carrier::{HeaderExtractor, BAGGAGE, MAX_VALUE_LEN, TRACEPARENT, TRACESTATE};
 use async_nats::header::HeaderValue;
 use async_nats::HeaderMap;
+use baker_otel::context::{CONVERSATION_ID, JOB_ID};
 use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
+use opentelemetry::{Context, Key};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use std::str::FromStr;
 
@@ -127,7 +128,7 @@ pub(crate) fn extract(cx: &Context, carrier: HeaderExtractor<'_>) -> Context {
                 let mut it = item.split('=');
                 match (it.next(), it.next()) {
                     (Some(k), Some(v)) => Some(KeyValueMetadata::new(
-                        k.trim().to_owned(),
+                        baggage_key(k.trim()),
                         v.trim().to_owned(),
                         "",
                     )),
@@ -136,6 +137,15 @@ pub(crate) fn extract(cx: &Context, carrier: HeaderExtractor<'_>) -> Context {
             });
             cx.with_baggage(items)
         }
+    }
+}
+
+/// The Baker ids travel on every message: their keys need no allocation.
+fn baggage_key(k: &str) -> Key {
+    match k {
+        CONVERSATION_ID => Key::from_static_str(CONVERSATION_ID),
+        JOB_ID => Key::from_static_str(JOB_ID),
+        _ => Key::new(k.to_owned()),
     }
 }
 
