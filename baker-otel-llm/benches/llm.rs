@@ -1,2 +1,201 @@
-//! Placeholder (lead): replaced by the real bench.
-fn main() {}
+//! llm_span! (6 attributes + usage, cost, metrics) vs a hand-written tracing::info_span! with the
+//! same fields, under the same baker-otel subscriber; and cost lookup + computation.
+
+use baker_otel::config::Signal;
+use baker_otel_llm::pricing::Pricing;
+use baker_otel_llm::{llm_span, LlmTelemetry, Usage};
+use criterion::{criterion_group, Criterion};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const USAGE: Usage = Usage {
+    input_tokens: 812,
+    output_tokens: 97,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+    reasoning_output_tokens: 0,
+};
+
+fn hand_written() {
+    let span = tracing::info_span!(
+        "chat claude-sonnet-4-5",
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "anthropic",
+        gen_ai.request.model = "claude-sonnet-4-5",
+        baker.llm.role = "assistant",
+        baker.agent.iteration = 3i64,
+        gen_ai.request.max_tokens = 1024i64,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        gen_ai.usage.cost.amount = tracing::field::Empty,
+        gen_ai.usage.cost.currency = tracing::field::Empty,
+    );
+    span.record("gen_ai.usage.input_tokens", USAGE.input_tokens);
+    span.record("gen_ai.usage.output_tokens", USAGE.output_tokens);
+    span.record("gen_ai.usage.cost.amount", 0.0039);
+    span.record("gen_ai.usage.cost.currency", "USD");
+    drop(span);
+}
+
+struct Manual {
+    duration: opentelemetry::metrics::Histogram<f64>,
+    tokens: opentelemetry::metrics::Histogram<u64>,
+    cost: opentelemetry::metrics::Counter<f64>,
+}
+static MANUAL: std::sync::OnceLock<Manual> = std::sync::OnceLock::new();
+
+/// The hand-written span plus the same four metric records the macro makes.
+fn hand_written_with_metrics() {
+    use opentelemetry::KeyValue;
+    let start = Instant::now();
+    hand_written();
+    let m = MANUAL.get().expect("set");
+    let base = [
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", "anthropic"),
+        KeyValue::new("gen_ai.request.model", "claude-sonnet-4-5"),
+    ];
+    m.duration.record(start.elapsed().as_secs_f64(), &base);
+    let [a, b, c] = base;
+    m.tokens.record(
+        USAGE.input_tokens,
+        &[
+            a.clone(),
+            b.clone(),
+            c.clone(),
+            KeyValue::new("gen_ai.token.type", "input"),
+        ],
+    );
+    m.tokens.record(
+        USAGE.output_tokens,
+        &[
+            a,
+            b.clone(),
+            c.clone(),
+            KeyValue::new("gen_ai.token.type", "output"),
+        ],
+    );
+    m.cost
+        .add(0.0039, &[b, c, KeyValue::new("currency", "USD")]);
+}
+
+fn macro_span() {
+    let span = llm_span!(
+        model = "claude-sonnet-4-5",
+        provider = "anthropic",
+        role = "assistant",
+        iteration = 3,
+        max_tokens = 1024,
+        operation = "chat"
+    );
+    span.record_usage(USAGE);
+    drop(span);
+}
+
+fn per_iter(f: fn(), n: u32) -> f64 {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+fn benches(c: &mut Criterion) {
+    let telemetry = baker_otel::Telemetry::builder()
+        .service_name("bench")
+        .exporters(Signal::Traces, [])
+        .exporters(Signal::Logs, [])
+        .json_logs(false)
+        .init()
+        .expect("init");
+    LlmTelemetry::builder()
+        .meter_provider(telemetry.meter_provider().expect("metrics"))
+        .preload_model("anthropic", "claude-sonnet-4-5")
+        .install()
+        .expect("install");
+    {
+        use opentelemetry::metrics::MeterProvider as _;
+        let meter = telemetry.meter_provider().expect("metrics").meter("manual");
+        let _ = MANUAL.set(Manual {
+            duration: meter
+                .f64_histogram("manual.duration")
+                .with_unit("s")
+                .build(),
+            tokens: meter.u64_histogram("manual.tokens").build(),
+            cost: meter.f64_counter("manual.cost").build(),
+        });
+    }
+    let pricing = Pricing::builder()
+        .preload_model("anthropic", "claude-sonnet-4-5")
+        .build()
+        .unwrap();
+
+    let mut g = c.benchmark_group("llm_span");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("hand_written_info_span", |b| b.iter(hand_written));
+    g.bench_function("hand_written_info_span_plus_same_metrics", |b| {
+        b.iter(hand_written_with_metrics)
+    });
+    g.bench_function("llm_span_macro_6_attrs_usage_cost_metrics", |b| {
+        b.iter(macro_span)
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("cost");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    g.bench_function("lookup_and_compute", |b| {
+        b.iter(|| {
+            pricing.cost(
+                black_box("anthropic"),
+                black_box("claude-sonnet-4-5"),
+                black_box(&USAGE),
+            )
+        })
+    });
+    g.finish();
+
+    // Ratios from one interleaved run.
+    let n = 200_000;
+    let (mut h, mut hm, mut m) = (0.0, 0.0, 0.0);
+    for _ in 0..3 {
+        h += per_iter(hand_written, n);
+        hm += per_iter(hand_written_with_metrics, n);
+        m += per_iter(macro_span, n);
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(pricing.cost(
+            black_box("anthropic"),
+            black_box("claude-sonnet-4-5"),
+            black_box(&USAGE),
+        ));
+    }
+    let cost_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
+    println!(
+        "\nRATIO llm_span!/hand-written info_span! = {:.2}x ({:.0} ns vs {:.0} ns)",
+        m / h,
+        m / 3.0,
+        h / 3.0
+    );
+    println!(
+        "RATIO llm_span!/hand-written info_span! + same metrics = {:.2}x ({:.0} ns)",
+        m / hm,
+        hm / 3.0
+    );
+    println!("COST lookup+compute = {cost_ns:.0} ns (target <= 200 ns)");
+}
+
+criterion_group!(group, benches);
+
+fn main() {
+    group();
+    Criterion::default().configure_from_args().final_summary();
+}

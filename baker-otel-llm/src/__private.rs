@@ -112,14 +112,14 @@ impl LlmArgs {
     #[inline]
     pub fn defaults() -> LlmArgs {
         LlmArgs {
-        model: StringValue::from(""),
-        provider: None,
-        operation: None,
-        role: None,
-        iteration: None,
-        temperature: None,
-        max_tokens: None,
-        top_p: None,
+            model: StringValue::from(""),
+            provider: None,
+            operation: None,
+            role: None,
+            iteration: None,
+            temperature: None,
+            max_tokens: None,
+            top_p: None,
         }
     }
 
@@ -130,7 +130,8 @@ impl LlmArgs {
             self.provider = Some(crate::telemetry::shared().default_provider.clone());
         }
         let op = self.operation.get_or_insert(StringValue::from(default_op));
-        (K::DYNAMIC || op.as_str() != default_op).then(|| format!("{} {}", op.as_str(), self.model.as_str()))
+        (K::DYNAMIC || op.as_str() != default_op)
+            .then(|| format!("{} {}", op.as_str(), self.model.as_str()))
     }
     #[inline]
     pub fn provider_str(&self) -> &str {
@@ -157,7 +158,12 @@ pub struct ToolArgs {
 impl ToolArgs {
     #[inline]
     pub fn defaults() -> ToolArgs {
-        ToolArgs { name: StringValue::from(""), call_id: None, tool_type: None, iteration: None }
+        ToolArgs {
+            name: StringValue::from(""),
+            call_id: None,
+            tool_type: None,
+            iteration: None,
+        }
     }
     #[inline]
     pub fn otel_name<K: NameKind>(&self, _k: K) -> Option<String> {
@@ -169,7 +175,9 @@ impl ToolArgs {
     }
     #[inline]
     pub fn type_str(&self) -> &str {
-        self.tool_type.as_ref().map_or("function", StringValue::as_str)
+        self.tool_type
+            .as_ref()
+            .map_or("function", StringValue::as_str)
     }
 }
 
@@ -183,7 +191,11 @@ pub struct AgentArgs {
 impl AgentArgs {
     #[inline]
     pub fn defaults() -> AgentArgs {
-        AgentArgs { name: StringValue::from(""), id: None, provider: None }
+        AgentArgs {
+            name: StringValue::from(""),
+            id: None,
+            provider: None,
+        }
     }
     #[inline]
     pub fn otel_name<K: NameKind>(&self, _k: K) -> Option<String> {

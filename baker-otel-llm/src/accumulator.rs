@@ -80,9 +80,21 @@ pub(crate) struct Accumulator {
 struct AccExt(Arc<Accumulator>);
 
 impl Accumulator {
-    pub(crate) fn new(parent: Option<Arc<Accumulator>>, agent_name: Option<StringValue>, iteration: Option<i64>) -> Self {
+    pub(crate) fn new(
+        parent: Option<Arc<Accumulator>>,
+        agent_name: Option<StringValue>,
+        iteration: Option<i64>,
+    ) -> Self {
         let agent_name = agent_name.or_else(|| parent.as_ref().and_then(|p| p.agent_name.clone()));
-        Self { parent, agent_name, iteration, totals: Mutex::default(), budget: None, exceeded: AtomicBool::new(false), job_ids: None }
+        Self {
+            parent,
+            agent_name,
+            iteration,
+            totals: Mutex::default(),
+            budget: None,
+            exceeded: AtomicBool::new(false),
+            job_ids: None,
+        }
     }
 
     /// Adds one call to this scope and every enclosing one.
@@ -101,10 +113,19 @@ impl Accumulator {
     }
 
     fn check_budget(&self, b: &Budget, costs: &[Cost]) {
-        let Some(spent) = costs.iter().find(|c| c.currency.as_str() == b.currency).map(|c| c.amount) else { return };
+        let Some(spent) = costs
+            .iter()
+            .find(|c| c.currency.as_str() == b.currency)
+            .map(|c| c.amount)
+        else {
+            return;
+        };
         if spent > b.amount && !self.exceeded.swap(true, Ordering::Relaxed) {
             let shared = crate::telemetry::shared();
-            shared.instruments.budget_exceeded.add(1, &[opentelemetry::KeyValue::new("scope", "job")]);
+            shared
+                .instruments
+                .budget_exceeded
+                .add(1, &[opentelemetry::KeyValue::new("scope", "job")]);
             let (conv, job) = self.job_ids.clone().unwrap_or_default();
             tracing::warn!(
                 target: "baker_otel_llm",
@@ -141,7 +162,8 @@ pub(crate) fn current() -> Option<Arc<Accumulator>> {
         .with_subscriber(|(id, dispatch)| {
             let reg = dispatch.downcast_ref::<Registry>()?;
             let span = reg.span(id)?;
-            span.scope().find_map(|s| s.extensions().get::<AccExt>().map(|a| a.0.clone()))
+            span.scope()
+                .find_map(|s| s.extensions().get::<AccExt>().map(|a| a.0.clone()))
         })
         .flatten()
 }

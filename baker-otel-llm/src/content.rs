@@ -55,8 +55,13 @@ impl ContentKind {
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
-    const ALL: [ContentKind; 5] =
-        [Self::Input, Self::Output, Self::SystemInstructions, Self::ToolArguments, Self::ToolResults];
+    const ALL: [ContentKind; 5] = [
+        Self::Input,
+        Self::Output,
+        Self::SystemInstructions,
+        Self::ToolArguments,
+        Self::ToolResults,
+    ];
 }
 
 /// Default secret patterns (API keys, bearer tokens, JWTs, `key=value` credentials).
@@ -92,14 +97,25 @@ pub const REDACTED: &str = "[REDACTED]";
 
 impl Default for Redactor {
     fn default() -> Self {
-        let patterns: Vec<String> = DEFAULT_SECRET_PATTERNS.iter().map(|s| (*s).to_owned()).collect();
-        let re = Regex::new(&join(&patterns)).unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()));
-        Self { re: Arc::new(re), patterns: Arc::new(patterns) }
+        let patterns: Vec<String> = DEFAULT_SECRET_PATTERNS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let re = Regex::new(&join(&patterns))
+            .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()));
+        Self {
+            re: Arc::new(re),
+            patterns: Arc::new(patterns),
+        }
     }
 }
 
 fn join(patterns: &[String]) -> String {
-    patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+    patterns
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 impl Redactor {
@@ -108,7 +124,10 @@ impl Redactor {
         let mut patterns = (*self.patterns).clone();
         patterns.push(pattern.to_owned());
         let re = Regex::new(&join(&patterns))?;
-        Ok(Self { re: Arc::new(re), patterns: Arc::new(patterns) })
+        Ok(Self {
+            re: Arc::new(re),
+            patterns: Arc::new(patterns),
+        })
     }
 
     /// `text` with every match replaced by [`REDACTED`].
@@ -132,7 +151,11 @@ pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     while cut > 0 && !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    Cow::Owned(format!("{}…[truncated {} bytes]", &text[..cut], text.len() - cut))
+    Cow::Owned(format!(
+        "{}…[truncated {} bytes]",
+        &text[..cut],
+        text.len() - cut
+    ))
 }
 
 /// What content may be recorded. See the [module docs](self).
@@ -156,11 +179,17 @@ impl CapturePolicy {
 
     /// Captures nothing (the default).
     pub fn none() -> Self {
-        Self { enabled: 0, max_bytes: Self::DEFAULT_MAX_BYTES, redactor: Redactor::default() }
+        Self {
+            enabled: 0,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            redactor: Redactor::default(),
+        }
     }
     /// Captures every category.
     pub fn all() -> Self {
-        ContentKind::ALL.iter().fold(Self::none(), |p, k| p.capture(*k, true))
+        ContentKind::ALL
+            .iter()
+            .fold(Self::none(), |p, k| p.capture(*k, true))
     }
     /// Switches one category.
     pub fn capture(mut self, kind: ContentKind, on: bool) -> Self {
@@ -227,12 +256,17 @@ impl CapturePolicy {
                     "tool_args" => p = p.capture(ContentKind::ToolArguments, true),
                     other => match ContentKind::ALL.iter().find(|k| k.as_str() == other) {
                         Some(k) => p = p.capture(*k, true),
-                        None => tracing::warn!(target: baker_otel::INTERNAL_TARGET, category = other, "unknown BAKER_LLM_CAPTURE category ignored"),
+                        None => {
+                            tracing::warn!(target: baker_otel::INTERNAL_TARGET, category = other, "unknown BAKER_LLM_CAPTURE category ignored")
+                        }
                     },
                 }
             }
         }
-        if let Some(n) = env.get("BAKER_LLM_CAPTURE_MAX_BYTES").and_then(|v| v.trim().parse().ok()) {
+        if let Some(n) = env
+            .get("BAKER_LLM_CAPTURE_MAX_BYTES")
+            .and_then(|v| v.trim().parse().ok())
+        {
             p.max_bytes = n;
         }
         p

@@ -90,5 +90,7 @@ pub use spans::llm::LlmSpan;
 pub use spans::memory::MemorySpan;
 pub use spans::tool::ToolSpan;
 pub use stream::{LlmStream, ReportsUsageFn};
-pub use telemetry::{init, Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration};
+pub use telemetry::{
+    init, Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
+};
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};

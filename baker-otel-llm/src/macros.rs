@@ -239,16 +239,58 @@ macro_rules! iteration_span {
 /// ```
 #[macro_export]
 macro_rules! memory_span {
-    (search, $store:literal) => { $crate::__memory_span_impl!($crate::__private::core::concat!("search_memory ", $store), Static, "search_memory", "search", $store) };
-    (insert, $store:literal) => { $crate::__memory_span_impl!($crate::__private::core::concat!("update_memory ", $store), Static, "update_memory", "insert", $store) };
-    (update, $store:literal) => { $crate::__memory_span_impl!($crate::__private::core::concat!("update_memory ", $store), Static, "update_memory", "update", $store) };
-    (delete, $store:literal) => { $crate::__memory_span_impl!($crate::__private::core::concat!("delete_memory ", $store), Static, "delete_memory", "delete", $store) };
-    (search, $store:expr) => { $crate::__memory_span_impl!("search_memory", Dynamic, "search_memory", "search", $store) };
-    (insert, $store:expr) => { $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "insert", $store) };
-    (update, $store:expr) => { $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "update", $store) };
-    (delete, $store:expr) => { $crate::__memory_span_impl!("delete_memory", Dynamic, "delete_memory", "delete", $store) };
+    (search, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("search_memory ", $store),
+            Static,
+            "search_memory",
+            "search",
+            $store
+        )
+    };
+    (insert, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("update_memory ", $store),
+            Static,
+            "update_memory",
+            "insert",
+            $store
+        )
+    };
+    (update, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("update_memory ", $store),
+            Static,
+            "update_memory",
+            "update",
+            $store
+        )
+    };
+    (delete, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("delete_memory ", $store),
+            Static,
+            "delete_memory",
+            "delete",
+            $store
+        )
+    };
+    (search, $store:expr) => {
+        $crate::__memory_span_impl!("search_memory", Dynamic, "search_memory", "search", $store)
+    };
+    (insert, $store:expr) => {
+        $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "insert", $store)
+    };
+    (update, $store:expr) => {
+        $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "update", $store)
+    };
+    (delete, $store:expr) => {
+        $crate::__memory_span_impl!("delete_memory", Dynamic, "delete_memory", "delete", $store)
+    };
     ($($t:tt)*) => {
-        $crate::__private::core::compile_error!("memory_span! expects `search|insert|update|delete, store`")
+        $crate::__private::core::compile_error!(
+            "memory_span! expects `search|insert|update|delete, store`"
+        )
     };
 }
 
@@ -283,13 +325,15 @@ macro_rules! __baker_outcome {
     ($span:expr, $ret:expr) => {{
         #[allow(unused_imports)]
         use $crate::__private::{
-            ViaClassified as _, ViaDisplay as _, ViaNoDisplay as _, ViaNoReports as _, ViaPlain as _,
-            ViaReports as _, ViaResult as _,
+            ViaClassified as _, ViaDisplay as _, ViaNoDisplay as _, ViaNoReports as _,
+            ViaPlain as _, ViaReports as _, ViaResult as _,
         };
         let __s: &dyn $crate::__private::Outcome = $span;
         let __r = $ret;
         (&$crate::__private::Probe(__r)).__baker_report(__s);
-        if let $crate::__private::core::option::Option::Some(__t) = (&&&$crate::__private::Probe(__r)).__baker_error_type() {
+        if let $crate::__private::core::option::Option::Some(__t) =
+            (&&&$crate::__private::Probe(__r)).__baker_error_type()
+        {
             __s.fail(__t, (&$crate::__private::Probe(__r)).__baker_error_text());
         }
     }};

@@ -32,8 +32,9 @@ pub const DURATION_BUCKETS: [f64; 14] = {
 };
 
 /// Time-to-first-chunk buckets (s), as recommended by the GenAI conventions.
-pub const TTFT_BUCKETS: [f64; 16] =
-    [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const TTFT_BUCKETS: [f64; 16] = [
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// Memory-store sizes reported by a callback.
 ///
@@ -68,13 +69,27 @@ pub(crate) struct Instruments {
 impl Instruments {
     pub(crate) fn new(meter: &Meter, names: Names) -> Self {
         let secs = |name: &'static str, desc: &'static str, b: &[f64]| {
-            meter.f64_histogram(name).with_unit("s").with_description(desc).with_boundaries(b.to_vec()).build()
+            meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(desc)
+                .with_boundaries(b.to_vec())
+                .build()
         };
-        let chat_duration = secs(names.chat_duration_metric, "GenAI operation duration", &DURATION_BUCKETS);
-        let embeddings_duration = if names.embeddings_duration_metric == names.chat_duration_metric {
+        let chat_duration = secs(
+            names.chat_duration_metric,
+            "GenAI operation duration",
+            &DURATION_BUCKETS,
+        );
+        let embeddings_duration = if names.embeddings_duration_metric == names.chat_duration_metric
+        {
             chat_duration.clone()
         } else {
-            secs(names.embeddings_duration_metric, "GenAI embeddings duration", &DURATION_BUCKETS)
+            secs(
+                names.embeddings_duration_metric,
+                "GenAI embeddings duration",
+                &DURATION_BUCKETS,
+            )
         };
         let stores: StoreList = Arc::new(Mutex::new(Vec::new()));
         let s1 = stores.clone();
@@ -107,9 +122,21 @@ impl Instruments {
                 .build(),
             chat_duration,
             embeddings_duration,
-            ttft: secs(names.ttft_metric, "Time to the first chunk of a streamed response", &TTFT_BUCKETS),
-            tool_duration: secs("baker.tool.duration", "Tool execution duration", &DURATION_BUCKETS),
-            cost: meter.f64_counter("baker.llm.cost").with_unit("{USD}").with_description("Cost of LLM calls").build(),
+            ttft: secs(
+                names.ttft_metric,
+                "Time to the first chunk of a streamed response",
+                &TTFT_BUCKETS,
+            ),
+            tool_duration: secs(
+                "baker.tool.duration",
+                "Tool execution duration",
+                &DURATION_BUCKETS,
+            ),
+            cost: meter
+                .f64_counter("baker.llm.cost")
+                .with_unit("{USD}")
+                .with_description("Cost of LLM calls")
+                .build(),
             unpriced: meter
                 .u64_counter("baker.llm.unpriced_calls")
                 .with_description("LLM calls whose model has no known price")
@@ -118,7 +145,11 @@ impl Instruments {
                 .u64_counter("baker.llm.budget.exceeded")
                 .with_description("Conversations or jobs that went over their cost budget")
                 .build(),
-            memory_duration: secs("baker.memory.operation.duration", "Memory store operation duration", &DURATION_BUCKETS),
+            memory_duration: secs(
+                "baker.memory.operation.duration",
+                "Memory store operation duration",
+                &DURATION_BUCKETS,
+            ),
             stores,
         }
     }

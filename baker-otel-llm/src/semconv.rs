@@ -73,7 +73,8 @@ pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
 
 /// `gen_ai.usage.cache_creation.input_tokens` (v1.41).
-pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
 /// `gen_ai.usage.cache_write.input_tokens` (semantic-conventions-genai, newer).
 pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
 /// `gen_ai.response.time_to_first_chunk` (seconds, on streaming chat spans).
@@ -121,7 +122,10 @@ impl SemconvMode {
     /// assert_eq!(SemconvMode::from_opt_in("http"), SemconvMode::V1_41);
     /// ```
     pub fn from_opt_in(value: &str) -> Self {
-        if value.split(',').any(|t| t.trim() == "gen_ai_latest_experimental") {
+        if value
+            .split(',')
+            .any(|t| t.trim() == "gen_ai_latest_experimental")
+        {
             Self::LatestExperimental
         } else {
             Self::V1_41

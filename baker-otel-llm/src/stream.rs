@@ -48,7 +48,10 @@ pin_project_lite::pin_project! {
 
 impl<S: std::fmt::Debug, F> std::fmt::Debug for LlmStream<S, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmStream").field("inner", &self.inner).field("span", &self.span).finish_non_exhaustive()
+        f.debug_struct("LlmStream")
+            .field("inner", &self.inner)
+            .field("span", &self.span)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,7 +65,13 @@ where
 {
     /// Wraps a stream whose chunks implement [`ReportsUsage`].
     pub fn new(inner: S, span: LlmSpan) -> Self {
-        Self { inner, span: Some(span), extract: |c: &C| c.usage(), usage: None, first: true }
+        Self {
+            inner,
+            span: Some(span),
+            extract: |c: &C| c.usage(),
+            usage: None,
+            first: true,
+        }
     }
 }
 
@@ -73,7 +82,13 @@ where
 {
     /// Wraps a stream, reading usage from chunks with `extract`.
     pub fn with_usage(inner: S, span: LlmSpan, extract: F) -> Self {
-        Self { inner, span: Some(span), extract, usage: None, first: true }
+        Self {
+            inner,
+            span: Some(span),
+            extract,
+            usage: None,
+            first: true,
+        }
     }
 
     /// The span, until the stream has ended.
@@ -88,7 +103,9 @@ fn merge(a: Option<Usage>, b: Usage) -> Usage {
         input_tokens: a.input_tokens.max(b.input_tokens),
         output_tokens: a.output_tokens.max(b.output_tokens),
         cache_read_input_tokens: a.cache_read_input_tokens.max(b.cache_read_input_tokens),
-        cache_creation_input_tokens: a.cache_creation_input_tokens.max(b.cache_creation_input_tokens),
+        cache_creation_input_tokens: a
+            .cache_creation_input_tokens
+            .max(b.cache_creation_input_tokens),
         reasoning_output_tokens: a.reasoning_output_tokens.max(b.reasoning_output_tokens),
     }
 }
@@ -102,7 +119,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        let Some(span) = this.span.as_ref() else { return Poll::Ready(None) };
+        let Some(span) = this.span.as_ref() else {
+            return Poll::Ready(None);
+        };
         let poll = {
             let _e = span.span().enter();
             this.inner.poll_next(cx)

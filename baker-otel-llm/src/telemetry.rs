@@ -30,11 +30,17 @@ pub struct Budget {
 impl Budget {
     /// A limit in US dollars.
     pub fn usd(amount: f64) -> Self {
-        Self { amount, currency: "USD".into() }
+        Self {
+            amount,
+            currency: "USD".into(),
+        }
     }
     /// A limit in any currency.
     pub fn new(amount: f64, currency: impl Into<String>) -> Self {
-        Self { amount, currency: currency.into() }
+        Self {
+            amount,
+            currency: currency.into(),
+        }
     }
 }
 
@@ -88,7 +94,9 @@ pub struct LlmTelemetryBuilder {
 
 impl std::fmt::Debug for LlmTelemetryBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmTelemetryBuilder").field("pricing", &self.pricing).finish_non_exhaustive()
+        f.debug_struct("LlmTelemetryBuilder")
+            .field("pricing", &self.pricing)
+            .finish_non_exhaustive()
     }
 }
 
@@ -176,10 +184,14 @@ impl LlmTelemetryBuilder {
     pub fn build(self) -> Result<LlmTelemetry, LlmInitError> {
         let env = &self.env;
         let mode = self.semconv.unwrap_or_else(|| {
-            env.get("OTEL_SEMCONV_STABILITY_OPT_IN").map(|v| SemconvMode::from_opt_in(&v)).unwrap_or_default()
+            env.get("OTEL_SEMCONV_STABILITY_OPT_IN")
+                .map(|v| SemconvMode::from_opt_in(&v))
+                .unwrap_or_default()
         });
         let names = Names::for_mode(mode);
-        let meter = self.meter.unwrap_or_else(|| opentelemetry::global::meter("baker-otel-llm"));
+        let meter = self
+            .meter
+            .unwrap_or_else(|| opentelemetry::global::meter("baker-otel-llm"));
         let pricing = if self.pricing_enabled {
             let mut b = self.pricing;
             if let Some(f) = env.get("BAKER_LLM_PRICES_FILE") {
@@ -194,7 +206,11 @@ impl LlmTelemetryBuilder {
                 None => Ok(None),
                 Some(v) => match v.parse::<f64>() {
                     Ok(a) if a.is_finite() && a >= 0.0 => Ok(Some(Budget::usd(a))),
-                    _ => Err(LlmInitError::Config { name, value: v, reason: "expected a non-negative number" }),
+                    _ => Err(LlmInitError::Config {
+                        name,
+                        value: v,
+                        reason: "expected a non-negative number",
+                    }),
                 },
             }
         };
@@ -206,7 +222,10 @@ impl LlmTelemetryBuilder {
             Some(b) => Some(b),
             None => budget("BAKER_LLM_CONVERSATION_BUDGET_USD")?,
         };
-        let provider = self.default_provider.or_else(|| env.get("BAKER_LLM_PROVIDER")).unwrap_or_else(|| "_OTHER".into());
+        let provider = self
+            .default_provider
+            .or_else(|| env.get("BAKER_LLM_PROVIDER"))
+            .unwrap_or_else(|| "_OTHER".into());
         Ok(LlmTelemetry {
             shared: Arc::new(Shared {
                 mode,
@@ -226,7 +245,9 @@ impl LlmTelemetryBuilder {
     /// Builds and makes it the process-wide state used by the macros and span handles.
     pub fn install(self) -> Result<LlmTelemetry, LlmInitError> {
         let t = self.build()?;
-        GLOBAL.set(t.shared.clone()).map_err(|_| LlmInitError::AlreadyInstalled)?;
+        GLOBAL
+            .set(t.shared.clone())
+            .map_err(|_| LlmInitError::AlreadyInstalled)?;
         Ok(t)
     }
 }
@@ -260,11 +281,15 @@ const MAX_CONVERSATIONS: usize = 10_000;
 impl Shared {
     /// Adds `cost` to the in-process total of `conversation` and enforces the budget.
     pub(crate) fn add_conversation_cost(&self, conversation: &str, cost: &Cost) {
-        let Some(b) = &self.conversation_budget else { return };
+        let Some(b) = &self.conversation_budget else {
+            return;
+        };
         if cost.currency.as_str() != b.currency {
             return;
         }
-        let Ok(mut map) = self.conversations.lock() else { return };
+        let Ok(mut map) = self.conversations.lock() else {
+            return;
+        };
         if map.len() >= MAX_CONVERSATIONS && !map.contains_key(conversation) {
             map.clear(); // bounded memory: forget old conversations
         }
@@ -274,7 +299,9 @@ impl Shared {
         if before <= b.amount && *total > b.amount {
             let total = *total;
             drop(map);
-            self.instruments.budget_exceeded.add(1, &[KeyValue::new("scope", "conversation")]);
+            self.instruments
+                .budget_exceeded
+                .add(1, &[KeyValue::new("scope", "conversation")]);
             tracing::warn!(
                 target: "baker_otel_llm",
                 conversation_id = conversation,
@@ -296,7 +323,13 @@ pub(crate) fn shared() -> &'static Shared {
         let t = LlmTelemetry::builder()
             .pricing_enabled(false)
             .build()
-            .unwrap_or_else(|_| LlmTelemetry::builder().pricing_enabled(false).env_source(EnvSource::from_pairs::<&str, &str>([])).build().unwrap_or_else(|_| unreachable!("defaults are valid")));
+            .unwrap_or_else(|_| {
+                LlmTelemetry::builder()
+                    .pricing_enabled(false)
+                    .env_source(EnvSource::from_pairs::<&str, &str>([]))
+                    .build()
+                    .unwrap_or_else(|_| unreachable!("defaults are valid"))
+            });
         t.shared
     })
 }
@@ -309,7 +342,10 @@ pub struct LlmTelemetry {
 
 impl std::fmt::Debug for LlmTelemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmTelemetry").field("semconv", &self.shared.mode).field("pricing", &self.shared.pricing).finish_non_exhaustive()
+        f.debug_struct("LlmTelemetry")
+            .field("semconv", &self.shared.mode)
+            .field("pricing", &self.shared.pricing)
+            .finish_non_exhaustive()
     }
 }
 
@@ -331,7 +367,12 @@ impl LlmTelemetry {
     /// ```
     pub fn global() -> LlmTelemetry {
         shared();
-        LlmTelemetry { shared: GLOBAL.get().cloned().unwrap_or_else(|| unreachable!("initialised above")) }
+        LlmTelemetry {
+            shared: GLOBAL
+                .get()
+                .cloned()
+                .unwrap_or_else(|| unreachable!("initialised above")),
+        }
     }
 
     /// The semconv generation in use.
@@ -368,7 +409,10 @@ impl LlmTelemetry {
         if let Ok(mut l) = self.shared.instruments.stores.lock() {
             l.push((id, label, Arc::new(stats)));
         }
-        MemoryStoreRegistration { id, shared: self.shared.clone() }
+        MemoryStoreRegistration {
+            id,
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -381,7 +425,9 @@ pub struct MemoryStoreRegistration {
 
 impl std::fmt::Debug for MemoryStoreRegistration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStoreRegistration").field("id", &self.id).finish()
+        f.debug_struct("MemoryStoreRegistration")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

@@ -46,9 +46,15 @@ impl Usage {
         Usage {
             input_tokens: self.input_tokens.saturating_add(o.input_tokens),
             output_tokens: self.output_tokens.saturating_add(o.output_tokens),
-            cache_read_input_tokens: self.cache_read_input_tokens.saturating_add(o.cache_read_input_tokens),
-            cache_creation_input_tokens: self.cache_creation_input_tokens.saturating_add(o.cache_creation_input_tokens),
-            reasoning_output_tokens: self.reasoning_output_tokens.saturating_add(o.reasoning_output_tokens),
+            cache_read_input_tokens: self
+                .cache_read_input_tokens
+                .saturating_add(o.cache_read_input_tokens),
+            cache_creation_input_tokens: self
+                .cache_creation_input_tokens
+                .saturating_add(o.cache_creation_input_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_add(o.reasoning_output_tokens),
         }
     }
 }

@@ -10,7 +10,11 @@ struct Reply {
 }
 impl ReportsUsage for Reply {
     fn usage(&self) -> Option<Usage> {
-        Some(Usage { input_tokens: self.tokens.0, output_tokens: self.tokens.1, ..Default::default() })
+        Some(Usage {
+            input_tokens: self.tokens.0,
+            output_tokens: self.tokens.1,
+            ..Default::default()
+        })
     }
     fn response_id(&self) -> Option<&str> {
         Some(&self.id)
@@ -49,12 +53,18 @@ impl Client {
             return Err(LlmError::RateLimited);
         }
         let n = prompt.len() as u64;
-        Ok(Reply { id: "resp-1".into(), tokens: (n, 2) })
+        Ok(Reply {
+            id: "resp-1".into(),
+            tokens: (n, 2),
+        })
     }
 
     #[llm_call(model = "gpt-4o", provider = "openai")]
     fn complete_sync(&self, n: u64) -> Reply {
-        Reply { id: "resp-2".into(), tokens: (n, 1) }
+        Reply {
+            id: "resp-2".into(),
+            tokens: (n, 1),
+        }
     }
 }
 
@@ -84,9 +94,14 @@ fn a(span: &baker_otel::testing::CapturedSpan, k: &str) -> Option<String> {
 #[tokio::test]
 async fn attribute_macros_record_spans_usage_and_errors() {
     let capture = Capture::new();
-    LlmTelemetry::builder().meter_provider(capture.meter_provider()).install().unwrap();
+    LlmTelemetry::builder()
+        .meter_provider(capture.meter_provider())
+        .install()
+        .unwrap();
     let _g = capture.set_default();
-    let client = Client { model: "gpt-4o-mini".into() };
+    let client = Client {
+        model: "gpt-4o-mini".into(),
+    };
 
     let ok = client.complete("hello").await.unwrap();
     assert_eq!(ok.tokens, (5, 2));
@@ -98,29 +113,66 @@ async fn attribute_macros_record_spans_usage_and_errors() {
     assert_eq!(untyped(), "plain");
 
     let spans = capture.spans();
-    let mini: Vec<_> = spans.iter().filter(|s| s.name == "chat gpt-4o-mini").collect();
-    assert_eq!(mini.len(), 2, "dynamic model name via otel.name: {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+    let mini: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "chat gpt-4o-mini")
+        .collect();
+    assert_eq!(
+        mini.len(),
+        2,
+        "dynamic model name via otel.name: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     let good = mini.iter().find(|s| a(s, "error.type").is_none()).unwrap();
     assert_eq!(a(good, "gen_ai.usage.input_tokens").as_deref(), Some("5"));
     assert_eq!(a(good, "gen_ai.response.id").as_deref(), Some("resp-1"));
     assert_eq!(a(good, "baker.llm.role").as_deref(), Some("assistant"));
-    assert!(a(good, "gen_ai.usage.cost.amount").is_some(), "gpt-4o-mini is priced");
+    assert!(
+        a(good, "gen_ai.usage.cost.amount").is_some(),
+        "gpt-4o-mini is priced"
+    );
     let bad = mini.iter().find(|s| a(s, "error.type").is_some()).unwrap();
     assert_eq!(a(bad, "error.type").as_deref(), Some("rate_limited"));
-    assert_eq!(bad.status, opentelemetry::trace::Status::error("rate limited, retry later"));
+    assert_eq!(
+        bad.status,
+        opentelemetry::trace::Status::error("rate limited, retry later")
+    );
 
     let sync: Vec<_> = spans.iter().filter(|s| s.name == "chat gpt-4o").collect();
     assert_eq!(sync.len(), 2);
-    assert!(sync.iter().any(|s| a(s, "gen_ai.usage.input_tokens").as_deref() == Some("9")));
-    assert!(sync.iter().any(|s| a(s, "gen_ai.usage.input_tokens").is_none()), "untyped(): no usage");
+    assert!(sync
+        .iter()
+        .any(|s| a(s, "gen_ai.usage.input_tokens").as_deref() == Some("9")));
+    assert!(
+        sync.iter()
+            .any(|s| a(s, "gen_ai.usage.input_tokens").is_none()),
+        "untyped(): no usage"
+    );
 
-    let tools: Vec<_> = spans.iter().filter(|s| s.name == "execute_tool web_search").collect();
+    let tools: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "execute_tool web_search")
+        .collect();
     assert_eq!(tools.len(), 2);
-    assert!(tools.iter().all(|t| a(t, "gen_ai.tool.call.id").as_deref() == Some("call_9")));
+    assert!(tools
+        .iter()
+        .all(|t| a(t, "gen_ai.tool.call.id").as_deref() == Some("call_9")));
     let failed = tools.iter().find(|t| a(t, "error.type").is_some()).unwrap();
-    assert_eq!(a(failed, "error.type").as_deref(), Some("ToolError"), "type name fallback");
-    assert_eq!(capture.span("execute_tool sum").span_kind, opentelemetry::trace::SpanKind::Internal);
+    assert_eq!(
+        a(failed, "error.type").as_deref(),
+        Some("ToolError"),
+        "type name fallback"
+    );
+    assert_eq!(
+        capture.span("execute_tool sum").span_kind,
+        opentelemetry::trace::SpanKind::Internal
+    );
     assert_eq!(capture.histogram_count("baker.tool.duration"), Some(3));
     let prom = capture.prometheus_text();
-    assert!(prom.lines().any(|l| l.starts_with("baker_tool_duration_seconds_count") && l.contains("error_type=\"ToolError\"")), "{prom}");
+    assert!(
+        prom.lines()
+            .any(|l| l.starts_with("baker_tool_duration_seconds_count")
+                && l.contains("error_type=\"ToolError\"")),
+        "{prom}"
+    );
 }

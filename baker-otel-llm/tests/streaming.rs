@@ -17,16 +17,35 @@ impl ReportsUsage for Chunk {
 
 fn chunks() -> Vec<Chunk> {
     vec![
-        Chunk { text: "Hel", usage: Some(Usage { input_tokens: 40, ..Default::default() }) },
-        Chunk { text: "lo", usage: None },
-        Chunk { text: "", usage: Some(Usage { input_tokens: 40, output_tokens: 12, ..Default::default() }) },
+        Chunk {
+            text: "Hel",
+            usage: Some(Usage {
+                input_tokens: 40,
+                ..Default::default()
+            }),
+        },
+        Chunk {
+            text: "lo",
+            usage: None,
+        },
+        Chunk {
+            text: "",
+            usage: Some(Usage {
+                input_tokens: 40,
+                output_tokens: 12,
+                ..Default::default()
+            }),
+        },
     ]
 }
 
 #[tokio::test]
 async fn ttft_and_final_usage_recorded() {
     let capture = Capture::new();
-    LlmTelemetry::builder().meter_provider(capture.meter_provider()).install().unwrap();
+    LlmTelemetry::builder()
+        .meter_provider(capture.meter_provider())
+        .install()
+        .unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
     let mut s = LlmStream::new(stream::iter(chunks()), span);
@@ -38,18 +57,37 @@ async fn ttft_and_final_usage_recorded() {
     drop(s);
     let chat = capture.span("chat claude-sonnet-4-5");
     assert!(Capture::attr(&chat, "gen_ai.response.time_to_first_chunk").is_some());
-    assert_eq!(Capture::attr(&chat, "gen_ai.usage.output_tokens").unwrap().to_string(), "12");
-    assert_eq!(Capture::attr(&chat, "gen_ai.usage.input_tokens").unwrap().to_string(), "40");
+    assert_eq!(
+        Capture::attr(&chat, "gen_ai.usage.output_tokens")
+            .unwrap()
+            .to_string(),
+        "12"
+    );
+    assert_eq!(
+        Capture::attr(&chat, "gen_ai.usage.input_tokens")
+            .unwrap()
+            .to_string(),
+        "40"
+    );
     assert!(Capture::attr(&chat, "baker.llm.cancelled").is_none());
     assert!(Capture::attr(&chat, "error.type").is_none());
-    assert_eq!(capture.histogram_count("gen_ai.client.operation.time_to_first_chunk"), Some(1));
-    assert_eq!(capture.metric_total("gen_ai.client.token.usage"), Some(52.0));
+    assert_eq!(
+        capture.histogram_count("gen_ai.client.operation.time_to_first_chunk"),
+        Some(1)
+    );
+    assert_eq!(
+        capture.metric_total("gen_ai.client.token.usage"),
+        Some(52.0)
+    );
 }
 
 #[tokio::test]
 async fn early_drop_marks_cancelled() {
     let capture = Capture::new();
-    LlmTelemetry::builder().meter_provider(capture.meter_provider()).install().unwrap();
+    LlmTelemetry::builder()
+        .meter_provider(capture.meter_provider())
+        .install()
+        .unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
     let mut s = LlmStream::new(stream::iter(chunks()), span);
@@ -57,10 +95,30 @@ async fn early_drop_marks_cancelled() {
     assert_eq!(first.text, "Hel");
     drop(s);
     let chat = capture.span("chat claude-sonnet-4-5");
-    assert_eq!(Capture::attr(&chat, "baker.llm.cancelled").unwrap().to_string(), "true");
-    assert_eq!(Capture::attr(&chat, "error.type").unwrap().to_string(), "cancelled");
-    assert_eq!(Capture::attr(&chat, "gen_ai.usage.input_tokens").unwrap().to_string(), "40", "partial usage kept");
+    assert_eq!(
+        Capture::attr(&chat, "baker.llm.cancelled")
+            .unwrap()
+            .to_string(),
+        "true"
+    );
+    assert_eq!(
+        Capture::attr(&chat, "error.type").unwrap().to_string(),
+        "cancelled"
+    );
+    assert_eq!(
+        Capture::attr(&chat, "gen_ai.usage.input_tokens")
+            .unwrap()
+            .to_string(),
+        "40",
+        "partial usage kept"
+    );
     assert!(Capture::attr(&chat, "gen_ai.response.time_to_first_chunk").is_some());
     let prom = capture.prometheus_text();
-    assert!(prom.lines().any(|l| l.starts_with("gen_ai_client_operation_duration_seconds_count") && l.contains("error_type=\"cancelled\"")), "{prom}");
+    assert!(
+        prom.lines().any(
+            |l| l.starts_with("gen_ai_client_operation_duration_seconds_count")
+                && l.contains("error_type=\"cancelled\"")
+        ),
+        "{prom}"
+    );
 }

@@ -10,9 +10,26 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, Lit, MetaNameValue, ReturnType, Token, Type};
 
-const LLM_KEYS: &[&str] = &["model", "provider", "operation", "role", "iteration", "temperature", "max_tokens", "top_p"];
+const LLM_KEYS: &[&str] = &[
+    "model",
+    "provider",
+    "operation",
+    "role",
+    "iteration",
+    "temperature",
+    "max_tokens",
+    "top_p",
+];
 const TOOL_KEYS: &[&str] = &["name", "call_id", "tool_type", "iteration"];
-const STRING_KEYS: &[&str] = &["model", "provider", "operation", "role", "name", "call_id", "tool_type"];
+const STRING_KEYS: &[&str] = &[
+    "model",
+    "provider",
+    "operation",
+    "role",
+    "name",
+    "call_id",
+    "tool_type",
+];
 
 /// Traces a function or method as an LLM call: `chat {model}` span (CLIENT), duration, token and
 /// cost metrics. Usage is recorded from the return value when it implements
@@ -29,7 +46,9 @@ const STRING_KEYS: &[&str] = &["model", "provider", "operation", "role", "name",
 /// ```
 #[proc_macro_attribute]
 pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(args.into(), item.into(), Kind::Llm).unwrap_or_else(syn::Error::into_compile_error).into()
+    expand(args.into(), item.into(), Kind::Llm)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Traces a function or method as a tool execution: `execute_tool {name}` span (INTERNAL) and
@@ -43,7 +62,9 @@ pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(args.into(), item.into(), Kind::Tool).unwrap_or_else(syn::Error::into_compile_error).into()
+    expand(args.into(), item.into(), Kind::Tool)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -74,38 +95,64 @@ impl Kind {
 }
 
 fn parse_args(args: TokenStream2, kind: Kind) -> syn::Result<Vec<(syn::Ident, Expr)>> {
-    let parsed = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(args).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            format!("#[{}] expects `key = value` arguments, e.g. #[{}({} = \"...\")]: {e}", kind.attr(), kind.attr(), kind.required()),
-        )
-    })?;
+    let parsed = Punctuated::<MetaNameValue, Token![,]>::parse_terminated
+        .parse2(args)
+        .map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!(
+                    "#[{}] expects `key = value` arguments, e.g. #[{}({} = \"...\")]: {e}",
+                    kind.attr(),
+                    kind.attr(),
+                    kind.required()
+                ),
+            )
+        })?;
     let mut out: Vec<(syn::Ident, Expr)> = Vec::new();
     for nv in parsed {
         let ident = nv.path.get_ident().cloned().ok_or_else(|| {
-            syn::Error::new(nv.path.span(), format!("expected one of: {}", kind.keys().join(", ")))
+            syn::Error::new(
+                nv.path.span(),
+                format!("expected one of: {}", kind.keys().join(", ")),
+            )
         })?;
         let key = ident.to_string();
         if !kind.keys().contains(&key.as_str()) {
             return Err(syn::Error::new(
                 ident.span(),
-                format!("unknown #[{}] argument `{key}`; expected one of: {}", kind.attr(), kind.keys().join(", ")),
+                format!(
+                    "unknown #[{}] argument `{key}`; expected one of: {}",
+                    kind.attr(),
+                    kind.keys().join(", ")
+                ),
             ));
         }
         if out.iter().any(|(k, _)| *k == ident) {
-            return Err(syn::Error::new(ident.span(), format!("duplicate #[{}] argument `{key}`", kind.attr())));
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("duplicate #[{}] argument `{key}`", kind.attr()),
+            ));
         }
         if let Expr::Lit(l) = &nv.value {
             let is_str = matches!(l.lit, Lit::Str(_));
             if STRING_KEYS.contains(&key.as_str()) && !is_str {
-                return Err(syn::Error::new(l.span(), format!("`{key}` must be a string")));
+                return Err(syn::Error::new(
+                    l.span(),
+                    format!("`{key}` must be a string"),
+                ));
             }
             if let Lit::Str(s) = &l.lit {
                 if !STRING_KEYS.contains(&key.as_str()) {
-                    return Err(syn::Error::new(s.span(), format!("`{key}` must be a number, not a string")));
+                    return Err(syn::Error::new(
+                        s.span(),
+                        format!("`{key}` must be a number, not a string"),
+                    ));
                 }
                 if s.value().trim().is_empty() {
-                    return Err(syn::Error::new(s.span(), format!("`{key}` must not be empty")));
+                    return Err(syn::Error::new(
+                        s.span(),
+                        format!("`{key}` must not be empty"),
+                    ));
                 }
             }
         }
@@ -115,7 +162,11 @@ fn parse_args(args: TokenStream2, kind: Kind) -> syn::Result<Vec<(syn::Ident, Ex
     let Some(pos) = out.iter().position(|(k, _)| k == req) else {
         return Err(syn::Error::new(
             Span::call_site(),
-            format!("#[{}] needs `{req} = ...`, e.g. #[{}({req} = \"...\")]", kind.attr(), kind.attr()),
+            format!(
+                "#[{}] needs `{req} = ...`, e.g. #[{}({req} = \"...\")]",
+                kind.attr(),
+                kind.attr()
+            ),
         ));
     };
     let first = out.remove(pos);
@@ -125,18 +176,33 @@ fn parse_args(args: TokenStream2, kind: Kind) -> syn::Result<Vec<(syn::Ident, Ex
 
 fn contains_impl_trait(ty: &Type) -> bool {
     let s = quote!(#ty).to_string();
-    s.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "impl")
+    s.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .any(|w| w == "impl")
 }
 
 fn expand(args: TokenStream2, item: TokenStream2, kind: Kind) -> syn::Result<TokenStream2> {
     let args = parse_args(args, kind)?;
     let func: ItemFn = syn::parse2(item).map_err(|e| {
-        syn::Error::new(e.span(), format!("#[{}] can only be applied to a function or method", kind.attr()))
+        syn::Error::new(
+            e.span(),
+            format!(
+                "#[{}] can only be applied to a function or method",
+                kind.attr()
+            ),
+        )
     })?;
     if let Some(c) = &func.sig.constness {
-        return Err(syn::Error::new(c.span(), format!("#[{}] cannot be applied to a `const fn`", kind.attr())));
+        return Err(syn::Error::new(
+            c.span(),
+            format!("#[{}] cannot be applied to a `const fn`", kind.attr()),
+        ));
     }
-    let ItemFn { attrs, vis, sig, block } = func;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
     let ret_ty: Option<Type> = match &sig.output {
         ReturnType::Type(_, ty) if !contains_impl_trait(ty) => Some((**ty).clone()),
         ReturnType::Default => Some(syn::parse_quote!(())),

@@ -79,7 +79,12 @@ impl PriceOverride {
     }
 
     pub(crate) fn validate(&self) -> Result<(), PricingError> {
-        let bad = |reason: &str| Err(PricingError::Invalid { model: self.model.clone(), reason: reason.to_owned() });
+        let bad = |reason: &str| {
+            Err(PricingError::Invalid {
+                model: self.model.clone(),
+                reason: reason.to_owned(),
+            })
+        };
         if self.model.trim().is_empty() {
             return bad("empty model id");
         }
@@ -94,7 +99,11 @@ impl PriceOverride {
             self.cache_write_per_mtok,
             Some(self.per_request),
         ];
-        if prices.into_iter().flatten().any(|p| !p.is_finite() || p < 0.0) {
+        if prices
+            .into_iter()
+            .flatten()
+            .any(|p| !p.is_finite() || p < 0.0)
+        {
             return bad("prices must be finite and not negative");
         }
         Ok(())
@@ -164,7 +173,11 @@ pub enum PricingError {
 /// let err = baker_otel_llm::pricing::parse_overrides("{", "json", "p.json".as_ref()).unwrap_err();
 /// assert!(matches!(err, baker_otel_llm::PricingError::Parse { .. }));
 /// ```
-pub fn parse_overrides(text: &str, format: &str, path: &Path) -> Result<Vec<PriceOverride>, PricingError> {
+pub fn parse_overrides(
+    text: &str,
+    format: &str,
+    path: &Path,
+) -> Result<Vec<PriceOverride>, PricingError> {
     let file: PriceFile = match format {
         "json" => serde_json::from_str(text).map_err(|e| PricingError::Parse {
             path: path.to_owned(),
@@ -192,11 +205,19 @@ pub fn parse_overrides(text: &str, format: &str, path: &Path) -> Result<Vec<Pric
 /// ```
 pub fn load_overrides(path: impl AsRef<Path>) -> Result<Vec<PriceOverride>, PricingError> {
     let path = path.as_ref();
-    let format = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    let format = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("json") => "json",
         Some("toml") => "toml",
         _ => return Err(PricingError::UnknownFormat(path.to_owned())),
     };
-    let text = std::fs::read_to_string(path).map_err(|source| PricingError::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| PricingError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     parse_overrides(&text, format, path)
 }

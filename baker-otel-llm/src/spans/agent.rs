@@ -14,6 +14,8 @@ use std::sync::Arc;
 ///
 /// ```
 /// use baker_otel_llm::{agent_span, llm_span, Usage};
+/// // any tracing-subscriber registry-based subscriber (baker_otel::init() installs one)
+/// let _g = tracing::subscriber::set_default(tracing_subscriber::registry());
 /// let agent = agent_span!("planner");
 /// agent.in_scope(|| {
 ///     let llm = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
@@ -55,7 +57,10 @@ macro_rules! scope_methods {
             self.span.in_scope(f)
         }
         /// Instruments a future with the span.
-        pub fn instrument<F: std::future::Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+        pub fn instrument<F: std::future::Future>(
+            &self,
+            fut: F,
+        ) -> tracing::instrument::Instrumented<F> {
             tracing::Instrument::instrument(fut, self.span.clone())
         }
         /// Enters the span until the guard drops (sync code only; use

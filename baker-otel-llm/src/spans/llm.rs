@@ -1,10 +1,10 @@
 //! [`LlmSpan`]: one LLM call (`chat {model}` / `embeddings {model}`, CLIENT).
 
+use crate::__private::{DynReports, LlmArgs, Outcome};
 use crate::accumulator::{self, Accumulator};
 use crate::content::ContentKind;
 use crate::metrics::{kv, TOKEN_TYPE};
 use crate::pricing::Cost;
-use crate::__private::{DynReports, LlmArgs, Outcome};
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
 use crate::Usage;
@@ -51,7 +51,10 @@ pub struct LlmSpan {
 
 impl std::fmt::Debug for LlmSpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmSpan").field("model", &self.model.as_str()).field("span", &self.span).finish_non_exhaustive()
+        f.debug_struct("LlmSpan")
+            .field("model", &self.model.as_str())
+            .field("span", &self.span)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +79,9 @@ impl LlmSpan {
             shared,
             start: Instant::now(),
             operation,
-            provider: a.provider.unwrap_or_else(|| shared.default_provider.clone()),
+            provider: a
+                .provider
+                .unwrap_or_else(|| shared.default_provider.clone()),
             model: a.model,
             acc,
             conversation,
@@ -96,14 +101,21 @@ impl LlmSpan {
     }
 
     /// Instruments a future with the span (the handle stays usable for recording afterwards).
-    pub fn instrument<F: std::future::Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> tracing::instrument::Instrumented<F> {
         tracing::Instrument::instrument(fut, self.span.clone())
     }
 
     /// Records token usage (replacing earlier usage) and the call's cost.
     #[inline]
     pub fn record_usage(&self, u: Usage) {
-        let cost = self.shared.pricing.as_ref().and_then(|p| p.cost(self.provider.as_str(), self.model.as_str(), &u));
+        let cost = self
+            .shared
+            .pricing
+            .as_ref()
+            .and_then(|p| p.cost(self.provider.as_str(), self.model.as_str(), &u));
         self.write_usage(&u, cost.as_ref());
         if let Ok(mut s) = self.state.lock() {
             s.usage = Some(u);
@@ -112,7 +124,9 @@ impl LlmSpan {
     }
 
     fn write_usage(&self, u: &Usage, cost: Option<&Cost>) {
-        let Some(meta) = self.span.metadata() else { return };
+        let Some(meta) = self.span.metadata() else {
+            return;
+        };
         let fields = meta.fields();
         let cache_key = self.shared.names.cache_creation_tokens;
         let (Some(fi), Some(fo), Some(fcr), Some(fcw), Some(fr), Some(fa), Some(fc)) = (
@@ -127,7 +141,11 @@ impl LlmSpan {
             return;
         };
         let nz = |v: &u64| (*v > 0).then_some(*v);
-        let (cr, cw, r) = (nz(&u.cache_read_input_tokens), nz(&u.cache_creation_input_tokens), nz(&u.reasoning_output_tokens));
+        let (cr, cw, r) = (
+            nz(&u.cache_read_input_tokens),
+            nz(&u.cache_creation_input_tokens),
+            nz(&u.reasoning_output_tokens),
+        );
         let amount = cost.map(|c| c.amount);
         let currency = cost.map(|c| c.currency.as_str());
         use tracing::field::Value as V;
@@ -162,8 +180,14 @@ impl LlmSpan {
     /// `gen_ai.response.finish_reasons` (string array).
     pub fn record_finish_reasons(&self, reasons: &[&str]) {
         if !reasons.is_empty() && !self.span.is_disabled() {
-            let v: Vec<StringValue> = reasons.iter().map(|r| StringValue::from((*r).to_owned())).collect();
-            self.span.set_attribute(sc::GEN_AI_RESPONSE_FINISH_REASONS, Value::Array(Array::String(v)));
+            let v: Vec<StringValue> = reasons
+                .iter()
+                .map(|r| StringValue::from((*r).to_owned()))
+                .collect();
+            self.span.set_attribute(
+                sc::GEN_AI_RESPONSE_FINISH_REASONS,
+                Value::Array(Array::String(v)),
+            );
         }
     }
 
@@ -174,7 +198,8 @@ impl LlmSpan {
 
     /// Records the time to the first streamed chunk (`gen_ai.response.time_to_first_chunk`, metric).
     pub fn record_time_to_first_chunk(&self, d: Duration) {
-        self.span.record(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
+        self.span
+            .record(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
         if let Ok(mut s) = self.state.lock() {
             s.ttft = Some(d);
         }
@@ -200,7 +225,11 @@ impl LlmSpan {
     }
     /// `gen_ai.system_instructions`, if the content policy allows; redacted and truncated.
     pub fn record_system_instructions(&self, text: &str) {
-        self.content(ContentKind::SystemInstructions, sc::GEN_AI_SYSTEM_INSTRUCTIONS, text)
+        self.content(
+            ContentKind::SystemInstructions,
+            sc::GEN_AI_SYSTEM_INSTRUCTIONS,
+            text,
+        )
     }
 
     fn content(&self, kind: ContentKind, field: &'static str, text: &str) {
@@ -222,7 +251,9 @@ impl LlmSpan {
     pub fn end(self) {}
 
     fn finish(&mut self) {
-        let Ok(mut st) = self.state.lock() else { return };
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
         if st.done {
             return;
         }
@@ -235,12 +266,19 @@ impl LlmSpan {
             kv(sc::GEN_AI_PROVIDER_NAME, self.provider.clone()),
             kv(sc::GEN_AI_REQUEST_MODEL, self.model.clone()),
         ];
-        let duration = if self.embeddings { &ins.embeddings_duration } else { &ins.chat_duration };
+        let duration = if self.embeddings {
+            &ins.embeddings_duration
+        } else {
+            &ins.chat_duration
+        };
         match &st.error {
             None => duration.record(elapsed, &base),
             Some(e) => {
                 let [a, b, c] = base.clone();
-                duration.record(elapsed, &[a, b, c, KeyValue::new(sc::ERROR_TYPE, e.clone())]);
+                duration.record(
+                    elapsed,
+                    &[a, b, c, KeyValue::new(sc::ERROR_TYPE, e.clone())],
+                );
             }
         }
         if let Some(t) = st.ttft {
@@ -260,7 +298,10 @@ impl LlmSpan {
                 let [_, p, m, _] = labels;
                 let cur = KeyValue::new("currency", cost.currency.clone());
                 match self.acc.as_ref().and_then(|a| a.agent_name.clone()) {
-                    Some(agent) => ins.cost.add(cost.amount, &[p, m, KeyValue::new(sc::GEN_AI_AGENT_NAME_LABEL, agent), cur]),
+                    Some(agent) => ins.cost.add(
+                        cost.amount,
+                        &[p, m, KeyValue::new(sc::GEN_AI_AGENT_NAME_LABEL, agent), cur],
+                    ),
                     None => ins.cost.add(cost.amount, &[p, m, cur]),
                 }
                 if let Some(conv) = &self.conversation {
@@ -296,7 +337,11 @@ impl Outcome for LlmSpan {
     fn fail(&self, error_type: &str, description: Option<String>) {
         super::record_error(&self.span, error_type, description.as_deref());
         if let Ok(mut s) = self.state.lock() {
-            s.error = Some(if error_type.is_empty() { crate::usage::OTHER_ERROR.into() } else { error_type.to_owned() });
+            s.error = Some(if error_type.is_empty() {
+                crate::usage::OTHER_ERROR.into()
+            } else {
+                error_type.to_owned()
+            });
         }
     }
 }

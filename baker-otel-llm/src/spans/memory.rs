@@ -31,14 +31,24 @@ pub struct MemorySpan {
 
 impl std::fmt::Debug for MemorySpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemorySpan").field("store", &self.store.as_str()).field("op", &self.op).finish_non_exhaustive()
+        f.debug_struct("MemorySpan")
+            .field("store", &self.store.as_str())
+            .field("op", &self.op)
+            .finish_non_exhaustive()
     }
 }
 
 impl MemorySpan {
     #[doc(hidden)]
     pub fn __start(span: tracing::Span, store: StringValue, op: &'static str) -> Self {
-        Self { span, shared: shared(), start: Instant::now(), store, op, error: Mutex::new(None) }
+        Self {
+            span,
+            shared: shared(),
+            start: Instant::now(),
+            store,
+            op,
+            error: Mutex::new(None),
+        }
     }
     /// The `tracing` span.
     pub fn span(&self) -> &tracing::Span {
@@ -49,7 +59,10 @@ impl MemorySpan {
         self.span.in_scope(f)
     }
     /// Instruments a future with the span.
-    pub fn instrument<F: std::future::Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> tracing::instrument::Instrumented<F> {
         tracing::Instrument::instrument(fut, self.span.clone())
     }
     /// Records how many records were found / written / deleted.
@@ -69,7 +82,11 @@ impl Outcome for MemorySpan {
     fn fail(&self, error_type: &str, description: Option<String>) {
         super::record_error(&self.span, error_type, description.as_deref());
         if let Ok(mut e) = self.error.lock() {
-            *e = Some(if error_type.is_empty() { crate::usage::OTHER_ERROR.into() } else { error_type.to_owned() });
+            *e = Some(if error_type.is_empty() {
+                crate::usage::OTHER_ERROR.into()
+            } else {
+                error_type.to_owned()
+            });
         }
     }
 }
@@ -80,8 +97,16 @@ impl Drop for MemorySpan {
         let store = KeyValue::new(sc::BAKER_MEMORY_STORE, self.store.clone());
         let op = KeyValue::new(sc::BAKER_MEMORY_OPERATION, self.op);
         match self.error.lock().ok().and_then(|mut e| e.take()) {
-            None => self.shared.instruments.memory_duration.record(d, &[store, op]),
-            Some(e) => self.shared.instruments.memory_duration.record(d, &[store, op, KeyValue::new(sc::ERROR_TYPE, e)]),
+            None => self
+                .shared
+                .instruments
+                .memory_duration
+                .record(d, &[store, op]),
+            Some(e) => self
+                .shared
+                .instruments
+                .memory_duration
+                .record(d, &[store, op, KeyValue::new(sc::ERROR_TYPE, e)]),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! [`ToolSpan`]: one tool execution (`execute_tool {name}`, INTERNAL).
 
-use crate::content::ContentKind;
 use crate::__private::{DynReports, Outcome, ToolArgs};
+use crate::content::ContentKind;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
 use opentelemetry::{KeyValue, StringValue};
@@ -28,7 +28,9 @@ pub struct ToolSpan {
 
 impl std::fmt::Debug for ToolSpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolSpan").field("name", &self.name.as_str()).finish_non_exhaustive()
+        f.debug_struct("ToolSpan")
+            .field("name", &self.name.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +42,13 @@ impl ToolSpan {
                 span.record(sc::BAKER_AGENT_ITERATION, i);
             }
         }
-        Self { span, shared: shared(), start: Instant::now(), name: a.name, error: Mutex::new(None) }
+        Self {
+            span,
+            shared: shared(),
+            start: Instant::now(),
+            name: a.name,
+            error: Mutex::new(None),
+        }
     }
 
     /// The `tracing` span.
@@ -52,12 +60,19 @@ impl ToolSpan {
         self.span.in_scope(f)
     }
     /// Instruments a future with the span.
-    pub fn instrument<F: std::future::Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> tracing::instrument::Instrumented<F> {
         tracing::Instrument::instrument(fut, self.span.clone())
     }
     /// `gen_ai.tool.call.arguments`, if tool-argument capture is on; redacted and truncated.
     pub fn record_arguments(&self, json: &str) {
-        if let Some(v) = self.shared.capture.prepare(ContentKind::ToolArguments, json) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare(ContentKind::ToolArguments, json)
+        {
             self.span.record(sc::GEN_AI_TOOL_CALL_ARGUMENTS, v.as_str());
         }
     }
@@ -80,7 +95,11 @@ impl Outcome for ToolSpan {
     fn fail(&self, error_type: &str, description: Option<String>) {
         super::record_error(&self.span, error_type, description.as_deref());
         if let Ok(mut e) = self.error.lock() {
-            *e = Some(if error_type.is_empty() { crate::usage::OTHER_ERROR.into() } else { error_type.to_owned() });
+            *e = Some(if error_type.is_empty() {
+                crate::usage::OTHER_ERROR.into()
+            } else {
+                error_type.to_owned()
+            });
         }
     }
 }
@@ -91,7 +110,11 @@ impl Drop for ToolSpan {
         let name = KeyValue::new(sc::GEN_AI_TOOL_NAME, self.name.clone());
         match self.error.lock().ok().and_then(|mut e| e.take()) {
             None => self.shared.instruments.tool_duration.record(d, &[name]),
-            Some(e) => self.shared.instruments.tool_duration.record(d, &[name, KeyValue::new(sc::ERROR_TYPE, e)]),
+            Some(e) => self
+                .shared
+                .instruments
+                .tool_duration
+                .record(d, &[name, KeyValue::new(sc::ERROR_TYPE, e)]),
         }
     }
 }
