@@ -16,7 +16,7 @@ pub struct MemoryItem {
 /// ```
 /// let store = agent_pipeline::memory::MemoryStore::seeded();
 /// store.insert(Some("c1"), "the user prefers tea");
-/// assert_eq!(store.search(Some("c1"), "tea please", 1)[0].text, "the user prefers tea");
+/// assert_eq!(store.search(Some("c1"), "what does the user prefer?", 1)[0].text, "the user prefers tea");
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
