@@ -26,7 +26,10 @@ fn sdk_disabled_exports_nothing() {
         let _e = span.enter();
         tracing::info!("still logged");
     }
-    opentelemetry::global::meter("t").u64_counter("c").build().add(1, &[]);
+    opentelemetry::global::meter("t")
+        .u64_counter("c")
+        .build()
+        .add(1, &[]);
     telemetry.force_flush().unwrap();
     telemetry.shutdown().unwrap();
     // A control request proves the receiver is up; it is the only thing it may have seen.

@@ -20,14 +20,23 @@ fn unreachable_collector_never_hangs_and_misuse_is_typed() {
         let _e = s.enter();
     }
     // A second init is a typed error, not a panic.
-    assert!(matches!(baker_otel::init(), Err(baker_otel::InitError::AlreadyInitialized)));
+    assert!(matches!(
+        baker_otel::init(),
+        Err(baker_otel::InitError::AlreadyInitialized)
+    ));
 
     let start = Instant::now();
     let _ = telemetry.shutdown();
     let took = start.elapsed();
     // Generous bound: proves it never hangs; the precise figure is in the benchmark report.
-    assert!(took < Duration::from_millis(1500) + Duration::from_secs(2), "shutdown took {took:?}");
-    assert!(telemetry.dropped(baker_otel::Signal::Traces) > 0, "drops are counted");
+    assert!(
+        took < Duration::from_millis(1500) + Duration::from_secs(2),
+        "shutdown took {took:?}"
+    );
+    assert!(
+        telemetry.dropped(baker_otel::Signal::Traces) > 0,
+        "drops are counted"
+    );
     assert!(telemetry.shutdown().is_ok(), "second shutdown is a no-op");
     // Use after shutdown: spans and logs are simply discarded.
     let s = tracing::info_span!("after");

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn shutdown_inside_runtime_respects_deadline() {
     let telemetry = baker_otel::Telemetry::builder()
-        .env_source(EnvSource::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"), ("BAKER_OTEL_JSON_LOGS", "false")]))
+        .env_source(EnvSource::from_pairs([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"),
+            ("BAKER_OTEL_JSON_LOGS", "false"),
+        ]))
         .shutdown_timeout(Duration::from_millis(1000))
         .init()
         .unwrap();
@@ -15,6 +18,10 @@ async fn shutdown_inside_runtime_respects_deadline() {
     tokio::task::yield_now().await;
     let start = Instant::now();
     let _ = telemetry.shutdown();
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
     drop(telemetry); // drop after shutdown: no second flush, no panic
 }
