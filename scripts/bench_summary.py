@@ -63,12 +63,12 @@ ROWS: list[Row] = [
     Row("axum throughput vs bare (time)", ("axum", ("ours",)), ("axum", ("bare",)), round(1 / 0.85, 2), bench=AXUM),
     Row(
         "llm_span! vs hand-written span",
-        ("llm", ("llm_span!", "llm_span", "macro", "ours")),
-        ("llm", ("hand-written", "hand_written", "handwritten", "manual", "peer")),
+        ("llm_span", ("llm_span_macro_6_attrs_usage_cost_metrics",)),
+        ("llm_span", ("hand_written_info_span_plus_same_metrics",)),
         1.1,
         bench=LLM,
     ),
-    Row("cost computation (absolute)", ("cost", ("ours", "compute", "cost", "price")), None, 1.0, budget_ns=200.0, bench=LLM),
+    Row("cost computation (absolute)", ("cost", ("lookup_and_compute",)), None, 1.0, budget_ns=200.0, bench=LLM),
 ]
 DEMO_TARGET = round(1 / 0.9, 2)
 
