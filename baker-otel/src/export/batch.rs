@@ -33,6 +33,20 @@ struct Shared<T> {
     signalled: AtomicBool,
     wake: Notify,
     batch: usize,
+    /// Items popped for the export in progress; counted as dropped if shutdown gives up on them.
+    in_flight: AtomicU64,
+}
+
+impl<T> Shared<T> {
+    /// Counts everything still queued or in flight as dropped (shutdown deadline passed).
+    fn abandon(&self, dropped: &AtomicU64) -> u64 {
+        let mut n = self.in_flight.swap(0, Ordering::AcqRel);
+        while self.queue.pop().is_some() {
+            n += 1;
+        }
+        dropped.fetch_add(n, Ordering::Relaxed);
+        n
+    }
 }
 
 /// Producer side, owned by the span/log processor.
@@ -73,6 +87,7 @@ impl<T: Send + 'static> BatchQueue<T> {
             signalled: AtomicBool::new(false),
             wake: Notify::new(),
             batch,
+            in_flight: AtomicU64::new(0),
         });
         let (ctrl, ctrl_rx) = mpsc::unbounded_channel();
         let warn = Arc::new(RateLimiter::new(Duration::from_secs(60)));
@@ -145,7 +160,12 @@ impl<T: Send + 'static> BatchQueue<T> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        self.control(Control::Shutdown, timeout)
+        let result = self.control(Control::Shutdown, timeout);
+        if result.is_err() {
+            // The worker is stuck on a slow collector: what it still holds is lost — count it.
+            self.shared.abandon(&self.dropped);
+        }
+        result
     }
 }
 
@@ -171,7 +191,14 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
                         let _ = done.try_send(());
                     }
                     Some(Control::Shutdown(done)) => {
-                        self.drain_all().await;
+                        // Export what is queued, but after the first failure stop trying: the
+                        // collector is down and the shutdown deadline must hold.
+                        while !self.shared.queue.is_empty() {
+                            if !self.export_one_batch().await {
+                                self.shared.abandon(&self.dropped);
+                                break;
+                            }
+                        }
                         let _ = self.exporter.shutdown(self.cfg.export_timeout);
                         let _ = done.try_send(());
                         return;
@@ -200,7 +227,8 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
         }
     }
 
-    async fn export_one_batch(&mut self) {
+    /// Exports up to one batch; returns false when the export failed (items counted as dropped).
+    async fn export_one_batch(&mut self) -> bool {
         let max = self.shared.batch;
         let mut batch = Vec::with_capacity(max.min(self.shared.queue.len()).max(1));
         while batch.len() < max {
@@ -210,14 +238,17 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
             }
         }
         if batch.is_empty() {
-            return;
+            return true;
         }
         let n = batch.len() as u64;
+        self.shared.in_flight.store(n, Ordering::Release);
         let started = Instant::now();
         let result =
             tokio::time::timeout(self.cfg.export_timeout, self.exporter.export(batch)).await;
+        // Whatever shutdown has not already abandoned is ours to account for.
+        let n = self.shared.in_flight.swap(0, Ordering::AcqRel);
         let err = match result {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => return true,
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("timed out after {:?}", started.elapsed()),
         };
@@ -232,6 +263,7 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
                 self.signal
             );
         }
+        false
     }
 }
 
@@ -310,6 +342,55 @@ mod tests {
             1000,
             "every item is either exported-and-failed or dropped on a full queue"
         );
+    }
+
+    struct Stall;
+    impl BatchExporter<u32> for Stall {
+        fn export(&self, _batch: Vec<u32>) -> BoxFuture<'_, OTelSdkResult> {
+            Box::pin(std::future::pending())
+        }
+        fn shutdown(&self, _: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn shutdown_deadline_counts_what_it_abandons() {
+        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut c = cfg(100);
+        c.export_timeout = Duration::from_secs(3600);
+        let q = BatchQueue::start(&rt.handle(), Stall, c, dropped.clone(), "traces");
+        for i in 0..50 {
+            q.push(i);
+        }
+        assert!(
+            q.shutdown(Duration::from_millis(200)).is_err(),
+            "stalled export times out"
+        );
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            50,
+            "queued and in-flight items are all counted"
+        );
+    }
+
+    #[test]
+    fn shutdown_stops_exporting_after_the_first_failure() {
+        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Sink(Arc::default(), true),
+            cfg(100),
+            dropped.clone(),
+            "logs",
+        );
+        for i in 0..100 {
+            q.push(i);
+        }
+        q.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(dropped.load(Ordering::Relaxed), 100);
     }
 
     #[test]
