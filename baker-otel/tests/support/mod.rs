@@ -32,7 +32,10 @@ impl HttpReceiver {
         let (tx, rx) = std::sync::mpsc::channel();
         let r = received.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let app = axum::Router::new()
                     .route("/v1/traces", post(traces))
@@ -66,26 +69,39 @@ impl HttpReceiver {
 }
 
 async fn traces(State(r): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static str {
-    r.lock().unwrap().traces.push(ExportTraceServiceRequest::decode(body).expect("valid protobuf"));
+    r.lock()
+        .unwrap()
+        .traces
+        .push(ExportTraceServiceRequest::decode(body).expect("valid protobuf"));
     ""
 }
 async fn logs(State(r): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static str {
-    r.lock().unwrap().logs.push(ExportLogsServiceRequest::decode(body).expect("valid protobuf"));
+    r.lock()
+        .unwrap()
+        .logs
+        .push(ExportLogsServiceRequest::decode(body).expect("valid protobuf"));
     ""
 }
 async fn metrics(State(r): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static str {
-    r.lock().unwrap().metrics.push(ExportMetricsServiceRequest::decode(body).expect("valid protobuf"));
+    r.lock()
+        .unwrap()
+        .metrics
+        .push(ExportMetricsServiceRequest::decode(body).expect("valid protobuf"));
     ""
 }
 
 pub fn attr(kvs: &[KeyValue], key: &str) -> Option<String> {
-    kvs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref()).map(|v| match v {
-        any_value::Value::StringValue(s) => s.clone(),
-        any_value::Value::IntValue(i) => i.to_string(),
-        any_value::Value::DoubleValue(d) => d.to_string(),
-        any_value::Value::BoolValue(b) => b.to_string(),
-        other => format!("{other:?}"),
-    })
+    kvs.iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+        .map(|v| match v {
+            any_value::Value::StringValue(s) => s.clone(),
+            any_value::Value::IntValue(i) => i.to_string(),
+            any_value::Value::DoubleValue(d) => d.to_string(),
+            any_value::Value::BoolValue(b) => b.to_string(),
+            other => format!("{other:?}"),
+        })
 }
 
 pub fn hex(b: &[u8]) -> String {
