@@ -402,20 +402,21 @@ impl TelemetryBuilder {
             let q = BatchQueue::start(&handle, e, cfg.log_batch, drops.logs.clone(), "logs");
             crate::logs::otlp::provider(
                 resource.clone(),
-                crate::logs::otlp::BakerLogProcessor::new(q),
+                crate::logs::otlp::BakerLogProcessor::new(q, cfg.limits.attribute_value_length),
             )
         });
         let processor = span_exporter.map(|e| {
-            crate::traces::BakerSpanProcessor::new(BatchQueue::start(
-                &handle,
-                e,
-                cfg.span_batch,
-                drops.traces.clone(),
-                "traces",
-            ))
+            crate::traces::BakerSpanProcessor::new(
+                BatchQueue::start(&handle, e, cfg.span_batch, drops.traces.clone(), "traces"),
+                cfg.limits.attribute_value_length,
+            )
         });
-        let tracer_provider =
-            crate::traces::provider(resource, crate::traces::sampler(cfg.sampler), processor);
+        let tracer_provider = crate::traces::provider(
+            resource,
+            crate::traces::sampler(cfg.sampler),
+            cfg.limits,
+            processor,
+        );
 
         let otel_layer = tracing_opentelemetry::layer()
             .with_tracer(tracer_provider.tracer("baker-otel"))

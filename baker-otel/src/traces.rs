@@ -27,11 +27,31 @@ pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
 #[derive(Debug)]
 pub(crate) struct BakerSpanProcessor {
     queue: BatchQueue<SpanData>,
+    max_value_len: usize,
 }
 
 impl BakerSpanProcessor {
-    pub(crate) fn new(queue: BatchQueue<SpanData>) -> Self {
-        Self { queue }
+    pub(crate) fn new(queue: BatchQueue<SpanData>, max_value_len: usize) -> Self {
+        Self {
+            queue,
+            max_value_len,
+        }
+    }
+}
+
+/// Marker appended to a value cut by the attribute length limit.
+pub(crate) const TRUNCATED: &str = "…[truncated]";
+
+/// Cuts string attribute values longer than `max` bytes (on a char boundary) and marks them.
+pub(crate) fn truncate_attributes(attrs: &mut [opentelemetry::KeyValue], max: usize) {
+    for kv in attrs {
+        if let opentelemetry::Value::String(s) = &kv.value {
+            if s.as_str().len() > max {
+                let cut =
+                    crate::util::truncate_str(s.as_str(), max.saturating_sub(TRUNCATED.len()));
+                kv.value = opentelemetry::Value::String(format!("{cut}{TRUNCATED}").into());
+            }
+        }
     }
 }
 
@@ -45,8 +65,9 @@ impl SpanProcessor for BakerSpanProcessor {
     }
 
     #[inline]
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
+            truncate_attributes(&mut span.attributes, self.max_value_len);
             self.queue.push(span);
         }
     }
@@ -84,11 +105,15 @@ pub(crate) fn exporter(
 pub(crate) fn provider(
     resource: Resource,
     sampler: Sampler,
+    limits: crate::config::Limits,
     processor: Option<BakerSpanProcessor>,
 ) -> SdkTracerProvider {
     let mut b = SdkTracerProvider::builder()
         .with_resource(resource)
-        .with_sampler(sampler);
+        .with_sampler(sampler)
+        .with_max_attributes_per_span(limits.attribute_count)
+        .with_max_events_per_span(limits.event_count)
+        .with_max_links_per_span(limits.link_count);
     if let Some(p) = processor {
         b = b.with_span_processor(p);
     }

@@ -92,6 +92,7 @@ pub(super) fn parse(src: &EnvSource) -> Result<Config, ConfigError> {
         log_filter: src.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         json_logs: parse_bool(src, "BAKER_OTEL_JSON_LOGS", true)?,
         shutdown_timeout: parse_millis(src, "BAKER_OTEL_SHUTDOWN_TIMEOUT", 5_000)?,
+        limits: parse_limits(src)?,
     })
 }
 
@@ -192,6 +193,36 @@ fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchCon
             &format!("{prefix}_EXPORT_TIMEOUT"),
             d.export_timeout.as_millis() as u64,
         )?,
+    })
+}
+
+fn parse_limits(src: &EnvSource) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let first = |names: &[&str]| -> Result<Option<u64>, ConfigError> {
+        for n in names {
+            if let Some(v) = parse_u64(src, n)? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    };
+    let count =
+        |v: Option<u64>, default: u32| v.map_or(default, |v| v.min(u64::from(u32::MAX)) as u32);
+    Ok(Limits {
+        attribute_value_length: first(&[
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ])?
+        .map_or(d.attribute_value_length, |v| v.clamp(16, 1 << 30) as usize),
+        attribute_count: count(
+            first(&[
+                "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+                "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            ])?,
+            d.attribute_count,
+        ),
+        event_count: count(first(&["OTEL_SPAN_EVENT_COUNT_LIMIT"])?, d.event_count),
+        link_count: count(first(&["OTEL_SPAN_LINK_COUNT_LIMIT"])?, d.link_count),
     })
 }
 
@@ -462,6 +493,32 @@ mod tests {
         );
         assert_eq!(c.propagators, vec![PropagatorKind::TraceContext]);
         assert_eq!(c.log_filter, "debug");
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits_from_env() {
+        let c = cfg(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "5"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "99999999999"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.limits.attribute_value_length, 64,
+            "span-specific beats generic"
+        );
+        assert_eq!(c.limits.attribute_count, 10);
+        assert_eq!(c.limits.event_count, 5);
+        assert_eq!(c.limits.link_count, u32::MAX);
+        assert_eq!(
+            cfg(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "x")])
+                .unwrap_err()
+                .name(),
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"
+        );
     }
 
     #[test]

@@ -150,6 +150,34 @@ impl BatchConfig {
     };
 }
 
+/// Size limits that keep one runaway value from bloating memory and export requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest string attribute value on spans, in bytes; longer values are cut on a char
+    /// boundary and end with `…[truncated]` (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; baker-otel default 16 KiB — the spec's is unlimited).
+    pub attribute_value_length: usize,
+    /// Attributes kept per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128); extra ones are dropped and counted by the SDK.
+    pub attribute_count: u32,
+    /// Events kept per span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, default 128).
+    pub event_count: u32,
+    /// Links kept per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
+    pub link_count: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            attribute_value_length: 16 * 1024,
+            attribute_count: 128,
+            event_count: 128,
+            link_count: 128,
+        }
+    }
+}
+
 /// A text-map propagator named in `OTEL_PROPAGATORS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -204,6 +232,8 @@ pub struct Config {
     pub log_filter: String,
     /// Write JSON log lines to stdout (`BAKER_OTEL_JSON_LOGS`, default true).
     pub json_logs: bool,
+    /// Attribute size and count limits.
+    pub limits: Limits,
     /// Overall deadline for `shutdown()` (`BAKER_OTEL_SHUTDOWN_TIMEOUT`, default 5 s).
     pub shutdown_timeout: Duration,
 }

@@ -17,11 +17,15 @@ use std::time::Duration;
 #[derive(Debug)]
 pub(crate) struct BakerLogProcessor {
     queue: BatchQueue<LogItem>,
+    max_value_len: usize,
 }
 
 impl BakerLogProcessor {
-    pub(crate) fn new(queue: BatchQueue<LogItem>) -> Self {
-        Self { queue }
+    pub(crate) fn new(queue: BatchQueue<LogItem>, max_value_len: usize) -> Self {
+        Self {
+            queue,
+            max_value_len,
+        }
     }
 }
 
@@ -42,6 +46,17 @@ impl LogProcessor for BakerLogProcessor {
                 )
             });
         });
+        if let Some(opentelemetry::logs::AnyValue::String(body)) = record.body() {
+            if body.as_str().len() > self.max_value_len {
+                let cut = crate::util::truncate_str(
+                    body.as_str(),
+                    self.max_value_len
+                        .saturating_sub(crate::traces::TRUNCATED.len()),
+                );
+                let body = format!("{cut}{}", crate::traces::TRUNCATED);
+                record.set_body(body.into());
+            }
+        }
         self.queue.push((record.clone(), scope.clone()));
     }
 
