@@ -1,11 +1,10 @@
 //! The Brain: HTTP API in front of the pipeline. Routes each message with a cheap LLM call,
 //! publishes a job on JetStream and waits for the Worker's result.
 
-use crate::genai;
-use crate::llm::{Message, Role, ScriptedLlm, ROUTER_MODEL};
+use crate::llm::{Message, Role, ScriptedLlm};
 use crate::memory::MemoryStore;
 use crate::settings::{new_id, Settings};
-use crate::wire::{ErrorBody, Job, JobResult, MessageRequest, MessageResponse};
+use crate::wire::{ErrorBody, Job, JobResult, MessageRequest, MessageResponse, Usage};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,11 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use baker_otel::context::BakerScope;
+use baker_otel_llm::{
+    agent_span, memory_span, LlmTelemetry, MemoryStoreRegistration, MemoryStoreStats,
+};
 use baker_otel_nats::{NatsTelemetry, QueueDepth, TracedClient, TracedJetStream};
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tracing::Instrument;
+use std::time::Duration;
 
 /// Agent name of the Brain's routing call.
 pub const ROUTER_AGENT: &str = "brain-router";
@@ -31,6 +32,7 @@ pub struct AppState {
     js: TracedJetStream,
     llm: ScriptedLlm,
     history: Arc<MemoryStore>,
+    _history_gauges: Arc<MemoryStoreRegistration>,
     settings: Arc<Settings>,
 }
 
@@ -65,12 +67,18 @@ pub async fn connect(s: Settings) -> Result<(AppState, QueueDepthGuard), BrainEr
         .start()
         .ok();
     let history = Arc::new(MemoryStore::new());
-    genai::observe_store(HISTORY_STORE, history.clone());
+    let h = history.clone();
+    let history_gauges =
+        LlmTelemetry::global().register_memory_store(HISTORY_STORE, move || MemoryStoreStats {
+            items: h.len() as u64,
+            bytes: h.size_bytes(),
+        });
     let state = AppState {
         client: nats.client(raw),
         js: nats.jetstream(js),
         llm: ScriptedLlm::new(s.llm_latency),
         history,
+        _history_gauges: Arc::new(history_gauges),
         settings: Arc::new(s),
     };
     Ok((state, QueueDepthGuard(depth)))
@@ -128,26 +136,21 @@ async fn handle(
     message: String,
 ) -> Response {
     tracing::info!(chars = message.len(), "message received");
-    genai::memory_op(HISTORY_STORE, "insert", || {
-        st.history.insert(Some(&conversation_id), &message)
-    });
+    let remember = memory_span!(insert, HISTORY_STORE);
+    remember.in_scope(|| st.history.insert(Some(&conversation_id), &message));
+    remember.record_result_count(1);
+    remember.end();
 
-    // Route with a cheap model.
-    let span = genai::chat_span(ROUTER_MODEL, None, ROUTER_AGENT);
-    let started = Instant::now();
+    // Route with a cheap model (`#[llm_call]` on the provider), inside a router agent span
+    // whose roll-up gives this call's tokens and cost.
+    let router = agent_span!(ROUTER_AGENT);
     let msgs = [
         Message::new(Role::System, "Classify the request: math or general."),
         Message::new(Role::User, message.clone()),
     ];
-    let completion = st.llm.route(&msgs).instrument(span.clone()).await;
-    let route_usage = genai::record_completion(
-        &span,
-        ROUTER_MODEL,
-        ROUTER_AGENT,
-        &completion,
-        started,
-        None,
-    );
+    let completion = router.instrument(st.llm.route(&msgs)).await;
+    let route_usage = Usage::from_totals(&router.totals());
+    router.end();
     let route = match &completion.decision {
         crate::llm::Decision::Answer(r) => r.clone(),
         crate::llm::Decision::ToolCalls(_) => "general".into(),

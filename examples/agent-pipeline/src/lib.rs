@@ -5,6 +5,11 @@
 //! tools, a memory store and an HTTP extension, and replies. One trace covers the whole
 //! request, across both processes; the **demo** binary runs everything and prints each trace.
 //!
+//! GenAI telemetry comes from `baker-otel-llm`: `#[llm_call]` on the scripted provider,
+//! `#[tool]` on the tools, `agent_span!` / `iteration_span!` around the agent loop, memory spans
+//! and store-size gauges, [`baker_otel_llm::LlmStream`] for the streamed answer and
+//! [`baker_otel_llm::JobUsage`] for the Worker's `job usage` log line.
+//!
 //! Binaries: `brain`, `worker`, `demo`. See the repository README for how to run them.
 #![forbid(unsafe_code)]
 
@@ -13,10 +18,10 @@ pub mod brain;
 pub mod calculator;
 pub mod demo;
 pub mod extension;
-pub mod genai;
 pub mod llm;
 pub mod memory;
 pub mod settings;
+pub mod tools;
 pub mod wire;
 pub mod worker;
 
@@ -42,6 +47,22 @@ pub fn telemetry(service: &str) -> baker_otel::TelemetryBuilder {
             ],
         )
     }
+}
+
+/// The GenAI telemetry builder of the pipeline's services: provider `openai` (the scripted LLM
+/// plays OpenAI models), genai-prices decoded and both models' prices resolved at start-up.
+/// Call `.install()` after the core telemetry is initialised (it takes the global meter).
+///
+/// ```no_run
+/// let _telemetry = agent_pipeline::telemetry("worker").init()?;
+/// let _llm = agent_pipeline::llm_telemetry().install()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn llm_telemetry() -> baker_otel_llm::LlmTelemetryBuilder {
+    baker_otel_llm::LlmTelemetry::builder()
+        .default_provider(llm::PROVIDER)
+        .preload_model(llm::PROVIDER, llm::AGENT_MODEL)
+        .preload_model(llm::PROVIDER, llm::ROUTER_MODEL)
 }
 
 /// `GET /metrics` of the process (empty when the Prometheus exporter is off) and `GET /healthz`.

@@ -1,6 +1,11 @@
 //! A deterministic, scripted LLM provider: no network, realistic token counts, small latencies,
-//! and a streaming mode. It plays an OpenAI model so that prices resolve like a real call.
+//! and a streaming mode. It plays OpenAI models (`gpt-4o`, `gpt-4o-mini`), so genai-prices
+//! prices its calls like real ones.
+//!
+//! The provider is instrumented the way a real client would be: `#[llm_call]` on its methods,
+//! with [`Completion`] and [`Chunk`] reporting usage through [`ReportsUsage`].
 
+use baker_otel_llm::{llm_call, ReportsUsage, Usage};
 use futures_util::Stream;
 use serde_json::json;
 use std::time::Duration;
@@ -9,6 +14,8 @@ use std::time::Duration;
 pub const PROVIDER: &str = "openai";
 /// Model of the Worker's agent loop.
 pub const AGENT_MODEL: &str = "gpt-4o";
+/// Model version that answers for [`AGENT_MODEL`].
+pub const AGENT_RESPONSE_MODEL: &str = "gpt-4o-2024-08-06";
 /// Cheap model the Brain uses to route messages.
 pub const ROUTER_MODEL: &str = "gpt-4o-mini";
 
@@ -114,6 +121,52 @@ pub struct Completion {
     pub finish_reason: &'static str,
 }
 
+impl ReportsUsage for Completion {
+    fn usage(&self) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            ..Default::default()
+        })
+    }
+    fn response_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn response_model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+    fn finish_reasons(&self) -> Vec<&str> {
+        vec![self.finish_reason]
+    }
+}
+
+/// One chunk of a streamed answer. As with OpenAI's `stream_options.include_usage`, the last
+/// chunk has no text and carries the usage of the whole call.
+///
+/// ```
+/// use baker_otel_llm::ReportsUsage;
+/// let c = agent_pipeline::llm::Chunk { delta: "Hello ".into(), usage: None, finish_reason: None };
+/// assert!(c.usage().is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    /// Text of this chunk.
+    pub delta: String,
+    /// Usage of the whole call (last chunk only).
+    pub usage: Option<Usage>,
+    /// `stop` on the last chunk.
+    pub finish_reason: Option<&'static str>,
+}
+
+impl ReportsUsage for Chunk {
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+    fn finish_reasons(&self) -> Vec<&str> {
+        self.finish_reason.into_iter().collect()
+    }
+}
+
 /// Rough tokenizer: about four characters per token plus per-message overhead, as for GPT models.
 ///
 /// ```
@@ -161,6 +214,8 @@ impl ScriptedLlm {
     }
 
     /// The Brain's routing call: classifies the message into a route (`math` or `general`).
+    /// Traced as `chat gpt-4o-mini` with usage, response id/model and finish reason.
+    #[llm_call(provider = "openai", model = "gpt-4o-mini")]
     pub async fn route(&self, messages: &[Message]) -> Completion {
         let input_tokens = count_tokens(messages) + 180;
         tokio::time::sleep(self.delay(input_tokens) / 2).await;
@@ -181,7 +236,8 @@ impl ScriptedLlm {
     }
 
     /// One non-streaming step of the Worker's agent loop. The script: first memory search and
-    /// calculator, then the order-lookup extension, then an answer.
+    /// calculator, then the order-lookup extension, then an answer. Traced as `chat gpt-4o`.
+    #[llm_call(provider = "openai", model = "gpt-4o")]
     pub async fn chat(&self, messages: &[Message]) -> Completion {
         let input_tokens = count_tokens(messages) + 420; // + tool definitions
         tokio::time::sleep(self.delay(input_tokens)).await;
@@ -230,7 +286,7 @@ impl ScriptedLlm {
         };
         Completion {
             id: response_id(user, step),
-            model: format!("{AGENT_MODEL}-2024-08-06"),
+            model: AGENT_RESPONSE_MODEL.to_string(),
             decision,
             input_tokens,
             output_tokens,
@@ -238,29 +294,49 @@ impl ScriptedLlm {
         }
     }
 
-    /// The final answer, streamed in chunks of a few tokens. Returns the prompt token count and
-    /// the chunk stream; the last chunk is followed by the end of the stream.
-    pub fn chat_stream(
-        &self,
-        messages: &[Message],
-    ) -> (u64, impl Stream<Item = String> + Send + 'static) {
+    /// The final answer, streamed in chunks of a few words; the last chunk carries the usage.
+    /// Not traced here: the caller wraps the stream in a [`baker_otel_llm::LlmStream`].
+    ///
+    /// ```
+    /// use agent_pipeline::llm::{Message, Role, ScriptedLlm};
+    /// use futures_util::StreamExt;
+    /// let llm = ScriptedLlm::new(std::time::Duration::ZERO);
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// let chunks: Vec<_> = rt.block_on(llm.chat_stream(&[Message::new(Role::User, "hi")]).collect());
+    /// assert!(chunks.last().unwrap().usage.unwrap().output_tokens > 0);
+    /// ```
+    pub fn chat_stream(&self, messages: &[Message]) -> impl Stream<Item = Chunk> + Send + 'static {
         let input_tokens = count_tokens(messages) + 420;
         let first = self.delay(input_tokens);
         let gap = self.latency / 8;
         let text = answer(messages);
-        let chunks: Vec<String> = text
+        let usage = Usage {
+            input_tokens,
+            output_tokens: text_tokens(&text),
+            ..Default::default()
+        };
+        let mut chunks: Vec<Chunk> = text
             .split_inclusive(' ')
             .collect::<Vec<_>>()
             .chunks(3)
-            .map(|c| c.concat())
+            .map(|c| Chunk {
+                delta: c.concat(),
+                ..Default::default()
+            })
             .collect();
-        let stream =
-            futures_util::stream::unfold((0usize, chunks), move |(i, chunks)| async move {
-                let chunk = chunks.get(i)?.clone();
-                tokio::time::sleep(if i == 0 { first } else { gap }).await;
-                Some((chunk, (i + 1, chunks)))
-            });
-        (input_tokens, stream)
+        chunks.push(Chunk {
+            delta: String::new(),
+            usage: Some(usage),
+            finish_reason: Some("stop"),
+        });
+        futures_util::stream::unfold((0usize, chunks), move |(i, mut chunks)| async move {
+            if i >= chunks.len() {
+                return None;
+            }
+            let chunk = std::mem::take(&mut chunks[i]);
+            tokio::time::sleep(if i == 0 { first } else { gap }).await;
+            Some((chunk, (i + 1, chunks)))
+        })
     }
 }
 

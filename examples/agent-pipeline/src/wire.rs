@@ -45,6 +45,27 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// Tokens and USD cost of a `baker-otel-llm` roll-up (agent span, iteration, job).
+    ///
+    /// ```
+    /// let u = agent_pipeline::wire::Usage::from_totals(&baker_otel_llm::Totals::default());
+    /// assert_eq!(u, agent_pipeline::wire::Usage::default());
+    /// ```
+    pub fn from_totals(t: &baker_otel_llm::Totals) -> Self {
+        Self {
+            input_tokens: t.usage.input_tokens,
+            output_tokens: t.usage.output_tokens,
+            cost: t
+                .costs
+                .iter()
+                .filter(|c| c.currency.as_str() == "USD")
+                .map(|c| c.amount)
+                .sum(),
+        }
+    }
+}
+
 /// 200 answer of the Brain.
 ///
 /// ```

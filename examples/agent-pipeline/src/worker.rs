@@ -7,6 +7,7 @@ use crate::settings::Settings;
 use crate::wire::{Job, JobResult};
 use async_nats::jetstream;
 use baker_otel::context::BakerScope;
+use baker_otel_llm::{JobUsage, LlmTelemetry, MemoryStoreStats};
 use baker_otel_nats::{NatsTelemetry, QueueDepth, Traced, TracedClient, TracedMessages};
 use futures_util::StreamExt;
 use opentelemetry::metrics::UpDownCounter;
@@ -80,7 +81,13 @@ pub async fn run(
         .ok();
 
     let memory = Arc::new(MemoryStore::seeded());
-    crate::genai::observe_store(MEMORY_STORE, memory.clone());
+    let _memory_gauges = {
+        let m = memory.clone();
+        LlmTelemetry::global().register_memory_store(MEMORY_STORE, move || MemoryStoreStats {
+            items: m.len() as u64,
+            bytes: m.size_bytes(),
+        })
+    };
     let extension_url = crate::extension::spawn().await?;
     let agent = Agent::new(ScriptedLlm::new(s.llm_latency), memory, extension_url);
 
@@ -155,8 +162,10 @@ async fn handle(
         scope
             .instrument(async {
                 tracing::info!(route = %job.route, "job started");
-                let result: JobResult = agent.run(&job).await;
-                crate::genai::log_job_usage(&job.job_id, &job.conversation_id, &result.usage);
+                // Totals every LLM call of this job; `finish` logs the `job usage` line.
+                let usage = JobUsage::start();
+                let mut result: JobResult = agent.run(&job).await;
+                result.usage = crate::wire::Usage::from_totals(&usage.finish());
                 let payload = serde_json::to_vec(&result).unwrap_or_default();
                 if let Err(e) = client.publish(job.reply_to.clone(), payload.into()).await {
                     tracing::error!(error = %e, "could not publish the reply");

@@ -1,0 +1,183 @@
+//! The agent's tools, each traced with `#[tool]` as `execute_tool {name}`: `calculator`,
+//! `memory_search` (a memory-store search span inside) and `order_lookup`, an extension called
+//! over HTTP with `baker_otel_axum::send_traced` (CLIENT span, `traceparent` injected).
+
+use crate::calculator::{self, CalcError};
+use crate::llm::ToolCall;
+use crate::memory::MemoryStore;
+use baker_otel_llm::{memory_span, tool, tool_span, ClassifyError};
+use std::sync::Arc;
+
+/// Name of the Worker's memory store.
+pub const MEMORY_STORE: &str = "agent-notes";
+
+/// Why a tool call failed. The span gets `error.type` from [`ClassifyError`] and the message
+/// as its status description.
+///
+/// ```
+/// use baker_otel_llm::ClassifyError;
+/// let e = agent_pipeline::tools::ToolError::UnknownTool("weather".into());
+/// assert_eq!(e.error_type(), "unknown_tool");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// The calculator could not evaluate the expression.
+    #[error("cannot evaluate {expression:?}: {source}")]
+    Calculator {
+        /// The expression.
+        expression: String,
+        /// Why.
+        source: CalcError,
+    },
+    /// The extension server could not be reached.
+    #[error("extension unreachable: {0}")]
+    ExtensionUnreachable(String),
+    /// The extension answered with an error status.
+    #[error("extension answered {0}")]
+    ExtensionStatus(u16),
+    /// The extension's answer was not the expected JSON.
+    #[error("extension sent an invalid answer: {0}")]
+    ExtensionInvalid(String),
+    /// The model asked for a tool that does not exist.
+    #[error("unknown tool {0}")]
+    UnknownTool(String),
+}
+
+impl ClassifyError for ToolError {
+    fn error_type(&self) -> &str {
+        match self {
+            ToolError::Calculator {
+                source: CalcError::DivisionByZero,
+                ..
+            } => "division_by_zero",
+            ToolError::Calculator { .. } => "invalid_expression",
+            ToolError::ExtensionUnreachable(_) => "extension_unreachable",
+            ToolError::ExtensionStatus(_) => "extension_error",
+            ToolError::ExtensionInvalid(_) => "extension_invalid_response",
+            ToolError::UnknownTool(_) => "unknown_tool",
+        }
+    }
+}
+
+/// The tools and what they need.
+///
+/// ```
+/// use std::sync::Arc;
+/// let tools = agent_pipeline::tools::Tools::new(
+///     Arc::new(agent_pipeline::memory::MemoryStore::seeded()),
+///     "http://127.0.0.1:1".into(),
+/// );
+/// let call = agent_pipeline::llm::ToolCall {
+///     id: "call_1".into(),
+///     name: "calculator".into(),
+///     arguments: serde_json::json!({ "expression": "6 * 7" }),
+/// };
+/// assert_eq!(tools.calculator(&call).unwrap(), "6 * 7 = 42");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tools {
+    memory: Arc<MemoryStore>,
+    http: reqwest::Client,
+    extension_url: String,
+}
+
+fn arg(call: &ToolCall, key: &str) -> String {
+    call.arguments
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Tools {
+    /// Tools over `memory`, calling the extension server at `extension_url` (base URL).
+    pub fn new(memory: Arc<MemoryStore>, extension_url: String) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            memory,
+            http,
+            extension_url,
+        }
+    }
+
+    /// The memory store the tools search.
+    pub fn memory(&self) -> &Arc<MemoryStore> {
+        &self.memory
+    }
+
+    /// Runs the tool `call` asks for (`conversation_id` scopes memory searches).
+    pub async fn run(&self, call: &ToolCall, conversation_id: &str) -> Result<String, ToolError> {
+        match call.name.as_str() {
+            "calculator" => self.calculator(call),
+            "memory_search" => self.memory_search(call, conversation_id),
+            "order_lookup" => self.order_lookup(call).await,
+            other => {
+                let span = tool_span!(other.to_owned(), call_id = &call.id);
+                span.record_error("unknown_tool");
+                Err(ToolError::UnknownTool(other.to_owned()))
+            }
+        }
+    }
+
+    /// `calculator {"expression": "…"}`.
+    #[tool(name = "calculator", call_id = &call.id)]
+    pub fn calculator(&self, call: &ToolCall) -> Result<String, ToolError> {
+        let expression = arg(call, "expression");
+        match calculator::eval(&expression) {
+            Ok(v) => Ok(format!("{expression} = {v}")),
+            Err(source) => Err(ToolError::Calculator { expression, source }),
+        }
+    }
+
+    /// `memory_search {"query": "…"}`: the best note visible to the conversation.
+    #[tool(name = "memory_search", call_id = &call.id, tool_type = "datastore")]
+    pub fn memory_search(
+        &self,
+        call: &ToolCall,
+        conversation_id: &str,
+    ) -> Result<String, ToolError> {
+        let query = arg(call, "query");
+        let span = memory_span!(search, MEMORY_STORE);
+        let hits = span.in_scope(|| self.memory.search(Some(conversation_id), &query, 3));
+        span.record_result_count(hits.len() as u64);
+        span.end();
+        Ok(match hits.first() {
+            Some(m) => format!("note: {}", m.text),
+            None => "no matching notes".into(),
+        })
+    }
+
+    /// `order_lookup {"customer": "…"}`: the order-system extension, over HTTP.
+    #[tool(name = "order_lookup", call_id = &call.id, tool_type = "extension")]
+    pub async fn order_lookup(&self, call: &ToolCall) -> Result<String, ToolError> {
+        let customer = arg(call, "customer");
+        let url = format!("{}/extensions/order_lookup", self.extension_url);
+        let body = serde_json::json!({ "customer": customer }).to_string();
+        let req = self
+            .http
+            .post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let res = baker_otel_axum::send_traced(req)
+            .await
+            .map_err(|e| ToolError::ExtensionUnreachable(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(ToolError::ExtensionStatus(res.status().as_u16()));
+        }
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| ToolError::ExtensionInvalid(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ToolError::ExtensionInvalid(e.to_string()))?;
+        Ok(format!(
+            "customer {customer} has {} open orders, next delivery {}",
+            v["open_orders"],
+            v["next_delivery"].as_str().unwrap_or("?")
+        ))
+    }
+}
