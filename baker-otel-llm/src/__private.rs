@@ -125,13 +125,18 @@ impl LlmArgs {
 
     /// Fills the provider default and returns `otel.name` when the static name cannot be used.
     #[inline]
-    pub fn prepare<K: NameKind>(&mut self, _k: K, default_op: &'static str) -> Option<String> {
+    pub fn prepare<K: NameKind>(
+        &mut self,
+        _k: K,
+        default_op: &'static str,
+    ) -> Option<std::sync::Arc<str>> {
+        let shared = crate::telemetry::shared();
         if self.provider.is_none() {
-            self.provider = Some(crate::telemetry::shared().default_provider.clone());
+            self.provider = Some(shared.default_provider.clone());
         }
         let op = self.operation.get_or_insert(StringValue::from(default_op));
         (K::DYNAMIC || op.as_str() != default_op)
-            .then(|| format!("{} {}", op.as_str(), self.model.as_str()))
+            .then(|| shared.labels.span_name(op.as_str(), self.model.as_str()))
     }
     #[inline]
     pub fn provider_str(&self) -> &str {

@@ -69,6 +69,7 @@
 
 mod accumulator;
 pub mod content;
+mod labels;
 mod macros;
 pub mod metrics;
 pub mod pricing;

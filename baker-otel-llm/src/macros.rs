@@ -75,6 +75,8 @@ macro_rules! __llm_span_impl {
             gen_ai.request.top_p = __a.top_p,
             baker.llm.role = __a.role_str(),
             baker.agent.iteration = __a.iteration,
+            // The usage fields below are found by position (LlmSpan's `USAGE_FIELDS`, from
+            // index 14): keep their order, or update it there too (a unit test checks).
             gen_ai.response.model = $crate::__private::tracing::field::Empty,
             gen_ai.response.id = $crate::__private::tracing::field::Empty,
             gen_ai.usage.input_tokens = $crate::__private::tracing::field::Empty,

@@ -1,6 +1,6 @@
 //! The instruments of docs/metrics.md (GenAI client, tools, cost, budget, memory store).
 
-use crate::semconv::{self, Names};
+use crate::semconv::Names;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 use std::sync::{Arc, Mutex};
@@ -158,10 +158,3 @@ impl Instruments {
 mod semconv_metric {
     pub(super) const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 }
-
-/// Label helpers.
-pub(crate) fn kv(key: &'static str, v: impl Into<opentelemetry::Value>) -> KeyValue {
-    KeyValue::new(key, v)
-}
-
-pub(crate) const TOKEN_TYPE: &str = semconv::GEN_AI_TOKEN_TYPE;

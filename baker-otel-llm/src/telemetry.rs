@@ -2,6 +2,7 @@
 //! policy, budgets), built once at start-up.
 
 use crate::content::CapturePolicy;
+use crate::labels::LabelCache;
 use crate::metrics::{Instruments, MemoryStoreStats};
 use crate::pricing::{Cost, PriceOverride, Pricing, PricingBuilder, PricingError};
 use crate::semconv::{Names, SemconvMode};
@@ -238,6 +239,7 @@ impl LlmTelemetryBuilder {
                 conversation_budget,
                 conversations: Mutex::new(HashMap::new()),
                 next_store: AtomicU64::new(1),
+                labels: LabelCache::default(),
             }),
         })
     }
@@ -274,6 +276,8 @@ pub(crate) struct Shared {
     pub(crate) conversation_budget: Option<Budget>,
     conversations: Mutex<HashMap<String, f64>>,
     next_store: AtomicU64,
+    /// Metric attribute sets and dynamic span names of the LLM hot path.
+    pub(crate) labels: LabelCache,
 }
 
 const MAX_CONVERSATIONS: usize = 10_000;

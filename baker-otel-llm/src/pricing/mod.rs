@@ -25,10 +25,10 @@ mod file;
 
 pub use file::{load_overrides, parse_overrides, PriceOverride, PricingError};
 
+use crate::labels::{hash_strs, PreHashed};
 use crate::Usage;
 use genai_prices::{Calculator, PriceRequest, UsageKey};
 use opentelemetry::StringValue;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -115,8 +115,8 @@ impl Db {
     }
 }
 
-/// provider → model → resolved price.
-type Cache = HashMap<Box<str>, HashMap<Box<str>, Entry>>;
+/// hash(provider, model) → (provider, model, resolved price): one probe, no allocation per lookup.
+type Cache = PreHashed<(Box<str>, Box<str>, Entry)>;
 
 const CACHE_CAP: usize = 4096;
 const REFRESH: Duration = Duration::from_secs(3600);
@@ -228,7 +228,7 @@ impl PricingBuilder {
             inner: Arc::new(Inner {
                 db,
                 overrides,
-                cache: RwLock::new(HashMap::new()),
+                cache: RwLock::new(Cache::default()),
             }),
         };
         for (p, m) in &self.preload {
@@ -255,7 +255,7 @@ impl Pricing {
             inner: Arc::new(Inner {
                 db: Db::None,
                 overrides: Vec::new(),
-                cache: RwLock::new(HashMap::new()),
+                cache: RwLock::new(Cache::default()),
             }),
         }
     }
@@ -273,23 +273,27 @@ impl Pricing {
     }
 
     fn lookup(&self, provider: &str, model: &str) -> Resolved {
+        let h = hash_strs(&[Some(provider), Some(model)]);
+        let mut collision = false;
         if let Ok(cache) = self.inner.cache.read() {
-            if let Some(e) = cache.get(provider).and_then(|m| m.get(model)) {
-                if e.at.is_none_or(|t| t.elapsed() < REFRESH) {
-                    return e.resolved.clone();
+            if let Some((p, m, e)) = cache.get(&h) {
+                if &**p == provider && &**m == model {
+                    if e.at.is_none_or(|t| t.elapsed() < REFRESH) {
+                        return e.resolved.clone();
+                    }
+                } else {
+                    collision = true;
                 }
             }
         }
         let entry = self.resolve(provider, model);
         let resolved = entry.resolved.clone();
+        if collision {
+            return resolved;
+        }
         if let Ok(mut cache) = self.inner.cache.write() {
-            let len: usize = cache.values().map(HashMap::len).sum();
-            let exists = cache.get(provider).is_some_and(|m| m.contains_key(model));
-            if exists || len < CACHE_CAP {
-                cache
-                    .entry(provider.into())
-                    .or_default()
-                    .insert(model.into(), entry);
+            if cache.len() < CACHE_CAP || cache.contains_key(&h) {
+                cache.insert(h, (provider.into(), model.into(), entry));
             }
         }
         resolved

@@ -3,12 +3,11 @@
 use crate::__private::{DynReports, LlmArgs, Outcome};
 use crate::accumulator::{self, Accumulator};
 use crate::content::ContentKind;
-use crate::metrics::{kv, TOKEN_TYPE};
 use crate::pricing::Cost;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
 use crate::Usage;
-use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry::{Array, StringValue, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -129,15 +128,7 @@ impl LlmSpan {
         };
         let fields = meta.fields();
         let cache_key = self.shared.names.cache_creation_tokens;
-        let (Some(fi), Some(fo), Some(fcr), Some(fcw), Some(fr), Some(fa), Some(fc)) = (
-            fields.field(sc::GEN_AI_USAGE_INPUT_TOKENS),
-            fields.field(sc::GEN_AI_USAGE_OUTPUT_TOKENS),
-            fields.field(sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-            fields.field(cache_key),
-            fields.field(sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
-            fields.field(sc::GEN_AI_USAGE_COST_AMOUNT),
-            fields.field(sc::GEN_AI_USAGE_COST_CURRENCY),
-        ) else {
+        let Some([fi, fo, fcr, fcw, fr, fa, fc]) = usage_fields(fields, cache_key) else {
             return;
         };
         let nz = |v: &u64| (*v > 0).then_some(*v);
@@ -260,64 +251,91 @@ impl LlmSpan {
         st.done = true;
         let st = std::mem::take(&mut *st);
         let elapsed = self.start.elapsed().as_secs_f64();
-        let ins = &self.shared.instruments;
-        let base = [
-            kv(sc::GEN_AI_OPERATION_NAME, self.operation.clone()),
-            kv(sc::GEN_AI_PROVIDER_NAME, self.provider.clone()),
-            kv(sc::GEN_AI_REQUEST_MODEL, self.model.clone()),
-        ];
+        let shared = self.shared;
+        let ins = &shared.instruments;
+        let agent = self.acc.as_ref().and_then(|a| a.agent_name.as_ref());
+        let labels = shared
+            .labels
+            .call(&self.operation, &self.provider, &self.model, agent);
         let duration = if self.embeddings {
             &ins.embeddings_duration
         } else {
             &ins.chat_duration
         };
         match &st.error {
-            None => duration.record(elapsed, &base),
-            Some(e) => {
-                let [a, b, c] = base.clone();
-                duration.record(
-                    elapsed,
-                    &[a, b, c, KeyValue::new(sc::ERROR_TYPE, e.clone())],
-                );
-            }
+            None => duration.record(elapsed, &labels.base),
+            Some(e) => duration.record(elapsed, &labels.with_error(e)),
         }
         if let Some(t) = st.ttft {
-            ins.ttft.record(t.as_secs_f64(), &base);
+            ins.ttft.record(t.as_secs_f64(), &labels.base);
         }
         let Some(u) = st.usage else { return };
-        let [a, b, c] = base;
-        let mut labels = [a, b, c, KeyValue::new(TOKEN_TYPE, "input")];
-        ins.tokens.record(u.input_tokens, &labels);
+        ins.tokens.record(u.input_tokens, &labels.input);
         if !self.embeddings {
-            labels[3] = KeyValue::new(TOKEN_TYPE, "output");
-            ins.tokens.record(u.output_tokens, &labels);
+            ins.tokens.record(u.output_tokens, &labels.output);
         }
-        let priced = self.shared.pricing.is_some();
+        let priced = shared.pricing.is_some();
         match &st.cost {
             Some(cost) => {
-                let [_, p, m, _] = labels;
-                let cur = KeyValue::new("currency", cost.currency.clone());
-                match self.acc.as_ref().and_then(|a| a.agent_name.clone()) {
-                    Some(agent) => ins.cost.add(
-                        cost.amount,
-                        &[p, m, KeyValue::new(sc::GEN_AI_AGENT_NAME_LABEL, agent), cur],
-                    ),
-                    None => ins.cost.add(cost.amount, &[p, m, cur]),
-                }
+                ins.cost.add(cost.amount, &labels.cost(&cost.currency));
                 if let Some(conv) = &self.conversation {
-                    self.shared.add_conversation_cost(conv, cost);
+                    shared.add_conversation_cost(conv, cost);
                 }
             }
-            None if priced => {
-                let [_, p, m, _] = labels;
-                ins.unpriced.add(1, &[p, m]);
-            }
+            None if priced => ins.unpriced.add(1, &labels.unpriced),
             None => {}
         }
         if let Some(acc) = &self.acc {
             acc.add(Some(&u), st.cost.as_ref(), priced && st.cost.is_none());
         }
     }
+}
+
+/// Usage fields of `__llm_span_impl!`, in the order they are declared there (from `USAGE_AT`).
+const USAGE_FIELDS: [&str; 8] = [
+    sc::GEN_AI_USAGE_INPUT_TOKENS,
+    sc::GEN_AI_USAGE_OUTPUT_TOKENS,
+    sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    sc::GEN_AI_USAGE_COST_AMOUNT,
+    sc::GEN_AI_USAGE_COST_CURRENCY,
+];
+const USAGE_AT: usize = 14;
+
+/// The input, output, cache read, cache write (`cache_key`), reasoning, cost and currency
+/// fields: by position when the span comes from `__llm_span_impl!` (one pass, no name search),
+/// else by name.
+#[inline]
+fn usage_fields(
+    fields: &tracing::field::FieldSet,
+    cache_key: &str,
+) -> Option<[tracing::field::Field; 7]> {
+    let mut it = fields.iter().skip(USAGE_AT);
+    let got: [Option<tracing::field::Field>; 8] = std::array::from_fn(|_| it.next());
+    let positional = USAGE_FIELDS
+        .iter()
+        .zip(&got)
+        .all(|(n, f)| f.as_ref().is_some_and(|f| f.name() == *n));
+    if positional {
+        let [i, o, cr, creation, write, r, a, c] = got;
+        let cw = if cache_key == sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS {
+            creation
+        } else {
+            write
+        };
+        return Some([i?, o?, cr?, cw?, r?, a?, c?]);
+    }
+    Some([
+        fields.field(sc::GEN_AI_USAGE_INPUT_TOKENS)?,
+        fields.field(sc::GEN_AI_USAGE_OUTPUT_TOKENS)?,
+        fields.field(sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)?,
+        fields.field(cache_key)?,
+        fields.field(sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)?,
+        fields.field(sc::GEN_AI_USAGE_COST_AMOUNT)?,
+        fields.field(sc::GEN_AI_USAGE_COST_CURRENCY)?,
+    ])
 }
 
 impl Outcome for LlmSpan {
@@ -349,5 +367,51 @@ impl Outcome for LlmSpan {
 impl Drop for LlmSpan {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_usage_fields_match_names() {
+        let _g = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let span = crate::llm_span!(model = "m", provider = "p");
+        let fields = span.span().metadata().map(|m| m.fields()).expect("enabled");
+        for key in [
+            sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+        ] {
+            let got = usage_fields(fields, key).expect("fields");
+            let names: Vec<&str> = got.iter().map(tracing::field::Field::name).collect();
+            assert_eq!(
+                names,
+                [
+                    sc::GEN_AI_USAGE_INPUT_TOKENS,
+                    sc::GEN_AI_USAGE_OUTPUT_TOKENS,
+                    sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                    key,
+                    sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                    sc::GEN_AI_USAGE_COST_AMOUNT,
+                    sc::GEN_AI_USAGE_COST_CURRENCY,
+                ]
+            );
+        }
+        // A span declared elsewhere (different field order) still resolves by name.
+        let other = tracing::info_span!(
+            "x",
+            gen_ai.usage.cost.currency = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            gen_ai.usage.cache_read.input_tokens = tracing::field::Empty,
+            gen_ai.usage.cache_creation.input_tokens = tracing::field::Empty,
+            gen_ai.usage.reasoning.output_tokens = tracing::field::Empty,
+            gen_ai.usage.cost.amount = tracing::field::Empty,
+        );
+        let f = other.metadata().map(|m| m.fields()).expect("enabled");
+        let got = usage_fields(f, sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS).expect("fields");
+        assert_eq!(got[0].name(), sc::GEN_AI_USAGE_INPUT_TOKENS);
+        assert_eq!(got[6].name(), sc::GEN_AI_USAGE_COST_CURRENCY);
     }
 }
