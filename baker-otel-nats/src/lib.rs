@@ -29,12 +29,19 @@
 //! `messaging.client.consumed.messages`, `baker.messaging.settlements`,
 //! `baker.messaging.redeliveries`, `baker.queue.depth`. Reply inboxes (`_INBOX.*`) appear as
 //! `_INBOX` in span names and labels.
+//!
+//! Every publish and request is recorded exactly once: on completion (`error_type` = the
+//! error kind on failure), or — if the caller drops the future first, e.g. with
+//! `tokio::time::timeout` — with `error.type = "cancelled"`. JetStream publishes are recorded
+//! when the server's ack resolves (see [`TracedPublishAck`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod carrier;
 mod consume;
 mod instruments;
+mod jetstream;
+mod outcome;
 pub mod propagation;
 mod publish;
 mod queue_depth;
@@ -46,7 +53,8 @@ mod w3c;
 
 pub use carrier::{HeaderExtractor, HeaderInjector, MAX_VALUE_LEN};
 pub use consume::{Delivery, ReceivedMessage, Traced, TracedMessages, TracedSubscriber};
-pub use publish::{TracedClient, TracedJetStream};
+pub use jetstream::{TracedJetStream, TracedPublishAck};
+pub use publish::TracedClient;
 pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH};
 pub use spans::{MSG_ID_HEADER, TARGET};
 pub use subject::{destination_name, INBOX_TEMPLATE};

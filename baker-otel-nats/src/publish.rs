@@ -1,14 +1,13 @@
-//! Traced publishing: [`TracedClient`] (core NATS) and [`TracedJetStream`].
+//! Traced core NATS publishing and requests: [`TracedClient`].
 
+use crate::outcome::SendGuard;
 use crate::spans::{self, Op, MSG_ID_HEADER};
 use crate::subject::destination_name;
 use crate::{propagation, NatsTelemetry, TracedSubscriber};
-use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, PublishError, RequestError, SubscribeError};
 use bytes::Bytes;
 use opentelemetry::trace::TraceContextExt;
-use std::time::Instant;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -16,7 +15,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 ///
 /// Every publish gets a PRODUCER span `send {subject}` (child of the current span) whose
 /// context is injected into the headers, merged with the caller's. Errors set the span status
-/// to error with `error.type` and are returned unchanged.
+/// to error with `error.type` and are returned unchanged. `messaging.client.operation.duration`
+/// and `messaging.client.sent.messages` are recorded once per call, with `error_type` on
+/// failure. A call whose future is dropped before it completes (e.g. by
+/// `tokio::time::timeout` while async-nats applies back-pressure) is recorded as failed with
+/// `error.type = "cancelled"`.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +34,7 @@ pub struct TracedClient {
     tel: NatsTelemetry,
 }
 
-fn msg_id(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn msg_id(headers: &HeaderMap) -> Option<&str> {
     crate::HeaderExtractor(headers).value(MSG_ID_HEADER)
 }
 
@@ -102,7 +105,8 @@ impl TracedClient {
         let dest = destination_name(&subject);
         let span = spans::client_span(Op::Publish, dest, payload.len(), msg_id(&headers));
         propagation::inject_context(&spans::context_of(&span), &mut headers);
-        let start = Instant::now();
+        // Records the outcome exactly once; if this future is dropped first: "cancelled".
+        let guard = SendGuard::new(self.tel.inst.clone(), Op::Publish, dest, span.clone());
         let fut = if headers.is_empty() {
             futures_util::future::Either::Left(self.client.publish(subject.clone(), payload))
         } else {
@@ -112,13 +116,11 @@ impl TracedClient {
                 payload,
             ))
         };
-        let res = fut.instrument(span.clone()).await;
-        let err = res.as_ref().err().map(|e| {
-            let t = spans::error_type(e.kind());
-            spans::record_error(&span, &t, e);
-            t
-        });
-        spans::finish_send(&self.tel.inst, Op::Publish, dest, start, err.as_deref());
+        let res = fut.instrument(span).await;
+        match &res {
+            Ok(()) => guard.succeed(),
+            Err(e) => guard.fail(&spans::error_type(e.kind()), e),
+        }
         res
     }
 
@@ -156,28 +158,24 @@ impl TracedClient {
         let dest = destination_name(&subject);
         let span = spans::client_span(Op::Request, dest, payload.len(), msg_id(&headers));
         propagation::inject_context(&spans::context_of(&span), &mut headers);
-        let start = Instant::now();
+        // Records the outcome exactly once; if this future is dropped first: "cancelled".
+        let guard = SendGuard::new(self.tel.inst.clone(), Op::Request, dest, span.clone());
         let res = self
             .client
             .request_with_headers(subject.clone(), headers, payload)
-            .instrument(span.clone())
+            .instrument(span)
             .await;
-        let err = match &res {
+        match &res {
             Ok(reply) => {
                 let cx = propagation::extract(reply.headers.as_ref());
                 let remote = cx.span().span_context().clone();
                 if remote.is_valid() {
-                    span.add_link(remote);
+                    guard.span().add_link(remote);
                 }
-                None
+                guard.succeed();
             }
-            Err(e) => {
-                let t = spans::error_type(e.kind());
-                spans::record_error(&span, &t, e);
-                Some(t)
-            }
-        };
-        spans::finish_send(&self.tel.inst, Op::Request, dest, start, err.as_deref());
+            Err(e) => guard.fail(&spans::error_type(e.kind()), e),
+        }
         res
     }
 
@@ -235,105 +233,5 @@ impl TracedClient {
             Some(queue_group),
             self.tel.clone(),
         ))
-    }
-}
-
-/// A JetStream [`Context`](async_nats::jetstream::Context) whose publishes are traced like
-/// [`TracedClient::publish`]. The span covers sending; awaiting the returned
-/// [`PublishAckFuture`] (the server's ack) is left to the caller, unchanged.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = async_nats::connect("127.0.0.1:4222").await?;
-/// let js = baker_otel_nats::NatsTelemetry::new().jetstream(async_nats::jetstream::new(client));
-/// let ack = js.publish("jobs.summarise", "{}".into()).await?.await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct TracedJetStream {
-    context: async_nats::jetstream::Context,
-    tel: NatsTelemetry,
-}
-
-impl TracedJetStream {
-    /// Wraps `context`.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), async_nats::ConnectError> {
-    /// let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await?);
-    /// let _t = baker_otel_nats::TracedJetStream::new(js, baker_otel_nats::NatsTelemetry::new());
-    /// # Ok(()) }
-    /// ```
-    pub fn new(context: async_nats::jetstream::Context, tel: NatsTelemetry) -> Self {
-        Self { context, tel }
-    }
-
-    /// The wrapped context (streams, consumers, untraced operations).
-    ///
-    /// ```no_run
-    /// # fn f(js: &baker_otel_nats::TracedJetStream) { let _c = js.inner(); }
-    /// ```
-    pub fn inner(&self) -> &async_nats::jetstream::Context {
-        &self.context
-    }
-
-    /// The telemetry handle.
-    ///
-    /// ```no_run
-    /// # fn f(js: &baker_otel_nats::TracedJetStream) { let _t = js.telemetry(); }
-    /// ```
-    pub fn telemetry(&self) -> &NatsTelemetry {
-        &self.tel
-    }
-
-    /// Publishes to a stream subject with trace context headers.
-    ///
-    /// ```no_run
-    /// # async fn f(js: &baker_otel_nats::TracedJetStream) -> Result<(), Box<dyn std::error::Error>> {
-    /// js.publish("jobs.x", "{}".into()).await?.await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn publish<S: ToSubject>(
-        &self,
-        subject: S,
-        payload: Bytes,
-    ) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
-        self.publish_with_headers(subject, HeaderMap::new(), payload)
-            .await
-    }
-
-    /// Publishes with the caller's headers merged with the trace context; `Nats-Msg-Id`
-    /// becomes `messaging.message.id`.
-    ///
-    /// ```no_run
-    /// # async fn f(js: &baker_otel_nats::TracedJetStream) -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut h = async_nats::HeaderMap::new();
-    /// h.insert("Nats-Msg-Id", "job-42");
-    /// js.publish_with_headers("jobs.x", h, "{}".into()).await?.await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn publish_with_headers<S: ToSubject>(
-        &self,
-        subject: S,
-        mut headers: HeaderMap,
-        payload: Bytes,
-    ) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
-        let subject = subject.to_subject();
-        let dest = destination_name(&subject);
-        let span = spans::client_span(Op::Publish, dest, payload.len(), msg_id(&headers));
-        propagation::inject_context(&spans::context_of(&span), &mut headers);
-        let start = Instant::now();
-        let res = self
-            .context
-            .publish_with_headers(subject.clone(), headers, payload)
-            .instrument(span.clone())
-            .await;
-        let err = res.as_ref().err().map(|e| {
-            let t = spans::error_type(e.kind());
-            spans::record_error(&span, &t, e);
-            t
-        });
-        spans::finish_send(&self.tel.inst, Op::Publish, dest, start, err.as_deref());
-        res
     }
 }

@@ -1,9 +1,6 @@
 //! Messaging span construction and the common "operation finished" bookkeeping.
 
-use crate::instruments::{system, Instruments};
-use opentelemetry::KeyValue;
 use std::fmt::Debug;
-use std::time::Instant;
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -22,7 +19,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Op::Publish => "publish",
             Op::Request => "request",
@@ -95,24 +92,4 @@ pub(crate) fn record_error(span: &Span, error_type: &str, description: &dyn std:
         tracing::field::display(description),
     );
     span.record("error.type", error_type);
-}
-
-/// Records duration and sent-message count of a finished send/request.
-pub(crate) fn finish_send(
-    inst: &Instruments,
-    op: Op,
-    dest: &str,
-    start: Instant,
-    error_type: Option<&str>,
-) {
-    let mut attrs = Vec::with_capacity(4);
-    attrs.push(system());
-    attrs.push(KeyValue::new("messaging.destination.name", dest.to_owned()));
-    if let Some(e) = error_type {
-        attrs.push(KeyValue::new("error.type", e.to_owned()));
-    }
-    inst.sent.add(1, &attrs);
-    attrs.push(KeyValue::new("messaging.operation.name", op.name()));
-    inst.operation_duration
-        .record(start.elapsed().as_secs_f64(), &attrs);
 }
