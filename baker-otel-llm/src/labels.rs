@@ -296,11 +296,14 @@ impl CallLabels {
     }
 }
 
+/// (operation, model, `"{operation} {model}"`).
+type NameEntry = (Box<str>, Box<str>, Arc<str>);
+
 /// Bounded concurrent map of [`CallLabels`] and dynamic span names.
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
     calls: RwLock<PreHashed<Arc<CallLabels>>>,
-    names: RwLock<PreHashed<(Box<str>, Box<str>, Arc<str>)>>,
+    names: RwLock<PreHashed<NameEntry>>,
 }
 
 impl LabelCache {
