@@ -50,3 +50,40 @@ pub async fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> T {
 pub fn attr(span: &baker_otel::testing::CapturedSpan, key: &str) -> Option<String> {
     Capture::attr(span, key).map(|v| v.to_string())
 }
+
+/// The samples of Prometheus series `metric` for destination `dest`, as
+/// (`error_type` label if any, value).
+pub fn series(prom: &str, metric: &str, dest: &str) -> Vec<(Option<String>, f64)> {
+    let dest_label = format!("messaging_destination_name=\"{dest}\"");
+    prom.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(&dest_label))
+        .map(|l| {
+            let error_type = l
+                .split_once("error_type=\"")
+                .and_then(|(_, rest)| rest.split_once('"').map(|(v, _)| v.to_owned()));
+            let value = l
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            (error_type, value)
+        })
+        .collect()
+}
+
+/// `sent.messages` and `operation.duration` (count) series of `dest`, each as
+/// (`error_type`, value) — the two must always agree.
+pub fn send_metrics(cap: &Capture, dest: &str) -> Vec<(Option<String>, f64)> {
+    let prom = cap.prometheus_text();
+    let sent = series(&prom, "messaging_client_sent_messages_total", dest);
+    let durations = series(
+        &prom,
+        "messaging_client_operation_duration_seconds_count",
+        dest,
+    );
+    assert_eq!(
+        sent, durations,
+        "sent.messages and operation.duration agree\n{prom}"
+    );
+    sent
+}
