@@ -4,7 +4,9 @@
 //! Proves, against real processes on loopback:
 //! - failures surface as errors *and* error spans/metrics (`request` times out → span status
 //!   ERROR + `error.type`; a client that gives up reconnecting → `publish` returns `Err`, span
-//!   and `messaging.client.sent.messages{error_type}` say so);
+//!   and `messaging.client.sent.messages{error_type}` say so; a publish the caller abandons
+//!   while back-pressured → `error.type="cancelled"`; a JetStream publish whose ack fails →
+//!   ERROR send span + `error_type`); every send span is counted exactly once in the metrics;
 //! - our wrapper adds no buffer of its own: during the outage publishes are absorbed only by
 //!   async-nats's bounded command channel (`client_capacity`), then back-pressure reaches the
 //!   caller; every publish eventually completes (hang guards), nothing panics;
@@ -185,6 +187,38 @@ fn prom_has(prom: &str, metric: &str, dest: &str, error_type: &str) -> bool {
             && l.contains(&format!("messaging_destination_name=\"{dest}\""))
             && l.contains(&format!("error_type=\"{error_type}\""))
     })
+}
+
+/// Sum of the `metric` samples of `dest` over all `error_type`s.
+fn prom_sum(prom: &str, metric: &str, dest: &str) -> f64 {
+    prom.lines()
+        .filter(|l| {
+            l.starts_with(&format!("{metric}{{"))
+                && l.contains(&format!("messaging_destination_name=\"{dest}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every `send {dest}` span is counted exactly once in `sent.messages` and
+/// `operation.duration`, whatever its outcome (ok, error, cancelled).
+fn assert_spans_match_metrics(spans: &[CapturedSpan], prom: &str, dest: &str) -> usize {
+    let sends = spans
+        .iter()
+        .filter(|s| s.name == format!("send {dest}"))
+        .count();
+    let sent = prom_sum(prom, "messaging_client_sent_messages_total", dest);
+    let durations = prom_sum(
+        prom,
+        "messaging_client_operation_duration_seconds_count",
+        dest,
+    );
+    assert_eq!(
+        (sends as f64, sends as f64),
+        (sent, durations),
+        "{dest}: {sends} send spans vs sent.messages {sent} / operation.duration count {durations}\n{prom}"
+    );
+    sends
 }
 
 /// Publishes `payload` inside a Baker scope whose conversation/job ids are derived from it.
@@ -397,6 +431,22 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
         absorbed <= CLIENT_CAPACITY,
         "{absorbed} publishes absorbed during the outage, more than client_capacity {CLIENT_CAPACITY}"
     );
+    // The publish we gave up on (its future dropped by the timeout) is recorded as cancelled,
+    // exactly once.
+    let cancelled: Vec<_> = cap
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.name == format!("send {subject}")
+                && attr(s, "error.type").as_deref() == Some("cancelled")
+        })
+        .collect();
+    assert_eq!(
+        cancelled.len(),
+        1,
+        "exactly the blocked publish was cancelled"
+    );
+    assert!(matches!(cancelled[0].status, Status::Error { .. }));
     // One more publish waits on back-pressure; it must complete once the server is back.
     let waiting = {
         let p = publisher.clone();
@@ -489,6 +539,17 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
         ),
         "{prom}"
     );
+    // The blocked-then-cancelled publish is in the metrics too, and every send span (ok,
+    // absorbed, cancelled, waiting) is counted exactly once.
+    for metric in [
+        "messaging_client_sent_messages_total",
+        "messaging_client_operation_duration_seconds_count",
+    ] {
+        assert!(prom_has(&prom, metric, &subject, "cancelled"), "{prom}");
+    }
+    let sends = assert_spans_match_metrics(&spans, &prom, &subject);
+    eprintln!("outage: {sends} send spans on {subject}, all counted once");
+    assert_spans_match_metrics(&spans, &prom, &fragile_subject);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,15 +614,35 @@ async fn jetstream_messages_published_before_a_kill_keep_their_trace_after_resta
         client.connection_state() == State::Disconnected
     })
     .await;
-    // A JetStream publish during the outage fails at the ack (returned to the caller unchanged).
-    let outage = guard("js publish during outage", async {
-        match js.publish(subject.clone(), "lost?".into()).await {
-            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
+    // A JetStream publish during the outage fails (usually at the ack), returned to the caller
+    // unchanged — and its send span and metrics say so.
+    let outage_err = guard("js publish during outage", async {
+        js.publish(subject.clone(), "lost?".into()).await?.await
     })
-    .await;
-    assert!(outage.is_err(), "no ack without a server");
+    .await
+    .expect_err("no ack without a server");
+    let outage_type = format!("{:?}", outage_err.kind());
+    let failed: Vec<_> = cap
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == format!("send {subject}") && s.status != Status::Unset)
+        .collect();
+    assert_eq!(failed.len(), 1, "the failed publish has an error span");
+    assert_eq!(failed[0].status, Status::error(outage_err.to_string()));
+    assert_eq!(
+        attr(&failed[0], "error.type").as_deref(),
+        Some(outage_type.as_str())
+    );
+    let prom = cap.prometheus_text();
+    for metric in [
+        "messaging_client_sent_messages_total",
+        "messaging_client_operation_duration_seconds_count",
+    ] {
+        assert!(prom_has(&prom, metric, &subject, &outage_type), "{prom}");
+    }
+    // 5 acked + 1 failed: each counted once, at ack time.
+    assert_eq!(assert_spans_match_metrics(&cap.spans(), &prom, &subject), 6);
+    eprintln!("outage: JetStream publish without a server → error.type={outage_type}");
 
     server.restart();
     until("reconnect", || {
