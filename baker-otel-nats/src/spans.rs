@@ -1,4 +1,4 @@
-//! Messaging span construction and the common "operation finished" bookkeeping.
+//! Messaging span construction and error marking (outcome bookkeeping: `outcome.rs`).
 
 use std::fmt::Debug;
 use tracing::field::Empty;
