@@ -288,6 +288,16 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         ),
         ("worker", &worker_m, "baker_llm_cost_total"),
         ("worker", &worker_m, "baker_tool_duration_seconds_count"),
+        (
+            "worker",
+            &worker_m,
+            "gen_ai_client_operation_time_to_first_chunk_seconds_count",
+        ),
+        (
+            "worker",
+            &worker_m,
+            "baker_memory_operation_duration_seconds_count",
+        ),
         ("worker", &worker_m, "baker_memory_store_items"),
         ("worker", &worker_m, "baker_memory_store_size_bytes"),
     ] {
@@ -310,6 +320,50 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         "tool error counted"
     );
     assert!(promtext::sum(&worker_m, "baker_llm_cost_total", &[]) > 0.0);
+    assert!(
+        promtext::sum(
+            &worker_m,
+            "baker_llm_cost_total",
+            &[
+                "gen_ai_agent_name=\"baker-agent\"",
+                "gen_ai_request_model=\"gpt-4o\"",
+                "currency=\"USD\""
+            ]
+        ) > 0.0,
+        "agent cost labelled with the agent and model"
+    );
+    assert!(
+        promtext::sum(
+            &brain_m,
+            "baker_llm_cost_total",
+            &[
+                "gen_ai_agent_name=\"brain-router\"",
+                "gen_ai_request_model=\"gpt-4o-mini\""
+            ]
+        ) > 0.0,
+        "router cost labelled with the router agent"
+    );
+    assert_eq!(
+        promtext::sum(&worker_m, "baker_llm_unpriced_calls_total", &[]),
+        0.0,
+        "every model of the demo is priced"
+    );
+    // Emitted once, by baker-otel-llm: no GenAI series from any other instrumentation scope.
+    for (m, series) in [
+        (&brain_m, "gen_ai_client_token_usage_sum"),
+        (&worker_m, "gen_ai_client_token_usage_sum"),
+        (&worker_m, "baker_llm_cost_total"),
+        (&worker_m, "baker_tool_duration_seconds_count"),
+        (&worker_m, "baker_memory_store_items"),
+        (&brain_m, "baker_memory_store_items"),
+    ] {
+        assert!(
+            m.iter()
+                .filter(|x| x.name == series)
+                .all(|x| x.labels.contains("otel_scope_name=\"baker-otel-llm\"")),
+            "{series} only from baker-otel-llm"
+        );
+    }
 
     // Stop both (SIGTERM: they flush), then read traces and logs.
     brain.stop(Duration::from_secs(10)).await;
@@ -351,19 +405,114 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         process.parent_span_id, send.span_id,
         "worker process span is a child of the brain's send span"
     );
-    let agent = one(&spans, "worker", None, "invoke_agent");
+    let agent = one(
+        &spans,
+        "worker",
+        Some(Kind::Internal),
+        "invoke_agent baker-agent",
+    );
     assert!(has_ancestor(&spans, agent, process));
+    let iterations: Vec<&SpanRecord> = spans
+        .iter()
+        .filter(|s| s.service == "worker" && s.name == "baker.agent.iteration")
+        .collect();
+    assert_eq!(iterations.len(), 3, "three agent iterations");
+    assert!(iterations.iter().all(|i| i.parent_span_id == agent.span_id
+        && i.attr_str("gen_ai.agent.name") == Some("baker-agent")));
     let chats: Vec<&SpanRecord> = spans
         .iter()
         .filter(|s| s.service == "worker" && s.name.starts_with("chat "))
         .collect();
-    assert!(chats.len() >= 3, "several agent iterations");
-    assert!(chats.iter().all(
-        |c| has_ancestor(&spans, c, agent) && c.attr_f64("gen_ai.usage.input_tokens").is_some()
-    ));
+    assert_eq!(chats.len(), 3, "one LLM call per iteration");
+    for c in &chats {
+        assert_eq!(c.name, "chat gpt-4o");
+        assert_eq!(c.kind, Kind::Client);
+        let parent = parent_of(&spans, c).expect("chat has a parent");
+        assert_eq!(
+            parent.name, "baker.agent.iteration",
+            "chat under an iteration"
+        );
+        assert_eq!(
+            c.attr_f64("baker.agent.iteration"),
+            parent.attr_f64("baker.agent.iteration"),
+            "chat inherits the iteration number"
+        );
+        assert_eq!(c.attr_str("gen_ai.provider.name"), Some("openai"));
+        assert_eq!(
+            c.attr_str("gen_ai.response.model"),
+            Some("gpt-4o-2024-08-06")
+        );
+        assert_eq!(c.attr_str("gen_ai.usage.cost.currency"), Some("USD"));
+        assert!(c.attr_f64("gen_ai.usage.input_tokens").unwrap() > 0.0);
+        assert!(
+            c.attr_f64("gen_ai.usage.cost.amount").unwrap() > 0.0,
+            "gpt-4o is priced"
+        );
+    }
+    let streamed: Vec<&&SpanRecord> = chats
+        .iter()
+        .filter(|c| c.attr_f64("gen_ai.response.time_to_first_chunk").is_some())
+        .collect();
+    assert_eq!(streamed.len(), 1, "the final answer is streamed");
+    // Roll-up: the agent span totals its LLM calls.
+    let sum = |key: &str| chats.iter().map(|c| c.attr_f64(key).unwrap()).sum::<f64>();
+    assert_eq!(
+        agent.attr_f64("gen_ai.usage.input_tokens"),
+        Some(sum("gen_ai.usage.input_tokens"))
+    );
+    assert_eq!(
+        agent.attr_f64("gen_ai.usage.output_tokens"),
+        Some(sum("gen_ai.usage.output_tokens"))
+    );
+    assert_eq!(agent.attr_f64("baker.llm.calls"), Some(3.0));
+    let agent_cost = agent.attr_f64("gen_ai.usage.cost.amount").unwrap();
+    assert!((agent_cost - sum("gen_ai.usage.cost.amount")).abs() < 1e-9);
+    // The brain's routing call, inside its router agent.
+    let router = one(
+        &spans,
+        "brain",
+        Some(Kind::Internal),
+        "invoke_agent brain-router",
+    );
+    assert!(has_ancestor(&spans, router, server));
+    let route_call = one(&spans, "brain", Some(Kind::Client), "chat gpt-4o-mini");
+    assert_eq!(route_call.parent_span_id, router.span_id);
+    assert!(route_call.attr_f64("gen_ai.usage.cost.amount").unwrap() > 0.0);
+    // The response's usage is the router call plus the worker's job.
+    let all_chats = || spans.iter().filter(|s| s.name.starts_with("chat "));
+    let total_in: f64 = all_chats()
+        .map(|c| c.attr_f64("gen_ai.usage.input_tokens").unwrap())
+        .sum();
+    let total_cost: f64 = all_chats()
+        .map(|c| c.attr_f64("gen_ai.usage.cost.amount").unwrap())
+        .sum();
+    assert_eq!(good.body["usage"]["input_tokens"].as_f64(), Some(total_in));
+    assert!((good.body["usage"]["cost"].as_f64().unwrap() - total_cost).abs() < 1e-9);
+    for name in [
+        "execute_tool memory_search",
+        "execute_tool calculator",
+        "execute_tool order_lookup",
+    ] {
+        let t = one(&spans, "worker", Some(Kind::Internal), name);
+        assert_eq!(
+            parent_of(&spans, t).map(|p| p.name.as_str()),
+            Some("baker.agent.iteration"),
+            "{name} under an iteration"
+        );
+        assert!(
+            t.attr_str("gen_ai.tool.call.id").is_some(),
+            "{name} call id"
+        );
+        assert!(!t.error, "{name} succeeded");
+    }
     let search_tool = one(&spans, "worker", None, "execute_tool memory_search");
-    let search = one(&spans, "worker", None, "search_memory");
-    assert!(has_ancestor(&spans, search, search_tool));
+    let search = one(
+        &spans,
+        "worker",
+        Some(Kind::Client),
+        "search_memory agent-notes",
+    );
+    assert_eq!(search.parent_span_id, search_tool.span_id);
     let ext_tool = one(&spans, "worker", None, "execute_tool order_lookup");
     let client = one(&spans, "worker", Some(Kind::Client), "POST");
     assert!(has_ancestor(&spans, client, ext_tool));
@@ -427,6 +576,12 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         .await;
     let calc = one(&fail_spans, "worker", None, "execute_tool calculator");
     assert!(calc.error, "calculator span has status ERROR");
+    assert_eq!(calc.attr_str("error.type"), Some("division_by_zero"));
+    assert!(
+        calc.status_message.contains("division by zero"),
+        "{}",
+        calc.status_message
+    );
     assert!(expect::missing(&fail_spans).is_empty());
 
     // JSON log lines of both processes carry trace, conversation and job id.
@@ -457,5 +612,31 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         .find(|l| l["message"] == "job usage" && l["job_id"] == job_id.as_str())
         .expect("job usage line");
     assert_eq!(usage_line["trace_id"], good.trace_id.as_str());
+    assert_eq!(usage_line["conversation_id"], conversation.as_str());
+    assert_eq!(
+        usage_line["input_tokens"].as_f64(),
+        agent.attr_f64("gen_ai.usage.input_tokens"),
+        "{usage_line}"
+    );
+    assert_eq!(
+        usage_line["output_tokens"].as_f64(),
+        agent.attr_f64("gen_ai.usage.output_tokens")
+    );
+    assert!((usage_line["cost"].as_f64().unwrap() - agent_cost).abs() < 1e-9);
+    assert_eq!(usage_line["currency"], "USD");
+    assert_eq!(
+        worker_lines
+            .iter()
+            .filter(|l| l["message"] == "job usage" && l["job_id"] == job_id.as_str())
+            .count(),
+        1,
+        "one job usage line per job"
+    );
+    assert!(
+        !json_lines(&dir.join("brain.log"))
+            .iter()
+            .any(|l| l["message"] == "job usage"),
+        "only the worker logs job usage"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

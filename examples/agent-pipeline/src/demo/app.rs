@@ -353,10 +353,7 @@ async fn send(http: &reqwest::Client, brain: &str, i: usize) -> Outcome {
 
 fn print_usage(o: &Outcome, spans: &[SpanRecord]) {
     if let Some(r) = &o.response {
-        let llm_calls = spans
-            .iter()
-            .filter(|s| tree::llm_details(s).is_some())
-            .count();
+        let llm_calls = spans.iter().filter(|s| tree::is_llm_call(s)).count();
         println!(
             "  => HTTP {} in {:.1} ms, {} spans, {llm_calls} LLM calls, {} input + {} output tokens, ${:.6}",
             o.status,

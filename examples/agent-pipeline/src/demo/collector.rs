@@ -20,10 +20,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Kind of a received span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Kind {
     /// INTERNAL (or unspecified).
+    #[default]
     Internal,
     /// SERVER.
     Server,
@@ -63,7 +64,7 @@ impl Kind {
 }
 
 /// A span as received over OTLP.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SpanRecord {
     /// 32 hex digits.
@@ -104,9 +105,19 @@ impl SpanRecord {
         self.attr(key).and_then(|v| v.as_str())
     }
 
-    /// A numeric attribute by key.
+    /// A numeric attribute by key. Numeric strings count too: tracing-opentelemetry 0.34 exports
+    /// `u64` fields (token counts) as their decimal text.
+    ///
+    /// ```
+    /// let mut s = agent_pipeline::demo::collector::SpanRecord::default();
+    /// s.attributes.push(("n".into(), serde_json::json!("1810")));
+    /// assert_eq!(s.attr_f64("n"), Some(1810.0));
+    /// ```
     pub fn attr_f64(&self, key: &str) -> Option<f64> {
-        self.attr(key).and_then(|v| v.as_f64())
+        self.attr(key).and_then(|v| match v {
+            serde_json::Value::String(t) => t.parse().ok(),
+            v => v.as_f64(),
+        })
     }
 
     /// Duration in milliseconds.

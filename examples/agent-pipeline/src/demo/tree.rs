@@ -63,7 +63,20 @@ fn line(out: &mut String, s: &SpanRecord, depth: usize) {
     out.push('\n');
 }
 
-/// `model=… tokens=in→out cost=$…` for spans with GenAI attributes.
+/// Whether `s` is one LLM call (`chat …` / `embeddings …` CLIENT span with usage).
+///
+/// ```
+/// assert!(!agent_pipeline::demo::tree::is_llm_call(&Default::default()));
+/// ```
+pub fn is_llm_call(s: &SpanRecord) -> bool {
+    matches!(
+        s.attr_str("gen_ai.operation.name"),
+        Some("chat" | "embeddings" | "text_completion" | "generate_content")
+    ) && s.attr_f64("gen_ai.usage.input_tokens").is_some()
+}
+
+/// For LLM calls `model=… tokens=in→out cost=$… [ttfc=… ms]`; for agent and iteration spans the
+/// rolled-up `calls=N tokens=in→out cost=$…`.
 ///
 /// ```
 /// fn show(span: &agent_pipeline::demo::collector::SpanRecord) {
@@ -73,18 +86,32 @@ fn line(out: &mut String, s: &SpanRecord, depth: usize) {
 pub fn llm_details(s: &SpanRecord) -> Option<String> {
     let input = s.attr_f64("gen_ai.usage.input_tokens")?;
     let output = s.attr_f64("gen_ai.usage.output_tokens").unwrap_or(0.0);
-    let model = s
-        .attr_str("gen_ai.response.model")
-        .or_else(|| s.attr_str("gen_ai.request.model"))
-        .unwrap_or("?");
-    let mut text = format!("model={model} tokens={input}→{output}");
+    let mut text = if is_llm_call(s) {
+        let model = s
+            .attr_str("gen_ai.response.model")
+            .or_else(|| s.attr_str("gen_ai.request.model"))
+            .unwrap_or("?");
+        format!("model={model} tokens={input}→{output}")
+    } else {
+        let calls = s.attr_f64("baker.llm.calls").unwrap_or(0.0);
+        format!("calls={calls} tokens={input}→{output}")
+    };
     if let Some(cost) = cost_of(s) {
-        let _ = write!(text, " cost=${cost:.6}");
+        let currency = s.attr_str("gen_ai.usage.cost.currency").unwrap_or("USD");
+        if currency == "USD" {
+            let _ = write!(text, " cost=${cost:.6}");
+        } else {
+            let _ = write!(text, " cost={cost:.6} {currency}");
+        }
+    }
+    if let Some(t) = s.attr_f64("gen_ai.response.time_to_first_chunk") {
+        let _ = write!(text, " ttfc={:.2} ms", t * 1000.0);
     }
     Some(text)
 }
 
-/// The cost attribute of an LLM span, whatever the instrumentation named it.
+/// The cost of an LLM call, or the rolled-up cost of an agent or iteration span
+/// (`gen_ai.usage.cost.amount`, written by baker-otel-llm when the model is priced).
 ///
 /// ```
 /// fn cost(span: &agent_pipeline::demo::collector::SpanRecord) -> f64 {
@@ -93,11 +120,4 @@ pub fn llm_details(s: &SpanRecord) -> Option<String> {
 /// ```
 pub fn cost_of(s: &SpanRecord) -> Option<f64> {
     s.attr_f64("gen_ai.usage.cost.amount")
-        .or_else(|| s.attr_f64("gen_ai.usage.cost"))
-        .or_else(|| {
-            s.attributes
-                .iter()
-                .find(|(k, v)| k.contains("cost") && v.is_number())
-                .and_then(|(_, v)| v.as_f64())
-        })
 }
