@@ -1,26 +1,46 @@
-//! In-process added CPU per request: bare axum vs axum + `OtelLayer` vs axum +
-//! axum-tracing-opentelemetry's `OtelAxumLayer`, in one run.
+//! Bare axum vs axum + `OtelLayer` vs axum + axum-tracing-opentelemetry's `OtelAxumLayer`, in
+//! one run, two ways:
 //!
-//! * The router is driven as a tower `Service` (`oneshot`) on a current-thread runtime.
+//! 1. **In-process added CPU per request** (criterion): the router is driven as a tower
+//!    `Service` (`oneshot`) on a current-thread runtime; added CPU = x − bare.
+//! 2. **Loopback throughput**: each server runs alone on a current-thread runtime on its own
+//!    thread (one server core), bound to 127.0.0.1:0, and an in-process HTTP/1.1 keep-alive
+//!    client (16 connections, plain `TcpStream`s on a second thread, like `wrk`) sends a fixed
+//!    number of `GET /hello/{id}` requests. Rounds alternate bare/ours/peer; medians reported.
+//!
+//! Setup shared by both:
 //! * baker-otel is installed globally with its real pipelines (OTLP to the closed port
 //!   127.0.0.1:1, so spans really go through the span processor and the bounded batch queue).
-//! * The peer gets a real tracing-opentelemetry subscriber (thread-local default for its group)
-//!   built on the *same* tracer provider and with the same lean layer settings as baker-otel's, so
-//!   the difference is the middleware alone. Its spans are at TRACE level, so its filter is TRACE.
-//! * After criterion's own output, `main` reads `target/criterion/axum/{bare,ours,peer}/new/
-//!   estimates.json` (criterion's headline estimate: slope, else mean; ns) and writes `target/bench-axum.json` as
-//!   `{"bare_ns", "ours_ns", "peer_ns", "added_ratio", "throughput_ratio"}`, and prints the ratios:
-//!   added CPU = (x − bare), target ours ≤ 0.5 × peer; throughput = bare/ours, target ≥ 0.85.
+//! * The peer gets a real tracing-opentelemetry subscriber (thread-local default on its
+//!   threads) built on the *same* tracer provider and with the same lean layer settings as
+//!   baker-otel's, so the difference is the middleware alone. Its spans are at TRACE level, so
+//!   its filter is TRACE.
 //!
-//! Run: `cargo bench -p baker-otel-axum --bench axum`.
+//! `main` prints a table and writes `target/bench-axum.json`:
+//! `{"bare_ns","ours_ns","peer_ns","ours_spans_only_ns","bare_rps","ours_rps","peer_rps",
+//! "added_ratio","throughput_ratio","rps_ratio","rps_vs_peer"}` (ns = criterion's slope, else mean).
+//! Targets: added CPU ours ≤ 0.5 × peer's; throughput ours ≥ 0.85 × bare.
+//!
+//! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 60–90 s).
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use criterion::{criterion_group, Criterion};
-use std::time::Duration;
+use criterion::Criterion;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
+
+/// Loopback: connections, requests per measured round, rounds per server.
+const CONNECTIONS: usize = 16;
+const REQUESTS: usize = 20_000;
+const WARMUP: usize = 2_000;
+const ROUNDS: usize = 3;
 
 fn router() -> Router {
     Router::new().route("/hello/{id}", get(|| async { "hello" }))
@@ -34,13 +54,33 @@ fn request() -> http::Request<Body> {
         .unwrap()
 }
 
-fn bench(c: &mut Criterion) {
-    let telemetry = baker_otel::Telemetry::builder()
-        .service_name("bench")
-        .otlp_endpoint("http://127.0.0.1:1")
-        .log_filter("info,baker_otel::internal=off")
-        .init()
-        .expect("telemetry");
+fn peer_router() -> Router {
+    router().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+}
+
+/// A tracing-opentelemetry subscriber on baker-otel's tracer provider, for the peer.
+fn peer_dispatch(telemetry: &baker_otel::Telemetry) -> tracing::Dispatch {
+    use opentelemetry::trace::TracerProvider as _;
+    let tracer = telemetry
+        .tracer_provider()
+        .expect("tracer provider")
+        .tracer("peer");
+    tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_tracked_inactivity(false)
+                    .with_target(false)
+                    .with_level(false),
+            )
+            .with(tracing_subscriber::filter::LevelFilter::TRACE),
+    )
+}
+
+fn in_process(c: &mut Criterion, peer: &tracing::Dispatch) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -66,44 +106,184 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(spans_only.clone().oneshot(request())).unwrap())
     });
 
-    use opentelemetry::trace::TracerProvider as _;
-    let tracer = telemetry
-        .tracer_provider()
-        .expect("tracer provider")
-        .tracer("peer");
-    let peer_subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_location(false)
-                .with_threads(false)
-                .with_tracked_inactivity(false)
-                .with_target(false)
-                .with_level(false),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::TRACE);
-    let peer = router().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
-    tracing::subscriber::with_default(peer_subscriber, || {
+    let peer_app = peer_router();
+    tracing::dispatcher::with_default(peer, || {
         g.bench_function("peer", |b| {
-            b.iter(|| rt.block_on(peer.clone().oneshot(request())).unwrap())
+            b.iter(|| rt.block_on(peer_app.clone().oneshot(request())).unwrap())
         });
     });
     g.finish();
+}
+
+/// Serves `app` on 127.0.0.1:0 on a current-thread runtime of its own thread (with `dispatch`
+/// as that thread's default subscriber when given) until the returned sender is dropped.
+fn spawn_server(
+    app: Router,
+    dispatch: Option<tracing::Dispatch>,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let run = || {
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                tokio::select! {
+                    r = axum::serve(listener, app) => r.unwrap(),
+                    _ = stop_rx => {}
+                }
+            })
+        };
+        match dispatch {
+            Some(d) => tracing::dispatcher::with_default(&d, run),
+            None => run(),
+        }
+    });
+    (addr_rx.recv().unwrap(), stop_tx, handle)
+}
+
+/// One keep-alive connection sending requests until `left` runs out.
+async fn connection(addr: SocketAddr, left: Arc<AtomicUsize>) -> io::Result<usize> {
+    const REQ: &[u8] = b"GET /hello/42 HTTP/1.1\r\nhost: localhost\r\nuser-agent: bench\r\n\r\n";
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let mut buf = vec![0u8; 4096];
+    let mut done = 0;
+    while left
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        s.write_all(REQ).await?;
+        let mut len = 0;
+        loop {
+            let n = s.read(&mut buf[len..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            len += n;
+            if let Some(total) = response_len(&buf[..len]) {
+                if len >= total {
+                    if !buf.starts_with(b"HTTP/1.1 200") {
+                        return Err(io::Error::other("non-200 response"));
+                    }
+                    break;
+                }
+            }
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Header length + Content-Length of a complete response head in `b`.
+fn response_len(b: &[u8]) -> Option<usize> {
+    let head = b.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let text = std::str::from_utf8(&b[..head]).ok()?;
+    let body = text
+        .split("\r\n")
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    Some(head + body)
+}
+
+/// Requests per second over `n` requests on [`CONNECTIONS`] connections.
+fn drive(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: usize) -> f64 {
+    rt.block_on(async {
+        let left = Arc::new(AtomicUsize::new(n));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..CONNECTIONS)
+            .map(|_| tokio::spawn(connection(addr, left.clone())))
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap().expect("loopback request");
+        }
+        assert_eq!(total, n);
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// Median requests/s of bare, ours and peer over [`ROUNDS`] alternating rounds.
+fn loopback(peer: &tracing::Dispatch) -> [f64; 3] {
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (i, sample) in samples.iter_mut().enumerate() {
+            let (app, dispatch) = match i {
+                0 => (router(), None),
+                1 => (router().layer(baker_otel_axum::OtelLayer::new()), None),
+                _ => (peer_router(), Some(peer.clone())),
+            };
+            let (addr, stop, handle) = spawn_server(app, dispatch);
+            drive(&client, addr, WARMUP);
+            sample.push(drive(&client, addr, REQUESTS));
+            drop(stop);
+            handle.join().unwrap();
+        }
+    }
+    samples.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    })
+}
+
+fn main() {
+    let telemetry = baker_otel::Telemetry::builder()
+        .service_name("bench")
+        .otlp_endpoint("http://127.0.0.1:1")
+        .log_filter("info,baker_otel::internal=off,opentelemetry-otlp=off,opentelemetry_sdk=off")
+        .init()
+        .expect("telemetry");
+    let peer = peer_dispatch(&telemetry);
+    let mut c = Criterion::default().configure_from_args();
+    in_process(&mut c, &peer);
+    c.final_summary();
+    let rps = run_loopback().then(|| loopback(&peer));
+    report(rps);
     drop(telemetry);
 }
 
-criterion_group!(benches, bench);
-
-fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    report();
+/// `cargo bench` passes `--bench` (`cargo test --benches` does not: smoke run only); a name
+/// filter other than `loopback`, or `--profile-time`, skips the loopback part.
+fn run_loopback() -> bool {
+    const VALUED: [&str; 6] = [
+        "--save-baseline",
+        "--baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--output-format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with('-') && (*i == 0 || !VALUED.contains(&args[i - 1].as_str())));
+    args.iter().any(|a| a == "--bench")
+        && !args.iter().any(|a| a == "--profile-time")
+        && filter.is_none_or(|(_, f)| "loopback".contains(f.as_str()))
 }
 
-fn report() {
+fn report(rps: Option<[f64; 3]>) {
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
-    let median = |name: &str| -> Option<f64> {
+    let estimate = |name: &str| -> Option<f64> {
         let path = format!("{target}/criterion/axum/{name}/new/estimates.json");
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
@@ -111,23 +291,47 @@ fn report() {
             .as_f64()
             .or_else(|| v["mean"]["point_estimate"].as_f64())
     };
-    let (Some(bare), Some(ours), Some(peer)) = (median("bare"), median("ours"), median("peer"))
+    let (Some(bare), Some(ours), Some(peer)) =
+        (estimate("bare"), estimate("ours"), estimate("peer"))
     else {
         return; // e.g. `cargo bench -- <filter>` or test mode
     };
+    let spans_only = estimate("ours_spans_only");
     let added_ratio = (ours - bare) / (peer - bare);
     let throughput_ratio = bare / ours;
+    println!();
     println!(
-        "axum: bare {bare:.0} ns, ours {ours:.0} ns (+{:.0}), peer {peer:.0} ns (+{:.0}); added CPU ours/peer = {added_ratio:.2} (target ≤ 0.5), throughput ours/bare = {throughput_ratio:.2} (target ≥ 0.85)",
-        ours - bare,
-        peer - bare
+        "{:<26}{:>12}{:>12}{:>14}",
+        "axum hello", "ns/req", "added ns", "loopback req/s"
     );
-    if let Some(so) = median("ours_spans_only") {
-        println!("axum: ours without metrics {so:.0} ns (+{:.0})", so - bare);
+    let row = |name: &str, ns: f64, rps: Option<f64>| {
+        let rps = rps.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
+        println!("{name:<26}{ns:>12.0}{:>12.0}{rps:>14}", ns - bare);
+    };
+    row("bare", bare, rps.map(|r| r[0]));
+    row("ours (OtelLayer)", ours, rps.map(|r| r[1]));
+    if let Some(so) = spans_only {
+        row("ours without metrics", so, None);
     }
-    let json = serde_json::json!({
-        "bare_ns": bare, "ours_ns": ours, "peer_ns": peer,
+    row("peer (OtelAxumLayer)", peer, rps.map(|r| r[2]));
+    println!(
+        "added CPU ours/peer = {added_ratio:.2} (target ≤ 0.5); in-process throughput ours/bare = {throughput_ratio:.2}"
+    );
+    let mut json = serde_json::json!({
+        "bare_ns": bare, "ours_ns": ours, "peer_ns": peer, "ours_spans_only_ns": spans_only,
         "added_ratio": added_ratio, "throughput_ratio": throughput_ratio,
     });
+    if let Some([b, o, p]) = rps {
+        println!(
+            "loopback throughput ours/bare = {:.2} (target ≥ 0.85), ours/peer = {:.2}",
+            o / b,
+            o / p
+        );
+        json["bare_rps"] = b.into();
+        json["ours_rps"] = o.into();
+        json["peer_rps"] = p.into();
+        json["rps_ratio"] = (o / b).into();
+        json["rps_vs_peer"] = (o / p).into();
+    }
     let _ = std::fs::write(format!("{target}/bench-axum.json"), json.to_string());
 }

@@ -1,9 +1,14 @@
 //! [`OtelLayer`] and its builder.
 
+use crate::intern::FirstSeen;
 use crate::metrics::{MetricsSource, ServerMetrics, SCOPE};
+use crate::route::RouteRegistry;
 use crate::service::OtelService;
+use crate::tracer::TracerSource;
 use http::HeaderName;
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::MeterProvider;
+use opentelemetry::trace::{Span, Tracer, TracerProvider};
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
@@ -22,6 +27,13 @@ pub(crate) struct Shared {
     pub(crate) traceresponse: bool,
     pub(crate) excluded: Box<[Cow<'static, str>]>,
     pub(crate) metrics: MetricsSource,
+    pub(crate) tracer: TracerSource,
+    /// `server.address` and `user_agent.original` are usually the same on every request.
+    pub(crate) host: FirstSeen,
+    pub(crate) user_agent: FirstSeen,
+    pub(crate) routes: RouteRegistry,
+    /// Header names of the global propagator's fields, read on the first request.
+    pub(crate) propagation_fields: OnceLock<Box<[HeaderName]>>,
 }
 
 impl Shared {
@@ -123,6 +135,7 @@ pub struct OtelLayerBuilder {
     traceresponse: bool,
     excluded: Vec<Cow<'static, str>>,
     metrics: MetricsSource,
+    tracer: TracerSource,
 }
 
 impl Default for OtelLayerBuilder {
@@ -135,6 +148,7 @@ impl Default for OtelLayerBuilder {
                 .map(|p| Cow::Borrowed(*p))
                 .collect(),
             metrics: MetricsSource::Global(OnceLock::new()),
+            tracer: TracerSource::Global(OnceLock::new()),
         }
     }
 }
@@ -206,6 +220,25 @@ impl OtelLayerBuilder {
         self
     }
 
+    /// Starts the SERVER spans with this provider's tracer instead of the global provider's
+    /// (e.g. `Telemetry::tracer_provider()` or a test's SDK provider). Spans are still gated by
+    /// the `tracing` filter on [`SERVER_SPAN_TARGET`](crate::SERVER_SPAN_TARGET) at `INFO`.
+    ///
+    /// ```
+    /// let provider = opentelemetry::trace::noop::NoopTracerProvider::new();
+    /// let _ = baker_otel_axum::OtelLayer::builder().tracer_provider(&provider);
+    /// ```
+    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Tracer + Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Span + Send + Sync + 'static,
+    {
+        let tracer = provider.tracer_with_scope(crate::tracer::scope());
+        self.tracer = TracerSource::Explicit(BoxedTracer::new(Box::new(tracer)));
+        self
+    }
+
     /// Turns the request metrics off (spans and headers only).
     ///
     /// ```
@@ -232,6 +265,11 @@ impl OtelLayerBuilder {
                 traceresponse: self.traceresponse,
                 excluded: self.excluded.into_boxed_slice(),
                 metrics: self.metrics,
+                tracer: self.tracer,
+                host: FirstSeen::default(),
+                user_agent: FirstSeen::default(),
+                routes: RouteRegistry::default(),
+                propagation_fields: OnceLock::new(),
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! `http.server.request.duration` and `http.server.active_requests` (see docs/metrics.md).
 
+use crate::request::METHODS;
 use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
@@ -19,29 +20,14 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 /// Instrumentation scope name of the instruments.
 pub(crate) const SCOPE: &str = "baker-otel-axum";
 
-/// Values of `http.request.method` the active-request table tracks (index = method slot).
-const METHODS: [&str; 10] = [
-    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
-];
 const SCHEMES: [&str; 2] = ["http", "https"];
 
 /// `http.server.active_requests` kept in atomics (one per method × scheme) and reported by an
 /// observable up-down counter: a request costs two relaxed atomic adds, not two SDK lookups.
 #[derive(Debug, Default)]
 struct ActiveTable {
-    counts: [[AtomicI64; 2]; 10],
-    seen: [[AtomicBool; 2]; 10],
-}
-
-impl ActiveTable {
-    #[inline]
-    fn slot(method: &str, scheme: &str) -> (usize, usize) {
-        let m = METHODS
-            .iter()
-            .position(|x| *x == method)
-            .unwrap_or(METHODS.len() - 1);
-        (m, usize::from(scheme == "https"))
-    }
+    counts: [[AtomicI64; 2]; METHODS.len()],
+    seen: [[AtomicBool; 2]; METHODS.len()],
 }
 
 #[derive(Debug, Clone)]
@@ -87,52 +73,128 @@ impl ServerMetrics {
     }
 
     #[inline]
-    pub(crate) fn active(&self, method: &'static str, scheme: &'static str, delta: i64) {
-        let (m, s) = ActiveTable::slot(method, scheme);
+    pub(crate) fn active(&self, labels: &Labels, delta: i64) {
+        let (m, s) = (labels.method, usize::from(labels.https));
         if delta > 0 && !self.active.seen[m][s].load(Ordering::Relaxed) {
             self.active.seen[m][s].store(true, Ordering::Relaxed);
         }
         self.active.counts[m][s].fetch_add(delta, Ordering::Relaxed);
     }
 
+    /// Records a duration; the attribute set comes from `cache` when it has room (no
+    /// allocation, no `KeyValue` construction), else it is built for this one record.
     #[inline]
     pub(crate) fn duration(
         &self,
         secs: f64,
         labels: &Labels,
-        status: Option<u16>,
-        error: Option<StringValue>,
+        outcome: Outcome,
+        cache: Option<&AttrCache>,
     ) {
-        let mut attrs: [KeyValue; 5] = [
-            KeyValue::new(HTTP_REQUEST_METHOD, labels.method),
-            KeyValue::new(URL_SCHEME, labels.scheme),
-            KeyValue::new(HTTP_ROUTE, ""),
-            KeyValue::new(HTTP_RESPONSE_STATUS_CODE, 0i64),
-            KeyValue::new(ERROR_TYPE, ""),
-        ];
-        let mut n = 2;
-        if let Some(r) = &labels.route {
-            attrs[n] = KeyValue::new(HTTP_ROUTE, r.clone());
-            n += 1;
+        let build = || labels.attributes(outcome);
+        match cache.and_then(|c| c.get_or_insert(labels.key(outcome), &build)) {
+            Some(attrs) => self.duration.record(secs, attrs),
+            None => self.duration.record(secs, &build()),
         }
-        if let Some(s) = status {
-            attrs[n] = KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(s));
-            n += 1;
-        }
-        if let Some(e) = error {
-            attrs[n] = KeyValue::new(ERROR_TYPE, e);
-            n += 1;
-        }
-        self.duration.record(secs, &attrs[..n]);
     }
 }
 
-/// Per-request label values (all reference-counted or static: no allocation).
+/// How a request ended, as far as the metric labels are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A response with this status code (`error.type` = the code when it is 5xx).
+    Status(u16),
+    /// The inner service failed (`error.type` = the error's type name).
+    ServiceError(&'static str),
+    /// The inner future panicked (`error.type = "panic"`).
+    Panic,
+    /// The response future was dropped first (`error.type = "cancelled"`).
+    Cancelled,
+}
+
+/// Per-request label values (static or reference-counted: no allocation).
 #[derive(Debug)]
 pub(crate) struct Labels {
-    pub(crate) method: &'static str,
-    pub(crate) scheme: &'static str,
+    /// Index in [`METHODS`].
+    pub(crate) method: usize,
+    pub(crate) https: bool,
     pub(crate) route: Option<StringValue>,
+}
+
+impl Labels {
+    /// Cache key of the attribute set of this request's record. The route is not part of the
+    /// key: a cache only serves requests of the route it belongs to, and a service error's type
+    /// name is fixed per service type.
+    fn key(&self, outcome: Outcome) -> u32 {
+        let (kind, status) = match outcome {
+            Outcome::Status(s) => (0, u32::from(s)),
+            Outcome::ServiceError(_) => (1, 0),
+            Outcome::Panic => (2, 0),
+            Outcome::Cancelled => (3, 0),
+        };
+        // method: 4 bits, scheme: 1 bit, status: 16 bits, kind: 2 bits.
+        (self.method as u32) | (u32::from(self.https) << 4) | (status << 5) | (kind << 21)
+    }
+
+    /// The `http.server.request.duration` attributes (docs/metrics.md).
+    fn attributes(&self, outcome: Outcome) -> Box<[KeyValue]> {
+        let mut attrs = Vec::with_capacity(5);
+        attrs.push(KeyValue::new(HTTP_REQUEST_METHOD, METHODS[self.method]));
+        attrs.push(KeyValue::new(URL_SCHEME, SCHEMES[usize::from(self.https)]));
+        if let Some(r) = &self.route {
+            attrs.push(KeyValue::new(HTTP_ROUTE, r.clone()));
+        }
+        match outcome {
+            Outcome::Status(s) => {
+                attrs.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(s)));
+                if s >= 500 {
+                    attrs.push(KeyValue::new(ERROR_TYPE, s.to_string()));
+                }
+            }
+            Outcome::ServiceError(ty) => attrs.push(KeyValue::new(ERROR_TYPE, ty)),
+            Outcome::Panic => attrs.push(KeyValue::new(ERROR_TYPE, "panic")),
+            Outcome::Cancelled => attrs.push(KeyValue::new(ERROR_TYPE, "cancelled")),
+        }
+        attrs.into_boxed_slice()
+    }
+}
+
+/// Slots of an [`AttrCache`]: distinct (method, scheme, outcome) combinations cached per route.
+pub(crate) const CACHE_SLOTS: usize = 64;
+
+/// Lock-free, append-only cache of the attribute sets of one route, keyed by
+/// [`Labels::key`]. Lookups are a scan of at most [`CACHE_SLOTS`] atomic loads; once full,
+/// further combinations are recorded uncached (bounded memory whatever the traffic).
+#[derive(Debug)]
+pub(crate) struct AttrCache {
+    slots: [OnceLock<(u32, Box<[KeyValue]>)>; CACHE_SLOTS],
+}
+
+impl Default for AttrCache {
+    fn default() -> Self {
+        Self {
+            slots: [const { OnceLock::new() }; CACHE_SLOTS],
+        }
+    }
+}
+
+impl AttrCache {
+    /// The cached attributes of `key`, inserted with `build` into the first free slot; `None`
+    /// when the cache is full. Slots fill in order, so the first empty slot ends the search (two
+    /// threads racing on a new key may both insert it: harmless).
+    pub(crate) fn get_or_insert(
+        &self,
+        key: u32,
+        build: &dyn Fn() -> Box<[KeyValue]>,
+    ) -> Option<&[KeyValue]> {
+        for slot in &self.slots {
+            let (k, attrs) = slot.get_or_init(|| (key, build()));
+            if *k == key {
+                return Some(attrs);
+            }
+        }
+        None
+    }
 }
 
 /// Instruments bound to an explicit meter, or created lazily from the global meter provider
@@ -154,5 +216,89 @@ impl MetricsSource {
             }
             Self::Off => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(method: usize) -> Labels {
+        Labels {
+            method,
+            https: false,
+            route: Some(StringValue::from("/users/{id}")),
+        }
+    }
+
+    #[test]
+    fn keys_are_distinct_per_label_combination() {
+        let l = labels(0);
+        let keys = [
+            l.key(Outcome::Status(200)),
+            l.key(Outcome::Status(500)),
+            l.key(Outcome::ServiceError("E")),
+            l.key(Outcome::Panic),
+            l.key(Outcome::Cancelled),
+            labels(1).key(Outcome::Status(200)),
+            Labels {
+                https: true,
+                ..labels(0)
+            }
+            .key(Outcome::Status(200)),
+        ];
+        let set: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(set.len(), keys.len());
+    }
+
+    #[test]
+    fn attributes_follow_the_contract() {
+        let l = labels(1);
+        let kv = l.attributes(Outcome::Status(503));
+        let get = |k: &str| {
+            kv.iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(get(HTTP_REQUEST_METHOD).as_deref(), Some("POST"));
+        assert_eq!(get(URL_SCHEME).as_deref(), Some("http"));
+        assert_eq!(get(HTTP_ROUTE).as_deref(), Some("/users/{id}"));
+        assert_eq!(get(HTTP_RESPONSE_STATUS_CODE).as_deref(), Some("503"));
+        assert_eq!(get(ERROR_TYPE).as_deref(), Some("503"));
+        let ok = l.attributes(Outcome::Status(200));
+        assert!(ok.iter().all(|kv| kv.key.as_str() != ERROR_TYPE));
+        let panic = l.attributes(Outcome::Panic);
+        assert!(panic
+            .iter()
+            .any(|kv| kv.key.as_str() == ERROR_TYPE && kv.value.as_str() == "panic"));
+        assert!(panic
+            .iter()
+            .all(|kv| kv.key.as_str() != HTTP_RESPONSE_STATUS_CODE));
+    }
+
+    #[test]
+    fn cache_is_bounded_and_returns_the_right_set() {
+        let cache = AttrCache::default();
+        let l = labels(0);
+        let built = std::cell::Cell::new(0);
+        for round in 0..2 {
+            for status in 100..(100 + CACHE_SLOTS as u16 + 10) {
+                let build = || {
+                    built.set(built.get() + 1);
+                    l.attributes(Outcome::Status(status))
+                };
+                let got = cache.get_or_insert(l.key(Outcome::Status(status)), &build);
+                if usize::from(status - 100) < CACHE_SLOTS {
+                    let got = got.expect("room left");
+                    assert!(got
+                        .iter()
+                        .any(|kv| kv.key.as_str() == HTTP_RESPONSE_STATUS_CODE
+                            && kv.value.to_string() == status.to_string()));
+                } else {
+                    assert!(got.is_none(), "full cache falls back (round {round})");
+                }
+            }
+        }
+        assert_eq!(built.get(), CACHE_SLOTS, "each cached set is built once");
     }
 }

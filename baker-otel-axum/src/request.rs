@@ -2,22 +2,39 @@
 
 use http::{HeaderMap, Method, Uri, Version};
 
+/// Values of `http.request.method`, indexed by [`method_slot`]; the last one is `_OTHER`.
+pub(crate) const METHODS: [&str; 10] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
+];
+
+/// Slot of [`METHODS`] holding `_OTHER` (extension methods).
+pub(crate) const OTHER_METHOD: usize = METHODS.len() - 1;
+
+/// Index in [`METHODS`] of the semconv value of `http.request.method`: a known method, or
+/// [`OTHER_METHOD`] for an extension method (recorded as `_OTHER` +
+/// `http.request.method_original`).
+#[inline]
+pub(crate) fn method_slot(m: &Method) -> usize {
+    match *m {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        Method::PATCH => 4,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        Method::CONNECT => 7,
+        Method::TRACE => 8,
+        _ => OTHER_METHOD,
+    }
+}
+
 /// The semconv value of `http.request.method`: the canonical name of a known method, or
 /// `None` for an extension method (recorded as `_OTHER` + `http.request.method_original`).
 #[inline]
 pub(crate) fn known_method(m: &Method) -> Option<&'static str> {
-    Some(match m.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        _ => return None,
-    })
+    let slot = method_slot(m);
+    (slot != OTHER_METHOD).then_some(METHODS[slot])
 }
 
 /// `network.protocol.version`.
@@ -122,5 +139,12 @@ mod tests {
     fn methods() {
         assert_eq!(known_method(&Method::GET), Some("GET"));
         assert_eq!(known_method(&Method::from_bytes(b"PURGE").unwrap()), None);
+        for (i, m) in METHODS[..OTHER_METHOD].iter().enumerate() {
+            assert_eq!(method_slot(&Method::from_bytes(m.as_bytes()).unwrap()), i);
+        }
+        assert_eq!(
+            method_slot(&Method::from_bytes(b"get").unwrap()),
+            OTHER_METHOD
+        );
     }
 }

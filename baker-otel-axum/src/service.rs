@@ -1,14 +1,18 @@
 //! [`OtelService`]: the per-request logic of [`OtelLayer`](crate::OtelLayer).
+//!
+//! The SERVER span is started with the OpenTelemetry SDK (no `tracing` span), and its
+//! [`Context`] is attached while the inner service is called and on every poll of its future.
 
 use crate::carrier::{trace_id_value, traceresponse_value, HeaderExtractor};
 use crate::layer::Shared;
-use crate::metrics::Labels;
-use crate::request::{host_port, known_method, protocol_version, scheme};
+use crate::metrics::{Labels, Outcome};
+use crate::request::{host_port, method_slot, protocol_version, scheme, METHODS, OTHER_METHOD};
+use crate::route::RouteState;
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
-use opentelemetry::{Context, StringValue};
+use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_SCHEME,
@@ -21,11 +25,14 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Instant;
-use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// Target of the server spans (filter them with `RUST_LOG=baker_otel_axum=…`).
+/// Target of the server spans: `RUST_LOG=baker_otel_axum::server=off` (or any filter that
+/// disables it at `INFO`) turns them off.
 pub const SERVER_SPAN_TARGET: &str = "baker_otel_axum::server";
+
+/// Attributes of a server span: 9 at start, 2 added by the core's span processor (baggage
+/// ids), 2 at the end (status code, error type) — one allocation for all.
+const SPAN_ATTRIBUTES: usize = 13;
 
 /// The service produced by [`OtelLayer`](crate::OtelLayer). See the layer for behaviour.
 ///
@@ -41,8 +48,9 @@ pub const SERVER_SPAN_TARGET: &str = "baker_otel_axum::server";
 pub struct OtelService<S> {
     inner: S,
     shared: Arc<Shared>,
-    /// One service instance per axum route: the route template is interned once.
-    route: Arc<OnceLock<Arc<str>>>,
+    /// The state of the route this instance serves (axum layers each route separately),
+    /// resolved in the layer's registry on the first request and shared by the clones.
+    route: Arc<OnceLock<Option<Arc<RouteState>>>>,
 }
 
 impl<S> OtelService<S> {
@@ -50,46 +58,67 @@ impl<S> OtelService<S> {
         Self {
             inner,
             shared,
-            route: Arc::new(OnceLock::new()),
+            route: Arc::default(),
         }
     }
 
-    /// The interned route template, without allocating after the first request.
-    fn route_value(&self, matched: &str) -> StringValue {
-        let cached = self.route.get_or_init(|| Arc::from(matched));
-        if cached.as_ref() == matched {
-            StringValue::from(cached.clone())
-        } else {
-            StringValue::from(matched.to_owned())
+    /// The state of `matched` (`None`: beyond the registry's capacity).
+    #[inline]
+    fn route_state(&self, matched: &str) -> Option<Arc<RouteState>> {
+        let cached = self.route.get_or_init(|| self.shared.routes.get(matched));
+        match cached {
+            Some(st) if st.route().is_some_and(|r| **r == *matched) => Some(st.clone()),
+            // A service in front of several routes (e.g. a nested router): look it up.
+            _ => self.shared.routes.get(matched),
         }
     }
 }
 
-/// `{METHOD} {route}` formatted straight into the span name (one allocation, by the layer).
-struct SpanName<'a>(&'static str, Option<&'a str>);
+/// Which per-route state a request uses.
+enum RouteRef {
+    /// No `MatchedPath`: the registry's shared state for unrouted requests.
+    Unrouted,
+    Route(Arc<RouteState>),
+    /// A route beyond the registry's capacity: everything built per request.
+    Uncached,
+}
 
-impl fmt::Display for SpanName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)?;
-        if let Some(r) = self.1 {
-            f.write_str(" ")?;
-            f.write_str(r)?;
+impl RouteRef {
+    #[inline]
+    fn get<'a>(&'a self, shared: &'a Shared) -> Option<&'a RouteState> {
+        match self {
+            Self::Unrouted => Some(&shared.routes.unrouted),
+            Self::Route(st) => Some(st),
+            Self::Uncached => None,
         }
-        Ok(())
     }
 }
 
 /// Extracts the remote context only when a propagator field is present (no work otherwise).
-fn remote_context(headers: &http::HeaderMap) -> Option<Context> {
-    let present = opentelemetry::global::get_text_map_propagator(|p| {
-        p.fields().any(|f| headers.contains_key(f))
+fn remote_context(shared: &Shared, headers: &http::HeaderMap) -> Option<Context> {
+    let fields = shared.propagation_fields.get_or_init(|| {
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.fields()
+                .filter_map(|f| http::HeaderName::from_bytes(f.as_bytes()).ok())
+                .collect()
+        })
     });
-    if !present {
+    if !fields.iter().any(|f| headers.contains_key(f)) {
         return None;
     }
     let cx =
         baker_otel::propagation::extract_with_context(&Context::new(), &HeaderExtractor(headers));
     (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
+}
+
+/// Whether the `tracing` filter lets the server span through (`RUST_LOG` keeps control).
+#[inline]
+fn span_enabled() -> bool {
+    tracing::enabled!(
+        kind: tracing::metadata::Kind::SPAN,
+        target: SERVER_SPAN_TARGET,
+        tracing::Level::INFO
+    )
 }
 
 impl<S, B, RB> tower_service::Service<Request<B>> for OtelService<S>
@@ -114,95 +143,147 @@ where
             };
         }
         let start = Instant::now();
-        let method = known_method(req.method());
+        let method = method_slot(req.method());
         let scheme = scheme(req.uri());
-        let route = req
+        let matched = req
             .extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str);
-        let (host, port) = host_port(req.uri(), req.headers());
-        let user_agent = req
-            .headers()
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        let span = tracing::info_span!(
-            target: SERVER_SPAN_TARGET,
-            "HTTP request",
-            otel.name = %SpanName(method.unwrap_or("HTTP"), route),
-            otel.kind = "server",
-            { HTTP_REQUEST_METHOD } = method.unwrap_or("_OTHER"),
-            { HTTP_REQUEST_METHOD_ORIGINAL } = method.is_none().then(|| req.method().as_str()),
-            { HTTP_ROUTE } = route,
-            { URL_PATH } = req.uri().path(),
-            { URL_SCHEME } = scheme,
-            { SERVER_ADDRESS } = host,
-            { SERVER_PORT } = port,
-            { NETWORK_PROTOCOL_VERSION } = protocol_version(req.version()),
-            { USER_AGENT_ORIGINAL } = user_agent,
-            { HTTP_RESPONSE_STATUS_CODE } = Empty,
-            { ERROR_TYPE } = Empty,
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-        );
-        let remote = remote_context(req.headers());
-        let span_context = if span.is_disabled() {
-            remote.map(|cx| cx.span().span_context().clone())
-        } else {
-            if let Some(cx) = remote {
-                let _ = span.set_parent(cx);
-            }
-            Some(span.context().span().span_context().clone())
+        let route = match matched {
+            None => RouteRef::Unrouted,
+            Some(m) => self
+                .route_state(m)
+                .map_or(RouteRef::Uncached, RouteRef::Route),
         };
+        let state = route.get(shared);
+        let route_value = match (state.and_then(RouteState::route), matched) {
+            (Some(r), _) => Some(StringValue::from(r.clone())),
+            (None, Some(r)) => Some(StringValue::from(r.to_owned())),
+            (None, None) => None,
+        };
+        let remote = remote_context(shared, req.headers());
+
+        let (cx, recording) = if span_enabled() {
+            let name = match state {
+                Some(st) => st.span_name(method),
+                None => crate::route::span_name(method, matched),
+            };
+            let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES);
+            attrs.push(KeyValue::new(HTTP_REQUEST_METHOD, METHODS[method]));
+            if method == OTHER_METHOD {
+                attrs.push(KeyValue::new(
+                    HTTP_REQUEST_METHOD_ORIGINAL,
+                    req.method().as_str().to_owned(),
+                ));
+            }
+            if let Some(r) = &route_value {
+                attrs.push(KeyValue::new(HTTP_ROUTE, r.clone()));
+            }
+            attrs.push(KeyValue::new(URL_PATH, req.uri().path().to_owned()));
+            attrs.push(KeyValue::new(URL_SCHEME, scheme));
+            let (host, port) = host_port(req.uri(), req.headers());
+            if let Some(h) = host {
+                attrs.push(KeyValue::new(SERVER_ADDRESS, shared.host.value(h)));
+            }
+            if let Some(p) = port {
+                attrs.push(KeyValue::new(SERVER_PORT, i64::from(p)));
+            }
+            attrs.push(KeyValue::new(
+                NETWORK_PROTOCOL_VERSION,
+                protocol_version(req.version()),
+            ));
+            if let Some(ua) = req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+            {
+                attrs.push(KeyValue::new(
+                    USER_AGENT_ORIGINAL,
+                    shared.user_agent.value(ua),
+                ));
+            }
+            let mut builder = SpanBuilder::from_name(name).with_kind(SpanKind::Server);
+            builder.attributes = Some(attrs); // keeps the pre-sized Vec
+            let parent = remote.unwrap_or_else(Context::current);
+            let span = shared.tracer.get().build_with_context(builder, &parent);
+            (Some(parent.with_span(span)), true)
+        } else {
+            // No span: the remote context (if any) still flows to the handler, so outgoing
+            // calls and logs stay in the caller's trace.
+            (remote, false)
+        };
+        let span_context = cx
+            .as_ref()
+            .map(|cx| cx.span().span_context().clone())
+            .filter(SpanContext::is_valid);
+
         let labels = Labels {
-            method: method.unwrap_or("_OTHER"),
-            scheme,
-            route: route.map(|r| self.route_value(r)),
+            method,
+            https: scheme == "https",
+            route: route_value,
         };
         if let Some(m) = shared.metrics.get() {
-            m.active(labels.method, scheme, 1);
+            m.active(&labels, 1);
         }
-        let active = Active {
-            span,
-            span_context: span_context.filter(SpanContext::is_valid),
-            start,
-            shared: shared.clone(),
-            labels,
-            polling: false,
-        };
         let inner = {
-            let _e = active.span.enter();
+            let _g = cx.clone().map(Context::attach);
             self.inner.call(req)
         };
         ResponseFuture {
             inner,
-            active: Some(active),
+            active: Some(Active {
+                cx,
+                recording,
+                span_context,
+                start,
+                shared: shared.clone(),
+                route,
+                labels,
+                polling: false,
+            }),
         }
     }
 }
 
 struct Active {
-    span: tracing::Span,
+    /// The server span's context (or the remote one when the span is filtered out).
+    cx: Option<Context>,
+    /// `cx` holds a span this layer started (and must end).
+    recording: bool,
     span_context: Option<SpanContext>,
     start: Instant,
     shared: Arc<Shared>,
+    /// The route's state (metric attribute cache).
+    route: RouteRef,
     labels: Labels,
     /// True while the inner future is being polled: still true on drop means it panicked.
     polling: bool,
 }
 
 impl Active {
+    /// The server span, when this layer started one.
+    fn span(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
+        match (&self.cx, self.recording) {
+            (Some(cx), true) => Some(cx.span()),
+            _ => None,
+        }
+    }
+
     fn finish<RB, E>(self, result: &mut Result<Response<RB>, E>) {
-        let mut error: Option<StringValue> = None;
-        let mut status_code = None;
-        match result {
+        let outcome = match result {
             Ok(res) => {
                 let status = res.status();
-                status_code = Some(status.as_u16());
-                self.span.record(HTTP_RESPONSE_STATUS_CODE, status.as_u16());
-                if status.is_server_error() {
-                    self.span.record(ERROR_TYPE, status.as_str());
-                    self.span.record("otel.status_code", "ERROR");
-                    error = Some(StringValue::from(status.as_str().to_owned()));
+                if let Some(span) = self.span() {
+                    let code = KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+                    if status.is_server_error() {
+                        span.set_attributes([
+                            code,
+                            KeyValue::new(ERROR_TYPE, status.as_str().to_owned()),
+                        ]);
+                        span.set_status(Status::error(""));
+                    } else {
+                        span.set_attribute(code);
+                    }
                 }
                 if let Some(sc) = &self.span_context {
                     let headers = res.headers_mut();
@@ -217,46 +298,57 @@ impl Active {
                         }
                     }
                 }
+                Outcome::Status(status.as_u16())
             }
             Err(_) => {
                 let ty = std::any::type_name::<E>();
-                self.span.record(ERROR_TYPE, ty);
-                self.span.record("otel.status_code", "ERROR");
-                error = Some(StringValue::from(ty));
+                if let Some(span) = self.span() {
+                    span.set_attribute(KeyValue::new(ERROR_TYPE, ty));
+                    span.set_status(Status::error(""));
+                }
+                Outcome::ServiceError(ty)
             }
-        }
-        self.end(status_code, error);
+        };
+        self.end(outcome);
     }
 
     /// The future was dropped before the inner service answered.
     fn abandon(self) {
-        let ty = if self.polling {
-            self.span.record("otel.status_code", "ERROR");
-            self.span
-                .record("otel.status_description", "handler panicked");
-            "panic"
+        let outcome = if self.polling {
+            if let Some(span) = self.span() {
+                span.set_attribute(KeyValue::new(ERROR_TYPE, "panic"));
+                span.set_status(Status::error("handler panicked"));
+            }
+            Outcome::Panic
         } else {
-            "cancelled"
+            if let Some(span) = self.span() {
+                span.set_attribute(KeyValue::new(ERROR_TYPE, "cancelled"));
+            }
+            Outcome::Cancelled
         };
-        self.span.record(ERROR_TYPE, ty);
-        self.end(None, Some(StringValue::from(ty)));
+        self.end(outcome);
     }
 
-    fn end(self, status: Option<u16>, error: Option<StringValue>) {
+    /// Ends the span (exactly once: `Active` is consumed) and records the metrics.
+    fn end(self, outcome: Outcome) {
+        if let Some(span) = self.span() {
+            span.end();
+        }
         if let Some(m) = self.shared.metrics.get() {
             m.duration(
                 self.start.elapsed().as_secs_f64(),
                 &self.labels,
-                status,
-                error,
+                outcome,
+                self.route.get(&self.shared).map(|r| &r.attrs),
             );
-            m.active(self.labels.method, self.labels.scheme, -1);
+            m.active(&self.labels, -1);
         }
     }
 }
 
 pin_project! {
-    /// Response future of [`OtelService`]: polls the inner future inside the server span.
+    /// Response future of [`OtelService`]: polls the inner future with the server span's
+    /// OpenTelemetry [`Context`] attached, and ends the span when it completes or is dropped.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -291,7 +383,7 @@ where
         };
         active.polling = true;
         let poll = {
-            let _e = active.span.enter();
+            let _g = active.cx.clone().map(Context::attach);
             this.inner.poll(cx)
         };
         active.polling = false;
