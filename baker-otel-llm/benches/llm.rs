@@ -104,7 +104,8 @@ fn per_iter(f: fn(), n: u32) -> f64 {
     t.elapsed().as_nanos() as f64 / f64::from(n)
 }
 
-fn benches(c: &mut Criterion) {
+/// Installs the baker-otel pipelines (no exporters) and the LLM telemetry; returns a pricing table.
+fn setup() -> Pricing {
     let telemetry = baker_otel::Telemetry::builder()
         .service_name("bench")
         .exporters(Signal::Traces, [])
@@ -129,11 +130,16 @@ fn benches(c: &mut Criterion) {
             cost: meter.f64_counter("manual.cost").build(),
         });
     }
-    let pricing = Pricing::builder()
+    // Keep the pipelines alive for the whole process.
+    std::mem::forget(telemetry);
+    Pricing::builder()
         .preload_model("anthropic", "claude-sonnet-4-5")
         .build()
-        .unwrap();
+        .unwrap()
+}
 
+fn benches(c: &mut Criterion) {
+    let pricing = setup();
     let mut g = c.benchmark_group("llm_span");
     g.sample_size(20)
         .measurement_time(Duration::from_secs(3))
@@ -236,6 +242,37 @@ fn report() {
 criterion_group!(group, benches);
 
 fn main() {
+    // `LLM_BENCH_ONLY=macro|hand|hand_metrics|cost LLM_BENCH_ITERS=n`: run one case n times
+    // without criterion (for `perf stat -e instructions`, which the machine's load does not skew).
+    if let Ok(which) = std::env::var("LLM_BENCH_ONLY") {
+        let n: u32 = std::env::var("LLM_BENCH_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let pricing = setup();
+        let f: Box<dyn Fn()> = match which.as_str() {
+            "macro" => Box::new(macro_span),
+            "hand" => Box::new(hand_written),
+            "hand_metrics" => Box::new(hand_written_with_metrics),
+            "cost" => Box::new(move || {
+                black_box(pricing.cost(
+                    black_box("anthropic"),
+                    black_box("claude-sonnet-4-5"),
+                    black_box(&USAGE),
+                ));
+            }),
+            _ => Box::new(|| {}),
+        };
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        println!(
+            "{which}: {:.0} ns/iter",
+            t.elapsed().as_nanos() as f64 / f64::from(n)
+        );
+        return;
+    }
     group();
     Criterion::default().configure_from_args().final_summary();
     report();
