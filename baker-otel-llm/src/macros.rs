@@ -75,24 +75,16 @@ macro_rules! __llm_span_impl {
             gen_ai.request.top_p = __a.top_p,
             baker.llm.role = __a.role_str(),
             baker.agent.iteration = __a.iteration,
-            // The usage fields below are found by position (LlmSpan's `USAGE_FIELDS`, from
-            // index 14): keep their order, or update it there too (a unit test checks).
-            gen_ai.response.model = $crate::__private::tracing::field::Empty,
-            gen_ai.response.id = $crate::__private::tracing::field::Empty,
+            // Found by position (LlmSpan's `USAGE_FIELDS`, from index 12): keep the order, or
+            // update it there too (a unit test checks). Rarer attributes (response id/model,
+            // cache/reasoning tokens, time to first chunk, cancelled, content) are set on the
+            // OpenTelemetry span directly: fewer declared fields keep tracing-opentelemetry's
+            // per-span attribute buffer small.
             gen_ai.usage.input_tokens = $crate::__private::tracing::field::Empty,
             gen_ai.usage.output_tokens = $crate::__private::tracing::field::Empty,
-            gen_ai.usage.cache_read.input_tokens = $crate::__private::tracing::field::Empty,
-            gen_ai.usage.cache_creation.input_tokens = $crate::__private::tracing::field::Empty,
-            gen_ai.usage.cache_write.input_tokens = $crate::__private::tracing::field::Empty,
-            gen_ai.usage.reasoning.output_tokens = $crate::__private::tracing::field::Empty,
             gen_ai.usage.cost.amount = $crate::__private::tracing::field::Empty,
             gen_ai.usage.cost.currency = $crate::__private::tracing::field::Empty,
-            gen_ai.response.time_to_first_chunk = $crate::__private::tracing::field::Empty,
-            baker.llm.cancelled = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
-            gen_ai.input.messages = $crate::__private::tracing::field::Empty,
-            gen_ai.output.messages = $crate::__private::tracing::field::Empty,
-            gen_ai.system_instructions = $crate::__private::tracing::field::Empty,
         );
         $crate::LlmSpan::__start(__span, __a)
     }};

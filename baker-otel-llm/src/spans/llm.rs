@@ -123,29 +123,41 @@ impl LlmSpan {
     }
 
     fn write_usage(&self, u: &Usage, cost: Option<&Cost>) {
+        if self.span.is_disabled() {
+            return;
+        }
+        // Breakdown counts only when reported (non-zero), straight onto the OpenTelemetry span.
+        for (key, v) in [
+            (
+                sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                u.cache_read_input_tokens,
+            ),
+            (
+                self.shared.names.cache_creation_tokens,
+                u.cache_creation_input_tokens,
+            ),
+            (
+                sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                u.reasoning_output_tokens,
+            ),
+        ] {
+            if v > 0 {
+                self.span.set_attribute(key, i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
         let Some(meta) = self.span.metadata() else {
             return;
         };
         let fields = meta.fields();
-        let cache_key = self.shared.names.cache_creation_tokens;
-        let Some([fi, fo, fcr, fcw, fr, fa, fc]) = usage_fields(fields, cache_key) else {
+        let Some([fi, fo, fa, fc]) = usage_fields(fields) else {
             return;
         };
-        let nz = |v: &u64| (*v > 0).then_some(*v);
-        let (cr, cw, r) = (
-            nz(&u.cache_read_input_tokens),
-            nz(&u.cache_creation_input_tokens),
-            nz(&u.reasoning_output_tokens),
-        );
         let amount = cost.map(|c| c.amount);
         let currency = cost.map(|c| c.currency.as_str());
         use tracing::field::Value as V;
-        let values: [(&tracing::field::Field, Option<&dyn V>); 7] = [
+        let values: [(&tracing::field::Field, Option<&dyn V>); 4] = [
             (&fi, Some(&u.input_tokens as &dyn V)),
             (&fo, Some(&u.output_tokens as &dyn V)),
-            (&fcr, cr.as_ref().map(|v| v as &dyn V)),
-            (&fcw, cw.as_ref().map(|v| v as &dyn V)),
-            (&fr, r.as_ref().map(|v| v as &dyn V)),
             (&fa, amount.as_ref().map(|v| v as &dyn V)),
             (&fc, currency.as_ref().map(|v| v as &dyn V)),
         ];
@@ -160,12 +172,14 @@ impl LlmSpan {
 
     /// `gen_ai.response.id`.
     pub fn record_response_id(&self, id: &str) {
-        self.span.record(sc::GEN_AI_RESPONSE_ID, id);
+        self.span
+            .set_attribute(sc::GEN_AI_RESPONSE_ID, id.to_owned());
     }
 
     /// `gen_ai.response.model`.
     pub fn record_response_model(&self, model: &str) {
-        self.span.record(sc::GEN_AI_RESPONSE_MODEL, model);
+        self.span
+            .set_attribute(sc::GEN_AI_RESPONSE_MODEL, model.to_owned());
     }
 
     /// `gen_ai.response.finish_reasons` (string array).
@@ -190,7 +204,7 @@ impl LlmSpan {
     /// Records the time to the first streamed chunk (`gen_ai.response.time_to_first_chunk`, metric).
     pub fn record_time_to_first_chunk(&self, d: Duration) {
         self.span
-            .record(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
+            .set_attribute(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
         if let Ok(mut s) = self.state.lock() {
             s.ttft = Some(d);
         }
@@ -225,13 +239,13 @@ impl LlmSpan {
 
     fn content(&self, kind: ContentKind, field: &'static str, text: &str) {
         if let Some(v) = self.shared.capture.prepare(kind, text) {
-            self.span.record(field, v.as_str());
+            self.span.set_attribute(field, v);
         }
     }
 
     /// Marks the call cancelled (`baker.llm.cancelled=true`, `error.type=cancelled`).
     pub(crate) fn cancel(&self) {
-        self.span.record(sc::BAKER_LLM_CANCELLED, true);
+        self.span.set_attribute(sc::BAKER_LLM_CANCELLED, true);
         self.span.record(sc::ERROR_TYPE, "cancelled");
         if let Ok(mut s) = self.state.lock() {
             s.error = Some("cancelled".into());
@@ -282,47 +296,31 @@ impl LlmSpan {
 }
 
 /// Usage fields of `__llm_span_impl!`, in the order they are declared there (from `USAGE_AT`).
-const USAGE_FIELDS: [&str; 8] = [
+const USAGE_FIELDS: [&str; 4] = [
     sc::GEN_AI_USAGE_INPUT_TOKENS,
     sc::GEN_AI_USAGE_OUTPUT_TOKENS,
-    sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-    sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     sc::GEN_AI_USAGE_COST_AMOUNT,
     sc::GEN_AI_USAGE_COST_CURRENCY,
 ];
-const USAGE_AT: usize = 14;
+const USAGE_AT: usize = 12;
 
-/// The input, output, cache read, cache write (`cache_key`), reasoning, cost and currency
-/// fields: by position when the span comes from `__llm_span_impl!` (one pass, no name search),
-/// else by name.
+/// The input, output, cost and currency fields: by position when the span comes from
+/// `__llm_span_impl!` (one pass, no name search), else by name.
 #[inline]
-fn usage_fields(
-    fields: &tracing::field::FieldSet,
-    cache_key: &str,
-) -> Option<[tracing::field::Field; 7]> {
+fn usage_fields(fields: &tracing::field::FieldSet) -> Option<[tracing::field::Field; 4]> {
     let mut it = fields.iter().skip(USAGE_AT);
-    let got: [Option<tracing::field::Field>; 8] = std::array::from_fn(|_| it.next());
+    let got: [Option<tracing::field::Field>; 4] = std::array::from_fn(|_| it.next());
     let positional = USAGE_FIELDS
         .iter()
         .zip(&got)
         .all(|(n, f)| f.as_ref().is_some_and(|f| f.name() == *n));
     if positional {
-        let [i, o, cr, creation, write, r, a, c] = got;
-        let cw = if cache_key == sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS {
-            creation
-        } else {
-            write
-        };
-        return Some([i?, o?, cr?, cw?, r?, a?, c?]);
+        let [i, o, a, c] = got;
+        return Some([i?, o?, a?, c?]);
     }
     Some([
         fields.field(sc::GEN_AI_USAGE_INPUT_TOKENS)?,
         fields.field(sc::GEN_AI_USAGE_OUTPUT_TOKENS)?,
-        fields.field(sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)?,
-        fields.field(cache_key)?,
-        fields.field(sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)?,
         fields.field(sc::GEN_AI_USAGE_COST_AMOUNT)?,
         fields.field(sc::GEN_AI_USAGE_COST_CURRENCY)?,
     ])
@@ -369,39 +367,21 @@ mod tests {
         let _g = tracing::subscriber::set_default(tracing_subscriber::registry());
         let span = crate::llm_span!(model = "m", provider = "p");
         let fields = span.span().metadata().map(|m| m.fields()).expect("enabled");
-        for key in [
-            sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-        ] {
-            let got = usage_fields(fields, key).expect("fields");
-            let names: Vec<&str> = got.iter().map(tracing::field::Field::name).collect();
-            assert_eq!(
-                names,
-                [
-                    sc::GEN_AI_USAGE_INPUT_TOKENS,
-                    sc::GEN_AI_USAGE_OUTPUT_TOKENS,
-                    sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-                    key,
-                    sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-                    sc::GEN_AI_USAGE_COST_AMOUNT,
-                    sc::GEN_AI_USAGE_COST_CURRENCY,
-                ]
-            );
-        }
+        let got = usage_fields(fields).expect("fields");
+        let names: Vec<&str> = got.iter().map(tracing::field::Field::name).collect();
+        assert_eq!(names, USAGE_FIELDS);
+        assert_eq!(got[0].name(), fields.iter().nth(USAGE_AT).expect("field").name());
         // A span declared elsewhere (different field order) still resolves by name.
         let other = tracing::info_span!(
             "x",
             gen_ai.usage.cost.currency = tracing::field::Empty,
             gen_ai.usage.input_tokens = tracing::field::Empty,
             gen_ai.usage.output_tokens = tracing::field::Empty,
-            gen_ai.usage.cache_read.input_tokens = tracing::field::Empty,
-            gen_ai.usage.cache_creation.input_tokens = tracing::field::Empty,
-            gen_ai.usage.reasoning.output_tokens = tracing::field::Empty,
             gen_ai.usage.cost.amount = tracing::field::Empty,
         );
         let f = other.metadata().map(|m| m.fields()).expect("enabled");
-        let got = usage_fields(f, sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS).expect("fields");
+        let got = usage_fields(f).expect("fields");
         assert_eq!(got[0].name(), sc::GEN_AI_USAGE_INPUT_TOKENS);
-        assert_eq!(got[6].name(), sc::GEN_AI_USAGE_COST_CURRENCY);
+        assert_eq!(got[3].name(), sc::GEN_AI_USAGE_COST_CURRENCY);
     }
 }
