@@ -40,7 +40,7 @@ use tracing_subscriber::layer::SubscriberExt;
 const CONNECTIONS: usize = 16;
 const REQUESTS: usize = 20_000;
 const WARMUP: usize = 2_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn router() -> Router {
     Router::new().route("/hello/{id}", get(|| async { "hello" }))

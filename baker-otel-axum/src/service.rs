@@ -24,7 +24,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context as TaskContext, Poll};
-use std::time::Instant;
+use std::time::SystemTime;
 
 /// Target of the server spans: `RUST_LOG=baker_otel_axum::server=off` (or any filter that
 /// disables it at `INFO`) turns them off.
@@ -142,7 +142,8 @@ where
                 active: None,
             };
         }
-        let start = Instant::now();
+        // One clock for the span's timestamps and the metric: two clock reads per request.
+        let start = SystemTime::now();
         let method = method_slot(req.method());
         let scheme = scheme(req.uri());
         let matched = req
@@ -202,7 +203,9 @@ where
                     shared.user_agent.value(ua),
                 ));
             }
-            let mut builder = SpanBuilder::from_name(name).with_kind(SpanKind::Server);
+            let mut builder = SpanBuilder::from_name(name)
+                .with_kind(SpanKind::Server)
+                .with_start_time(start);
             builder.attributes = Some(attrs); // keeps the pre-sized Vec
             let parent = remote.unwrap_or_else(Context::current);
             let span = shared.tracer.get().build_with_context(builder, &parent);
@@ -251,7 +254,7 @@ struct Active {
     /// `cx` holds a span this layer started (and must end).
     recording: bool,
     span_context: Option<SpanContext>,
-    start: Instant,
+    start: SystemTime,
     shared: Arc<Shared>,
     /// The route's state (metric attribute cache).
     route: RouteRef,
@@ -331,12 +334,16 @@ impl Active {
 
     /// Ends the span (exactly once: `Active` is consumed) and records the metrics.
     fn end(self, outcome: Outcome) {
+        let end = SystemTime::now();
         if let Some(span) = self.span() {
-            span.end();
+            span.end_with_timestamp(end);
         }
         if let Some(m) = self.shared.metrics.get() {
             m.duration(
-                self.start.elapsed().as_secs_f64(),
+                // The span's duration, exactly (0 if the wall clock stepped back).
+                end.duration_since(self.start)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
                 &self.labels,
                 outcome,
                 self.route.get(&self.shared).map(|r| &r.attrs),
