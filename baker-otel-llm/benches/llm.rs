@@ -231,8 +231,15 @@ fn report() {
         "cost_ns": cost_ns,
         "ratio_vs_hand": macro_ns / hand_ns,
         "ratio_vs_hand_with_metrics": macro_ns / hand_with_metrics_ns,
+        "bound_instruments": cfg!(feature = "bound-instruments"),
     });
-    let path = format!("{}/bench-llm.json", target_dir());
+    // The `bound-instruments` build reports separately so both can be compared.
+    let file = if cfg!(feature = "bound-instruments") {
+        "bench-llm-bound.json"
+    } else {
+        "bench-llm.json"
+    };
+    let path = format!("{}/{file}", target_dir());
     match std::fs::write(&path, json.to_string()) {
         Ok(()) => println!("wrote {path}"),
         Err(e) => println!("could not write {path}: {e}"),
