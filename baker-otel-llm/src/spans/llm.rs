@@ -142,7 +142,8 @@ impl LlmSpan {
             ),
         ] {
             if v > 0 {
-                self.span.set_attribute(key, i64::try_from(v).unwrap_or(i64::MAX));
+                self.span
+                    .set_attribute(key, i64::try_from(v).unwrap_or(i64::MAX));
             }
         }
         let Some(meta) = self.span.metadata() else {
@@ -370,7 +371,10 @@ mod tests {
         let got = usage_fields(fields).expect("fields");
         let names: Vec<&str> = got.iter().map(tracing::field::Field::name).collect();
         assert_eq!(names, USAGE_FIELDS);
-        assert_eq!(got[0].name(), fields.iter().nth(USAGE_AT).expect("field").name());
+        assert_eq!(
+            got[0].name(),
+            fields.iter().nth(USAGE_AT).expect("field").name()
+        );
         // A span declared elsewhere (different field order) still resolves by name.
         let other = tracing::info_span!(
             "x",
