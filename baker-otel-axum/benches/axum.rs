@@ -21,6 +21,11 @@
 //! "added_ratio","throughput_ratio","rps_ratio","rps_vs_peer"}` (ns = criterion's slope, else mean).
 //! Targets: added CPU ours ≤ 0.5 × peer's; throughput ours ≥ 0.85 × bare.
 //!
+//! The loopback figures include the span pipeline's background work (OTLP encoding and failed
+//! exports on the export thread) competing with client and server for the cores; run with
+//! `OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none` to measure
+//! the middleware alone (spans are still built and ended, just not exported).
+//!
 //! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 60–90 s).
 
 use axum::body::Body;
@@ -41,6 +46,7 @@ const CONNECTIONS: usize = 16;
 const REQUESTS: usize = 20_000;
 const WARMUP: usize = 2_000;
 const ROUNDS: usize = 5;
+const SETTLE: Duration = Duration::from_millis(400);
 
 fn router() -> Router {
     Router::new().route("/hello/{id}", get(|| async { "hello" }))
@@ -230,6 +236,8 @@ fn loopback(peer: &tracing::Dispatch) -> [f64; 3] {
                 1 => (router().layer(baker_otel_axum::OtelLayer::new()), None),
                 _ => (peer_router(), Some(peer.clone())),
             };
+            // Let the export thread drain the previous round's spans (it shares the cores).
+            std::thread::sleep(SETTLE);
             let (addr, stop, handle) = spawn_server(app, dispatch);
             drive(&client, addr, WARMUP);
             sample.push(drive(&client, addr, REQUESTS));
