@@ -110,11 +110,21 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
     if span.is_disabled() || t.calls == 0 {
         return;
     }
-    span.record(sc::GEN_AI_USAGE_INPUT_TOKENS, t.usage.input_tokens);
-    span.record(sc::GEN_AI_USAGE_OUTPUT_TOKENS, t.usage.output_tokens);
-    span.record(sc::BAKER_LLM_CALLS, t.calls);
+    // Integers go in as i64: tracing-opentelemetry 0.34 exports u64 fields as strings.
+    span.record(
+        sc::GEN_AI_USAGE_INPUT_TOKENS,
+        crate::spans::int(t.usage.input_tokens),
+    );
+    span.record(
+        sc::GEN_AI_USAGE_OUTPUT_TOKENS,
+        crate::spans::int(t.usage.output_tokens),
+    );
+    span.record(sc::BAKER_LLM_CALLS, crate::spans::int(t.calls));
     if t.unpriced_calls > 0 {
-        span.record(sc::BAKER_LLM_UNPRICED_CALLS, t.unpriced_calls);
+        span.record(
+            sc::BAKER_LLM_UNPRICED_CALLS,
+            crate::spans::int(t.unpriced_calls),
+        );
     }
     match (t.cost(), t.costs.as_slice()) {
         (Some(c), _) => {

@@ -156,9 +156,14 @@ impl LlmSpan {
         let amount = cost.map(|c| c.amount);
         let currency = cost.map(|c| c.currency.as_str());
         use tracing::field::Value as V;
+        // i64, not u64: tracing-opentelemetry 0.34 exports u64 fields as strings.
+        let (input, output) = (
+            crate::spans::int(u.input_tokens),
+            crate::spans::int(u.output_tokens),
+        );
         let values: [(&tracing::field::Field, Option<&dyn V>); 4] = [
-            (&fi, Some(&u.input_tokens as &dyn V)),
-            (&fo, Some(&u.output_tokens as &dyn V)),
+            (&fi, Some(&input as &dyn V)),
+            (&fo, Some(&output as &dyn V)),
             (&fa, amount.as_ref().map(|v| v as &dyn V)),
             (&fc, currency.as_ref().map(|v| v as &dyn V)),
         ];

@@ -67,7 +67,8 @@ impl MemorySpan {
     }
     /// Records how many records were found / written / deleted.
     pub fn record_result_count(&self, n: u64) {
-        self.span.record(sc::BAKER_MEMORY_RESULT_COUNT, n);
+        self.span
+            .record(sc::BAKER_MEMORY_RESULT_COUNT, crate::spans::int(n));
     }
     /// Marks the operation failed.
     pub fn record_error(&self, error_type: &str) {

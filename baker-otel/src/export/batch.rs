@@ -127,7 +127,12 @@ impl<T: Send + 'static> BatchQueue<T> {
     #[cold]
     fn on_drop(&self) {
         let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.closed.load(Ordering::Relaxed) && self.warn.allow() {
+        // Reading the clock for the rate limiter on every drop would tax the hot path while the
+        // collector is down; look at it on the first drop and every 4096th after that.
+        if (total == 1 || total & 0xFFF == 0)
+            && !self.closed.load(Ordering::Relaxed)
+            && self.warn.allow()
+        {
             tracing::warn!(
                 target: crate::INTERNAL_TARGET,
                 signal = self.signal,
