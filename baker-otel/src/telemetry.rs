@@ -19,7 +19,7 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
@@ -340,8 +340,7 @@ impl TelemetryBuilder {
     /// ```
     pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
         let cfg = self.config()?;
-        let filter = EnvFilter::try_new(&cfg.log_filter)
-            .map_err(|e| ConfigError::invalid("RUST_LOG", &cfg.log_filter, e.to_string()))?;
+        let filter = level_filter(&cfg.log_filter)?;
         let json = cfg
             .json_logs
             .then(|| JsonLayer::new(&cfg.service_name, self.json_sink.clone()));
@@ -350,7 +349,8 @@ impl TelemetryBuilder {
         if cfg.disabled {
             let subscriber = tracing_subscriber::registry()
                 .with(crate::logs::json::NoSpans)
-                .with(filter)
+                .with(filter.0)
+                .with(filter.1)
                 .with(json);
             let dispatch = tracing::Dispatch::new(subscriber);
             let inner = Inner::new(cfg, None, None, None, None, None, drops);
@@ -425,13 +425,14 @@ impl TelemetryBuilder {
             .with_tracked_inactivity(false)
             .with_target(false)
             .with_level(false)
-            .with_filter(filter_fn(|m| m.is_span()));
+            .with_filter(crate::logs::json::SpansOnly);
         let log_layer = logger_provider.as_ref().map(|lp| {
             // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(lp)
         });
         let subscriber = tracing_subscriber::registry()
-            .with(filter)
+            .with(filter.0)
+            .with(filter.1)
             .with(otel_layer)
             .with(json)
             .with(log_layer);
@@ -461,6 +462,19 @@ fn merge<T: Clone + Send + 'static>(
         1 => rest.pop(),
         _ => Some(Box::new(crate::export::build::Fanout(rest))),
     }
+}
+
+/// The level filter for `RUST_LOG`-style directives. Purely static directives
+/// (`info,h2=warn,worker::agent=debug`) use the cheaper [`Targets`] filter, which needs no
+/// per-span bookkeeping; directives with span or field matchers fall back to [`EnvFilter`].
+/// Exactly one of the pair is `Some` (a `None` layer is a no-op).
+fn level_filter(directives: &str) -> Result<(Option<Targets>, Option<EnvFilter>), ConfigError> {
+    if let Ok(t) = directives.parse::<Targets>() {
+        return Ok((Some(t), None));
+    }
+    EnvFilter::try_new(directives)
+        .map(|e| (None, Some(e)))
+        .map_err(|e| ConfigError::invalid("RUST_LOG", directives, e.to_string()))
 }
 
 /// Sets the global `tracing` dispatcher once per process.
@@ -650,5 +664,19 @@ impl Drop for Telemetry {
         if let Err(e) = self.shutdown() {
             eprintln!("baker-otel: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level_filter;
+
+    #[test]
+    fn static_directives_use_targets_dynamic_ones_env_filter() {
+        let (t, e) = level_filter("info,h2=warn,worker::agent=debug").unwrap();
+        assert!(t.is_some() && e.is_none());
+        let (t, e) = level_filter("info,[handle{job=1}]=debug").unwrap();
+        assert!(t.is_none() && e.is_some());
+        assert_eq!(level_filter("info,=[=").unwrap_err().name(), "RUST_LOG");
     }
 }
