@@ -4,7 +4,7 @@ use crate::config::{
     BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal,
 };
 use crate::export::batch::{BatchExporter, BatchQueue};
-use crate::export::build::LogItem;
+use crate::export::build::{combine, LogItem};
 use crate::export::runtime::ExportRuntime;
 use crate::export::DropCounters;
 use crate::logs::json::{JsonLayer, JsonSink};
@@ -377,26 +377,17 @@ impl TelemetryBuilder {
             crate::metrics::build(&cfg, resource.clone(), &handle, self.registry.take(), extra)?;
         crate::metrics::register_internal(&meter.provider, drops.clone());
 
-        #[allow(unused_mut)]
-        let mut log_exporter: Option<Box<dyn BatchExporter<LogItem>>> =
-            crate::logs::otlp::exporter(&cfg.logs, &handle, &resource)?;
-        #[allow(unused_mut)]
-        let mut span_exporter: Option<Box<dyn BatchExporter<SpanData>>> =
-            crate::traces::exporter(&cfg.traces, &handle, &resource)?;
+        let mut logs = crate::logs::otlp::exporters(&cfg.logs, &handle, &resource)?;
+        let mut spans = crate::traces::exporters(&cfg.traces, &handle, &resource)?;
         #[cfg(feature = "testing")]
         if let Some(s) = &sinks {
-            log_exporter = Some(s.log_exporter());
-            span_exporter = Some(s.span_exporter());
+            logs = vec![s.log_exporter()];
+            spans = vec![s.span_exporter()];
         }
         let _ = &sinks;
-        log_exporter = merge(
-            log_exporter,
-            self.extra_logs.drain(..).map(|f| f(&resource)).collect(),
-        );
-        span_exporter = merge(
-            span_exporter,
-            self.extra_spans.drain(..).map(|f| f(&resource)).collect(),
-        );
+        logs.extend(self.extra_logs.drain(..).map(|f| f(&resource)));
+        spans.extend(self.extra_spans.drain(..).map(|f| f(&resource)));
+        let (log_exporter, span_exporter) = (combine(logs), combine(spans));
 
         let logger_provider = log_exporter.map(|e| {
             let q = BatchQueue::start(&handle, e, cfg.log_batch, drops.logs.clone(), "logs");
@@ -447,20 +438,6 @@ impl TelemetryBuilder {
             drops,
         );
         Ok((Telemetry { inner }, dispatch))
-    }
-}
-
-fn merge<T: Clone + Send + 'static>(
-    first: Option<Box<dyn BatchExporter<T>>>,
-    mut rest: Vec<Box<dyn BatchExporter<T>>>,
-) -> Option<Box<dyn BatchExporter<T>>> {
-    if let Some(f) = first {
-        rest.insert(0, f);
-    }
-    match rest.len() {
-        0 => None,
-        1 => rest.pop(),
-        _ => Some(Box::new(crate::export::build::Fanout(rest))),
     }
 }
 
@@ -602,7 +579,10 @@ impl Telemetry {
         let i = self.inner.clone();
         let result = run_bounded(timeout, move || {
             let mut errs = Vec::new();
-            let left = |s: Instant| timeout.saturating_sub(s.elapsed());
+            // The providers get slightly less than the overall deadline, so that a queue that
+            // gives up on a stalled collector has counted what it abandoned before we return.
+            let budget = timeout.saturating_sub(Duration::from_millis(25));
+            let left = |s: Instant| budget.saturating_sub(s.elapsed());
             if let Some(t) = &i.tracer_provider {
                 t.shutdown_with_timeout(left(start))
                     .map_err(|e| errs.push(format!("traces: {e}")))

@@ -82,11 +82,12 @@ impl SpanProcessor for BakerSpanProcessor {
 }
 
 /// Builds the exporter list for spans (OTLP and/or console), or `None` when there is none.
-pub(crate) fn exporter(
+/// The exporters `sc` selects (OTLP and/or console); combined by [`build::combine`].
+pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
-) -> Result<Option<Box<dyn BatchExporter<SpanData>>>, InitError> {
+) -> Result<Vec<Box<dyn BatchExporter<SpanData>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<SpanData>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
@@ -95,11 +96,7 @@ pub(crate) fn exporter(
             ExporterKind::Prometheus => {}
         }
     }
-    Ok(match list.len() {
-        0 => None,
-        1 => list.pop(),
-        _ => Some(Box::new(build::Fanout(list))),
-    })
+    Ok(list)
 }
 
 pub(crate) fn provider(

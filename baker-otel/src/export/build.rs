@@ -188,6 +188,17 @@ impl<T: Send + 'static> BatchExporter<T> for Box<dyn BatchExporter<T>> {
     }
 }
 
+/// One exporter for a list: none, the only one, or a [`Fanout`] over all of them.
+pub(crate) fn combine<T: Clone + Send + 'static>(
+    mut list: Vec<Box<dyn BatchExporter<T>>>,
+) -> Option<Box<dyn BatchExporter<T>>> {
+    match list.len() {
+        0 => None,
+        1 => list.pop(),
+        _ => Some(Box::new(Fanout(list))),
+    }
+}
+
 /// Fans a batch out to several exporters (e.g. `otlp,console`).
 pub(crate) struct Fanout<T>(pub(crate) Vec<Box<dyn BatchExporter<T>>>);
 impl<T: Clone + Send + 'static> BatchExporter<T> for Fanout<T> {

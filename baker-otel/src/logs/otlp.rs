@@ -78,11 +78,12 @@ impl LogProcessor for BakerLogProcessor {
     }
 }
 
-pub(crate) fn exporter(
+/// The exporters `sc` selects (OTLP and/or console); combined by [`build::combine`].
+pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
-) -> Result<Option<Box<dyn BatchExporter<LogItem>>>, InitError> {
+) -> Result<Vec<Box<dyn BatchExporter<LogItem>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<LogItem>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
@@ -91,11 +92,7 @@ pub(crate) fn exporter(
             ExporterKind::Prometheus => {}
         }
     }
-    Ok(match list.len() {
-        0 => None,
-        1 => list.pop(),
-        _ => Some(Box::new(build::Fanout(list))),
-    })
+    Ok(list)
 }
 
 pub(crate) fn provider(resource: Resource, processor: BakerLogProcessor) -> SdkLoggerProvider {
