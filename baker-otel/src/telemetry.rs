@@ -361,18 +361,15 @@ impl TelemetryBuilder {
         let handle = runtime.handle();
         let resource = crate::resource::build(&cfg, &self.resource, &self.env);
 
+        // The test capture swaps every exporter for an in-memory sink.
         #[cfg(feature = "testing")]
         let sinks = self.test_sinks.take();
+        #[cfg(feature = "testing")]
+        let extra: Option<ExtraReader> = sinks.as_ref().map(|s| s.metric_reader());
         #[cfg(not(feature = "testing"))]
-        let sinks: Option<()> = None;
+        let extra: Option<ExtraReader> = None;
 
         // Meter → logger → tracer (shutdown runs the other way round).
-        #[allow(unused_mut)]
-        let mut extra: Option<ExtraReader> = None;
-        #[cfg(feature = "testing")]
-        if let Some(s) = &sinks {
-            extra = Some(s.metric_reader());
-        }
         let meter =
             crate::metrics::build(&cfg, resource.clone(), &handle, self.registry.take(), extra)?;
         crate::metrics::register_internal(&meter.provider, drops.clone());
@@ -384,7 +381,6 @@ impl TelemetryBuilder {
             logs = vec![s.log_exporter()];
             spans = vec![s.span_exporter()];
         }
-        let _ = &sinks;
         logs.extend(self.extra_logs.drain(..).map(|f| f(&resource)));
         spans.extend(self.extra_spans.drain(..).map(|f| f(&resource)));
         let (log_exporter, span_exporter) = (combine(logs), combine(spans));
