@@ -93,7 +93,13 @@ impl ServerMetrics {
     ) {
         let build = || labels.attributes(outcome);
         match cache.and_then(|c| c.get_or_insert(labels.key(outcome), &build)) {
-            Some(attrs) => self.duration.record(secs, attrs),
+            #[cfg(feature = "bound-instruments")]
+            Some(set) => set
+                .bound
+                .get_or_init(|| self.duration.bind(&set.attrs))
+                .record(secs),
+            #[cfg(not(feature = "bound-instruments"))]
+            Some(set) => self.duration.record(secs, &set.attrs),
             None => self.duration.record(secs, &build()),
         }
     }
@@ -167,7 +173,17 @@ pub(crate) const CACHE_SLOTS: usize = 64;
 /// further combinations are recorded uncached (bounded memory whatever the traffic).
 #[derive(Debug)]
 pub(crate) struct AttrCache {
-    slots: [OnceLock<(u32, Box<[KeyValue]>)>; CACHE_SLOTS],
+    slots: [OnceLock<CachedSet>; CACHE_SLOTS],
+}
+
+/// One cached label set, and (feature `bound-instruments`) the histogram bound to it, so a
+/// record skips the SDK's per-measurement attribute hashing.
+#[derive(Debug)]
+pub(crate) struct CachedSet {
+    key: u32,
+    pub(crate) attrs: Box<[KeyValue]>,
+    #[cfg(feature = "bound-instruments")]
+    bound: OnceLock<opentelemetry::metrics::BoundHistogram<f64>>,
 }
 
 impl Default for AttrCache {
@@ -186,11 +202,16 @@ impl AttrCache {
         &self,
         key: u32,
         build: &dyn Fn() -> Box<[KeyValue]>,
-    ) -> Option<&[KeyValue]> {
+    ) -> Option<&CachedSet> {
         for slot in &self.slots {
-            let (k, attrs) = slot.get_or_init(|| (key, build()));
-            if *k == key {
-                return Some(attrs);
+            let set = slot.get_or_init(|| CachedSet {
+                key,
+                attrs: build(),
+                #[cfg(feature = "bound-instruments")]
+                bound: OnceLock::new(),
+            });
+            if set.key == key {
+                return Some(set);
             }
         }
         None
@@ -291,6 +312,7 @@ mod tests {
                 if usize::from(status - 100) < CACHE_SLOTS {
                     let got = got.expect("room left");
                     assert!(got
+                        .attrs
                         .iter()
                         .any(|kv| kv.key.as_str() == HTTP_RESPONSE_STATUS_CODE
                             && kv.value.to_string() == status.to_string()));
