@@ -137,7 +137,7 @@ impl<M: ReceivedMessage> Traced<M> {
             messaging.operation.type = "process",
             messaging.destination.name = dest.as_str(),
             messaging.consumer.group.name = group.as_deref(),
-            messaging.message.body.size = msg.payload.len() as u64,
+            messaging.message.body.size = msg.payload.len() as i64,
             messaging.message.id = msg_id,
             baker.messaging.delivery_count = delivery.map(|d| d.delivered),
             error.type = Empty,
