@@ -347,13 +347,9 @@ impl Outcome for LlmSpan {
     }
 
     fn fail(&self, error_type: &str, description: Option<String>) {
-        super::record_error(&self.span, error_type, description.as_deref());
+        let t = super::record_error(&self.span, error_type, description.as_deref());
         if let Ok(mut s) = self.state.lock() {
-            s.error = Some(if error_type.is_empty() {
-                crate::usage::OTHER_ERROR.into()
-            } else {
-                error_type.to_owned()
-            });
+            s.error = Some(t.to_owned());
         }
     }
 }

@@ -81,13 +81,9 @@ impl MemorySpan {
 impl Outcome for MemorySpan {
     fn report(&self, _r: &dyn DynReports) {}
     fn fail(&self, error_type: &str, description: Option<String>) {
-        super::record_error(&self.span, error_type, description.as_deref());
+        let t = super::record_error(&self.span, error_type, description.as_deref());
         if let Ok(mut e) = self.error.lock() {
-            *e = Some(if error_type.is_empty() {
-                crate::usage::OTHER_ERROR.into()
-            } else {
-                error_type.to_owned()
-            });
+            *e = Some(t.to_owned());
         }
     }
 }

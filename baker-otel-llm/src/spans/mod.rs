@@ -5,8 +5,13 @@ pub(crate) mod llm;
 pub(crate) mod memory;
 pub(crate) mod tool;
 
-/// Records `error.type` and an ERROR status on `span`.
-pub(crate) fn record_error(span: &tracing::Span, error_type: &str, description: Option<&str>) {
+/// Records `error.type` (empty → `_OTHER`) and an ERROR status on `span`; returns the
+/// normalised error type for the metrics.
+pub(crate) fn record_error<'a>(
+    span: &tracing::Span,
+    error_type: &'a str,
+    description: Option<&str>,
+) -> &'a str {
     let t = if error_type.is_empty() {
         crate::usage::OTHER_ERROR
     } else {
@@ -17,6 +22,7 @@ pub(crate) fn record_error(span: &tracing::Span, error_type: &str, description: 
     if let Some(d) = description {
         span.record("otel.status_description", d);
     }
+    t
 }
 
 /// A count as `i64` (saturating): tracing-opentelemetry 0.34 has no `record_u64` and would
