@@ -129,13 +129,20 @@ fn record_on_current_span(cx: &Context) {
 /// assert_eq!(ids(&cx), (None, Some("j1".to_string())));
 /// ```
 pub fn ids(cx: &Context) -> (Option<String>, Option<String>) {
+    let (c, j) = id_refs(cx);
+    (c.map(str::to_owned), j.map(str::to_owned))
+}
+
+/// The ids borrowed from `cx`'s baggage (no allocation: used on the log hot path).
+#[inline]
+pub(crate) fn id_refs(cx: &Context) -> (Option<&str>, Option<&str>) {
     let b = cx.baggage();
     if b.is_empty() {
         return (None, None);
     }
     let get = |k: &str| {
         b.get(k)
-            .map(|v| v.as_str().to_owned())
+            .map(|v| v.as_str())
             .filter(|v| v.len() <= MAX_ID_LEN)
     };
     (get(CONVERSATION_ID), get(JOB_ID))

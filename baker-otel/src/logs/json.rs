@@ -157,15 +157,15 @@ impl JsonLayer {
             let (conv, job) = if has_conv && has_job {
                 (None, None)
             } else {
-                crate::context::ids(cx)
+                crate::context::id_refs(cx)
             };
             if let (Some(c), false) = (conv, has_conv) {
                 buf.push_str(",\"conversation_id\":");
-                write_json_str(buf, &c);
+                write_json_str(buf, c);
             }
             if let (Some(j), false) = (job, has_job) {
                 buf.push_str(",\"job_id\":");
-                write_json_str(buf, &j);
+                write_json_str(buf, j);
             }
         });
         buf.push_str(",\"service.name\":");
