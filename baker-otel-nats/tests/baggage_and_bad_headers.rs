@@ -100,7 +100,7 @@ async fn garbage_headers_through_the_client_deliver_and_start_a_new_trace() {
     let raw = connect().await; // untraced publisher sending hostile headers
     let subject = unique("t.garbage");
     let mut sub = traced.subscribe(subject.clone()).await.unwrap();
-    traced.inner().flush().await.unwrap();
+    server_round_trip(traced.inner()).await;
 
     let cases: Vec<Vec<(&str, String)>> = vec![
         vec![
@@ -177,7 +177,7 @@ async fn raw_wire_hostile_headers_deliver_or_are_dropped_by_async_nats_without_h
     let traced = telemetry(&cap).client(connect().await);
     let subject = unique("t.wire");
     let mut sub = traced.subscribe(subject.clone()).await.unwrap();
-    traced.inner().flush().await.unwrap();
+    server_round_trip(traced.inner()).await;
 
     let url = nats_url();
     let addr = url

@@ -18,12 +18,15 @@
 //! Needs the Debian `nats-server` binary (`scripts/test` installs it). No timing assertions:
 //! every bound below is a hang guard.
 
+mod common;
+
 use async_nats::connection::State;
 use async_nats::jetstream::{self, consumer::pull, stream};
 use async_nats::{Client, ConnectOptions};
 use baker_otel::context::BakerScope;
 use baker_otel::testing::{Capture, CapturedSpan};
 use baker_otel_nats::{NatsTelemetry, TracedClient, TracedMessages};
+use common::server_round_trip;
 use futures_util::StreamExt;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use std::future::{Future, IntoFuture};
@@ -304,7 +307,7 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
     )
     .await
     .unwrap();
-    guard("flush", worker.inner().flush()).await.unwrap();
+    server_round_trip(worker.inner()).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, SpanContext)>();
     let consumer = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
@@ -476,8 +479,8 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
         })
         .await;
     }
-    // The worker's re-subscription reached the server before we publish.
-    guard("flush", worker.inner().flush()).await.unwrap();
+    // The worker's re-subscription took effect on the server before we publish.
+    server_round_trip(worker.inner()).await;
 
     for i in 0..10 {
         publish_scoped(&publisher, &subject, &format!("post-{i}")).await;

@@ -87,3 +87,25 @@ pub fn send_metrics(cap: &Capture, dest: &str) -> Vec<(Option<String>, f64)> {
     );
     sent
 }
+
+/// Waits until the server has *processed* everything `client` sent before (a `SUB` included).
+///
+/// `Client::flush` only writes the socket; the server reads each connection on its own, so
+/// another connection's publish can overtake a freshly written `SUB` on a loaded machine. A
+/// request to a subject nobody listens on is answered by the server itself ("no responders"),
+/// in order on the same connection, after the earlier `SUB`s took effect.
+pub async fn server_round_trip(client: &async_nats::Client) {
+    use async_nats::RequestErrorKind;
+    within(async {
+        loop {
+            let subject = unique("_baker.sync");
+            match client.request(subject, "".into()).await {
+                Err(e) if e.kind() == RequestErrorKind::NoResponders => return,
+                // A slow server under load: ask again (the bound above stops hangs).
+                Err(e) if e.kind() == RequestErrorKind::TimedOut => continue,
+                other => panic!("round trip to the NATS server: {other:?}"),
+            }
+        }
+    })
+    .await
+}
