@@ -53,7 +53,14 @@ ROWS: list[Row] = [
     Row("disabled span (absolute)", ("disabled", ("ours",)), None, 1.0, budget_ns=5.0, bench=CORE),
     Row("disabled span vs no subscriber", ("disabled", ("ours",)), ("disabled", ("no subscriber",)), None, bench=CORE),
     Row(
-        "nats inject+extract vs hashmap",
+        "nats inject+extract vs hashmap (trace context)",
+        ("inject_extract_trace_context", ("nats_headermap_baker",)),
+        ("inject_extract_trace_context", ("hashmap_sdk_composite",)),
+        0.5,
+        bench=NATS,
+    ),
+    Row(
+        "nats inject+extract vs hashmap (+ 2 baggage ids)",
         ("inject_extract_round_trip", ("nats_headermap_baker",)),
         ("inject_extract_round_trip", ("hashmap_sdk_composite",)),
         0.5,
@@ -107,6 +114,25 @@ def collect(since: float) -> dict[tuple[str, str], float]:
             if key not in found or found[key][1] < mtime:
                 found[key] = (median, mtime)
     return {k: v[0] for k, v in found.items()}
+
+
+def collect_paired(since: float) -> dict[tuple[str, str, str], dict]:
+    """(group, ours id, peer id) -> entry, from target/bench-paired/*.json written this run.
+
+    A bench may time ours and the peer interleaved (alternating short rounds, median of the
+    per-round ratios): on a shared machine that ratio is far steadier than two criterion
+    medians taken seconds apart, so it is preferred where present."""
+    found: dict[tuple[str, str, str], dict] = {}
+    for path in sorted((ROOT / "target" / "bench-paired").glob("*.json")):
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            for e in json.loads(path.read_text()):
+                found[(str(e["group"]), str(e["ours"]), str(e["peer"]))] = {
+                    "ours_ns": float(e["ours_ns"]), "peer_ns": float(e["peer_ns"]), "ratio": float(e["ratio"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 def pick(results: dict[tuple[str, str], float], spec: tuple[str, tuple[str, ...]]) -> tuple[str, float] | None:
@@ -166,6 +192,7 @@ def demo_row(demo_dir: Path | None) -> dict:
 
 def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
     results = collect(since)
+    paired = collect_paired(since)
     failed = {}
     if status and status.is_file():
         for line in status.read_text().splitlines():
@@ -180,7 +207,11 @@ def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
         minus = pick(results, r.minus) if r.minus else ("", 0.0)
         if r.peer is None:
             row["peer"] = "%g ns budget" % r.budget_ns
-        if ours and peer and minus:
+        pair = paired.get((r.ours[0], ours[0], peer[0])) if ours and peer and r.peer and not r.minus else None
+        if pair:
+            row.update(ours_ns=pair["ours_ns"], peer=peer[0], peer_ns=pair["peer_ns"], ratio=pair["ratio"])
+            row["note"] = "paired: ours and peer timed in alternating rounds, median ratio"
+        elif ours and peer and minus:
             o, p = ours[1] - minus[1], peer[1] - minus[1]
             row.update(ours_ns=o, peer=peer[0] + (" - " + minus[0] if r.minus else ""), peer_ns=p)
             row["ratio"] = o / p if p > 0 else None

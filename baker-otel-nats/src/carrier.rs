@@ -120,6 +120,42 @@ impl<'a> HeaderExtractor<'a> {
     }
 }
 
+/// The W3C names [`HeaderExtractor::w3c_values`] looks up, in its output order.
+const W3C_NAMES: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+impl<'a> HeaderExtractor<'a> {
+    /// `[traceparent, tracestate, baggage]`, each exactly as [`value`](Self::value) would return
+    /// it, found in one pass over the map instead of three hashed lookups (SipHash dominates
+    /// a lookup in the small maps messages carry).
+    pub(crate) fn w3c_values(&self) -> [Option<&'a str>; 3] {
+        let mut exact: [Option<&'a [HeaderValue]>; 3] = [None; 3];
+        // Case-insensitive, non-exact matches: how many, and the last one seen.
+        let mut folded: [(usize, Option<&'a [HeaderValue]>); 3] = [(0, None); 3];
+        for (name, values) in self.0.iter() {
+            let n: &str = name.as_ref();
+            for (i, w3c) in W3C_NAMES.iter().enumerate() {
+                if n.len() != w3c.len() {
+                    continue;
+                }
+                if n == *w3c {
+                    exact[i] = Some(values);
+                } else if n.eq_ignore_ascii_case(w3c) {
+                    folded[i] = (folded[i].0 + 1, Some(values));
+                }
+            }
+        }
+        std::array::from_fn(|i| {
+            if let Some(v) = exact[i].and_then(|vs| single(vs.iter())) {
+                return accept(v);
+            }
+            match folded[i] {
+                (1, Some([v])) => accept(v.as_str()),
+                _ => None,
+            }
+        })
+    }
+}
+
 #[inline]
 fn single<'a>(mut it: impl Iterator<Item = &'a HeaderValue>) -> Option<&'a str> {
     let first = it.next()?;
@@ -172,6 +208,38 @@ mod tests {
         assert_eq!(HeaderExtractor(&h).get("traceparent"), None);
         h.insert("traceparent", "z");
         assert_eq!(HeaderExtractor(&h).get("traceparent"), Some("z"));
+    }
+
+    #[test]
+    fn one_pass_lookup_matches_value() {
+        let names = [
+            "traceparent",
+            "Traceparent",
+            "TRACEPARENT",
+            "tracestate",
+            "TraceState",
+            "baggage",
+            "BAGGAGE",
+            "other",
+            "trace-parent",
+        ];
+        // Every subset of names, with one or two values each, oversize included.
+        for mask in 0u32..(1 << names.len()) {
+            for repeat in [false, true] {
+                let mut h = HeaderMap::new();
+                for (i, n) in names.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        h.append(*n, format!("{n}-{i}"));
+                        if repeat && i % 3 == 0 {
+                            h.append(*n, "x".repeat(MAX_VALUE_LEN + 1));
+                        }
+                    }
+                }
+                let ex = HeaderExtractor(&h);
+                let expected = W3C_NAMES.map(|n| ex.value(n));
+                assert_eq!(ex.w3c_values(), expected, "{h:?}");
+            }
+        }
     }
 
     #[test]

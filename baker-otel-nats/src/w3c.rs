@@ -45,8 +45,8 @@ pub(crate) fn traceparent(sc: &SpanContext) -> String {
     buf[52] = b'-';
     let flags = (sc.trace_flags() & TraceFlags::SAMPLED).to_u8();
     hex_into(&mut buf[53..55], &[flags]);
-    // Only ASCII hex digits and '-' were written.
-    String::from_utf8_lossy(&buf).into_owned()
+    // Only ASCII hex digits and '-' were written: valid UTF-8, checked word-at-a-time.
+    String::from_utf8(buf.to_vec()).unwrap_or_default()
 }
 
 fn hex_into(out: &mut [u8], bytes: &[u8]) {
@@ -68,10 +68,10 @@ fn inject_baggage(cx: &Context, headers: &mut HeaderMap) {
         if i > 0 {
             out.push(',');
         }
-        encode_into(&mut out, name.as_str().trim());
+        encode_into(&mut out, trim(name.as_str()));
         out.push('=');
-        encode_into(&mut out, value.as_str().trim());
-        let md = metadata.as_str().trim();
+        encode_into(&mut out, trim(value.as_str()));
+        let md = trim(metadata.as_str());
         if !md.is_empty() {
             out.push(';');
             out.push_str(md);
@@ -100,11 +100,12 @@ fn encode_into(out: &mut String, s: &str) {
 }
 
 pub(crate) fn extract(cx: &Context, carrier: HeaderExtractor<'_>) -> Context {
-    let cx = match carrier.value("traceparent") {
+    let [traceparent, tracestate, baggage] = carrier.w3c_values();
+    let cx = match traceparent {
         None => cx.clone(),
         Some(tp) => match parse_canonical(tp) {
             Some((trace_id, span_id, flags)) => {
-                let ts = match carrier.value("tracestate") {
+                let ts = match tracestate {
                     Some(s) => TraceState::from_str(s).unwrap_or_default(),
                     None => TraceState::default(),
                 };
@@ -118,25 +119,35 @@ pub(crate) fn extract(cx: &Context, carrier: HeaderExtractor<'_>) -> Context {
             None => TraceContextPropagator::new().extract_with_context(cx, &carrier),
         },
     };
-    match carrier.value("baggage") {
+    match baggage {
         None => cx,
         Some(b) if b.len() > MAX_BAGGAGE_LENGTH || b.bytes().any(|c| c == b'%' || c == b';') => {
             BaggagePropagator::new().extract_with_context(&cx, &carrier)
         }
         Some(b) => {
             let items = b.split(',').take(MAX_BAGGAGE_ITEMS).filter_map(|item| {
-                let mut it = item.split('=');
-                match (it.next(), it.next()) {
-                    (Some(k), Some(v)) => Some(KeyValueMetadata::new(
-                        baggage_key(k.trim()),
-                        v.trim().to_owned(),
-                        "",
-                    )),
-                    _ => None,
-                }
+                // `k=v` (the SDK ignores anything after a second `=`).
+                let (k, rest) = item.split_once('=')?;
+                let v = rest.split_once('=').map_or(rest, |(v, _)| v);
+                Some(KeyValueMetadata::new(
+                    baggage_key(trim(k)),
+                    trim(v).to_owned(),
+                    "",
+                ))
             });
             cx.with_baggage(items)
         }
+    }
+}
+
+/// `str::trim`, without walking the string when neither end can be whitespace (the usual case).
+#[inline]
+fn trim(s: &str) -> &str {
+    let solid = |b: u8| b < 0x80 && !(b as char).is_whitespace();
+    match s.as_bytes() {
+        [first, .., last] if solid(*first) && solid(*last) => s,
+        [only] if solid(*only) => s,
+        _ => s.trim(),
     }
 }
 
