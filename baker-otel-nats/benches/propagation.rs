@@ -6,6 +6,9 @@
 //! opentelemetry's `Baggage` key validation, about 4k instructions per round trip, which we cannot
 //! bypass). Also reports the generic (non-fast-path) carrier path through the SDK propagator.
 
+#[path = "../../baker-otel/benches/support/paired.rs"]
+mod paired;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
@@ -108,43 +111,6 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// Interleaved timing of `ours` against `peer`: each of `rounds` rounds times `k` iterations of
-/// both back to back (order alternating) and keeps that round's ratio; the medians are reported.
-/// Criterion measures the two seconds apart, and on a shared 2-core machine the drift between
-/// them moves a ratio by ±30 %; within one round both see the same machine.
-fn paired(
-    mut ours: impl FnMut(),
-    mut peer: impl FnMut(),
-    rounds: usize,
-    k: u32,
-) -> (f64, f64, f64) {
-    let time = |f: &mut dyn FnMut()| {
-        let t = std::time::Instant::now();
-        for _ in 0..k {
-            f();
-        }
-        t.elapsed().as_nanos() as f64 / f64::from(k)
-    };
-    let (mut o, mut p, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let (on, pn) = if round % 2 == 0 {
-            let pn = time(&mut peer);
-            (time(&mut ours), pn)
-        } else {
-            let on = time(&mut ours);
-            (on, time(&mut peer))
-        };
-        o.push(on);
-        p.push(pn);
-        r.push(on / pn);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    (median(&mut o), median(&mut p), median(&mut r))
-}
-
 /// Paired figures for `scripts/bench_summary.py` (which prefers them to criterion's medians).
 fn report(_c: &mut Criterion) {
     let cx = context();
@@ -162,7 +128,7 @@ fn report(_c: &mut Criterion) {
         let out = sdk.extract_with_context(&Context::new(), &carrier);
         black_box(out.span().span_context().span_id());
     };
-    let mut entries = Vec::new();
+    let mut rows = Vec::new();
     for (group, label, cx) in [
         ("inject_extract_trace_context", "trace context only", &tc),
         (
@@ -171,27 +137,21 @@ fn report(_c: &mut Criterion) {
             &cx,
         ),
     ] {
-        let (ours, peer, ratio) = paired(|| round_trip_ours(cx), || round_trip_peer(cx), 41, 2000);
-        println!(
-            "{label}, paired medians: hashmap+sdk {peer:.0} ns, baker HeaderMap {ours:.0} ns, \
-             ratio {ratio:.2}x (target <= 0.50x)"
+        let m = paired::paired(
+            |k| (0..k).for_each(|_| round_trip_ours(cx)),
+            |k| (0..k).for_each(|_| round_trip_peer(cx)),
+            41,
+            2000,
         );
-        entries.push(serde_json::json!({
-            "group": group, "ours": "nats_headermap_baker", "peer": "hashmap_sdk_composite",
-            "ours_ns": ours, "peer_ns": peer, "ratio": ratio,
-        }));
+        println!(
+            "{label}, paired medians: hashmap+sdk {:.0} ns, baker HeaderMap {:.0} ns, \
+             ratio {:.2}x (target <= 0.50x)",
+            m.peer_ns, m.ours_ns, m.ratio
+        );
+        rows.push((group, "nats_headermap_baker", "hashmap_sdk_composite", m));
     }
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
-    let dir = std::path::Path::new(&dir).join("bench-paired");
-    let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        std::fs::write(
-            dir.join("nats-propagation.json"),
-            serde_json::to_string_pretty(&entries).unwrap_or_default(),
-        )
-    });
-    if let Err(e) = written {
-        eprintln!("could not write {}: {e}", dir.display());
-    }
+    paired::write(&dir, "nats-propagation", &rows);
 }
 
 criterion_group!(benches, bench, report);

@@ -9,7 +9,12 @@
 //!
 //! Every pipeline exports into a discarding exporter through its real batch processor, so the
 //! figures measure instrumentation cost, not the network. After the criterion run the ratios are
-//! printed and written to `target/bench-core.json`.
+//! printed and written to `target/bench-core.json`; the span and JSON rows are then also timed
+//! *paired* (ours and the peer in alternating rounds, see `support/paired.rs`), which is what
+//! `scripts/bench` reports because it survives a noisy machine.
+#[path = "support/paired.rs"]
+mod paired;
+
 use baker_otel::config::EnvSource;
 use baker_otel::context::BakerScope;
 use baker_otel::JsonSink;
@@ -274,6 +279,79 @@ fn report() {
     );
 }
 
+fn log_line() {
+    tracing::info!(
+        tokens = 812,
+        model = "claude-sonnet-4-5",
+        "llm call finished"
+    );
+}
+
+/// Span and JSON rows timed in alternating rounds; written to `target/bench-paired/core.json`.
+fn paired_rows() {
+    let (t, ours) = ours(true);
+    let tp = sdk_provider();
+    let peer_span = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer"))),
+    );
+    let peer_json = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::sink),
+            ),
+    );
+    let in_dispatch = |d: &Dispatch, f: &dyn Fn()| tracing::dispatcher::with_default(d, f);
+    let span = paired::paired(
+        |k| in_dispatch(&ours, &|| (0..k).for_each(|_| span_body())),
+        |k| in_dispatch(&peer_span, &|| (0..k).for_each(|_| span_body())),
+        41,
+        2000,
+    );
+    let json = paired::paired(
+        |k| {
+            in_dispatch(&ours, &|| {
+                let _e = tracing::info_span!("job").entered();
+                BakerScope::current()
+                    .conversation_id("conv-42")
+                    .job_id("job-7")
+                    .in_scope(|| (0..k).for_each(|_| log_line()));
+            })
+        },
+        |k| {
+            in_dispatch(&peer_json, &|| {
+                let _e = tracing::info_span!("job", conversation_id = "conv-42", job_id = "job-7")
+                    .entered();
+                (0..k).for_each(|_| log_line());
+            })
+        },
+        41,
+        2000,
+    );
+    for (name, m) in [
+        ("span vs t-o default", span),
+        ("json log line vs fmt json + t-o", json),
+    ] {
+        println!(
+            "paired {name:<36} ours {:>8.1} ns  peer {:>8.1} ns  ratio {:.2}",
+            m.ours_ns, m.peer_ns, m.ratio
+        );
+    }
+    paired::write(
+        &target_dir(),
+        "core",
+        &[
+            ("span", "ours", "t-o default", span),
+            ("json_log", "ours", "fmt json + t-o", json),
+        ],
+    );
+    let _ = t.shutdown();
+    let _ = tp.shutdown();
+}
+
 fn main() {
     let mut c = Criterion::default()
         .sample_size(30)
@@ -285,4 +363,5 @@ fn main() {
     bench_json(&mut c);
     c.final_summary();
     report();
+    paired_rows();
 }
