@@ -1,6 +1,9 @@
 //! llm_span! (6 attributes + usage, cost, metrics) vs a hand-written tracing::info_span! with the
 //! same fields, under the same baker-otel subscriber; and cost lookup + computation.
 
+#[path = "../../baker-otel/benches/support/paired.rs"]
+mod paired;
+
 use baker_otel::config::Signal;
 use baker_otel_llm::pricing::Pricing;
 use baker_otel_llm::{llm_span, LlmTelemetry, Usage};
@@ -93,17 +96,6 @@ fn macro_span() {
     drop(span);
 }
 
-fn per_iter(f: fn(), n: u32) -> f64 {
-    for _ in 0..n / 10 {
-        f();
-    }
-    let t = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    t.elapsed().as_nanos() as f64 / f64::from(n)
-}
-
 /// Installs the baker-otel pipelines (no exporters) and the LLM telemetry; returns a pricing table.
 fn setup() -> Pricing {
     let telemetry = baker_otel::Telemetry::builder()
@@ -168,21 +160,33 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    // Interleaved cross-check (less sensitive to load drifting between criterion groups).
-    let n = 200_000;
-    let (mut h, mut hm, mut m) = (0.0, 0.0, 0.0);
-    for _ in 0..3 {
-        h += per_iter(hand_written, n);
-        hm += per_iter(hand_written_with_metrics, n);
-        m += per_iter(macro_span, n);
-    }
+    // Paired (alternating rounds): what `scripts/bench` reports, as it survives load drifting
+    // between criterion groups.
+    let run = |f: fn()| move |k: u32| (0..k).for_each(|_| f());
+    let vs_hand = paired::paired(run(macro_span), run(hand_written), 41, 2000);
+    let vs_hand_metrics = paired::paired(run(macro_span), run(hand_written_with_metrics), 41, 2000);
     println!(
-        "\ninterleaved: llm_span! {:.0} ns, hand-written {:.0} ns ({:.2}x), + same metrics {:.0} ns ({:.2}x)",
-        m / 3.0,
-        h / 3.0,
-        m / h,
-        hm / 3.0,
-        m / hm
+        "\npaired: llm_span! {:.0} ns vs hand-written {:.0} ns = {:.2}x (target <= 1.1x); \
+         vs hand-written + same metrics {:.0} ns = {:.2}x",
+        vs_hand.ours_ns,
+        vs_hand.peer_ns,
+        vs_hand.ratio,
+        vs_hand_metrics.peer_ns,
+        vs_hand_metrics.ratio
+    );
+    const MACRO: &str = "llm_span_macro_6_attrs_usage_cost_metrics";
+    paired::write(
+        &target_dir(),
+        "llm",
+        &[
+            ("llm_span", MACRO, "hand_written_info_span", vs_hand),
+            (
+                "llm_span",
+                MACRO,
+                "hand_written_info_span_plus_same_metrics",
+                vs_hand_metrics,
+            ),
+        ],
     );
 }
 
