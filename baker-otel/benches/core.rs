@@ -72,6 +72,27 @@ fn sdk_provider() -> SdkTracerProvider {
         .build()
 }
 
+/// tracing-opentelemetry with its default configuration (the span peer).
+fn peer_span_dispatch(tp: &SdkTracerProvider) -> Dispatch {
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer"))),
+    )
+}
+
+/// tracing-opentelemetry + tracing-subscriber's fmt JSON layer (the JSON log line peer).
+fn peer_json_dispatch(tp: &SdkTracerProvider) -> Dispatch {
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::sink),
+            ),
+    )
+}
+
 fn bench_disabled(c: &mut Criterion) {
     let mut g = c.benchmark_group("disabled");
     let (t, d) = baker_otel::Telemetry::builder()
@@ -124,10 +145,7 @@ fn bench_span(c: &mut Criterion) {
     let _ = t.shutdown();
 
     let tp = sdk_provider();
-    let peer = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer"))),
-    );
+    let peer = peer_span_dispatch(&tp);
     tracing::dispatcher::with_default(&peer, || {
         g.bench_function("t-o default", |b| b.iter(span_body))
     });
@@ -170,41 +188,17 @@ fn bench_json(c: &mut Criterion) {
                 .conversation_id("conv-42")
                 .job_id("job-7")
                 .in_scope(|| {
-                    g.bench_function(name, |b| {
-                        b.iter(|| {
-                            tracing::info!(
-                                tokens = 812,
-                                model = "claude-sonnet-4-5",
-                                "llm call finished"
-                            )
-                        })
-                    });
+                    g.bench_function(name, |b| b.iter(log_line));
                 });
         });
         let _ = t.shutdown();
     }
     let tp = sdk_provider();
-    let peer = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer")))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::sink),
-            ),
-    );
+    let peer = peer_json_dispatch(&tp);
     tracing::dispatcher::with_default(&peer, || {
         let span = tracing::info_span!("job", conversation_id = "conv-42", job_id = "job-7");
         let _e = span.enter();
-        g.bench_function("fmt json + t-o", |b| {
-            b.iter(|| {
-                tracing::info!(
-                    tokens = 812,
-                    model = "claude-sonnet-4-5",
-                    "llm call finished"
-                )
-            })
-        });
+        g.bench_function("fmt json + t-o", |b| b.iter(log_line));
     });
     g.finish();
     let _ = tp.shutdown();
@@ -291,19 +285,8 @@ fn log_line() {
 fn paired_rows() {
     let (t, ours) = ours(true);
     let tp = sdk_provider();
-    let peer_span = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer"))),
-    );
-    let peer_json = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tp.tracer("peer")))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::sink),
-            ),
-    );
+    let peer_span = peer_span_dispatch(&tp);
+    let peer_json = peer_json_dispatch(&tp);
     let in_dispatch = |d: &Dispatch, f: &dyn Fn()| tracing::dispatcher::with_default(d, f);
     let span = paired::paired(
         |k| in_dispatch(&ours, &|| (0..k).for_each(|_| span_body())),
