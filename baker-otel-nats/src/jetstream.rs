@@ -1,10 +1,8 @@
 //! Traced JetStream publishing: [`TracedJetStream`] and its [`TracedPublishAck`].
 
 use crate::outcome::SendGuard;
-use crate::publish::msg_id;
 use crate::spans::{self, Op};
-use crate::subject::destination_name;
-use crate::{propagation, NatsTelemetry};
+use crate::NatsTelemetry;
 use async_nats::jetstream::context::{PublishAckFuture, PublishError};
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::subject::ToSubject;
@@ -108,11 +106,14 @@ impl TracedJetStream {
         payload: Bytes,
     ) -> Result<TracedPublishAck, PublishError> {
         let subject = subject.to_subject();
-        let dest = destination_name(&subject);
-        let span = spans::client_span(Op::Publish, dest, payload.len(), msg_id(&headers));
-        propagation::inject_context(&spans::context_of(&span), &mut headers);
-        // Records the outcome exactly once; if this future is dropped first: "cancelled".
-        let mut guard = SendGuard::new(self.tel.inst.clone(), Op::Publish, dest, span.clone());
+        let mut guard = SendGuard::begin(
+            &self.tel.inst,
+            Op::Publish,
+            &subject,
+            payload.len(),
+            &mut headers,
+        );
+        let span = guard.span().clone();
         let res = self
             .context
             .publish_with_headers(subject.clone(), headers, payload)

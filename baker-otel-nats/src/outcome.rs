@@ -11,7 +11,11 @@
 //!   `error_type`, duration of the send step) — the same as a core NATS publish.
 
 use crate::instruments::{system, Instruments};
+use crate::propagation;
+use crate::publish::msg_id;
 use crate::spans::{self, Op};
+use crate::subject::destination_name;
+use async_nats::HeaderMap;
 use opentelemetry::KeyValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +48,23 @@ pub(crate) struct SendGuard {
 }
 
 impl SendGuard {
+    /// The common start of every traced send: the CLIENT/PRODUCER span for `op` to `subject`
+    /// (inboxes collapsed), its context injected into `headers` (merged with the caller's), and
+    /// the guard that records the outcome exactly once — if the send is dropped before it
+    /// completes, as "cancelled".
+    pub(crate) fn begin(
+        inst: &Arc<Instruments>,
+        op: Op,
+        subject: &str,
+        payload_len: usize,
+        headers: &mut HeaderMap,
+    ) -> Self {
+        let dest = destination_name(subject);
+        let span = spans::client_span(op, dest, payload_len, msg_id(headers));
+        propagation::inject_context(&spans::context_of(&span), headers);
+        Self::new(inst.clone(), op, dest, span)
+    }
+
     /// Starts timing `op` to `dest`, traced by `span`; dropping it now records a cancellation.
     pub(crate) fn new(inst: Arc<Instruments>, op: Op, dest: &str, span: Span) -> Self {
         Self {

@@ -2,7 +2,6 @@
 
 use crate::outcome::SendGuard;
 use crate::spans::{self, Op, MSG_ID_HEADER};
-use crate::subject::destination_name;
 use crate::{propagation, NatsTelemetry, TracedSubscriber};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, PublishError, RequestError, SubscribeError};
@@ -102,11 +101,14 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         let subject = subject.to_subject();
-        let dest = destination_name(&subject);
-        let span = spans::client_span(Op::Publish, dest, payload.len(), msg_id(&headers));
-        propagation::inject_context(&spans::context_of(&span), &mut headers);
-        // Records the outcome exactly once; if this future is dropped first: "cancelled".
-        let guard = SendGuard::new(self.tel.inst.clone(), Op::Publish, dest, span.clone());
+        let guard = SendGuard::begin(
+            &self.tel.inst,
+            Op::Publish,
+            &subject,
+            payload.len(),
+            &mut headers,
+        );
+        let span = guard.span().clone();
         let fut = if headers.is_empty() {
             futures_util::future::Either::Left(self.client.publish(subject.clone(), payload))
         } else {
@@ -155,11 +157,14 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<Message, RequestError> {
         let subject = subject.to_subject();
-        let dest = destination_name(&subject);
-        let span = spans::client_span(Op::Request, dest, payload.len(), msg_id(&headers));
-        propagation::inject_context(&spans::context_of(&span), &mut headers);
-        // Records the outcome exactly once; if this future is dropped first: "cancelled".
-        let guard = SendGuard::new(self.tel.inst.clone(), Op::Request, dest, span.clone());
+        let guard = SendGuard::begin(
+            &self.tel.inst,
+            Op::Request,
+            &subject,
+            payload.len(),
+            &mut headers,
+        );
+        let span = guard.span().clone();
         let res = self
             .client
             .request_with_headers(subject.clone(), headers, payload)
