@@ -515,33 +515,24 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
 
     // Failures are in the metrics with their error type.
     let prom = cap.prometheus_text();
-    assert!(
-        prom_has(
-            &prom,
+    for (metric, dest, error) in [
+        (
             "messaging_client_operation_duration_seconds_count",
             &rpc,
-            &request_error
+            &request_error,
         ),
-        "{prom}"
-    );
-    assert!(
-        prom_has(
-            &prom,
-            "messaging_client_sent_messages_total",
-            &rpc,
-            &request_error
-        ),
-        "{prom}"
-    );
-    assert!(
-        prom_has(
-            &prom,
+        ("messaging_client_sent_messages_total", &rpc, &request_error),
+        (
             "messaging_client_sent_messages_total",
             &fragile_subject,
-            &fragile_error
+            &fragile_error,
         ),
-        "{prom}"
-    );
+    ] {
+        assert!(
+            prom_has(&prom, metric, dest, error),
+            "{metric}{{{dest}, {error}}}\n{prom}"
+        );
+    }
     // The blocked-then-cancelled publish is in the metrics too, and every send span (ok,
     // absorbed, cancelled, waiting) is counted exactly once.
     for metric in [

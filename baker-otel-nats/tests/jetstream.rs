@@ -2,11 +2,11 @@
 
 mod common;
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer::pull};
 use baker_otel::testing::Capture;
 use baker_otel_nats::{QueueDepth, TracedMessages};
 use common::*;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use std::time::Duration;
 
 /// The `baker_queue_depth` sample for (stream, state) from the Prometheus text, if present.
@@ -28,18 +28,8 @@ async fn publish_pull_ack_is_one_trace_with_settlements_and_queue_depth() {
     let nats = telemetry(&cap);
     let raw = connect().await;
     let js = nats.jetstream(jetstream::new(raw));
-    let name = unique("BAKER_T");
-    let subject = format!("{}.jobs", name.to_lowercase());
-    let stream = js
-        .inner()
-        .create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let result = std::panic::AssertUnwindSafe(async {
+    let (js, nats, cap) = (&js, &nats, &cap);
+    let (name, subject) = with_stream(js, "BAKER_T", |stream, name, subject| async move {
         let consumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some("workers".into()),
@@ -50,7 +40,7 @@ async fn publish_pull_ack_is_one_trace_with_settlements_and_queue_depth() {
         let monitor = QueueDepth::builder(js.inner().clone())
             .consumer(&name, "workers")
             .interval(Duration::from_millis(50))
-            .telemetry(&nats)
+            .telemetry(nats)
             .start()
             .unwrap();
 
@@ -65,8 +55,8 @@ async fn publish_pull_ack_is_one_trace_with_settlements_and_queue_depth() {
         }
         // Pending before consumption: poll until the poller has seen both messages.
         eventually(|| (monitor.latest(&name, "workers") == Some((2, 0))).then_some(())).await;
-        assert_eq!(depth(&cap, &name, "pending"), Some(2));
-        assert_eq!(depth(&cap, &name, "ack_pending"), Some(0));
+        assert_eq!(depth(cap, &name, "pending"), Some(2));
+        assert_eq!(depth(cap, &name, "ack_pending"), Some(0));
 
         let batch = consumer.fetch().max_messages(2).messages().await.unwrap();
         let mut messages = TracedMessages::new(batch, nats.clone());
@@ -79,15 +69,10 @@ async fn publish_pull_ack_is_one_trace_with_settlements_and_queue_depth() {
         }
         assert_eq!(n, 2);
         eventually(|| (monitor.latest(&name, "workers") == Some((0, 0))).then_some(())).await;
-        assert_eq!(depth(&cap, &name, "pending"), Some(0));
-        assert_eq!(depth(&cap, &name, "ack_pending"), Some(0));
+        assert_eq!(depth(cap, &name, "pending"), Some(0));
+        assert_eq!(depth(cap, &name, "ack_pending"), Some(0));
     })
-    .catch_unwind()
     .await;
-    js.inner().delete_stream(&name).await.unwrap();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 
     let spans = cap.spans();
     let sends: Vec<_> = spans
@@ -148,18 +133,8 @@ async fn nak_redelivery_is_counted_and_term_settles() {
     let _g = cap.set_default();
     let nats = telemetry(&cap);
     let js = nats.jetstream(jetstream::new(connect().await));
-    let name = unique("BAKER_R");
-    let subject = format!("{}.jobs", name.to_lowercase());
-    let stream = js
-        .inner()
-        .create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let result = std::panic::AssertUnwindSafe(async {
+    let (js, nats) = (&js, &nats);
+    let (name, _) = with_stream(js, "BAKER_R", |stream, _, subject| async move {
         let consumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some("w".into()),
@@ -180,12 +155,7 @@ async fn nak_redelivery_is_counted_and_term_settles() {
         assert_eq!(second.message().info().unwrap().delivered, 2);
         within(second.term()).await.unwrap();
     })
-    .catch_unwind()
     .await;
-    js.inner().delete_stream(&name).await.unwrap();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 
     assert_eq!(cap.metric_total("baker.messaging.redeliveries"), Some(1.0));
     assert_eq!(cap.metric_total("baker.messaging.settlements"), Some(2.0));

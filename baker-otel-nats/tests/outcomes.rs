@@ -87,17 +87,8 @@ async fn jetstream_successful_ack_and_unawaited_ack_count_as_sent() {
     let cap = Capture::new();
     let _g = cap.set_default();
     let js = telemetry(&cap).jetstream(jetstream::new(connect().await));
-    let name = unique("BAKER_O");
-    let subject = format!("{}.jobs", name.to_lowercase());
-    js.inner()
-        .create_stream(jetstream::stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let result = std::panic::AssertUnwindSafe(async {
+    let js = &js;
+    let (_, subject) = with_stream(js, "BAKER_O", |_, name, subject| async move {
         let ack = within(async { js.publish(subject.clone(), "awaited".into()).await?.await })
             .await
             .unwrap();
@@ -115,12 +106,7 @@ async fn jetstream_successful_ack_and_unawaited_ack_count_as_sent() {
             .into_inner();
         within(raw_ack.into_future()).await.unwrap();
     })
-    .catch_unwind()
     .await;
-    js.inner().delete_stream(&name).await.unwrap();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 
     let spans = spans_named(&cap, &format!("send {subject}"));
     assert_eq!(spans.len(), 3);

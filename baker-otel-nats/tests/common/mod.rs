@@ -109,3 +109,38 @@ pub async fn server_round_trip(client: &async_nats::Client) {
     })
     .await
 }
+
+/// A throwaway JetStream stream `<prefix>_<random>` on the subject `<name, lower-cased>.jobs`:
+/// `body` runs with it, then the stream is deleted — also when `body` panics, since the NATS
+/// server is shared by every test and session on the machine. Returns `(name, subject)`.
+pub async fn with_stream<Fut>(
+    js: &baker_otel_nats::TracedJetStream,
+    prefix: &str,
+    body: impl FnOnce(async_nats::jetstream::stream::Stream, String, String) -> Fut,
+) -> (String, String)
+where
+    Fut: Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let name = unique(prefix);
+    let subject = format!("{}.jobs", name.to_lowercase());
+    let stream = within(
+        js.inner()
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: name.clone(),
+                subjects: vec![subject.clone()],
+                ..Default::default()
+            }),
+    )
+    .await
+    .expect("create the test stream");
+    let result = std::panic::AssertUnwindSafe(body(stream, name.clone(), subject.clone()))
+        .catch_unwind()
+        .await;
+    let deleted = within(js.inner().delete_stream(&name)).await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    deleted.expect("delete the test stream");
+    (name, subject)
+}
