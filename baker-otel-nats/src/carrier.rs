@@ -102,35 +102,22 @@ impl<'a> HeaderExtractor<'a> {
                 return accept(v);
             }
         }
-        // Fallback: exactly one case-insensitive match (e.g. Go's canonical `Traceparent`).
-        let mut found = None;
+        let mut folded = Folded::default();
         for (name, values) in map.iter() {
             let n: &str = name.as_ref();
             if n != key && n.eq_ignore_ascii_case(key) {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(values);
+                folded.add(values);
             }
         }
-        match found?.as_slice() {
-            [v] => accept(v.as_str()),
-            _ => None,
-        }
+        folded.value()
     }
-}
 
-/// The W3C names [`HeaderExtractor::w3c_values`] looks up, in its output order.
-const W3C_NAMES: [&str; 3] = ["traceparent", "tracestate", "baggage"];
-
-impl<'a> HeaderExtractor<'a> {
     /// `[traceparent, tracestate, baggage]`, each exactly as [`value`](Self::value) would return
     /// it, found in one pass over the map instead of three hashed lookups (SipHash dominates
     /// a lookup in the small maps messages carry).
     pub(crate) fn w3c_values(&self) -> [Option<&'a str>; 3] {
         let mut exact: [Option<&'a [HeaderValue]>; 3] = [None; 3];
-        // Case-insensitive, non-exact matches: how many, and the last one seen.
-        let mut folded: [(usize, Option<&'a [HeaderValue]>); 3] = [(0, None); 3];
+        let mut folded = [Folded::default(); 3];
         for (name, values) in self.0.iter() {
             let n: &str = name.as_ref();
             for (i, w3c) in W3C_NAMES.iter().enumerate() {
@@ -140,19 +127,40 @@ impl<'a> HeaderExtractor<'a> {
                 if n == *w3c {
                     exact[i] = Some(values);
                 } else if n.eq_ignore_ascii_case(w3c) {
-                    folded[i] = (folded[i].0 + 1, Some(values));
+                    folded[i].add(values);
                 }
             }
         }
-        std::array::from_fn(|i| {
-            if let Some(v) = exact[i].and_then(|vs| single(vs.iter())) {
-                return accept(v);
-            }
-            match folded[i] {
-                (1, Some([v])) => accept(v.as_str()),
-                _ => None,
-            }
+        std::array::from_fn(|i| match exact[i].and_then(|vs| single(vs.iter())) {
+            Some(v) => accept(v),
+            None => folded[i].value(),
         })
+    }
+}
+
+/// The W3C names [`HeaderExtractor::w3c_values`] looks up, in its output order.
+const W3C_NAMES: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+/// The case-insensitive, non-exact matches of one name: how many, and the last one seen.
+#[derive(Debug, Clone, Copy, Default)]
+struct Folded<'a> {
+    count: usize,
+    values: Option<&'a [HeaderValue]>,
+}
+
+impl<'a> Folded<'a> {
+    fn add(&mut self, values: &'a [HeaderValue]) {
+        self.count += 1;
+        self.values = Some(values);
+    }
+
+    /// The fallback when the exact name has no single value: exactly one case-insensitive
+    /// match (e.g. Go's canonical `Traceparent`) with exactly one acceptable value.
+    fn value(self) -> Option<&'a str> {
+        match (self.count, self.values) {
+            (1, Some([v])) => accept(v.as_str()),
+            _ => None,
+        }
     }
 }
 
