@@ -38,16 +38,7 @@ pub use config::{Config, Signal};
 pub use error::{ConfigError, InitError, ShutdownError};
 pub use logs::json::JsonSink;
 pub use metrics::{MetricsHandler, PROMETHEUS_CONTENT_TYPE};
-pub use resource::K8S_ENV;
-pub use telemetry::{init, Telemetry, TelemetryBuilder};
+pub use telemetry::{init, Telemetry, TelemetryBuilder, TelemetryHandle};
 
 /// Target of baker-otel's own diagnostics (never exported as OTLP log records).
 pub const INTERNAL_TARGET: &str = "baker_otel::internal";
-
-/// Re-exports so that users and the sibling crates need no direct dependency.
-pub mod reexports {
-    pub use opentelemetry;
-    pub use opentelemetry_sdk;
-    pub use tracing;
-    pub use tracing_opentelemetry;
-}

@@ -7,7 +7,7 @@ use opentelemetry_semantic_conventions::resource as rc;
 
 /// Downward-API environment variables (set by `deploy/components/app-otel`) and the resource
 /// attribute each one becomes.
-pub const K8S_ENV: &[(&str, &str)] = &[
+pub(crate) const K8S_ENV: &[(&str, &str)] = &[
     ("K8S_POD_NAME", rc::K8S_POD_NAME),
     ("K8S_POD_UID", rc::K8S_POD_UID),
     ("K8S_NAMESPACE_NAME", rc::K8S_NAMESPACE_NAME),

@@ -4,6 +4,14 @@
 //! layer and meter provider as production — but exports into memory, so tests can assert on the
 //! spans, log records, JSON lines and metrics their code produced.
 //!
+//! Captures are **scoped**: any number of them can live in one process, on parallel test
+//! threads, each seeing only what ran under it. Code runs under a capture inside
+//! [`Capture::in_scope`] / [`Capture::set_default`] (this thread: every task of a
+//! current-thread runtime, e.g. `#[tokio::test]`) or [`Capture::bind`] (one future, on any
+//! thread). Integrations are built from [`Capture::telemetry`] exactly as from the guard
+//! `init()` returns, so their spans and metrics land in the same capture. No process-global
+//! state is touched: `cargo test` (one process, many threads) and `cargo nextest` both work.
+//!
 //! ```
 //! use baker_otel::testing::Capture;
 //!
@@ -20,10 +28,9 @@
 //! ```
 
 use crate::config::{EnvSource, ExporterKind, Signal};
-use crate::export::batch::BatchExporter;
-use crate::export::build::{LogItem, Logs, Spans};
+use crate::export::build::{Logs, Spans};
+use crate::export::Overrides;
 use crate::logs::json::JsonSink;
-use crate::metrics::ExtraReader;
 use crate::{Telemetry, TelemetryBuilder};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::logs::{in_memory_exporter::LogDataWithResource, InMemoryLogExporter};
@@ -35,29 +42,27 @@ use std::time::Duration;
 
 pub use opentelemetry_sdk::trace::SpanData as CapturedSpan;
 
-#[derive(Clone, Debug)]
-pub(crate) struct Sinks {
+#[derive(Clone, Debug, Default)]
+struct Sinks {
     spans: InMemorySpanExporter,
     logs: InMemoryLogExporter,
     metrics: InMemoryMetricExporter,
 }
 
 impl Sinks {
-    pub(crate) fn span_exporter(&self) -> Box<dyn BatchExporter<SpanData>> {
-        Box::new(Spans(self.spans.clone()))
-    }
-    pub(crate) fn log_exporter(&self) -> Box<dyn BatchExporter<LogItem>> {
-        Box::new(Logs(self.logs.clone()))
-    }
-    pub(crate) fn metric_reader(&self) -> ExtraReader {
+    fn overrides(&self) -> Overrides {
         let exporter = self.metrics.clone();
-        Box::new(move |b| {
-            b.with_reader(
-                PeriodicReader::builder(exporter)
-                    .with_interval(Duration::from_secs(3600))
-                    .build(),
-            )
-        })
+        Overrides {
+            spans: Box::new(Spans(self.spans.clone())),
+            logs: Box::new(Logs(self.logs.clone())),
+            metrics: Box::new(move |b| {
+                b.with_reader(
+                    PeriodicReader::builder(exporter)
+                        .with_interval(Duration::from_secs(3600))
+                        .build(),
+                )
+            }),
+        }
     }
 }
 
@@ -87,23 +92,18 @@ impl Capture {
     /// in-memory sinks. Unless the builder sets one, the environment is empty.
     pub fn with_builder(builder: TelemetryBuilder) -> Self {
         let json = Arc::new(Mutex::new(Vec::new()));
-        let sinks = Sinks {
-            spans: InMemorySpanExporter::default(),
-            logs: InMemoryLogExporter::default(),
-            metrics: InMemoryMetricExporter::default(),
-        };
+        let sinks = Sinks::default();
         let mut b = builder;
         if b.env.is_process() {
             b.env = EnvSource::from_pairs([("OTEL_SERVICE_NAME", "test"), ("RUST_LOG", "trace")]);
         }
-        b.test_sinks = Some(sinks.clone());
+        b.overrides = Some(sinks.overrides());
         let b = b
             .json_sink(JsonSink::Memory(json.clone()))
             .exporters(Signal::Traces, [])
             .exporters(Signal::Logs, [])
             .exporters(Signal::Metrics, [ExporterKind::Prometheus]);
         let (telemetry, dispatch) = b.build().expect("capture configuration is valid");
-        crate::propagation::install(&telemetry.config().propagators);
         Self {
             telemetry,
             dispatch,
@@ -112,36 +112,46 @@ impl Capture {
         }
     }
 
-    /// The captured pipelines' guard (config, meter provider, `/metrics` handler).
+    /// The capture's hub: build the code under test's integrations from it
+    /// (`OtelLayer::new(capture.telemetry())`, `NatsTelemetry::new(capture.telemetry())`, …).
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// assert_eq!(capture.telemetry().config().service_name, "test");
+    /// ```
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
-    /// The meter provider; pass it to instrumented components or call
-    /// [`set_global_meter_provider`](Self::set_global_meter_provider).
+    /// The meter provider of the capture.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider;
+    /// let capture = baker_otel::testing::Capture::new();
+    /// capture.meter_provider().meter("t").u64_counter("n").build().add(2, &[]);
+    /// assert_eq!(capture.metric_total("n"), Some(2.0));
+    /// ```
     pub fn meter_provider(&self) -> &SdkMeterProvider {
         self.telemetry
             .meter_provider()
             .expect("capture always has metrics")
     }
 
-    /// Makes this capture's meter provider the global one (one capture per process for metrics
-    /// assertions on global instruments, e.g. under `cargo nextest`).
-    pub fn set_global_meter_provider(&self) {
-        opentelemetry::global::set_meter_provider(self.meter_provider().clone());
-    }
-
-    /// Installs the capture process-wide: global `tracing` dispatcher, meter provider and
-    /// propagator. Use it when the code under test runs on other threads (multi-threaded
-    /// runtimes, spawned servers). Like `init()`, it works once per process — run such tests
-    /// with `cargo nextest` (one process per test) or keep one capture per test binary.
-    pub fn install_global(&self) -> Result<(), crate::InitError> {
-        crate::telemetry::install_dispatch(self.dispatch.clone())?;
-        self.set_global_meter_provider();
-        if let Some(tp) = self.telemetry.tracer_provider() {
-            opentelemetry::global::set_tracer_provider(tp.clone());
-        }
-        Ok(())
+    /// Runs `future` under this capture wherever it is polled (another thread, a spawned task).
+    /// Tasks *it* spawns do not inherit the capture: bind them too, or run the test on a
+    /// current-thread runtime under [`set_default`](Self::set_default).
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     tokio::spawn(capture.bind(async { tracing::info!("from a worker thread") })).await.unwrap();
+    /// });
+    /// assert_eq!(capture.json_lines().len(), 1);
+    /// ```
+    pub fn bind<F: std::future::Future>(&self, future: F) -> tracing::instrument::WithDispatch<F> {
+        use tracing::instrument::WithSubscriber;
+        future.with_subscriber(self.dispatch.clone())
     }
 
     /// The `tracing` dispatcher.

@@ -99,6 +99,44 @@ pub(crate) fn exporters(
     Ok(list)
 }
 
+/// The whole trace pipeline: the configured exporters plus `extra`, one bounded queue, the
+/// Baker span processor and the tracer provider.
+pub(crate) fn pipeline(
+    cfg: &crate::config::Config,
+    handle: &tokio::runtime::Handle,
+    resource: &Resource,
+    extra: Vec<Box<dyn BatchExporter<SpanData>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<SdkTracerProvider, InitError> {
+    let mut list = exporters(&cfg.traces, handle, resource)?;
+    list.extend(extra);
+    let processor = build::combine(list).map(|e| {
+        BakerSpanProcessor::new(
+            BatchQueue::start(handle, e, cfg.span_batch, dropped, "traces"),
+            cfg.limits.attribute_value_length,
+        )
+    });
+    Ok(provider(resource.clone(), sampler(cfg.sampler), cfg.limits, processor))
+}
+
+/// The `tracing` → OpenTelemetry span bridge, lean configuration (no location, thread ids,
+/// timings or level/target attributes; spans only, events stay log records).
+pub(crate) fn layer<S>(tp: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer as _;
+    tracing_opentelemetry::layer()
+        .with_tracer(tp.tracer("baker-otel"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false)
+        .with_filter(crate::logs::json::SpansOnly)
+}
+
 pub(crate) fn provider(
     resource: Resource,
     sampler: Sampler,

@@ -19,7 +19,7 @@ fn ids_reach_spans_logs_and_the_wire() {
             .in_scope(|| {
                 tracing::info_span!("publish job").in_scope(|| {
                     tracing::info!("queued");
-                    baker_otel::propagation::inject(&mut carrier);
+                    capture.telemetry().propagation().inject(&mut carrier);
                 });
                 assert_eq!(context::job_id().as_deref(), Some("job-3"));
             });
@@ -72,7 +72,7 @@ fn ids_reach_spans_logs_and_the_wire() {
     );
 
     // The receiving side gets them back from the carrier.
-    let remote = baker_otel::propagation::extract(&carrier);
+    let remote = capture.telemetry().propagation().extract(&carrier);
     assert_eq!(
         context::ids(&remote),
         (Some("conv-9".into()), Some("job-3".into()))

@@ -148,10 +148,11 @@ impl JsonLayer {
             let span = cx.span();
             let sc = span.span_context();
             if sc.is_valid() {
+                use crate::propagation::hex;
                 buf.push_str(",\"trace_id\":\"");
-                let _ = write!(buf, "{}", sc.trace_id());
+                buf.push_str(hex::as_str(&hex::trace_id(sc)));
                 buf.push_str("\",\"span_id\":\"");
-                let _ = write!(buf, "{}", sc.span_id());
+                buf.push_str(hex::as_str(&hex::span_id(sc)));
                 buf.push('"');
             }
             let (conv, job) = if has_conv && has_job {

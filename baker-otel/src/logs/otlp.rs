@@ -95,6 +95,26 @@ pub(crate) fn exporters(
     Ok(list)
 }
 
+/// The whole log pipeline: the configured exporters plus `extra`, one bounded queue, the
+/// Baker log processor and the logger provider (`None` without any exporter).
+pub(crate) fn pipeline(
+    cfg: &crate::config::Config,
+    handle: &tokio::runtime::Handle,
+    resource: &Resource,
+    extra: Vec<Box<dyn BatchExporter<LogItem>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Option<SdkLoggerProvider>, InitError> {
+    let mut list = exporters(&cfg.logs, handle, resource)?;
+    list.extend(extra);
+    Ok(build::combine(list).map(|e| {
+        let q = BatchQueue::start(handle, e, cfg.log_batch, dropped, "logs");
+        provider(
+            resource.clone(),
+            BakerLogProcessor::new(q, cfg.limits.attribute_value_length),
+        )
+    }))
+}
+
 pub(crate) fn provider(resource: Resource, processor: BakerLogProcessor) -> SdkLoggerProvider {
     SdkLoggerProvider::builder()
         .with_resource(resource)

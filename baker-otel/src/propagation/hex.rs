@@ -1,0 +1,93 @@
+//! Lower-case hex for trace and span ids, formatted on the stack (shared by the JSON log lines,
+//! `X-Trace-Id`, `traceresponse` and the W3C codec).
+
+use opentelemetry::trace::{SpanContext, TraceFlags};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lower-case hex into `out` (`out.len()` must be `2 * bytes.len()`; extra
+/// input or output is ignored, never a panic).
+///
+/// ```
+/// let mut out = [0u8; 4];
+/// baker_otel::propagation::hex::encode_lower(&[0xab, 0x01], &mut out);
+/// assert_eq!(&out, b"ab01");
+/// ```
+#[inline]
+pub fn encode_lower(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
+/// The 32 hex digits of a trace id (what `X-Trace-Id` and the JSON `trace_id` field carry).
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// let sc = SpanContext::new(TraceId::from(0xab), SpanId::from(1), TraceFlags::SAMPLED, false, TraceState::default());
+/// assert_eq!(&baker_otel::propagation::hex::trace_id(&sc), b"000000000000000000000000000000ab");
+/// ```
+#[inline]
+pub fn trace_id(sc: &SpanContext) -> [u8; 32] {
+    let mut buf = [0u8; 32];
+    encode_lower(&sc.trace_id().to_bytes(), &mut buf);
+    buf
+}
+
+/// The 16 hex digits of a span id.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// let sc = SpanContext::new(TraceId::from(1), SpanId::from(0xff), TraceFlags::SAMPLED, false, TraceState::default());
+/// assert_eq!(&baker_otel::propagation::hex::span_id(&sc), b"00000000000000ff");
+/// ```
+#[inline]
+pub fn span_id(sc: &SpanContext) -> [u8; 16] {
+    let mut buf = [0u8; 16];
+    encode_lower(&sc.span_id().to_bytes(), &mut buf);
+    buf
+}
+
+/// `00-{trace id}-{span id}-{flags}` (W3C `traceparent` and `traceresponse`); only the sampled
+/// bit of the flags is written, as the SDK does.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// let sc = SpanContext::new(TraceId::from(1), SpanId::from(2), TraceFlags::new(0xff), false, TraceState::default());
+/// assert_eq!(
+///     &baker_otel::propagation::hex::traceparent(&sc)[..],
+///     &b"00-00000000000000000000000000000001-0000000000000002-01"[..]
+/// );
+/// ```
+#[inline]
+pub fn traceparent(sc: &SpanContext) -> [u8; 55] {
+    let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    encode_lower(&sc.trace_id().to_bytes(), &mut buf[3..35]);
+    encode_lower(&sc.span_id().to_bytes(), &mut buf[36..52]);
+    let flags = (sc.trace_flags() & TraceFlags::SAMPLED).to_u8();
+    encode_lower(&[flags], &mut buf[53..55]);
+    buf
+}
+
+/// Parses lower-case hex digits into a number; `None` on any other byte or more than 32 digits.
+pub(crate) fn parse_lower(s: &[u8]) -> Option<u128> {
+    if s.len() > 32 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for &c in s {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Some(v)
+}
+
+/// Bytes known to be ASCII hex and `-` as a `&str`.
+pub(crate) fn as_str(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}

@@ -1,0 +1,409 @@
+//! The allocation-light W3C trace-context + baggage codec.
+//!
+//! Byte-for-byte the SDK propagators' behaviour for the canonical forms (a differential property
+//! test holds it to that); anything unusual — a non-canonical `traceparent`, percent-escapes or
+//! properties in `baggage`, an oversize header — is handed to the SDK propagator itself. The one
+//! visible difference: an *empty* `tracestate` is omitted (the SDK writes `tracestate:` with no
+//! value); W3C treats both the same.
+
+use crate::context::{CONVERSATION_ID, JOB_ID};
+use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::{Context, Key};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use std::str::FromStr;
+
+/// The SDK's limits for an extracted baggage header.
+pub(crate) const MAX_BAGGAGE_LENGTH: usize = 8192;
+const MAX_BAGGAGE_ITEMS: usize = 64;
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// One of the three W3C propagation fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `traceparent`.
+    TraceParent,
+    /// `tracestate`.
+    TraceState,
+    /// `baggage`.
+    Baggage,
+}
+
+impl Field {
+    /// The header name (lower case).
+    ///
+    /// ```
+    /// assert_eq!(baker_otel::propagation::Field::Baggage.name(), "baggage");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::TraceParent => "traceparent",
+            Field::TraceState => "tracestate",
+            Field::Baggage => "baggage",
+        }
+    }
+}
+
+/// The raw values of the three fields as a carrier read them (absent = `None`).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct FieldValues<'a> {
+    /// `traceparent`.
+    pub traceparent: Option<&'a str>,
+    /// `tracestate`.
+    pub tracestate: Option<&'a str>,
+    /// `baggage`.
+    pub baggage: Option<&'a str>,
+}
+
+impl<'a> FieldValues<'a> {
+    /// Reads the three fields from any [`Extractor`].
+    ///
+    /// ```
+    /// let mut h = std::collections::HashMap::new();
+    /// h.insert("baggage".to_string(), "k=v".to_string());
+    /// let v = baker_otel::propagation::FieldValues::from_extractor(&h);
+    /// assert_eq!(v.baggage, Some("k=v"));
+    /// ```
+    pub fn from_extractor(carrier: &'a dyn Extractor) -> Self {
+        Self {
+            traceparent: carrier.get(Field::TraceParent.name()),
+            tracestate: carrier.get(Field::TraceState.name()),
+            baggage: carrier.get(Field::Baggage.name()),
+        }
+    }
+
+    /// The three values given explicitly.
+    ///
+    /// ```
+    /// let v = baker_otel::propagation::FieldValues::new(None, None, Some("k=v"));
+    /// assert!(v.traceparent.is_none());
+    /// ```
+    pub fn new(traceparent: Option<&'a str>, tracestate: Option<&'a str>, baggage: Option<&'a str>) -> Self {
+        Self {
+            traceparent,
+            tracestate,
+            baggage,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.traceparent.is_none() && self.tracestate.is_none() && self.baggage.is_none()
+    }
+}
+
+impl Extractor for FieldValues<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => self.traceparent,
+            "tracestate" => self.tracestate,
+            "baggage" => self.baggage,
+            _ => None,
+        }
+    }
+    fn keys(&self) -> Vec<&str> {
+        [
+            (Field::TraceParent, self.traceparent),
+            (Field::TraceState, self.tracestate),
+            (Field::Baggage, self.baggage),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|_| f.name()))
+        .collect()
+    }
+}
+
+/// Writes the trace context of `cx` (when valid) through `set`.
+pub(crate) fn inject_trace_context(cx: &Context, set: &mut dyn FnMut(Field, String)) {
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return;
+    }
+    set(
+        Field::TraceParent,
+        super::hex::as_str(&super::hex::traceparent(sc)).to_owned(),
+    );
+    let ts = sc.trace_state().header();
+    if !ts.is_empty() {
+        set(Field::TraceState, ts);
+    }
+}
+
+/// Writes the baggage of `cx` (when any) through `set`, encoded as the SDK's
+/// `BaggagePropagator` does: `key=value[;metadata]` joined by `,`, with controls, space, `"`,
+/// `;`, `,`, `=` and non-ASCII bytes percent-encoded (upper-case hex).
+pub(crate) fn inject_baggage(cx: &Context, set: &mut dyn FnMut(Field, String)) {
+    let baggage = cx.baggage();
+    if baggage.is_empty() {
+        return;
+    }
+    let mut out = String::with_capacity(64);
+    for (i, (name, (value, metadata))) in baggage.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        encode_into(&mut out, trim(name.as_str()));
+        out.push('=');
+        encode_into(&mut out, trim(value.as_str()));
+        let md = trim(metadata.as_str());
+        if !md.is_empty() {
+            out.push(';');
+            out.push_str(md);
+        }
+    }
+    set(Field::Baggage, out);
+}
+
+fn encode_into(out: &mut String, s: &str) {
+    let needs = |b: u8| !(0x20..0x7f).contains(&b) || matches!(b, b' ' | b'"' | b';' | b',' | b'=');
+    if !s.bytes().any(needs) {
+        out.push_str(s);
+        return;
+    }
+    for b in s.bytes() {
+        if needs(b) {
+            out.push('%');
+            out.push(HEX_UPPER[usize::from(b >> 4)] as char);
+            out.push(HEX_UPPER[usize::from(b & 0xf)] as char);
+        } else {
+            out.push(b as char);
+        }
+    }
+}
+
+/// Adds the remote span context of `v` (if valid) to `cx`.
+pub(crate) fn extract_trace_context(cx: &Context, v: &FieldValues<'_>) -> Context {
+    let Some(tp) = v.traceparent else {
+        return cx.clone();
+    };
+    match parse_canonical(tp) {
+        Some((trace_id, span_id, flags)) => {
+            let ts = match v.tracestate {
+                Some(s) => TraceState::from_str(s).unwrap_or_default(),
+                None => TraceState::default(),
+            };
+            let sc = SpanContext::new(trace_id, span_id, flags, true, ts);
+            if sc.is_valid() {
+                cx.with_remote_span_context(sc)
+            } else {
+                cx.clone()
+            }
+        }
+        None => TraceContextPropagator::new().extract_with_context(cx, v),
+    }
+}
+
+/// Adds the baggage of `v` to `cx`. `filter` decides per key which entries are kept.
+pub(crate) fn extract_baggage(
+    cx: &Context,
+    v: &FieldValues<'_>,
+    filter: Option<&dyn Fn(&str) -> bool>,
+) -> Context {
+    let Some(b) = v.baggage else {
+        return cx.clone();
+    };
+    if b.len() > MAX_BAGGAGE_LENGTH || b.bytes().any(|c| c == b'%' || c == b';') {
+        let full = BaggagePropagator::new().extract_with_context(cx, v);
+        return match filter {
+            None => full,
+            Some(keep) => {
+                let kept: Vec<KeyValueMetadata> = full
+                    .baggage()
+                    .iter()
+                    .filter(|(k, _)| keep(k.as_str()))
+                    .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone()))
+                    .collect();
+                cx.with_baggage(kept)
+            }
+        };
+    }
+    let items = b.split(',').take(MAX_BAGGAGE_ITEMS).filter_map(|item| {
+        // `k=v` (the SDK ignores anything after a second `=`).
+        let (k, rest) = item.split_once('=')?;
+        let k = trim(k);
+        if filter.is_some_and(|keep| !keep(k)) {
+            return None;
+        }
+        let v = rest.split_once('=').map_or(rest, |(v, _)| v);
+        Some(KeyValueMetadata::new(baggage_key(k), trim(v).to_owned(), ""))
+    });
+    cx.with_baggage(items)
+}
+
+/// Whether nothing would be extracted from `v`.
+pub(crate) fn nothing_to_extract(v: &FieldValues<'_>) -> bool {
+    v.is_empty()
+}
+
+/// `str::trim`, without walking the string when neither end can be whitespace (the usual case).
+#[inline]
+fn trim(s: &str) -> &str {
+    let solid = |b: u8| b < 0x80 && !(b as char).is_whitespace();
+    match s.as_bytes() {
+        [first, .., last] if solid(*first) && solid(*last) => s,
+        [only] if solid(*only) => s,
+        _ => s.trim(),
+    }
+}
+
+/// The Baker ids travel on every message: their keys need no allocation.
+fn baggage_key(k: &str) -> Key {
+    match k {
+        CONVERSATION_ID => Key::from_static_str(CONVERSATION_ID),
+        JOB_ID => Key::from_static_str(JOB_ID),
+        _ => Key::new(k.to_owned()),
+    }
+}
+
+/// Parses exactly `00-<32 lower hex>-<16 lower hex>-<2 lower hex>`; `None` for anything else.
+fn parse_canonical(tp: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let b = tp.as_bytes();
+    if b.len() != 55 || &b[..3] != b"00-" || b[35] != b'-' || b[52] != b'-' {
+        return None;
+    }
+    let parse = super::hex::parse_lower;
+    let trace = parse(&b[3..35])?;
+    let span = u64::try_from(parse(&b[36..52])?).ok()?;
+    let flags = u8::try_from(parse(&b[53..55])?).ok()?;
+    Some((
+        TraceId::from(trace),
+        SpanId::from(span),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Propagation, PropagatorKind};
+    use super::*;
+    use opentelemetry::propagation::TextMapCompositePropagator;
+    use opentelemetry::KeyValue;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn sdk() -> TextMapCompositePropagator {
+        TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
+    }
+
+    fn ours() -> Propagation {
+        Propagation::new(&[PropagatorKind::TraceContext, PropagatorKind::Baggage])
+    }
+
+    fn same(a: &Context, b: &Context) -> bool {
+        let bag = |c: &Context| {
+            c.baggage()
+                .iter()
+                .map(|(k, (v, m))| (k.to_string(), v.to_string(), m.as_str().to_owned()))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        a.span().span_context() == b.span().span_context() && bag(a) == bag(b)
+    }
+
+    fn carrier(tp: Option<&str>, ts: Option<&str>, bg: Option<&str>) -> HashMap<String, String> {
+        let mut h = HashMap::new();
+        for (k, v) in [("traceparent", tp), ("tracestate", ts), ("baggage", bg)] {
+            if let Some(v) = v {
+                h.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        h
+    }
+
+    fn check_extract(h: &HashMap<String, String>) -> Result<(), TestCaseError> {
+        let a = ours().extract_with_context(&Context::new(), h);
+        let b = sdk().extract_with_context(&Context::new(), h);
+        prop_assert!(same(&a, &b), "carrier {h:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn w3c_spec_examples() {
+        let h = carrier(
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+            None,
+        );
+        let cx = ours().extract_with_context(&Context::new(), &h);
+        let span = cx.span();
+        let sc = span.span_context();
+        assert_eq!(sc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(sc.is_sampled() && sc.is_remote());
+        let mut out: HashMap<String, String> = HashMap::new();
+        ours().inject_context(&cx, &mut out);
+        assert_eq!(out["traceparent"], h["traceparent"]);
+        assert_eq!(out["tracestate"], h["tracestate"]);
+    }
+
+    #[test]
+    fn inject_matches_sdk() {
+        let sc = SpanContext::new(
+            TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            SpanId::from(0x00f0_67aa_0ba9_02b7),
+            TraceFlags::new(0xff),
+            false,
+            TraceState::from_str("foo=bar").unwrap(),
+        );
+        let cx = Context::new().with_remote_span_context(sc).with_baggage(vec![
+            KeyValueMetadata::new("gen_ai.conversation.id", "c 1,é=;\"", "prop=1"),
+            KeyValueMetadata::new("baker.job.id", "j-7", ""),
+        ]);
+        let mut a: HashMap<String, String> = HashMap::new();
+        ours().inject_context(&cx, &mut a);
+        let mut b: HashMap<String, String> = HashMap::new();
+        sdk().inject_context(&cx, &mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn extract_matches_sdk_on_edge_cases() {
+        for tp in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09",
+            "02-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-XYZ",
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            for bg in [None, Some("a=1,b = 2 ,c"), Some("a=b=c"), Some("k=v%2C;p"), Some(",,=,")] {
+                check_extract(&carrier(Some(tp), Some("rojo=1,congo=2"), bg)).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn extract_is_sdk_equivalent(
+            tp in prop_oneof![
+                "00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}",
+                "[0-9a-fA-F+ -]{0,60}",
+                ".{0,80}",
+            ],
+            ts in proptest::option::of("[a-z0-9=,@ ]{0,40}"),
+            bg in proptest::option::of(prop_oneof!["[a-z0-9=, .]{0,60}", ".{0,60}"]),
+        ) {
+            check_extract(&carrier(Some(&tp), ts.as_deref(), bg.as_deref()))?;
+        }
+
+        #[test]
+        fn inject_is_sdk_equivalent(k in "[a-z.]{1,12}", v in ".{0,24}", trace in 1u128.., span in 1u64.., flags: u8) {
+            let sc = SpanContext::new(TraceId::from(trace), SpanId::from(span), TraceFlags::new(flags), false, TraceState::default());
+            let cx = Context::new().with_remote_span_context(sc).with_baggage(vec![KeyValue::new(k, v)]);
+            let mut a: HashMap<String, String> = HashMap::new();
+            ours().inject_context(&cx, &mut a);
+            let mut b: HashMap<String, String> = HashMap::new();
+            sdk().inject_context(&cx, &mut b);
+            for key in ["traceparent", "baggage"] {
+                prop_assert_eq!(a.get(key), b.get(key));
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Assembly: one pipeline per signal (each built by its own module: `metrics`, `logs::otlp`,
+//! `traces`), wired into one `tracing` dispatcher that carries the hub.
+
+use super::builder::TelemetryBuilder;
+use super::guard::Telemetry;
+use super::handle::{HubLayer, Parts, TelemetryHandle};
+use crate::export::runtime::ExportRuntime;
+use crate::export::DropCounters;
+use crate::logs::json::JsonLayer;
+use crate::{ConfigError, InitError};
+use std::sync::Arc;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+
+impl TelemetryBuilder {
+    /// Builds the pipelines and installs them process-wide: the `tracing` subscriber, the
+    /// OpenTelemetry tracer/meter providers and the propagator. Once per process
+    /// ([`InitError::AlreadyInitialized`] otherwise).
+    ///
+    /// ```no_run
+    /// let telemetry = baker_otel::Telemetry::builder().service_name("worker").init()?;
+    /// # Ok::<(), baker_otel::InitError>(())
+    /// ```
+    pub fn init(self) -> Result<Telemetry, InitError> {
+        let (telemetry, dispatch) = self.build()?;
+        if let Err(e) = super::install::install_global(&telemetry, dispatch) {
+            let _ = telemetry.shutdown();
+            return Err(e);
+        }
+        Ok(telemetry)
+    }
+
+    /// Builds every pipeline and returns the hub plus a `tracing` dispatcher **without
+    /// installing anything globally**. Services call [`init`](Self::init); this is for embedding
+    /// the subscriber in a scope (`tracing::dispatcher::with_default`), for benchmarks and tests.
+    /// Inside that scope, [`TelemetryHandle::current`] is this hub.
+    ///
+    /// ```
+    /// let (telemetry, dispatch) = baker_otel::Telemetry::builder()
+    ///     .env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")]))
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::info!("scoped");
+    ///     assert!(baker_otel::TelemetryHandle::current().unwrap().same_hub(&telemetry));
+    /// });
+    /// telemetry.shutdown().unwrap();
+    /// # Ok::<(), baker_otel::InitError>(())
+    /// ```
+    pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
+        let cfg = self.config()?;
+        let (targets, env_filter) = level_filter(&cfg.log_filter)?;
+        let json = cfg
+            .json_logs
+            .then(|| JsonLayer::new(&cfg.service_name, self.json_sink.clone()));
+        let drops = Arc::new(DropCounters::default());
+        let env = self.env.clone();
+
+        if cfg.disabled {
+            let hub = TelemetryHandle::new(Parts {
+                config: cfg,
+                env,
+                runtime: None,
+                tracer_provider: None,
+                logger_provider: None,
+                meter_provider: None,
+                metrics_handler: None,
+                drops,
+            });
+            let subscriber = tracing_subscriber::registry()
+                .with(crate::logs::json::NoSpans)
+                .with(targets)
+                .with(env_filter)
+                .with(json)
+                .with(HubLayer(hub.clone()));
+            return Ok((Telemetry { hub }, tracing::Dispatch::new(subscriber)));
+        }
+
+        let runtime = ExportRuntime::start()?;
+        let handle = runtime.handle();
+        let resource = crate::resource::build(&cfg, &self.resource, &self.env);
+
+        let mut extra_logs: Vec<_> = self.extra_logs.drain(..).map(|f| f(&resource)).collect();
+        let mut extra_spans: Vec<_> = self.extra_spans.drain(..).map(|f| f(&resource)).collect();
+        let mut extra_reader = None;
+        // A test capture adds in-memory sinks (its builder selects no other exporter).
+        #[cfg(feature = "testing")]
+        if let Some(o) = self.overrides.take() {
+            extra_logs.push(o.logs);
+            extra_spans.push(o.spans);
+            extra_reader = Some(o.metrics);
+        }
+
+        // Meter → logger → tracer (shutdown runs the other way round).
+        let meter = crate::metrics::build(
+            &cfg,
+            resource.clone(),
+            &handle,
+            self.registry.take(),
+            extra_reader,
+        )?;
+        crate::metrics::register_internal(&meter.provider, drops.clone());
+        let logger_provider =
+            crate::logs::otlp::pipeline(&cfg, &handle, &resource, extra_logs, drops.logs.clone())?;
+        let tracer_provider =
+            crate::traces::pipeline(&cfg, &handle, &resource, extra_spans, drops.traces.clone())?;
+
+        let otel_layer = crate::traces::layer(&tracer_provider);
+        // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
+        let log_layer = logger_provider
+            .as_ref()
+            .map(opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new);
+        let hub = TelemetryHandle::new(Parts {
+            config: cfg,
+            env,
+            runtime: Some(runtime),
+            tracer_provider: Some(tracer_provider),
+            logger_provider,
+            meter_provider: Some(meter.provider),
+            metrics_handler: meter.handler,
+            drops,
+        });
+        let subscriber = tracing_subscriber::registry()
+            .with(targets)
+            .with(env_filter)
+            .with(otel_layer)
+            .with(json)
+            .with(log_layer)
+            .with(HubLayer(hub.clone()));
+        Ok((Telemetry { hub }, tracing::Dispatch::new(subscriber)))
+    }
+}
+
+/// The level filter for `RUST_LOG`-style directives. Purely static directives
+/// (`info,h2=warn,worker::agent=debug`) use the cheaper [`Targets`] filter, which needs no
+/// per-span bookkeeping; directives with span or field matchers fall back to [`EnvFilter`].
+/// Exactly one of the pair is `Some` (a `None` layer is a no-op).
+fn level_filter(directives: &str) -> Result<(Option<Targets>, Option<EnvFilter>), ConfigError> {
+    if let Ok(t) = directives.parse::<Targets>() {
+        return Ok((Some(t), None));
+    }
+    EnvFilter::try_new(directives)
+        .map(|e| (None, Some(e)))
+        .map_err(|e| ConfigError::invalid("RUST_LOG", directives, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level_filter;
+
+    #[test]
+    fn static_directives_use_targets_dynamic_ones_env_filter() {
+        let (t, e) = level_filter("info,h2=warn,worker::agent=debug").unwrap();
+        assert!(t.is_some() && e.is_none());
+        let (t, e) = level_filter("info,[handle{job=1}]=debug").unwrap();
+        assert!(t.is_none() && e.is_some());
+        assert_eq!(level_filter("info,=[=").unwrap_err().name(), "RUST_LOG");
+    }
+}

@@ -1,0 +1,295 @@
+//! [`TelemetryBuilder`]: settings, and the configuration they resolve to.
+
+use crate::config::{BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal};
+use crate::export::batch::BatchExporter;
+use crate::export::build::LogItem;
+use crate::logs::json::JsonSink;
+use crate::resource::ResourceOverrides;
+use crate::{ConfigError, InitError};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SpanData;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A configuration edit; kept (not consumed) so that [`TelemetryBuilder::config`] can be called
+/// any number of times before `init`/`build` without losing edits.
+type ConfigEdit = Arc<dyn Fn(&mut Config) -> Result<(), ConfigError> + Send + Sync>;
+pub(crate) type ExporterFactory<T> =
+    Box<dyn FnOnce(&opentelemetry_sdk::Resource) -> Box<dyn BatchExporter<T>> + Send>;
+
+/// Explicit configuration. Builder settings win over environment variables. Finish with
+/// [`init`](Self::init) (installs process-wide; what services call) or [`build`](Self::build)
+/// (a scoped dispatcher, for tests and embedding).
+///
+/// ```no_run
+/// let telemetry = baker_otel::Telemetry::builder()
+///     .service_name("brain")
+///     .service_version(env!("CARGO_PKG_VERSION"))
+///     .deployment_environment("staging")
+///     .shutdown_timeout(std::time::Duration::from_secs(3))
+///     .init()?;
+/// # Ok::<(), baker_otel::InitError>(())
+/// ```
+#[must_use]
+pub struct TelemetryBuilder {
+    pub(crate) env: EnvSource,
+    pub(crate) service_name: Option<String>,
+    pub(crate) resource: ResourceOverrides,
+    edits: Vec<ConfigEdit>,
+    pub(crate) json_sink: JsonSink,
+    pub(crate) registry: Option<prometheus::Registry>,
+    pub(crate) extra_spans: Vec<ExporterFactory<SpanData>>,
+    pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
+    #[cfg(feature = "testing")]
+    pub(crate) overrides: Option<crate::export::Overrides>,
+}
+
+impl std::fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("service_name", &self.service_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TelemetryBuilder {
+    fn default() -> Self {
+        Self {
+            env: EnvSource::process(),
+            service_name: None,
+            resource: ResourceOverrides::default(),
+            edits: Vec::new(),
+            json_sink: JsonSink::Stdout,
+            registry: None,
+            extra_spans: Vec::new(),
+            extra_logs: Vec::new(),
+            #[cfg(feature = "testing")]
+            overrides: None,
+        }
+    }
+}
+
+impl TelemetryBuilder {
+    fn edit(
+        mut self,
+        f: impl Fn(&mut Config) -> Result<(), ConfigError> + Send + Sync + 'static,
+    ) -> Self {
+        self.edits.push(Arc::new(f));
+        self
+    }
+
+    /// Reads variables from `env` instead of the process environment.
+    pub fn env_source(mut self, env: EnvSource) -> Self {
+        self.env = env;
+        self
+    }
+    /// `service.name` (beats `OTEL_SERVICE_NAME`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+    /// `service.version`.
+    pub fn service_version(mut self, v: impl Into<String>) -> Self {
+        self.resource.service_version = Some(v.into());
+        self
+    }
+    /// `service.namespace`.
+    pub fn service_namespace(mut self, v: impl Into<String>) -> Self {
+        self.resource.service_namespace = Some(v.into());
+        self
+    }
+    /// `deployment.environment.name`.
+    pub fn deployment_environment(mut self, v: impl Into<String>) -> Self {
+        self.resource.deployment_environment = Some(v.into());
+        self
+    }
+    /// Any other resource attribute.
+    pub fn resource_attribute(
+        mut self,
+        key: impl Into<opentelemetry::Key>,
+        value: impl Into<opentelemetry::Value>,
+    ) -> Self {
+        self.resource.attributes.push(KeyValue::new(key, value));
+        self
+    }
+    /// Base OTLP endpoint for every signal (`http://collector:4317` for gRPC, `…:4318` for HTTP).
+    pub fn otlp_endpoint(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.edit(move |c| {
+            crate::config::validate_endpoint("otlp_endpoint", &url)?;
+            for (s, sc) in [
+                (Signal::Traces, &mut c.traces),
+                (Signal::Metrics, &mut c.metrics),
+                (Signal::Logs, &mut c.logs),
+            ] {
+                sc.endpoint = crate::config::resolve_endpoint(Some(&url), s, sc.protocol);
+            }
+            Ok(())
+        })
+    }
+    /// OTLP protocol for every signal. Call before [`otlp_endpoint`](Self::otlp_endpoint);
+    /// default endpoints follow the protocol.
+    pub fn otlp_protocol(self, p: Protocol) -> Self {
+        self.edit(move |c| {
+            for (s, sc) in [
+                (Signal::Traces, &mut c.traces),
+                (Signal::Metrics, &mut c.metrics),
+                (Signal::Logs, &mut c.logs),
+            ] {
+                if sc.protocol != p {
+                    let default_old = crate::config::resolve_endpoint(None, s, sc.protocol);
+                    if sc.endpoint == default_old {
+                        sc.endpoint = crate::config::resolve_endpoint(None, s, p);
+                    }
+                    sc.protocol = p;
+                }
+            }
+            Ok(())
+        })
+    }
+    /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
+    pub fn otlp_header(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (k, v) = (key.into(), value.into());
+        self.edit(move |c| {
+            for sc in [&mut c.traces, &mut c.metrics, &mut c.logs] {
+                sc.headers.push((k.clone(), v.clone()));
+            }
+            Ok(())
+        })
+    }
+    /// Exporters for one signal (empty = none).
+    pub fn exporters(self, signal: Signal, kinds: impl Into<Vec<ExporterKind>>) -> Self {
+        let kinds = kinds.into();
+        self.edit(move |c| {
+            let sc = match signal {
+                Signal::Traces => &mut c.traces,
+                Signal::Metrics => &mut c.metrics,
+                Signal::Logs => &mut c.logs,
+            };
+            sc.exporters = kinds.clone();
+            Ok(())
+        })
+    }
+    /// Trace sampler.
+    pub fn sampler(self, s: SamplerConfig) -> Self {
+        self.edit(move |c| {
+            c.sampler = s;
+            Ok(())
+        })
+    }
+    /// Metric push interval.
+    pub fn metric_export_interval(self, d: Duration) -> Self {
+        self.edit(move |c| {
+            c.metric_export_interval = d;
+            Ok(())
+        })
+    }
+    /// Span batching.
+    pub fn span_batch(self, b: BatchConfig) -> Self {
+        self.edit(move |c| {
+            c.span_batch = b;
+            Ok(())
+        })
+    }
+    /// Log batching.
+    pub fn log_batch(self, b: BatchConfig) -> Self {
+        self.edit(move |c| {
+            c.log_batch = b;
+            Ok(())
+        })
+    }
+    /// Overall shutdown deadline (default 5 s).
+    pub fn shutdown_timeout(self, d: Duration) -> Self {
+        self.edit(move |c| {
+            c.shutdown_timeout = d;
+            Ok(())
+        })
+    }
+    /// Level filter directives, `RUST_LOG` syntax.
+    pub fn log_filter(self, directives: impl Into<String>) -> Self {
+        let d = directives.into();
+        self.edit(move |c| {
+            c.log_filter = d.clone();
+            Ok(())
+        })
+    }
+    /// Turns the JSON stdout lines on or off.
+    pub fn json_logs(self, on: bool) -> Self {
+        self.edit(move |c| {
+            c.json_logs = on;
+            Ok(())
+        })
+    }
+    /// Where JSON lines go (stdout by default).
+    pub fn json_sink(mut self, sink: JsonSink) -> Self {
+        self.json_sink = sink;
+        self
+    }
+    /// Disables the SDK (like `OTEL_SDK_DISABLED=true`).
+    pub fn disabled(self, disabled: bool) -> Self {
+        self.edit(move |c| {
+            c.disabled = disabled;
+            Ok(())
+        })
+    }
+    /// Serves this registry's metrics in the same `/metrics` output.
+    pub fn prometheus_registry(mut self, registry: prometheus::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+    /// Adds a custom span exporter (a vendor backend, a file…) next to the configured ones. It is
+    /// fed through the same bounded, drop-counting queue and runs on the export runtime.
+    pub fn with_span_exporter<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+        mut self,
+        exporter: E,
+    ) -> Self {
+        let mut exporter = exporter;
+        self.extra_spans.push(Box::new(move |r| {
+            exporter.set_resource(r);
+            Box::new(crate::export::build::Spans(exporter))
+        }));
+        self
+    }
+    /// Adds a custom log exporter next to the configured ones.
+    pub fn with_log_exporter<E: opentelemetry_sdk::logs::LogExporter + 'static>(
+        mut self,
+        exporter: E,
+    ) -> Self {
+        let mut exporter = exporter;
+        self.extra_logs.push(Box::new(move |r| {
+            exporter.set_resource(r);
+            Box::new(crate::export::build::Logs(exporter))
+        }));
+        self
+    }
+
+    /// Full access to the configuration after the environment was read.
+    pub fn configure(self, f: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        self.edit(move |c| {
+            f(c);
+            Ok(())
+        })
+    }
+
+    /// Resolves the configuration (environment, then the builder's edits) without installing
+    /// anything. The edits are kept: calling it and then `init` applies them again.
+    ///
+    /// ```
+    /// let b = baker_otel::Telemetry::builder()
+    ///     .env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SERVICE_NAME", "env-name")]))
+    ///     .log_filter("debug");
+    /// assert_eq!(b.config()?.log_filter, "debug");
+    /// assert_eq!(b.config()?.log_filter, "debug"); // edits survive
+    /// # Ok::<(), baker_otel::InitError>(())
+    /// ```
+    pub fn config(&self) -> Result<Config, InitError> {
+        let mut cfg = Config::from_source(&self.env)?;
+        if let Some(n) = &self.service_name {
+            cfg.service_name = n.clone();
+        }
+        for e in &self.edits {
+            e(&mut cfg)?;
+        }
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,25 @@
+//! The process-global install: `tracing` dispatcher, OpenTelemetry providers, propagator.
+
+use super::handle::TelemetryHandle;
+use crate::InitError;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Sets the global `tracing` dispatcher (once per process) and OpenTelemetry's global tracer
+/// provider, meter provider and text-map propagator from `hub`.
+pub(crate) fn install_global(hub: &TelemetryHandle, dispatch: tracing::Dispatch) -> Result<(), InitError> {
+    if INSTALLED.swap(true, Ordering::SeqCst)
+        || tracing::dispatcher::set_global_default(dispatch).is_err()
+    {
+        return Err(InitError::AlreadyInitialized);
+    }
+    if let Some(tp) = hub.tracer_provider() {
+        opentelemetry::global::set_tracer_provider(tp.clone());
+    }
+    if let Some(mp) = hub.meter_provider() {
+        opentelemetry::global::set_meter_provider(mp.clone());
+    }
+    opentelemetry::global::set_text_map_propagator(hub.propagation().to_sdk());
+    Ok(())
+}
