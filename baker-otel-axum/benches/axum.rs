@@ -86,7 +86,7 @@ fn peer_dispatch(telemetry: &baker_otel::Telemetry) -> tracing::Dispatch {
     )
 }
 
-fn in_process(c: &mut Criterion, peer: &tracing::Dispatch) {
+fn in_process(c: &mut Criterion, telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -101,13 +101,14 @@ fn in_process(c: &mut Criterion, peer: &tracing::Dispatch) {
         b.iter(|| rt.block_on(bare.clone().oneshot(request())).unwrap())
     });
 
-    let ours = router().layer(baker_otel_axum::OtelLayer::new());
+    let ours = router().layer(baker_otel_axum::OtelLayer::new(telemetry));
     g.bench_function("ours", |b| {
         b.iter(|| rt.block_on(ours.clone().oneshot(request())).unwrap())
     });
 
     // Same without the request metrics, to split the added cost between span and metrics.
-    let spans_only = router().layer(baker_otel_axum::OtelLayer::builder().metrics(false).build());
+    let spans_only =
+        router().layer(baker_otel_axum::OtelLayer::builder(telemetry).metrics(false).build());
     g.bench_function("ours_spans_only", |b| {
         b.iter(|| rt.block_on(spans_only.clone().oneshot(request())).unwrap())
     });
@@ -223,7 +224,7 @@ fn drive(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: usize) -> f64 {
 }
 
 /// Median requests/s of bare, ours and peer over [`ROUNDS`] alternating rounds.
-fn loopback(peer: &tracing::Dispatch) -> [f64; 3] {
+fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> [f64; 3] {
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -233,7 +234,7 @@ fn loopback(peer: &tracing::Dispatch) -> [f64; 3] {
         for (i, sample) in samples.iter_mut().enumerate() {
             let (app, dispatch) = match i {
                 0 => (router(), None),
-                1 => (router().layer(baker_otel_axum::OtelLayer::new()), None),
+                1 => (router().layer(baker_otel_axum::OtelLayer::new(telemetry)), None),
                 _ => (peer_router(), Some(peer.clone())),
             };
             // Let the export thread drain the previous round's spans (it shares the cores).
@@ -260,9 +261,9 @@ fn main() {
         .expect("telemetry");
     let peer = peer_dispatch(&telemetry);
     let mut c = Criterion::default().configure_from_args();
-    in_process(&mut c, &peer);
+    in_process(&mut c, &telemetry, &peer);
     c.final_summary();
-    let rps = run_loopback().then(|| loopback(&peer));
+    let rps = run_loopback().then(|| loopback(&telemetry, &peer));
     report(rps);
     drop(telemetry);
 }

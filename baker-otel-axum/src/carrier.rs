@@ -65,29 +65,14 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn hex_into(out: &mut [u8], bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = HEX[usize::from(b >> 4)];
-        out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-    }
-}
-
 /// `X-Trace-Id` value: 32 lowercase hex digits, formatted on the stack.
 pub(crate) fn trace_id_value(sc: &SpanContext) -> Option<HeaderValue> {
-    let mut buf = [0u8; 32];
-    hex_into(&mut buf, &sc.trace_id().to_bytes());
-    HeaderValue::from_bytes(&buf).ok()
+    HeaderValue::from_bytes(&baker_otel::propagation::hex::trace_id(sc)).ok()
 }
 
 /// W3C `traceresponse` value: `00-{trace-id}-{span-id}-{flags}`.
 pub(crate) fn traceresponse_value(sc: &SpanContext) -> Option<HeaderValue> {
-    let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
-    hex_into(&mut buf[3..35], &sc.trace_id().to_bytes());
-    hex_into(&mut buf[36..52], &sc.span_id().to_bytes());
-    hex_into(&mut buf[53..55], &[sc.trace_flags().to_u8()]);
-    HeaderValue::from_bytes(&buf).ok()
+    HeaderValue::from_bytes(&baker_otel::propagation::hex::traceparent(sc)).ok()
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use crate::carrier::HeaderInjector;
 use crate::request::{known_method, url_without_query};
+use baker_otel::propagation::Propagation;
+use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
@@ -21,7 +23,7 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 
 /// Tower layer for HTTP *clients*: makes a CLIENT span `{METHOD}` per request (child of the
 /// current span) and injects its context (`traceparent`, `tracestate`, `baggage` with the
-/// Baker ids) into the request headers with the global propagator.
+/// Baker ids) into the request headers with the hub's propagation.
 ///
 /// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
 /// user info, query or fragment), `http.response.status_code`, `error.type` (status code for
@@ -30,23 +32,31 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 /// ```no_run
 /// use tower::{Service, ServiceBuilder, ServiceExt};
 /// # async fn demo<C>(client: C) where C: Service<http::Request<String>, Response = http::Response<String>> {
-/// let mut client = ServiceBuilder::new().layer(baker_otel_axum::OtelClientLayer::new()).service(client);
+/// let telemetry = baker_otel::init().unwrap();
+/// let mut client = ServiceBuilder::new()
+///     .layer(baker_otel_axum::OtelClientLayer::new(&telemetry))
+///     .service(client);
 /// let req = http::Request::get("http://extension:8080/v1/tool").body(String::new()).unwrap();
 /// let _res = client.ready().await.ok().unwrap().call(req).await;
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct OtelClientLayer;
+#[derive(Debug, Clone)]
+pub struct OtelClientLayer {
+    pub(crate) propagation: Propagation,
+}
 
 impl OtelClientLayer {
-    /// The layer.
+    /// The layer, propagating with `telemetry`'s propagation.
     ///
     /// ```
-    /// let _layer = baker_otel_axum::OtelClientLayer::new();
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _layer = baker_otel_axum::OtelClientLayer::new(&telemetry);
     /// ```
-    pub fn new() -> Self {
-        Self
+    pub fn new(telemetry: &TelemetryHandle) -> Self {
+        Self {
+            propagation: telemetry.propagation().clone(),
+        }
     }
 }
 
@@ -54,7 +64,10 @@ impl<S> tower_layer::Layer<S> for OtelClientLayer {
     type Service = OtelClientService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OtelClientService { inner }
+        OtelClientService {
+            inner,
+            propagation: self.propagation.clone(),
+        }
     }
 }
 
@@ -62,7 +75,9 @@ impl<S> tower_layer::Layer<S> for OtelClientLayer {
 ///
 /// ```
 /// use tower_layer::Layer;
-/// let svc = baker_otel_axum::OtelClientLayer::new().layer(tower::service_fn(|_req: http::Request<String>| async {
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let svc = baker_otel_axum::OtelClientLayer::new(&telemetry).layer(tower::service_fn(|_req: http::Request<String>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 /// }));
 /// # let _: baker_otel_axum::OtelClientService<_> = svc;
@@ -70,6 +85,7 @@ impl<S> tower_layer::Layer<S> for OtelClientLayer {
 #[derive(Debug, Clone)]
 pub struct OtelClientService<S> {
     inner: S,
+    propagation: Propagation,
 }
 
 /// Creates the CLIENT span for an outgoing request.
@@ -97,13 +113,13 @@ pub(crate) fn client_span(
 }
 
 /// Injects the span's context (or the current one when the span is disabled) into `headers`.
-pub(crate) fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
+pub(crate) fn inject(propagation: &Propagation, span: &tracing::Span, headers: &mut HeaderMap) {
     let cx = if span.is_disabled() {
         Context::current()
     } else {
         span.context()
     };
-    baker_otel::propagation::inject_context(&cx, &mut HeaderInjector(headers));
+    propagation.inject_context(&cx, &mut HeaderInjector(headers));
 }
 
 /// Records the response status (errors from 400 up, as for every client span).
@@ -143,7 +159,7 @@ where
         });
         let url = url_without_query(uri);
         let span = client_span(req.method(), uri.host(), port, url.as_deref());
-        inject(&span, req.headers_mut());
+        inject(&self.propagation, &span, req.headers_mut());
         let inner = {
             let _e = span.enter();
             self.inner.call(req)

@@ -1,16 +1,15 @@
 //! [`OtelLayer`] and its builder.
 
 use crate::intern::FirstSeen;
-use crate::metrics::{MetricsSource, ServerMetrics, SCOPE};
+use crate::metrics::ServerMetrics;
 use crate::route::RouteRegistry;
 use crate::service::OtelService;
-use crate::tracer::TracerSource;
+use baker_otel::propagation::Propagation;
+use baker_otel::TelemetryHandle;
 use http::HeaderName;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::metrics::MeterProvider;
-use opentelemetry::trace::{Span, Tracer, TracerProvider};
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Default name of the response header carrying the trace id.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
@@ -26,14 +25,15 @@ pub(crate) struct Shared {
     pub(crate) trace_id_header: Option<HeaderName>,
     pub(crate) traceresponse: bool,
     pub(crate) excluded: Box<[Cow<'static, str>]>,
-    pub(crate) metrics: MetricsSource,
-    pub(crate) tracer: TracerSource,
+    pub(crate) metrics: Option<ServerMetrics>,
+    pub(crate) tracer: BoxedTracer,
+    pub(crate) propagation: Propagation,
     /// `server.address` and `user_agent.original` are usually the same on every request.
     pub(crate) host: FirstSeen,
     pub(crate) user_agent: FirstSeen,
     pub(crate) routes: RouteRegistry,
-    /// Header names of the global propagator's fields, read on the first request.
-    pub(crate) propagation_fields: OnceLock<Box<[HeaderName]>>,
+    /// Header names of the propagation fields (extraction is skipped when none is present).
+    pub(crate) propagation_fields: Box<[HeaderName]>,
 }
 
 impl Shared {
@@ -57,11 +57,13 @@ impl Shared {
 /// use std::time::Duration;
 /// use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 ///
+/// let telemetry = baker_otel::init()?;
 /// let app: Router = Router::new()
 ///     .route("/v1/chat/{id}", get(|| async { "hi" }))
 ///     .layer(TimeoutLayer::with_status_code(http::StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(30)))
 ///     .layer(CatchPanicLayer::new())
-///     .layer(baker_otel_axum::OtelLayer::new()); // last = outermost
+///     .layer(baker_otel_axum::OtelLayer::new(&telemetry)); // last = outermost
+/// # Ok::<(), baker_otel::InitError>(())
 /// ```
 ///
 /// Responses created by layers *outside* `OtelLayer` (a timeout or caught panic from an outer
@@ -69,7 +71,9 @@ impl Shared {
 /// `error.type = "panic"` (status ERROR) or `error.type = "cancelled"` respectively.
 ///
 /// ```
-/// let layer = baker_otel_axum::OtelLayer::new();
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let layer = baker_otel_axum::OtelLayer::new(&telemetry);
 /// let app: axum::Router = axum::Router::new().layer(layer);
 /// ```
 #[derive(Debug, Clone)]
@@ -77,35 +81,33 @@ pub struct OtelLayer {
     shared: Arc<Shared>,
 }
 
-impl Default for OtelLayer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl OtelLayer {
     /// The layer with default settings: `x-trace-id` header, no `traceresponse`, excluded
-    /// paths [`DEFAULT_EXCLUDED_PATHS`], metrics on the global meter provider.
+    /// paths [`DEFAULT_EXCLUDED_PATHS`]; spans, metrics and propagation from `telemetry`.
     ///
     /// ```
-    /// let _layer = baker_otel_axum::OtelLayer::new();
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _layer = baker_otel_axum::OtelLayer::new(&telemetry);
     /// ```
-    pub fn new() -> Self {
-        Self::builder().build()
+    pub fn new(telemetry: &TelemetryHandle) -> Self {
+        Self::builder(telemetry).build()
     }
 
     /// Starts a builder.
     ///
     /// ```
-    /// let layer = baker_otel_axum::OtelLayer::builder()
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let layer = baker_otel_axum::OtelLayer::builder(&telemetry)
     ///     .trace_id_header(http::HeaderName::from_static("x-request-trace"))
     ///     .traceresponse(true)
     ///     .exclude_path("/live")
     ///     .build();
     /// # let _ = layer;
     /// ```
-    pub fn builder() -> OtelLayerBuilder {
-        OtelLayerBuilder::default()
+    pub fn builder(telemetry: &TelemetryHandle) -> OtelLayerBuilder {
+        OtelLayerBuilder::new(telemetry)
     }
 }
 
@@ -120,11 +122,10 @@ impl<S> tower_layer::Layer<S> for OtelLayer {
 /// Builder of [`OtelLayer`].
 ///
 /// ```
-/// let capture_or_sdk_provider = opentelemetry_sdk_provider();
-/// # fn opentelemetry_sdk_provider() -> opentelemetry::metrics::noop::NoopMeterProvider { opentelemetry::metrics::noop::NoopMeterProvider::new() }
-/// let layer = baker_otel_axum::OtelLayer::builder()
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let layer = baker_otel_axum::OtelLayer::builder(&telemetry)
 ///     .excluded_paths(["/health", "/metrics"])
-///     .meter_provider(&capture_or_sdk_provider)
 ///     .build();
 /// # let _ = layer;
 /// ```
@@ -134,12 +135,12 @@ pub struct OtelLayerBuilder {
     trace_id_header: Option<HeaderName>,
     traceresponse: bool,
     excluded: Vec<Cow<'static, str>>,
-    metrics: MetricsSource,
-    tracer: TracerSource,
+    metrics: bool,
+    hub: TelemetryHandle,
 }
 
-impl Default for OtelLayerBuilder {
-    fn default() -> Self {
+impl OtelLayerBuilder {
+    fn new(hub: &TelemetryHandle) -> Self {
         Self {
             trace_id_header: Some(HeaderName::from_static(TRACE_ID_HEADER)),
             traceresponse: false,
@@ -147,17 +148,17 @@ impl Default for OtelLayerBuilder {
                 .iter()
                 .map(|p| Cow::Borrowed(*p))
                 .collect(),
-            metrics: MetricsSource::Global(OnceLock::new()),
-            tracer: TracerSource::Global(OnceLock::new()),
+            metrics: true,
+            hub: hub.clone(),
         }
     }
-}
 
-impl OtelLayerBuilder {
     /// Name of the response header carrying the trace id (default `x-trace-id`).
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().trace_id_header(http::HeaderName::from_static("trace-id"));
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).trace_id_header(http::HeaderName::from_static("trace-id"));
     /// ```
     pub fn trace_id_header(mut self, name: HeaderName) -> Self {
         self.trace_id_header = Some(name);
@@ -167,7 +168,9 @@ impl OtelLayerBuilder {
     /// Writes no trace-id header.
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().without_trace_id_header();
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).without_trace_id_header();
     /// ```
     pub fn without_trace_id_header(mut self) -> Self {
         self.trace_id_header = None;
@@ -177,7 +180,9 @@ impl OtelLayerBuilder {
     /// Also writes the W3C Trace Context Level 2 `traceresponse` header (default off).
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().traceresponse(true);
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).traceresponse(true);
     /// ```
     pub fn traceresponse(mut self, on: bool) -> Self {
         self.traceresponse = on;
@@ -187,7 +192,9 @@ impl OtelLayerBuilder {
     /// Replaces the excluded paths (exact match on the request path; no span, no metrics).
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().excluded_paths(["/livez"]);
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).excluded_paths(["/livez"]);
     /// ```
     pub fn excluded_paths<I, P>(mut self, paths: I) -> Self
     where
@@ -201,75 +208,54 @@ impl OtelLayerBuilder {
     /// Adds one excluded path.
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().exclude_path("/startupz");
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).exclude_path("/startupz");
     /// ```
     pub fn exclude_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
         self.excluded.push(path.into());
         self
     }
 
-    /// Records metrics through this provider instead of the global one (e.g. a test
-    /// capture's, or `Telemetry::meter_provider()`).
-    ///
-    /// ```
-    /// let provider = opentelemetry::metrics::noop::NoopMeterProvider::new();
-    /// let _ = baker_otel_axum::OtelLayer::builder().meter_provider(&provider);
-    /// ```
-    pub fn meter_provider(mut self, provider: &dyn MeterProvider) -> Self {
-        self.metrics = MetricsSource::Explicit(ServerMetrics::new(&provider.meter(SCOPE)));
-        self
-    }
-
-    /// Starts the SERVER spans with this provider's tracer instead of the global provider's
-    /// (e.g. `Telemetry::tracer_provider()` or a test's SDK provider). Spans are still gated by
-    /// the `tracing` filter on [`SERVER_SPAN_TARGET`](crate::SERVER_SPAN_TARGET) at `INFO`.
-    ///
-    /// ```
-    /// let provider = opentelemetry::trace::noop::NoopTracerProvider::new();
-    /// let _ = baker_otel_axum::OtelLayer::builder().tracer_provider(&provider);
-    /// ```
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Tracer + Send + Sync + 'static,
-        <P::Tracer as Tracer>::Span: Span + Send + Sync + 'static,
-    {
-        let tracer = provider.tracer_with_scope(crate::tracer::scope());
-        self.tracer = TracerSource::Explicit(BoxedTracer::new(Box::new(tracer)));
-        self
-    }
-
     /// Turns the request metrics off (spans and headers only).
     ///
     /// ```
-    /// let _ = baker_otel_axum::OtelLayer::builder().metrics(false);
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).metrics(false);
     /// ```
     pub fn metrics(mut self, on: bool) -> Self {
-        if !on {
-            self.metrics = MetricsSource::Off;
-        } else if matches!(self.metrics, MetricsSource::Off) {
-            self.metrics = MetricsSource::Global(OnceLock::new());
-        }
+        self.metrics = on;
         self
     }
 
     /// Builds the layer.
     ///
     /// ```
-    /// let _layer: baker_otel_axum::OtelLayer = baker_otel_axum::OtelLayer::builder().build();
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _layer: baker_otel_axum::OtelLayer = baker_otel_axum::OtelLayer::builder(&telemetry).build();
     /// ```
     pub fn build(self) -> OtelLayer {
+        let propagation = self.hub.propagation().clone();
+        let propagation_fields = propagation
+            .fields()
+            .filter_map(|f| HeaderName::from_bytes(f.as_bytes()).ok())
+            .collect();
         OtelLayer {
             shared: Arc::new(Shared {
                 trace_id_header: self.trace_id_header,
                 traceresponse: self.traceresponse,
                 excluded: self.excluded.into_boxed_slice(),
-                metrics: self.metrics,
-                tracer: self.tracer,
+                metrics: self
+                    .metrics
+                    .then(|| ServerMetrics::new(&self.hub.meter(crate::metrics::SCOPE))),
+                tracer: crate::tracer::tracer(&self.hub),
+                propagation,
                 host: FirstSeen::default(),
                 user_agent: FirstSeen::default(),
                 routes: RouteRegistry::default(),
-                propagation_fields: OnceLock::new(),
+                propagation_fields,
             }),
         }
     }

@@ -6,23 +6,26 @@
 //!   axum's [`MatchedPath`](axum::extract::MatchedPath) template (never the raw path; `{METHOD}`
 //!   alone when no route matched), with the stable HTTP semantic-convention attributes,
 //!   `error.type` and ERROR status on 5xx and service errors. Incoming `traceparent`,
-//!   `tracestate` and `baggage` are extracted with the global propagator and continue the trace.
+//!   `tracestate` and `baggage` are extracted with the hub's propagation and continue the trace.
 //! * `X-Trace-Id: <32 lowercase hex>` (configurable, plus optional W3C `traceresponse`) on every
 //!   response that passes through the layer — 404 fallback, 4xx/5xx, extractor rejections,
 //!   panics caught and timeouts produced by layers *inside* it (see [the layer order](OtelLayer)).
 //! * Metrics `http.server.request.duration` (s, semconv buckets) and `http.server.active_requests`
-//!   with the labels of `docs/metrics.md`, through the global (or a given) meter provider, so
-//!   they reach OTLP and `/metrics`.
+//!   with the labels of `docs/metrics.md`, through the hub's meter provider, so they reach OTLP
+//!   and `/metrics`.
 //! * `/healthz`, `/readyz` and `/metrics` (configurable) produce no span and no metrics.
-//! * [`OtelClientLayer`] (and [`send_traced`] for reqwest, feature `reqwest`) — CLIENT spans
+//! * [`OtelClientLayer`] (and [`OtelClientLayer::send`] for reqwest, feature `reqwest`) — CLIENT spans
 //!   and context injection for outgoing calls.
 //!
 //! # Design: an SDK span, attached as the current context
 //!
-//! The SERVER span is started directly with the OpenTelemetry SDK — a tracer of the global
-//! tracer provider, or of the one given to
-//! [`OtelLayerBuilder::tracer_provider`] — not as a `tracing` span bridged by
-//! tracing-opentelemetry. Per request the layer:
+//! Every layer is built from the [`baker_otel::Telemetry`] hub (`OtelLayer::new(&telemetry)`)
+//! and takes its tracer, meter and propagation from it; nothing is read from OpenTelemetry's
+//! globals, so a layer built at any point of start-up works, and a test's
+//! [`Capture`](baker_otel::testing::Capture) sees exactly its own requests.
+//!
+//! The SERVER span is started directly with the OpenTelemetry SDK — a tracer of the hub's
+//! tracer provider — not as a `tracing` span bridged by tracing-opentelemetry. Per request the layer:
 //!
 //! 1. asks the `tracing` filter whether a span of target [`SERVER_SPAN_TARGET`] at `INFO` is
 //!    enabled (so `RUST_LOG` still controls it: `RUST_LOG=info,baker_otel_axum::server=off`
@@ -82,10 +85,10 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let _telemetry = baker_otel::init()?;
+//!     let telemetry = baker_otel::init()?;
 //!     let app = Router::new()
 //!         .route("/v1/chat", post(chat))
-//!         .layer(baker_otel_axum::OtelLayer::new()); // last .layer() = outermost
+//!         .layer(baker_otel_axum::OtelLayer::new(&telemetry)); // last .layer() = outermost
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //!     axum::serve(listener, app).await?;
 //!     Ok(())
@@ -115,6 +118,4 @@ pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
 pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
 pub use metrics::DURATION_BUCKETS;
-#[cfg(feature = "reqwest")]
-pub use reqwest::send_traced;
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};

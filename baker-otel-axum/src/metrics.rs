@@ -218,28 +218,6 @@ impl AttrCache {
     }
 }
 
-/// Instruments bound to an explicit meter, or created lazily from the global meter provider
-/// on first use (so a layer built before `baker_otel::init()` still reports).
-#[derive(Debug)]
-pub(crate) enum MetricsSource {
-    Explicit(ServerMetrics),
-    Global(OnceLock<ServerMetrics>),
-    Off,
-}
-
-impl MetricsSource {
-    #[inline]
-    pub(crate) fn get(&self) -> Option<&ServerMetrics> {
-        match self {
-            Self::Explicit(m) => Some(m),
-            Self::Global(cell) => {
-                Some(cell.get_or_init(|| ServerMetrics::new(&opentelemetry::global::meter(SCOPE))))
-            }
-            Self::Off => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,29 @@
 //! reqwest helper (feature `reqwest`).
 
 use crate::client::{client_span, inject, record_error, record_status};
+use crate::OtelClientLayer;
 use tracing::Instrument;
 
-/// Sends a reqwest request inside a CLIENT span and with the current trace context injected
-/// (same span and attributes as [`OtelClientLayer`](crate::OtelClientLayer)).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), reqwest::Error> {
-/// let client = reqwest::Client::new();
-/// let res = baker_otel_axum::send_traced(client.get("http://extension:8080/v1/tool?key=secret")).await?;
-/// # let _ = res; Ok(()) }
-/// ```
-pub async fn send_traced(builder: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+impl OtelClientLayer {
+    /// Sends a reqwest request inside a CLIENT span and with the current trace context injected
+    /// (same span and attributes as the tower layer). Feature `reqwest`.
+    ///
+    /// ```no_run
+    /// # async fn demo(telemetry: &baker_otel::Telemetry) -> Result<(), reqwest::Error> {
+    /// let traced = baker_otel_axum::OtelClientLayer::new(telemetry);
+    /// let client = reqwest::Client::new();
+    /// let res = traced.send(client.get("http://extension:8080/v1/tool?key=secret")).await?;
+    /// # let _ = res; Ok(()) }
+    /// ```
+    pub async fn send(&self, builder: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+        send_traced(self, builder).await
+    }
+}
+
+async fn send_traced(
+    layer: &OtelClientLayer,
+    builder: reqwest::RequestBuilder,
+) -> reqwest::Result<reqwest::Response> {
     let (client, req) = builder.build_split();
     let mut req = req?;
     let url = req.url();
@@ -28,7 +39,7 @@ pub async fn send_traced(builder: reqwest::RequestBuilder) -> reqwest::Result<re
         url.port_or_known_default(),
         Some(&full),
     );
-    inject(&span, req.headers_mut());
+    inject(&layer.propagation, &span, req.headers_mut());
     let result = client.execute(req).instrument(span.clone()).await;
     match &result {
         Ok(res) => record_status(&span, res.status()),

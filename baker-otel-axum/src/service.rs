@@ -38,7 +38,9 @@ const SPAN_ATTRIBUTES: usize = 13;
 ///
 /// ```
 /// use tower_layer::Layer;
-/// let svc: baker_otel_axum::OtelService<_> = baker_otel_axum::OtelLayer::new()
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let svc: baker_otel_axum::OtelService<_> = baker_otel_axum::OtelLayer::new(&telemetry)
 ///     .layer(tower::service_fn(|_req: http::Request<String>| async {
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 ///     }));
@@ -96,18 +98,16 @@ impl RouteRef {
 
 /// Extracts the remote context only when a propagator field is present (no work otherwise).
 fn remote_context(shared: &Shared, headers: &http::HeaderMap) -> Option<Context> {
-    let fields = shared.propagation_fields.get_or_init(|| {
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.fields()
-                .filter_map(|f| http::HeaderName::from_bytes(f.as_bytes()).ok())
-                .collect()
-        })
-    });
-    if !fields.iter().any(|f| headers.contains_key(f)) {
+    if !shared
+        .propagation_fields
+        .iter()
+        .any(|f| headers.contains_key(f))
+    {
         return None;
     }
-    let cx =
-        baker_otel::propagation::extract_with_context(&Context::new(), &HeaderExtractor(headers));
+    let cx = shared
+        .propagation
+        .extract_with_context(&Context::new(), &HeaderExtractor(headers));
     (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
 }
 
@@ -208,7 +208,7 @@ where
                 .with_start_time(start);
             builder.attributes = Some(attrs); // keeps the pre-sized Vec
             let parent = remote.unwrap_or_else(Context::current);
-            let span = shared.tracer.get().build_with_context(builder, &parent);
+            let span = shared.tracer.build_with_context(builder, &parent);
             (Some(parent.with_span(span)), true)
         } else {
             // No span: the remote context (if any) still flows to the handler, so outgoing
@@ -225,7 +225,7 @@ where
             https: scheme == "https",
             route: route_value,
         };
-        if let Some(m) = shared.metrics.get() {
+        if let Some(m) = &shared.metrics {
             m.active(&labels, 1);
         }
         let inner = {
@@ -338,7 +338,7 @@ impl Active {
         if let Some(span) = self.span() {
             span.end_with_timestamp(end);
         }
-        if let Some(m) = self.shared.metrics.get() {
+        if let Some(m) = &self.shared.metrics {
             m.duration(
                 // The span's duration, exactly (0 if the wall clock stepped back).
                 end.duration_since(self.start)

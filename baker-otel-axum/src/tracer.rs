@@ -1,8 +1,8 @@
-//! Where the SERVER spans come from: the global tracer provider, or one given to the builder.
+//! Where the SERVER and CLIENT spans come from: the hub's tracer provider.
 
 use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
-use std::sync::OnceLock;
 
 /// Instrumentation scope of the spans and instruments of this crate.
 pub(crate) fn scope() -> InstrumentationScope {
@@ -12,22 +12,12 @@ pub(crate) fn scope() -> InstrumentationScope {
         .build()
 }
 
-/// A tracer of an explicit provider, or one taken from the global provider on first use (so a
-/// layer built before `baker_otel::init()` still traces).
-#[derive(Debug)]
-pub(crate) enum TracerSource {
-    Explicit(BoxedTracer),
-    Global(OnceLock<BoxedTracer>),
-}
-
-impl TracerSource {
-    #[inline]
-    pub(crate) fn get(&self) -> &BoxedTracer {
-        match self {
-            Self::Explicit(t) => t,
-            Self::Global(cell) => {
-                cell.get_or_init(|| opentelemetry::global::tracer_with_scope(scope()))
-            }
-        }
+/// A tracer of the hub's provider, or a no-op tracer when the SDK is disabled.
+pub(crate) fn tracer(hub: &baker_otel::TelemetryHandle) -> BoxedTracer {
+    match hub.tracer_provider() {
+        Some(tp) => BoxedTracer::new(Box::new(tp.tracer_with_scope(scope()))),
+        None => BoxedTracer::new(Box::new(
+            opentelemetry::trace::noop::NoopTracerProvider::new().tracer_with_scope(scope()),
+        )),
     }
 }

@@ -28,12 +28,12 @@ async fn work() -> &'static str {
     "ok"
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn handlers_run_inside_the_server_span_context() {
     let cap = capture();
     let app = Router::new()
         .route("/work", get(work))
-        .layer(baker_otel_axum::OtelLayer::new());
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
     let addr = serve(app).await;
     let res = client()
         .get(format!("http://{addr}/work"))
@@ -90,38 +90,50 @@ async fn handlers_run_inside_the_server_span_context() {
     assert_eq!(tc.span_id, sid);
 }
 
-/// Spans come from the provider given to the builder (the global one is the no-op here).
-#[tokio::test]
-async fn explicit_tracer_provider() {
-    let cap = Capture::new();
-    let _guard = cap.set_default(); // current-thread runtime: server and client on this thread
-    let app = Router::new().route("/ok", get(|| async { "ok" })).layer(
-        baker_otel_axum::OtelLayer::builder()
-            .tracer_provider(cap.telemetry().tracer_provider().unwrap())
-            .meter_provider(cap.meter_provider())
-            .build(),
-    );
-    let addr = serve(app).await;
-    let res = client()
-        .get(format!("http://{addr}/ok"))
-        .send()
-        .await
-        .unwrap();
-    let tid = trace_header(&res);
-    let span = server_span(&cap, &tid);
-    assert_eq!(span.name, "GET /ok");
-    assert_eq!(span.instrumentation_scope.name(), "baker-otel-axum");
-    assert_eq!(cap.histogram_count("http.server.request.duration"), Some(1));
+/// Captures are scoped: two tests' servers, running at the same time on two threads of one
+/// process, each see only their own requests (spans and metrics).
+#[test]
+fn parallel_captures_see_only_their_own_requests() {
+    let run = |path: &'static str, n: usize| {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let cap = capture();
+            rt.block_on(async {
+                let app = Router::new()
+                    .route(path, get(|| async { "ok" }))
+                    .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
+                let addr = serve(app).await;
+                for _ in 0..n {
+                    let res = client()
+                        .get(format!("http://{addr}{path}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    server_span(&cap, &trace_header(&res));
+                }
+            });
+            let names: Vec<String> = server_spans(&cap).iter().map(|s| s.name.to_string()).collect();
+            (names, cap.histogram_count("http.server.request.duration"))
+        })
+    };
+    let (a, b) = (run("/a", 3), run("/b", 5));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!(a.0, vec!["GET /a"; 3]);
+    assert_eq!(a.1, Some(3));
+    assert_eq!(b.0, vec!["GET /b"; 5]);
+    assert_eq!(b.1, Some(5));
 }
 
 /// `RUST_LOG` still controls the server span: filtered out, no span is made, yet the incoming
 /// trace id is echoed and the incoming context is current in the handler.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn filtered_server_span_still_continues_the_trace() {
-    let cap = Capture::with_builder(
+    let cap = scoped(Capture::with_builder(
         baker_otel::Telemetry::builder().log_filter("trace,baker_otel_axum::server=off"),
-    );
-    cap.install_global().unwrap();
+    ));
     let app = Router::new()
         .route(
             "/x",
@@ -130,7 +142,7 @@ async fn filtered_server_span_still_continues_the_trace() {
                 "x"
             }),
         )
-        .layer(baker_otel_axum::OtelLayer::new());
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
     let addr = serve(app).await;
     let res = client()
         .get(format!("http://{addr}/x"))

@@ -8,14 +8,14 @@ use tower::ServiceExt;
 
 #[test]
 fn arbitrary_propagation_headers_never_panic() {
-    let _cap = common::capture();
+    let cap = common::capture();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let app = Router::new()
         .route("/x", get(|| async { "x" }))
-        .layer(baker_otel_axum::OtelLayer::new());
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
     let traceparent = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..80),
         "00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}".prop_map(String::into_bytes),

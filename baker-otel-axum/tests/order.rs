@@ -34,11 +34,11 @@ async fn get_status(addr: std::net::SocketAddr, p: &str) -> reqwest::Response {
 }
 
 /// OtelLayer innermost: outer layers answer, so no header — but the span still tells the story.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn otel_innermost_marks_spans_but_cannot_write_headers() {
     let cap = capture();
     let app = routes()
-        .layer(baker_otel_axum::OtelLayer::new())
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
@@ -66,12 +66,12 @@ async fn otel_innermost_marks_spans_but_cannot_write_headers() {
 }
 
 /// CatchPanic inside, Timeout outside: panics get the header, timeouts do not.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn only_layers_inside_otel_get_the_header() {
     let cap = capture();
     let app = routes()
         .layer(CatchPanicLayer::new())
-        .layer(baker_otel_axum::OtelLayer::new())
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()))
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(200),
@@ -90,7 +90,7 @@ async fn only_layers_inside_otel_get_the_header() {
 }
 
 /// The documented order with the layers the other way round inside OtelLayer also works.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn otel_outermost_works_with_either_inner_order() {
     let cap = capture();
     let app = routes()
@@ -99,7 +99,7 @@ async fn otel_outermost_works_with_either_inner_order() {
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(200),
         ))
-        .layer(baker_otel_axum::OtelLayer::new());
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
     let addr = serve(app).await;
     for (p, code) in [("/panic", 500), ("/slow", 408)] {
         let res = get_status(addr, p).await;
@@ -111,11 +111,11 @@ async fn otel_outermost_works_with_either_inner_order() {
 
 /// `tower::ServiceBuilder` around the whole router: still a header on everything, but no
 /// `MatchedPath` is known yet, so span names fall back to `{METHOD}`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn wrapping_the_router_from_outside_falls_back_to_method_names() {
     use tower::Layer;
     let cap = capture();
-    let svc = baker_otel_axum::OtelLayer::new().layer(routes().layer(CatchPanicLayer::new()));
+    let svc = baker_otel_axum::OtelLayer::new(cap.telemetry()).layer(routes().layer(CatchPanicLayer::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

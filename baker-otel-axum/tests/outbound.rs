@@ -28,9 +28,11 @@ fn http_service(
     })
 }
 
-async fn call_downstream(State(b): State<SocketAddr>) -> String {
+async fn call_downstream(
+    State((b, layer)): State<(SocketAddr, baker_otel_axum::OtelClientLayer)>,
+) -> String {
     let mut svc = ServiceBuilder::new()
-        .layer(baker_otel_axum::OtelClientLayer::new())
+        .layer(layer)
         .service(http_service(client()));
     let req = http::Request::get(format!("http://{b}/leaf?api_key=secret"))
         .body(String::new())
@@ -39,20 +41,20 @@ async fn call_downstream(State(b): State<SocketAddr>) -> String {
     res.status().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn client_layer_keeps_one_trace_across_two_servers() {
     let cap = capture();
     let b = serve(
         Router::new()
             .route("/leaf", get(|| async { "leaf" }))
-            .layer(baker_otel_axum::OtelLayer::new()),
+            .layer(baker_otel_axum::OtelLayer::new(cap.telemetry())),
     )
     .await;
     let a = serve(
         Router::new()
             .route("/root", get(call_downstream))
-            .with_state(b)
-            .layer(baker_otel_axum::OtelLayer::new()),
+            .with_state((b, baker_otel_axum::OtelClientLayer::new(cap.telemetry())))
+            .layer(baker_otel_axum::OtelLayer::new(cap.telemetry())),
     )
     .await;
 
@@ -115,12 +117,12 @@ async fn client_layer_keeps_one_trace_across_two_servers() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn client_layer_marks_errors() {
     let cap = capture();
-    let b = serve(Router::new().layer(baker_otel_axum::OtelLayer::new())).await;
+    let b = serve(Router::new().layer(baker_otel_axum::OtelLayer::new(cap.telemetry()))).await;
     let mut svc = ServiceBuilder::new()
-        .layer(baker_otel_axum::OtelClientLayer::new())
+        .layer(baker_otel_axum::OtelClientLayer::new(cap.telemetry()))
         .service(http_service(client()));
     let req = http::Request::post(format!("http://{b}/absent"))
         .body(String::new())
@@ -148,18 +150,20 @@ async fn client_layer_marks_errors() {
 }
 
 #[cfg(feature = "reqwest")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_traced_injects_and_makes_a_client_span() {
+#[tokio::test]
+async fn reqwest_send_injects_and_makes_a_client_span() {
     use tracing::Instrument;
     let cap = capture();
     let b = serve(
         Router::new()
             .route("/leaf", get(|| async { "leaf" }))
-            .layer(baker_otel_axum::OtelLayer::new()),
+            .layer(baker_otel_axum::OtelLayer::new(cap.telemetry())),
     )
     .await;
     let parent = tracing::info_span!("caller");
-    let res = baker_otel_axum::send_traced(client().get(format!("http://{b}/leaf?token=x")))
+    let traced = baker_otel_axum::OtelClientLayer::new(cap.telemetry());
+    let res = traced
+        .send(client().get(format!("http://{b}/leaf?token=x")))
         .instrument(parent)
         .await
         .unwrap();

@@ -3,6 +3,7 @@ mod common;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use baker_otel::testing::Capture;
 use common::*;
 use http::StatusCode;
 use opentelemetry::trace::{SpanKind, Status};
@@ -21,7 +22,7 @@ async fn boom() -> &'static str {
     "never"
 }
 
-fn app() -> Router {
+fn app(cap: &Capture) -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
         .route("/users/{id}", get(|| async { "user" }))
@@ -45,16 +46,16 @@ fn app() -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(
-            baker_otel_axum::OtelLayer::builder()
+            baker_otel_axum::OtelLayer::builder(cap.telemetry())
                 .traceresponse(true)
                 .build(),
         )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn every_response_carries_the_server_span_trace_id() {
     let cap = capture();
-    let addr = serve(app()).await;
+    let addr = serve(app(&cap)).await;
     let http = client();
     // (method, path, expected status, expected span name, expected error.type)
     let cases: [(&str, &str, u16, &str, Option<&str>); 8] = [
@@ -126,10 +127,10 @@ async fn every_response_carries_the_server_span_trace_id() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn valid_traceparent_continues_the_trace() {
     let cap = capture();
-    let addr = serve(app()).await;
+    let addr = serve(app(&cap)).await;
     let res = client()
         .get(format!("http://{addr}/ok"))
         .header(
@@ -155,10 +156,10 @@ async fn valid_traceparent_continues_the_trace() {
     assert_eq!(attr(&span, "baker.job.id").as_deref(), Some("job-9"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn malformed_traceparent_starts_a_new_trace() {
     let cap = capture();
-    let addr = serve(app()).await;
+    let addr = serve(app(&cap)).await;
     for bad in [
         "garbage",
         "00-00000000000000000000000000000000-b7ad6b7169203331-01",
@@ -184,7 +185,7 @@ async fn malformed_traceparent_starts_a_new_trace() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn health_and_metrics_paths_produce_no_span_and_no_metrics() {
     let cap = capture();
     let app = Router::new()
@@ -194,7 +195,7 @@ async fn health_and_metrics_paths_produce_no_span_and_no_metrics() {
         .route("/livez", get(|| async { "ok" }))
         .route("/ok", get(|| async { "ok" }))
         .layer(
-            baker_otel_axum::OtelLayer::builder()
+            baker_otel_axum::OtelLayer::builder(cap.telemetry())
                 .exclude_path("/livez")
                 .build(),
         );
@@ -224,10 +225,10 @@ async fn health_and_metrics_paths_produce_no_span_and_no_metrics() {
     assert_eq!(cap.histogram_count("http.server.request.duration"), Some(1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn metrics_use_the_route_template() {
     let cap = capture();
-    let addr = serve(app()).await;
+    let addr = serve(app(&cap)).await;
     for id in 0..5 {
         client()
             .get(format!("http://{addr}/users/{id}"))
@@ -300,7 +301,7 @@ async fn metrics_use_the_route_template() {
     assert!(text.contains("http_server_active_requests"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn json_log_lines_in_handlers_carry_the_header_trace_id() {
     let cap = capture();
     let app = Router::new()
@@ -312,7 +313,7 @@ async fn json_log_lines_in_handlers_carry_the_header_trace_id() {
                 "ok"
             }),
         )
-        .layer(baker_otel_axum::OtelLayer::new());
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
     let addr = serve(app).await;
     let res = client()
         .get(format!("http://{addr}/log"))

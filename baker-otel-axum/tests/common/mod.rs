@@ -5,12 +5,29 @@ use baker_otel::testing::{Capture, CapturedSpan};
 use opentelemetry::trace::SpanKind;
 use std::net::SocketAddr;
 
-/// A capture installed process-wide (one per test process under nextest).
-pub fn capture() -> Capture {
-    let c = Capture::new();
-    c.install_global()
-        .expect("one capture per test process (run with cargo nextest)");
-    c
+/// A capture that is this thread's default subscriber until dropped: with a current-thread
+/// runtime (`#[tokio::test]`), the server, its connection tasks and the client all run under it.
+pub struct Scoped {
+    cap: Capture,
+    _guard: tracing::dispatcher::DefaultGuard,
+}
+
+impl std::ops::Deref for Scoped {
+    type Target = Capture;
+    fn deref(&self) -> &Capture {
+        &self.cap
+    }
+}
+
+/// A scoped capture (see [`Scoped`]); any number run in parallel in one process.
+pub fn capture() -> Scoped {
+    scoped(Capture::new())
+}
+
+/// Scopes an existing capture to this thread.
+pub fn scoped(cap: Capture) -> Scoped {
+    let _guard = cap.set_default();
+    Scoped { cap, _guard }
 }
 
 /// Serves `app` on a fresh loopback port.
