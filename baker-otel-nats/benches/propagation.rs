@@ -42,11 +42,19 @@ fn sdk() -> TextMapCompositePropagator {
     ])
 }
 
-/// Ours: the global propagator's fast path through an `async_nats::HeaderMap`.
-fn ours_round_trip(cx: &Context) {
+/// The hub's propagation (the default W3C trace context + baggage).
+fn propagation() -> baker_otel::propagation::Propagation {
+    baker_otel::propagation::Propagation::new(&[
+        baker_otel::config::PropagatorKind::TraceContext,
+        baker_otel::config::PropagatorKind::Baggage,
+    ])
+}
+
+/// Ours: the hub's propagation (core codec) through an `async_nats::HeaderMap`.
+fn ours_round_trip(p: &baker_otel::propagation::Propagation, cx: &Context) {
     let mut headers = async_nats::HeaderMap::new();
-    baker_otel_nats::propagation::inject_context(black_box(cx), &mut headers);
-    let out = baker_otel_nats::propagation::extract(Some(&headers));
+    baker_otel_nats::propagation::inject_context(p, black_box(cx), &mut headers);
+    let out = baker_otel_nats::propagation::extract(p, Some(&headers));
     black_box(out.span().span_context().span_id());
 }
 
@@ -75,12 +83,8 @@ fn cases() -> [(&'static str, &'static str, Context); 2] {
 }
 
 fn bench(c: &mut Criterion) {
-    baker_otel::propagation::install(&[
-        baker_otel::config::PropagatorKind::TraceContext,
-        baker_otel::config::PropagatorKind::Baggage,
-    ]);
-    assert!(baker_otel_nats::propagation::fast_path_active());
     let sdk = sdk();
+    let p = propagation();
     for (group, _, cx) in cases() {
         let mut g = c.benchmark_group(group);
         g.sample_size(20)
@@ -89,7 +93,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function("hashmap_sdk_composite", |b| {
             b.iter(|| peer_round_trip(&sdk, &cx))
         });
-        g.bench_function("nats_headermap_baker", |b| b.iter(|| ours_round_trip(&cx)));
+        g.bench_function("nats_headermap_baker", |b| b.iter(|| ours_round_trip(&p, &cx)));
         if !cx.baggage().is_empty() {
             g.bench_function("nats_headermap_generic_carrier_sdk", |b| {
                 b.iter(|| {
@@ -113,10 +117,11 @@ fn bench(c: &mut Criterion) {
 /// Paired figures for `scripts/bench_summary.py` (which prefers them to criterion's medians).
 fn report(_c: &mut Criterion) {
     let sdk = sdk();
+    let p = propagation();
     let mut rows = Vec::new();
     for (group, label, cx) in cases() {
         let m = paired::paired(
-            |k| (0..k).for_each(|_| ours_round_trip(&cx)),
+            |k| (0..k).for_each(|_| ours_round_trip(&p, &cx)),
             |k| (0..k).for_each(|_| peer_round_trip(&sdk, &cx)),
             41,
             2000,

@@ -27,11 +27,12 @@
 
 use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
+use baker_otel::propagation::FieldValues;
 use opentelemetry::propagation::{Extractor, Injector};
 use std::str::FromStr;
 
 /// Largest header value injected or extracted (8 KiB, the W3C baggage limit); longer ones are skipped.
-pub const MAX_VALUE_LEN: usize = 8192;
+pub const MAX_VALUE_LEN: usize = baker_otel::propagation::MAX_VALUE_LEN;
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -115,7 +116,7 @@ impl<'a> HeaderExtractor<'a> {
     /// `[traceparent, tracestate, baggage]`, each exactly as [`value`](Self::value) would return
     /// it, found in one pass over the map instead of three hashed lookups (SipHash dominates
     /// a lookup in the small maps messages carry).
-    pub(crate) fn w3c_values(&self) -> [Option<&'a str>; 3] {
+    pub(crate) fn w3c_values(&self) -> FieldValues<'a> {
         let mut exact: [Option<&'a [HeaderValue]>; 3] = [None; 3];
         let mut folded = [Folded::default(); 3];
         for (name, values) in self.0.iter() {
@@ -131,10 +132,12 @@ impl<'a> HeaderExtractor<'a> {
                 }
             }
         }
-        std::array::from_fn(|i| match exact[i].and_then(|vs| single(vs.iter())) {
-            Some(v) => accept(v),
-            None => folded[i].value(),
-        })
+        let [traceparent, tracestate, baggage]: [Option<&'a str>; 3] =
+            std::array::from_fn(|i| match exact[i].and_then(|vs| single(vs.iter())) {
+                Some(v) => accept(v),
+                None => folded[i].value(),
+            });
+        FieldValues::new(traceparent, tracestate, baggage)
     }
 }
 
@@ -244,8 +247,8 @@ mod tests {
                     }
                 }
                 let ex = HeaderExtractor(&h);
-                let expected = W3C_NAMES.map(|n| ex.value(n));
-                assert_eq!(ex.w3c_values(), expected, "{h:?}");
+                let [tp, ts, bg] = W3C_NAMES.map(|n| ex.value(n));
+                assert_eq!(ex.w3c_values(), FieldValues::new(tp, ts, bg), "{h:?}");
             }
         }
     }

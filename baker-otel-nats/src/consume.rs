@@ -114,7 +114,8 @@ impl<M: ReceivedMessage> Traced<M> {
     ///
     /// ```no_run
     /// # fn f(m: async_nats::Message) {
-    /// let traced = baker_otel_nats::Traced::new(m, None, baker_otel_nats::NatsTelemetry::new());
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
+    /// let traced = baker_otel_nats::Traced::new(m, None, nats);
     /// # }
     /// ```
     pub fn new(message: M, group: Option<String>, tel: NatsTelemetry) -> Self {
@@ -143,7 +144,7 @@ impl<M: ReceivedMessage> Traced<M> {
             error.type = Empty,
         );
         // Parent must be set before the span is entered (tracing-opentelemetry 0.34).
-        let _ = span.set_parent(propagation::extract(msg.headers.as_ref()));
+        let _ = span.set_parent(propagation::extract(&tel.propagation, msg.headers.as_ref()));
 
         let mut attrs = Vec::with_capacity(3);
         attrs.push(system());
@@ -279,7 +280,8 @@ pin_project_lite::pin_project! {
     ///
     /// ```no_run
     /// # async fn f(sub: async_nats::Subscriber) {
-    /// let traced = baker_otel_nats::TracedSubscriber::new(sub, Some("workers".into()), baker_otel_nats::NatsTelemetry::new());
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
+    /// let traced = baker_otel_nats::TracedSubscriber::new(sub, Some("workers".into()), nats);
     /// # }
     /// ```
     #[derive(Debug)]
@@ -296,7 +298,8 @@ impl TracedSubscriber {
     ///
     /// ```no_run
     /// # async fn f(sub: async_nats::Subscriber) {
-    /// let traced = baker_otel_nats::TracedSubscriber::new(sub, None, baker_otel_nats::NatsTelemetry::new());
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
+    /// let traced = baker_otel_nats::TracedSubscriber::new(sub, None, nats);
     /// # }
     /// ```
     pub fn new(
@@ -338,7 +341,7 @@ pin_project_lite::pin_project! {
     /// ```no_run
     /// # async fn f(consumer: async_nats::jetstream::consumer::PullConsumer) -> Result<(), async_nats::Error> {
     /// use futures_util::StreamExt;
-    /// let nats = baker_otel_nats::NatsTelemetry::new();
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
     /// let mut messages = baker_otel_nats::TracedMessages::new(consumer.messages().await?, nats);
     /// while let Some(msg) = messages.next().await {
     ///     let msg = msg?;
@@ -359,7 +362,8 @@ impl<S> TracedMessages<S> {
     ///
     /// ```no_run
     /// # async fn f(c: async_nats::jetstream::consumer::PullConsumer) -> Result<(), Box<dyn std::error::Error>> {
-    /// let m = baker_otel_nats::TracedMessages::new(c.messages().await?, baker_otel_nats::NatsTelemetry::new());
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
+    /// let m = baker_otel_nats::TracedMessages::new(c.messages().await?, nats);
     /// # Ok(()) }
     /// ```
     pub fn new(inner: S, tel: NatsTelemetry) -> Self {

@@ -30,8 +30,9 @@ use tracing::Instrument;
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
 /// let client = async_nats::connect("127.0.0.1:4222").await?;
-/// let js = baker_otel_nats::NatsTelemetry::new().jetstream(async_nats::jetstream::new(client));
+/// let js = nats.jetstream(async_nats::jetstream::new(client));
 /// let ack = js.publish("jobs.summarise", "{}".into()).await?.await?;
 /// # Ok(()) }
 /// ```
@@ -46,8 +47,9 @@ impl TracedJetStream {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), async_nats::ConnectError> {
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
     /// let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await?);
-    /// let _t = baker_otel_nats::TracedJetStream::new(js, baker_otel_nats::NatsTelemetry::new());
+    /// let _t = baker_otel_nats::TracedJetStream::new(js, nats);
     /// # Ok(()) }
     /// ```
     pub fn new(context: async_nats::jetstream::Context, tel: NatsTelemetry) -> Self {
@@ -107,7 +109,7 @@ impl TracedJetStream {
     ) -> Result<TracedPublishAck, PublishError> {
         let subject = subject.to_subject();
         let mut guard = SendGuard::begin(
-            &self.tel.inst,
+            &self.tel,
             Op::Publish,
             &subject,
             payload.len(),

@@ -2,15 +2,15 @@
 //!
 //! One trace across NATS: W3C trace context and baggage (conversation / job ids) in NATS
 //! headers, semantic-convention messaging spans and metrics, JetStream settlements and a
-//! queue-depth gauge. Builds on [`baker_otel`]: the global propagator it installs is used for
-//! every inject/extract.
+//! queue-depth gauge. Built from the [`baker_otel::Telemetry`] hub: its meter provider and its
+//! propagation (`OTEL_PROPAGATORS`) are used for every instrument and every inject/extract.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let _telemetry = baker_otel::init()?;
-//! let nats = baker_otel_nats::NatsTelemetry::new();
+//! let telemetry = baker_otel::init()?;
+//! let nats = baker_otel_nats::NatsTelemetry::new(&telemetry);
 //! let client = nats.client(async_nats::connect("nats://127.0.0.1:4222").await?);
 //!
 //! // Brain: PRODUCER span `send jobs.summarise`, context + baggage in the headers.
@@ -49,7 +49,6 @@ mod settle;
 mod spans;
 pub mod subject;
 mod telemetry;
-mod w3c;
 
 pub use carrier::{HeaderExtractor, HeaderInjector, MAX_VALUE_LEN};
 pub use consume::{Delivery, ReceivedMessage, Traced, TracedMessages, TracedSubscriber};
@@ -58,4 +57,4 @@ pub use publish::TracedClient;
 pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH};
 pub use spans::{MSG_ID_HEADER, TARGET};
 pub use subject::{destination_name, INBOX_TEMPLATE};
-pub use telemetry::{NatsTelemetry, NatsTelemetryBuilder, SCOPE};
+pub use telemetry::{NatsTelemetry, SCOPE};

@@ -12,8 +12,8 @@
 
 use crate::instruments::{system, Instruments};
 use crate::propagation;
-use crate::publish::msg_id;
-use crate::spans::{self, Op};
+use crate::spans::{self, msg_id, Op};
+use crate::NatsTelemetry;
 use crate::subject::destination_name;
 use async_nats::HeaderMap;
 use opentelemetry::KeyValue;
@@ -53,7 +53,7 @@ impl SendGuard {
     /// the guard that records the outcome exactly once — if the send is dropped before it
     /// completes, as "cancelled".
     pub(crate) fn begin(
-        inst: &Arc<Instruments>,
+        tel: &NatsTelemetry,
         op: Op,
         subject: &str,
         payload_len: usize,
@@ -61,8 +61,8 @@ impl SendGuard {
     ) -> Self {
         let dest = destination_name(subject);
         let span = spans::client_span(op, dest, payload_len, msg_id(headers));
-        propagation::inject_context(&spans::context_of(&span), headers);
-        Self::new(inst.clone(), op, dest, span)
+        propagation::inject_context(&tel.propagation, &spans::context_of(&span), headers);
+        Self::new(tel.inst.clone(), op, dest, span)
     }
 
     /// Starts timing `op` to `dest`, traced by `span`; dropping it now records a cancellation.

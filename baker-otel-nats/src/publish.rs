@@ -1,7 +1,7 @@
 //! Traced core NATS publishing and requests: [`TracedClient`].
 
 use crate::outcome::SendGuard;
-use crate::spans::{self, Op, MSG_ID_HEADER};
+use crate::spans::{self, Op};
 use crate::{propagation, NatsTelemetry, TracedSubscriber};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, PublishError, RequestError, SubscribeError};
@@ -22,7 +22,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = baker_otel_nats::NatsTelemetry::new().client(async_nats::connect("127.0.0.1:4222").await?);
+/// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
+/// let client = nats.client(async_nats::connect("127.0.0.1:4222").await?);
 /// client.publish("jobs.summarise", "{}".into()).await?;
 /// let reply = client.request("svc.echo", "hi".into()).await?;
 /// # Ok(()) }
@@ -33,17 +34,14 @@ pub struct TracedClient {
     tel: NatsTelemetry,
 }
 
-pub(crate) fn msg_id(headers: &HeaderMap) -> Option<&str> {
-    crate::HeaderExtractor(headers).value(MSG_ID_HEADER)
-}
-
 impl TracedClient {
     /// Wraps `client`, recording into `tel`'s instruments.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), async_nats::ConnectError> {
+    /// # let nats = baker_otel_nats::NatsTelemetry::new(baker_otel::testing::Capture::new().telemetry());
     /// let c = async_nats::connect("127.0.0.1:4222").await?;
-    /// let traced = baker_otel_nats::TracedClient::new(c, baker_otel_nats::NatsTelemetry::new());
+    /// let traced = baker_otel_nats::TracedClient::new(c, nats);
     /// # Ok(()) }
     /// ```
     pub fn new(client: Client, tel: NatsTelemetry) -> Self {
@@ -102,7 +100,7 @@ impl TracedClient {
     ) -> Result<(), PublishError> {
         let subject = subject.to_subject();
         let guard = SendGuard::begin(
-            &self.tel.inst,
+            &self.tel,
             Op::Publish,
             &subject,
             payload.len(),
@@ -158,7 +156,7 @@ impl TracedClient {
     ) -> Result<Message, RequestError> {
         let subject = subject.to_subject();
         let guard = SendGuard::begin(
-            &self.tel.inst,
+            &self.tel,
             Op::Request,
             &subject,
             payload.len(),
@@ -172,7 +170,7 @@ impl TracedClient {
             .await;
         match &res {
             Ok(reply) => {
-                let cx = propagation::extract(reply.headers.as_ref());
+                let cx = propagation::extract(&self.tel.propagation, reply.headers.as_ref());
                 let remote = cx.span().span_context().clone();
                 if remote.is_valid() {
                     guard.span().add_link(remote);

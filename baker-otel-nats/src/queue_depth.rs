@@ -41,10 +41,13 @@ type Cache = Arc<RwLock<Vec<Entry>>>;
 ///
 /// ```no_run
 /// # async fn run(js: async_nats::jetstream::Context) -> Result<(), Box<dyn std::error::Error>> {
-/// let depth = baker_otel_nats::QueueDepth::builder(js)
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let nats = baker_otel_nats::NatsTelemetry::new(&telemetry);
+/// let depth = baker_otel_nats::QueueDepth::builder(&nats, js)
 ///     .consumer("JOBS", "workers")
 ///     .interval(std::time::Duration::from_secs(15))
-///     .start()?; // keep the guard alive
+///     .build()?; // keep the guard alive
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -53,7 +56,7 @@ pub struct QueueDepthBuilder {
     js: async_nats::jetstream::Context,
     targets: Vec<(String, String)>,
     interval: Duration,
-    meter: Option<Meter>,
+    meter: Meter,
 }
 
 impl QueueDepthBuilder {
@@ -77,24 +80,14 @@ impl QueueDepthBuilder {
         self
     }
 
-    /// Registers the gauge on `telemetry`'s meter (default: the global meter).
-    ///
-    /// ```no_run
-    /// # fn f(b: baker_otel_nats::QueueDepthBuilder) { let _ = b.telemetry(&baker_otel_nats::NatsTelemetry::new()); }
-    /// ```
-    pub fn telemetry(mut self, telemetry: &NatsTelemetry) -> Self {
-        self.meter = Some(telemetry.meter().clone());
-        self
-    }
-
-    /// Starts the poller (in the current Tokio runtime) and registers the gauge.
+    /// Registers the gauge and starts the poller (in the current Tokio runtime).
     ///
     /// ```no_run
     /// # async fn f(b: baker_otel_nats::QueueDepthBuilder) -> Result<(), baker_otel_nats::QueueDepthError> {
-    /// let _guard = b.start()?;
+    /// let _guard = b.build()?;
     /// # Ok(()) }
     /// ```
-    pub fn start(self) -> Result<QueueDepth, QueueDepthError> {
+    pub fn build(self) -> Result<QueueDepth, QueueDepthError> {
         let handle =
             tokio::runtime::Handle::try_current().map_err(|_| QueueDepthError::NoRuntime)?;
         if self.targets.is_empty() {
@@ -110,9 +103,7 @@ impl QueueDepthBuilder {
                 })
                 .collect(),
         ));
-        let meter = self
-            .meter
-            .unwrap_or_else(|| opentelemetry::global::meter(crate::telemetry::SCOPE));
+        let meter = self.meter;
         let read = Arc::downgrade(&cache);
         let gauge = meter
             .u64_observable_gauge(QUEUE_DEPTH)
@@ -188,8 +179,8 @@ async fn poll(
 /// Guard of a running queue-depth poller; dropping it stops polling.
 ///
 /// ```no_run
-/// # async fn run(js: async_nats::jetstream::Context) -> Result<(), Box<dyn std::error::Error>> {
-/// let depth = baker_otel_nats::QueueDepth::builder(js).consumer("JOBS", "workers").start()?;
+/// # async fn run(nats: baker_otel_nats::NatsTelemetry, js: async_nats::jetstream::Context) -> Result<(), Box<dyn std::error::Error>> {
+/// let depth = baker_otel_nats::QueueDepth::builder(&nats, js).consumer("JOBS", "workers").build()?;
 /// let _latest = depth.latest("JOBS", "workers"); // Some((pending, ack_pending)) once polled
 /// # Ok(()) }
 /// ```
@@ -201,17 +192,19 @@ pub struct QueueDepth {
 }
 
 impl QueueDepth {
-    /// A builder watching consumers of `js`.
+    /// A builder watching consumers of `js`, reporting on `nats`'s meter.
     ///
     /// ```no_run
-    /// # fn f(js: async_nats::jetstream::Context) { let _b = baker_otel_nats::QueueDepth::builder(js); }
+    /// # fn f(nats: &baker_otel_nats::NatsTelemetry, js: async_nats::jetstream::Context) {
+    /// let _b = baker_otel_nats::QueueDepth::builder(nats, js);
+    /// # }
     /// ```
-    pub fn builder(js: async_nats::jetstream::Context) -> QueueDepthBuilder {
+    pub fn builder(nats: &NatsTelemetry, js: async_nats::jetstream::Context) -> QueueDepthBuilder {
         QueueDepthBuilder {
             js,
             targets: Vec::new(),
             interval: Duration::from_secs(15),
-            meter: None,
+            meter: nats.meter().clone(),
         }
     }
 

@@ -28,6 +28,11 @@ impl Op {
 }
 
 /// `send {dest}` (PRODUCER) or `request {dest}` (CLIENT), child of the current span.
+/// The JetStream message id (`Nats-Msg-Id`) of outgoing headers.
+pub(crate) fn msg_id(headers: &async_nats::HeaderMap) -> Option<&str> {
+    crate::HeaderExtractor(headers).value(MSG_ID_HEADER)
+}
+
 pub(crate) fn client_span(op: Op, dest: &str, body_size: usize, msg_id: Option<&str>) -> Span {
     let span = match op {
         Op::Publish => tracing::info_span!(

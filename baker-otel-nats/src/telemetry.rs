@@ -1,18 +1,22 @@
-//! [`NatsTelemetry`]: the shared instruments every wrapper records into.
+//! [`NatsTelemetry`]: the instruments and propagation every wrapper uses, from the hub.
 
 use crate::instruments::Instruments;
 use crate::{TracedClient, TracedJetStream};
-use opentelemetry::metrics::{Meter, MeterProvider};
+use baker_otel::propagation::Propagation;
+use baker_otel::TelemetryHandle;
+use opentelemetry::metrics::Meter;
 use std::sync::Arc;
 
 /// Instrumentation scope name of the meter.
 pub const SCOPE: &str = "baker-otel-nats";
 
-/// Handle to the messaging instruments; cheap to clone. Wrap clients and contexts with it.
+/// Handle to the messaging instruments and the hub's propagation; cheap to clone. Wrap clients
+/// and contexts with it.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let nats = baker_otel_nats::NatsTelemetry::new(); // global meter provider
+/// let telemetry = baker_otel::init()?;
+/// let nats = baker_otel_nats::NatsTelemetry::new(&telemetry);
 /// let client = nats.client(async_nats::connect("nats://127.0.0.1:4222").await?);
 /// client.publish("jobs.summarise", "{}".into()).await?;
 /// # Ok(()) }
@@ -20,39 +24,29 @@ pub const SCOPE: &str = "baker-otel-nats";
 #[derive(Debug, Clone)]
 pub struct NatsTelemetry {
     pub(crate) inst: Arc<Instruments>,
-}
-
-impl Default for NatsTelemetry {
-    fn default() -> Self {
-        Self::new()
-    }
+    pub(crate) propagation: Propagation,
 }
 
 impl NatsTelemetry {
-    /// Instruments from the global meter provider (`opentelemetry::global::meter("baker-otel-nats")`).
+    /// Instruments on `telemetry`'s meter provider, propagation with its propagators
+    /// (`OTEL_PROPAGATORS`). Built at any point of start-up: nothing is looked up later.
     ///
     /// ```
-    /// let _nats = baker_otel_nats::NatsTelemetry::new();
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let _nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry());
     /// ```
-    pub fn new() -> Self {
-        Self::builder().build()
-    }
-
-    /// A builder (e.g. to pass an explicit meter provider in tests).
-    ///
-    /// ```
-    /// let mp = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
-    /// let _nats = baker_otel_nats::NatsTelemetry::builder().meter_provider(&mp).build();
-    /// ```
-    pub fn builder() -> NatsTelemetryBuilder {
-        NatsTelemetryBuilder { meter: None }
+    pub fn new(telemetry: &TelemetryHandle) -> Self {
+        Self {
+            inst: Arc::new(Instruments::new(telemetry.meter(SCOPE))),
+            propagation: telemetry.propagation().clone(),
+        }
     }
 
     /// Wraps a core NATS client.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), async_nats::ConnectError> {
-    /// let client = baker_otel_nats::NatsTelemetry::new().client(async_nats::connect("127.0.0.1:4222").await?);
+    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
+    /// let client = nats.client(async_nats::connect("127.0.0.1:4222").await?);
     /// # Ok(()) }
     /// ```
     pub fn client(&self, client: async_nats::Client) -> TracedClient {
@@ -62,9 +56,9 @@ impl NatsTelemetry {
     /// Wraps a JetStream context.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), async_nats::ConnectError> {
+    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
     /// let client = async_nats::connect("127.0.0.1:4222").await?;
-    /// let js = baker_otel_nats::NatsTelemetry::new().jetstream(async_nats::jetstream::new(client));
+    /// let js = nats.jetstream(async_nats::jetstream::new(client));
     /// # Ok(()) }
     /// ```
     pub fn jetstream(&self, context: async_nats::jetstream::Context) -> TracedJetStream {
@@ -74,53 +68,21 @@ impl NatsTelemetry {
     /// The meter the instruments were created from (the queue-depth gauge uses it too).
     ///
     /// ```
-    /// let _meter = baker_otel_nats::NatsTelemetry::new().meter();
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let _meter = baker_otel_nats::NatsTelemetry::new(capture.telemetry()).meter();
     /// ```
     pub fn meter(&self) -> &Meter {
         &self.inst.meter
     }
-}
 
-/// Builder for [`NatsTelemetry`].
-#[derive(Debug)]
-#[must_use]
-pub struct NatsTelemetryBuilder {
-    meter: Option<Meter>,
-}
-
-impl NatsTelemetryBuilder {
-    /// Records into `provider` instead of the global meter provider.
+    /// The propagation used for every inject/extract (the hub's).
     ///
     /// ```
-    /// let mp = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
-    /// let _b = baker_otel_nats::NatsTelemetry::builder().meter_provider(&mp);
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry());
+    /// assert_eq!(nats.propagation().fields().count(), 3);
     /// ```
-    pub fn meter_provider(mut self, provider: &dyn MeterProvider) -> Self {
-        self.meter = Some(provider.meter(SCOPE));
-        self
-    }
-
-    /// Records into `meter`.
-    ///
-    /// ```
-    /// let _b = baker_otel_nats::NatsTelemetry::builder().meter(opentelemetry::global::meter("mine"));
-    /// ```
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
-        self
-    }
-
-    /// Creates the instruments.
-    ///
-    /// ```
-    /// let _nats = baker_otel_nats::NatsTelemetry::builder().build();
-    /// ```
-    pub fn build(self) -> NatsTelemetry {
-        let meter = self
-            .meter
-            .unwrap_or_else(|| opentelemetry::global::meter(SCOPE));
-        NatsTelemetry {
-            inst: Arc::new(Instruments::new(meter)),
-        }
+    pub fn propagation(&self) -> &Propagation {
+        &self.propagation
     }
 }

@@ -1,10 +1,11 @@
-//! Extractor robustness on arbitrary header maps, and W3C interop through the global propagator
-//! (fast path and the generic carrier path).
+//! Extractor robustness on arbitrary header maps, and W3C interop with every propagator
+//! configuration a hub can have.
 
 use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
 use baker_otel::config::PropagatorKind;
-use baker_otel_nats::propagation::{extract, fast_path_active, inject_context};
+use baker_otel::propagation::Propagation;
+use baker_otel_nats::propagation::{extract, inject_context};
 use baker_otel_nats::HeaderExtractor;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TraceContextExt;
@@ -31,8 +32,12 @@ fn w3c_example() -> HeaderMap {
     h
 }
 
-fn check_w3c_example_roundtrip() {
-    let cx = extract(Some(&w3c_example()));
+fn w3c() -> Propagation {
+    Propagation::new(&[PropagatorKind::TraceContext, PropagatorKind::Baggage])
+}
+
+fn check_w3c_example_roundtrip(p: &Propagation) {
+    let cx = extract(p, Some(&w3c_example()));
     let span = cx.span();
     let sc = span.span_context();
     assert_eq!(
@@ -46,7 +51,7 @@ fn check_w3c_example_roundtrip() {
         "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
     );
     let mut out = HeaderMap::new();
-    inject_context(&cx, &mut out);
+    inject_context(p, &cx, &mut out);
     assert_eq!(
         out.get("traceparent").unwrap().as_str(),
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -58,22 +63,18 @@ fn check_w3c_example_roundtrip() {
 }
 
 #[test]
-fn w3c_spec_example_interop_on_fast_and_generic_paths() {
-    baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
-    assert!(fast_path_active());
-    check_w3c_example_roundtrip();
-    // A different set (order swapped) → the generic carrier path through the SDK propagator.
-    baker_otel::propagation::install(&[PropagatorKind::Baggage, PropagatorKind::TraceContext]);
-    assert!(!fast_path_active());
-    check_w3c_example_roundtrip();
-    baker_otel::propagation::install(&[PropagatorKind::TraceContext]);
-    assert!(!fast_path_active());
-    check_w3c_example_roundtrip();
+fn w3c_spec_example_interop_with_every_configuration() {
+    for kinds in [
+        &[PropagatorKind::TraceContext, PropagatorKind::Baggage][..],
+        &[PropagatorKind::Baggage, PropagatorKind::TraceContext][..],
+        &[PropagatorKind::TraceContext][..],
+    ] {
+        check_w3c_example_roundtrip(&Propagation::new(kinds));
+    }
     // `none`: nothing is propagated.
-    baker_otel::propagation::install(&[]);
-    assert!(!extract(Some(&w3c_example())).has_active_span());
-    baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
-    assert!(fast_path_active());
+    assert!(!extract(&Propagation::new(&[]), Some(&w3c_example())).has_active_span());
+    // Baggage only: the span context is neither read nor written.
+    assert!(!extract(&Propagation::new(&[PropagatorKind::Baggage]), Some(&w3c_example())).has_active_span());
 }
 
 proptest! {
@@ -82,12 +83,11 @@ proptest! {
         entries in proptest::collection::vec((".{0,16}", ".{0,64}"), 0..12),
         key in ".{0,16}",
     ) {
-        baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
         let h = map(&entries);
         let ex = HeaderExtractor(&h);
         let _ = ex.get(&key);
         let _ = ex.keys();
-        let cx = extract(Some(&h));
+        let cx = extract(&w3c(), Some(&h));
         // A span is only ever extracted from a single, well-formed traceparent.
         if cx.has_active_span() {
             let tp = ex.get("traceparent").expect("span came from a traceparent");
@@ -100,10 +100,9 @@ proptest! {
         noise in proptest::collection::vec(("[a-zA-Z0-9-]{1,12}", "[ -~]{0,40}"), 0..8),
         trace in 1u128.., span in 1u64..,
     ) {
-        baker_otel::propagation::install(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
         let mut entries: Vec<_> = noise.into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("traceparent") && !k.eq_ignore_ascii_case("tracestate")).collect();
         entries.push(("traceparent".into(), format!("00-{trace:032x}-{span:016x}-01")));
-        let cx = extract(Some(&map(&entries)));
+        let cx = extract(&w3c(), Some(&map(&entries)));
         prop_assert_eq!(cx.span().span_context().span_id().to_string(), format!("{span:016x}"));
     }
 }

@@ -33,7 +33,6 @@ use std::future::{Future, IntoFuture};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -48,20 +47,12 @@ const GUARD: Duration = Duration::from_secs(10);
 // Harness: one capture per process, a dedicated nats-server child, hang guards.
 // ---------------------------------------------------------------------------------------------
 
-fn capture() -> &'static Capture {
-    static CAP: OnceLock<Capture> = OnceLock::new();
-    CAP.get_or_init(|| {
-        let cap = Capture::new();
-        cap.install_global()
-            .expect("capture installs once per process");
-        cap
-    })
-}
-
-fn telemetry() -> NatsTelemetry {
-    NatsTelemetry::builder()
-        .meter_provider(capture().meter_provider())
-        .build()
+/// The test's capture, as this thread's default subscriber: on a current-thread runtime every
+/// task (publishers, consumers, the client's connection task) runs under it.
+fn capture() -> (Capture, tracing::dispatcher::DefaultGuard) {
+    let cap = Capture::new();
+    let guard = cap.set_default();
+    (cap, guard)
 }
 
 fn unique(prefix: &str) -> String {
@@ -278,12 +269,12 @@ fn assert_propagated(spans: &[CapturedSpan], subject: &str, received: &[(String,
 // Core NATS
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation_resumes() {
-    let cap = capture();
+    let (cap, _scope) = capture();
     let mut server = NatsServer::start();
     let url = server.url();
-    let nats = telemetry();
+    let nats = NatsTelemetry::new(cap.telemetry());
     let subject = unique("outage.jobs");
     let rpc = unique("outage.rpc");
 
@@ -550,12 +541,12 @@ async fn core_nats_outage_errors_are_traced_buffering_is_bounded_and_propagation
 // JetStream
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn jetstream_messages_published_before_a_kill_keep_their_trace_after_restart() {
-    let cap = capture();
+    let (cap, _scope) = capture();
     let mut server = NatsServer::start();
     let url = server.url();
-    let nats = telemetry();
+    let nats = NatsTelemetry::new(cap.telemetry());
     let client = connect(&url, options()).await;
     let js = nats.jetstream(
         jetstream::ContextBuilder::new()

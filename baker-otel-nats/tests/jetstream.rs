@@ -37,11 +37,10 @@ async fn publish_pull_ack_is_one_trace_with_settlements_and_queue_depth() {
             })
             .await
             .unwrap();
-        let monitor = QueueDepth::builder(js.inner().clone())
+        let monitor = QueueDepth::builder(nats, js.inner().clone())
             .consumer(&name, "workers")
             .interval(Duration::from_millis(50))
-            .telemetry(nats)
-            .start()
+            .build()
             .unwrap();
 
         for i in 0..2 {

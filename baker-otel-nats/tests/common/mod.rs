@@ -22,9 +22,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn telemetry(cap: &Capture) -> NatsTelemetry {
-    NatsTelemetry::builder()
-        .meter_provider(cap.meter_provider())
-        .build()
+    NatsTelemetry::new(cap.telemetry())
 }
 
 /// Awaits `f` with a generous bound so a broken test fails instead of hanging.

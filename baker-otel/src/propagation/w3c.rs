@@ -47,7 +47,7 @@ impl Field {
 }
 
 /// The raw values of the three fields as a carrier read them (absent = `None`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FieldValues<'a> {
     /// `traceparent`.

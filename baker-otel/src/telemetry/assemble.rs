@@ -4,10 +4,13 @@
 use super::builder::TelemetryBuilder;
 use super::guard::Telemetry;
 use super::handle::{HubLayer, Parts, TelemetryHandle};
+use crate::export::batch::BatchExporter;
+use crate::export::build::LogItem;
 use crate::export::runtime::ExportRuntime;
 use crate::export::DropCounters;
 use crate::logs::json::JsonLayer;
 use crate::{ConfigError, InitError};
+use opentelemetry_sdk::trace::SpanData;
 use std::sync::Arc;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -79,16 +82,7 @@ impl TelemetryBuilder {
         let handle = runtime.handle();
         let resource = crate::resource::build(&cfg, &self.resource, &self.env);
 
-        let mut extra_logs: Vec<_> = self.extra_logs.drain(..).map(|f| f(&resource)).collect();
-        let mut extra_spans: Vec<_> = self.extra_spans.drain(..).map(|f| f(&resource)).collect();
-        let mut extra_reader = None;
-        // A test capture adds in-memory sinks (its builder selects no other exporter).
-        #[cfg(feature = "testing")]
-        if let Some(o) = self.overrides.take() {
-            extra_logs.push(o.logs);
-            extra_spans.push(o.spans);
-            extra_reader = Some(o.metrics);
-        }
+        let (extra_logs, extra_spans, extra_reader) = self.take_extra_exporters(&resource);
 
         // Meter → logger → tracer (shutdown runs the other way round).
         let meter = crate::metrics::build(
@@ -127,6 +121,30 @@ impl TelemetryBuilder {
             .with(log_layer)
             .with(HubLayer(hub.clone()));
         Ok((Telemetry { hub }, tracing::Dispatch::new(subscriber)))
+    }
+}
+
+impl TelemetryBuilder {
+    /// The exporters added next to the configured ones: the user's, and a test capture's
+    /// in-memory sinks (a capture's builder selects no other exporter).
+    #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
+    fn take_extra_exporters(
+        &mut self,
+        resource: &opentelemetry_sdk::Resource,
+    ) -> (
+        Vec<Box<dyn BatchExporter<LogItem>>>,
+        Vec<Box<dyn BatchExporter<SpanData>>>,
+        Option<crate::metrics::ExtraReader>,
+    ) {
+        let mut logs: Vec<_> = self.extra_logs.drain(..).map(|f| f(resource)).collect();
+        let mut spans: Vec<_> = self.extra_spans.drain(..).map(|f| f(resource)).collect();
+        #[cfg(feature = "testing")]
+        if let Some(o) = self.overrides.take() {
+            logs.push(o.logs);
+            spans.push(o.spans);
+            return (logs, spans, Some(o.metrics));
+        }
+        (logs, spans, None)
     }
 }
 
