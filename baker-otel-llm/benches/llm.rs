@@ -105,10 +105,9 @@ fn setup() -> Pricing {
         .json_logs(false)
         .init()
         .expect("init");
-    LlmTelemetry::builder()
-        .meter_provider(telemetry.meter_provider().expect("metrics"))
+    LlmTelemetry::builder(&telemetry)
         .preload_model("anthropic", "claude-sonnet-4-5")
-        .install()
+        .build()
         .expect("install");
     {
         use opentelemetry::metrics::MeterProvider as _;

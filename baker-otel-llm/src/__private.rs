@@ -8,6 +8,28 @@ pub use ::tracing::Instrument;
 
 use crate::usage::{short_type_name, ClassifyError, ReportsUsage};
 
+/// Starts the handle of a span the macros created.
+#[inline]
+pub fn start_llm(span: tracing::Span, a: LlmArgs) -> crate::LlmSpan {
+    crate::LlmSpan::start(span, a)
+}
+#[inline]
+pub fn start_tool(span: tracing::Span, a: ToolArgs) -> crate::ToolSpan {
+    crate::ToolSpan::start(span, a)
+}
+#[inline]
+pub fn start_agent(span: tracing::Span, name: StringValue) -> crate::AgentSpan {
+    crate::AgentSpan::start(span, name)
+}
+#[inline]
+pub fn start_iteration(span: tracing::Span, n: i64) -> crate::IterationSpan {
+    crate::IterationSpan::start(span, n)
+}
+#[inline]
+pub fn start_memory(span: tracing::Span, store: StringValue, op: &'static str) -> crate::MemorySpan {
+    crate::MemorySpan::start(span, store, op)
+}
+
 /// Static span name (the model/tool name was a literal).
 pub struct Static;
 /// Dynamic span name (recorded in `otel.name`).

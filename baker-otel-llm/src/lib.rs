@@ -10,8 +10,8 @@
 //! use baker_otel_llm::{agent_span, iteration_span, llm_span, tool_span, Usage};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let _otel = baker_otel::init()?;
-//! let _llm = baker_otel_llm::LlmTelemetry::builder().default_provider("anthropic").install()?;
+//! let telemetry = baker_otel::init()?;
+//! let _llm = baker_otel_llm::LlmTelemetry::builder(&telemetry).default_provider("anthropic").build()?;
 //!
 //! let agent = agent_span!("planner");                       // invoke_agent planner
 //! agent.in_scope(|| {
@@ -80,6 +80,7 @@
 
 mod accumulator;
 pub mod content;
+mod hashing;
 mod labels;
 mod macros;
 pub mod metrics;
@@ -103,6 +104,6 @@ pub use spans::memory::MemorySpan;
 pub use spans::tool::ToolSpan;
 pub use stream::{LlmStream, ReportsUsageFn};
 pub use telemetry::{
-    init, Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
+    Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};

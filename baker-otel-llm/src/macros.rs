@@ -86,7 +86,7 @@ macro_rules! __llm_span_impl {
             gen_ai.usage.cost.currency = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
         );
-        $crate::LlmSpan::__start(__span, __a)
+        $crate::__private::start_llm(__span, __a)
     }};
 }
 
@@ -136,7 +136,7 @@ macro_rules! __tool_span_impl {
             gen_ai.tool.call.result = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
         );
-        $crate::ToolSpan::__start(__span, __a)
+        $crate::__private::start_tool(__span, __a)
     }};
 }
 
@@ -189,7 +189,7 @@ macro_rules! __agent_span_impl {
             baker.llm.unpriced_calls = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
         );
-        $crate::AgentSpan::__start(__span, __a.name)
+        $crate::__private::start_agent(__span, __a.name)
     }};
 }
 
@@ -219,7 +219,7 @@ macro_rules! iteration_span {
             baker.llm.calls = $crate::__private::tracing::field::Empty,
             baker.llm.unpriced_calls = $crate::__private::tracing::field::Empty,
         );
-        $crate::IterationSpan::__start(__span, __n)
+        $crate::__private::start_iteration(__span, __n)
     }};
 }
 
@@ -307,7 +307,7 @@ macro_rules! __memory_span_impl {
             baker.memory.result.count = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
         );
-        $crate::MemorySpan::__start(__span, __store, $op)
+        $crate::__private::start_memory(__span, __store, $op)
     }};
 }
 

@@ -7,7 +7,7 @@ use crate::metrics::{Instruments, MemoryStoreStats};
 use crate::pricing::{Cost, PriceOverride, Pricing, PricingBuilder, PricingError};
 use crate::semconv::{Names, SemconvMode};
 use baker_otel::config::EnvSource;
-use opentelemetry::metrics::{Meter, MeterProvider};
+use baker_otel::TelemetryHandle;
 use opentelemetry::KeyValue;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,45 +45,42 @@ impl Budget {
     }
 }
 
-/// Errors of [`LlmTelemetryBuilder::build`] / [`install`](LlmTelemetryBuilder::install).
+/// Building [`LlmTelemetry`] failed.
+///
+/// ```
+/// let err = baker_otel_llm::LlmInitError::from(baker_otel::ConfigError::invalid(
+///     "BAKER_LLM_JOB_BUDGET_USD", "-1", "expected a non-negative number",
+/// ));
+/// assert!(err.to_string().contains("BAKER_LLM_JOB_BUDGET_USD"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LlmInitError {
-    /// Prices could not be loaded.
+    /// The price data or an overrides file could not be used.
     #[error(transparent)]
     Pricing(#[from] PricingError),
-    /// `install` was called twice (or after the first instrumented call used the defaults).
-    #[error("baker-otel-llm is already installed in this process")]
-    AlreadyInstalled,
-    /// A configuration value is invalid.
-    #[error("invalid {name}={value:?}: {reason}")]
-    Config {
-        /// Variable or option.
-        name: &'static str,
-        /// Value.
-        value: String,
-        /// Why.
-        reason: &'static str,
-    },
+    /// A setting (environment variable or builder option) was invalid.
+    #[error(transparent)]
+    Config(#[from] baker_otel::ConfigError),
 }
 
 /// Builder of [`LlmTelemetry`]; builder settings win over environment variables.
 ///
 /// ```no_run
 /// use baker_otel_llm::{Budget, LlmTelemetry, PriceOverride, content::CapturePolicy};
-/// let _otel = baker_otel::init()?;
-/// LlmTelemetry::builder()
+/// let telemetry = baker_otel::init()?;
+/// LlmTelemetry::builder(&telemetry)
 ///     .default_provider("anthropic")
 ///     .price_override(PriceOverride::new("llama-private", 0.2, 0.6).provider("internal"))
 ///     .job_budget(Budget::usd(2.0))
 ///     .capture(CapturePolicy::none())
-///     .install()?;                        // decodes prices now, not on the first call
+///     .build()?;                          // decodes prices now, not on the first call
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use]
 pub struct LlmTelemetryBuilder {
+    hub: Option<TelemetryHandle>,
     env: EnvSource,
-    meter: Option<Meter>,
     semconv: Option<SemconvMode>,
     capture: Option<CapturePolicy>,
     pricing: PricingBuilder,
@@ -102,10 +99,10 @@ impl std::fmt::Debug for LlmTelemetryBuilder {
 }
 
 impl LlmTelemetryBuilder {
-    fn new() -> Self {
+    fn new(hub: Option<&TelemetryHandle>) -> Self {
         Self {
-            env: EnvSource::process(),
-            meter: None,
+            hub: hub.cloned(),
+            env: hub.map_or_else(EnvSource::process, |h| h.env().clone()),
             semconv: None,
             capture: None,
             pricing: Pricing::builder(),
@@ -115,14 +112,9 @@ impl LlmTelemetryBuilder {
             conversation_budget: None,
         }
     }
-    /// Reads variables from `env` instead of the process environment (tests).
+    /// Reads variables from `env` instead of the hub's environment (tests).
     pub fn env_source(mut self, env: EnvSource) -> Self {
         self.env = env;
-        self
-    }
-    /// Instruments come from this provider (default: `opentelemetry::global::meter_provider()`).
-    pub fn meter_provider<P: MeterProvider + ?Sized>(mut self, provider: &P) -> Self {
-        self.meter = Some(provider.meter("baker-otel-llm"));
         self
     }
     /// Forces a semconv generation (default: from `OTEL_SEMCONV_STABILITY_OPT_IN`).
@@ -181,8 +173,20 @@ impl LlmTelemetryBuilder {
         self
     }
 
-    /// Builds the state: decodes prices, loads override files, creates instruments.
+    /// Builds the state — decodes prices, loads override files, creates the instruments on the
+    /// hub's meter provider — and attaches it to the hub: every `llm_span!`, `#[llm_call]`,
+    /// tool and memory span running under that hub uses it from now on (replacing the default
+    /// state a span may have created before).
     pub fn build(self) -> Result<LlmTelemetry, LlmInitError> {
+        let hub = self.hub.clone();
+        let shared = Arc::new(self.build_shared()?);
+        if let Some(h) = &hub {
+            h.attach(shared.clone());
+        }
+        Ok(LlmTelemetry { shared })
+    }
+
+    fn build_shared(self) -> Result<Shared, LlmInitError> {
         let env = &self.env;
         let mode = self.semconv.unwrap_or_else(|| {
             env.get("OTEL_SEMCONV_STABILITY_OPT_IN")
@@ -190,9 +194,10 @@ impl LlmTelemetryBuilder {
                 .unwrap_or_default()
         });
         let names = Names::for_mode(mode);
-        let meter = self
-            .meter
-            .unwrap_or_else(|| opentelemetry::global::meter("baker-otel-llm"));
+        let meter = match &self.hub {
+            Some(h) => h.meter(SCOPE),
+            None => opentelemetry::global::meter(SCOPE),
+        };
         let pricing = if self.pricing_enabled {
             let mut b = self.pricing;
             if let Some(f) = env.get("BAKER_LLM_PRICES_FILE") {
@@ -207,11 +212,12 @@ impl LlmTelemetryBuilder {
                 None => Ok(None),
                 Some(v) => match v.parse::<f64>() {
                     Ok(a) if a.is_finite() && a >= 0.0 => Ok(Some(Budget::usd(a))),
-                    _ => Err(LlmInitError::Config {
+                    _ => Err(baker_otel::ConfigError::invalid(
                         name,
-                        value: v,
-                        reason: "expected a non-negative number",
-                    }),
+                        &v,
+                        "expected a non-negative number",
+                    )
+                    .into()),
                 },
             }
         };
@@ -227,8 +233,7 @@ impl LlmTelemetryBuilder {
             .default_provider
             .or_else(|| env.get("BAKER_LLM_PROVIDER"))
             .unwrap_or_else(|| "_OTHER".into());
-        Ok(LlmTelemetry {
-            shared: Arc::new(Shared {
+        Ok(Shared {
                 mode,
                 names,
                 instruments: Instruments::new(&meter, names),
@@ -240,30 +245,13 @@ impl LlmTelemetryBuilder {
                 conversations: Mutex::new(HashMap::new()),
                 next_store: AtomicU64::new(1),
                 labels: LabelCache::default(),
-            }),
         })
     }
 
-    /// Builds and makes it the process-wide state used by the macros and span handles.
-    pub fn install(self) -> Result<LlmTelemetry, LlmInitError> {
-        let t = self.build()?;
-        GLOBAL
-            .set(t.shared.clone())
-            .map_err(|_| LlmInitError::AlreadyInstalled)?;
-        Ok(t)
-    }
 }
 
-/// Builds from the environment and installs. Equivalent to `LlmTelemetry::builder().install()`.
-///
-/// ```no_run
-/// let _otel = baker_otel::init()?;
-/// baker_otel_llm::init()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn init() -> Result<LlmTelemetry, LlmInitError> {
-    LlmTelemetry::builder().install()
-}
+/// Instrumentation scope of the GenAI instruments.
+pub const SCOPE: &str = "baker-otel-llm";
 
 pub(crate) struct Shared {
     pub(crate) mode: SemconvMode,
@@ -318,24 +306,30 @@ impl Shared {
     }
 }
 
-static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
+/// The state of the current hub (see [`LlmTelemetry::current`]).
+pub(crate) fn shared() -> Arc<Shared> {
+    match TelemetryHandle::current() {
+        Some(hub) => hub.attached_or_insert_with(|h| Arc::new(default_shared(Some(h)))),
+        None => {
+            static NO_HUB: OnceLock<Arc<Shared>> = OnceLock::new();
+            NO_HUB.get_or_init(|| Arc::new(default_shared(None))).clone()
+        }
+    }
+}
 
-/// The installed state, or defaults from the environment (no prices are decoded then: calls are
-/// neither priced nor counted as unpriced until [`LlmTelemetryBuilder::install`] runs).
-pub(crate) fn shared() -> &'static Shared {
-    GLOBAL.get_or_init(|| {
-        let t = LlmTelemetry::builder()
-            .pricing_enabled(false)
-            .build()
-            .unwrap_or_else(|_| {
-                LlmTelemetry::builder()
-                    .pricing_enabled(false)
-                    .env_source(EnvSource::from_pairs::<&str, &str>([]))
-                    .build()
-                    .unwrap_or_else(|_| unreachable!("defaults are valid"))
-            });
-        t.shared
-    })
+/// The state a hub gets when nothing was built for it: the defaults and the hub's environment,
+/// pricing included; if the environment is invalid (e.g. an unreadable prices file), the
+/// defaults without it, and a warning says why.
+fn default_shared(hub: Option<&TelemetryHandle>) -> Shared {
+    LlmTelemetryBuilder::new(hub)
+        .build_shared()
+        .unwrap_or_else(|e| {
+            tracing::warn!(target: baker_otel::INTERNAL_TARGET, error = %e, "baker-otel-llm: invalid settings in the environment ignored");
+            LlmTelemetryBuilder::new(hub)
+                .env_source(EnvSource::from_pairs::<&str, &str>([]))
+                .build_shared()
+                .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+        })
 }
 
 /// The GenAI instrumentation state. See [`LlmTelemetryBuilder`].
@@ -354,29 +348,27 @@ impl std::fmt::Debug for LlmTelemetry {
 }
 
 impl LlmTelemetry {
-    /// A builder.
+    /// A builder for the state of `telemetry`'s hub (its meter provider, its environment).
     ///
     /// ```
-    /// let t = baker_otel_llm::LlmTelemetry::builder().bundled_prices(false).build().unwrap();
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let t = baker_otel_llm::LlmTelemetry::builder(capture.telemetry()).bundled_prices(false).build().unwrap();
     /// assert_eq!(t.semconv(), baker_otel_llm::semconv::SemconvMode::V1_41);
     /// ```
-    pub fn builder() -> LlmTelemetryBuilder {
-        LlmTelemetryBuilder::new()
+    pub fn builder(telemetry: &TelemetryHandle) -> LlmTelemetryBuilder {
+        LlmTelemetryBuilder::new(Some(telemetry))
     }
 
-    /// The installed state (or the env defaults, see [`init`]).
+    /// The state the spans of the current hub use: the one built for it, or the defaults
+    /// (pricing on, settings from the hub's environment) created on first use. Without any
+    /// baker-otel hub in scope, a process-wide default on OpenTelemetry's global meter.
     ///
     /// ```
-    /// let _ = baker_otel_llm::LlmTelemetry::global().semconv();
+    /// let capture = baker_otel::testing::Capture::new();
+    /// capture.in_scope(|| assert!(baker_otel_llm::LlmTelemetry::current().pricing().is_some()));
     /// ```
-    pub fn global() -> LlmTelemetry {
-        shared();
-        LlmTelemetry {
-            shared: GLOBAL
-                .get()
-                .cloned()
-                .unwrap_or_else(|| unreachable!("initialised above")),
-        }
+    pub fn current() -> LlmTelemetry {
+        LlmTelemetry { shared: shared() }
     }
 
     /// The semconv generation in use.
@@ -399,7 +391,8 @@ impl LlmTelemetry {
     ///
     /// ```
     /// use baker_otel_llm::{LlmTelemetry, MemoryStoreStats};
-    /// let t = LlmTelemetry::builder().bundled_prices(false).build().unwrap();
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let t = LlmTelemetry::builder(capture.telemetry()).bundled_prices(false).build().unwrap();
     /// let reg = t.register_memory_store("notes", || MemoryStoreStats { items: 3, bytes: 900 });
     /// drop(reg); // stops reporting
     /// ```

@@ -31,9 +31,8 @@ fn attr(span: &baker_otel::testing::CapturedSpan, key: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_iteration_run_in_memory_and_over_otlp() {
     let capture = Capture::new();
-    let llm = LlmTelemetry::builder()
-        .meter_provider(capture.meter_provider())
-        .install()
+    let llm = LlmTelemetry::builder(capture.telemetry())
+        .build()
         .expect("install");
     let pricing = llm.pricing().expect("pricing on").clone();
     let c1 = pricing

@@ -39,10 +39,9 @@ fn content_absent_by_default_and_per_category_when_enabled() {
         ("BAKER_LLM_CAPTURE", "input,tool_arguments"),
         ("BAKER_LLM_CAPTURE_MAX_BYTES", "64"),
     ]);
-    LlmTelemetry::builder()
+    LlmTelemetry::builder(capture.telemetry())
         .env_source(env)
-        .meter_provider(capture.meter_provider())
-        .install()
+        .build()
         .unwrap();
     capture.in_scope(record_everything);
     let chat = capture.span("chat claude-sonnet-4-5");
@@ -82,10 +81,9 @@ fn content_absent_by_default_and_per_category_when_enabled() {
 #[test]
 fn default_policy_captures_nothing() {
     let capture = Capture::new();
-    LlmTelemetry::builder()
+    LlmTelemetry::builder(capture.telemetry())
         .env_source(EnvSource::from_pairs::<&str, &str>([]))
-        .meter_provider(capture.meter_provider())
-        .install()
+        .build()
         .unwrap();
     capture.in_scope(record_everything);
     let chat = capture.span("chat claude-sonnet-4-5");
@@ -111,10 +109,9 @@ fn global_switch_enables_all_and_semconv_switch_renames() {
             "http,gen_ai_latest_experimental",
         ),
     ]);
-    LlmTelemetry::builder()
+    LlmTelemetry::builder(capture.telemetry())
         .env_source(env)
-        .meter_provider(capture.meter_provider())
-        .install()
+        .build()
         .unwrap();
     capture.in_scope(|| {
         record_everything();
@@ -167,11 +164,10 @@ fn builder_policy_wins_over_env() {
     let capture = Capture::new();
     let env =
         EnvSource::from_pairs([("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")]);
-    LlmTelemetry::builder()
+    LlmTelemetry::builder(capture.telemetry())
         .env_source(env)
         .capture(CapturePolicy::none().capture(ContentKind::Output, true))
-        .meter_provider(capture.meter_provider())
-        .install()
+        .build()
         .unwrap();
     capture.in_scope(record_everything);
     let chat = capture.span("chat claude-sonnet-4-5");

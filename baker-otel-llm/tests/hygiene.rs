@@ -59,9 +59,8 @@ mod user_code {
 #[tokio::test]
 async fn macros_expand_without_prelude() {
     let capture = baker_otel::testing::Capture::new();
-    baker_otel_llm::LlmTelemetry::builder()
-        .meter_provider(capture.meter_provider())
-        .install()
+    baker_otel_llm::LlmTelemetry::builder(capture.telemetry())
+        .build()
         .unwrap();
     let _g = capture.set_default();
     assert!(user_code::complete(1).await.is_ok());

@@ -83,7 +83,8 @@ fn malformed_files_are_typed_errors() {
         assert!(ok, "{ext} {body}: {err:?}");
         assert!(!err.to_string().is_empty());
     }
-    let err = LlmTelemetry::builder()
+    let capture = Capture::new();
+    let err = LlmTelemetry::builder(capture.telemetry())
         .prices_file("/nonexistent/p.toml")
         .build()
         .unwrap_err();
@@ -94,24 +95,26 @@ fn malformed_files_are_typed_errors() {
         ),
         "{err:?}"
     );
-    let err = LlmTelemetry::builder()
+    let err = LlmTelemetry::builder(capture.telemetry())
         .env_source(baker_otel::config::EnvSource::from_pairs([(
             "BAKER_LLM_JOB_BUDGET_USD",
             "lots",
         )]))
         .build()
         .unwrap_err();
-    assert!(matches!(err, baker_otel_llm::LlmInitError::Config { .. }));
+    match err {
+        baker_otel_llm::LlmInitError::Config(e) => assert_eq!(e.name(), "BAKER_LLM_JOB_BUDGET_USD"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
 fn unknown_model_is_unpriced_and_budget_exceeded_is_reported() {
     let capture = Capture::new();
-    LlmTelemetry::builder()
-        .meter_provider(capture.meter_provider())
+    LlmTelemetry::builder(capture.telemetry())
         .job_budget(Budget::usd(0.001))
         .conversation_budget(Budget::usd(0.001))
-        .install()
+        .build()
         .unwrap();
     capture.in_scope(|| {
         let _ids = BakerScope::current()
@@ -174,9 +177,8 @@ fn unknown_model_is_unpriced_and_budget_exceeded_is_reported() {
 #[test]
 fn memory_store_gauges_report_callback_values() {
     let capture = Capture::new();
-    let t = LlmTelemetry::builder()
+    let t = LlmTelemetry::builder(capture.telemetry())
         .bundled_prices(false)
-        .meter_provider(capture.meter_provider())
         .build()
         .unwrap();
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -42,9 +42,8 @@ fn chunks() -> Vec<Chunk> {
 #[tokio::test]
 async fn ttft_and_final_usage_recorded() {
     let capture = Capture::new();
-    LlmTelemetry::builder()
-        .meter_provider(capture.meter_provider())
-        .install()
+    LlmTelemetry::builder(capture.telemetry())
+        .build()
         .unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
@@ -84,9 +83,8 @@ async fn ttft_and_final_usage_recorded() {
 #[tokio::test]
 async fn early_drop_marks_cancelled() {
     let capture = Capture::new();
-    LlmTelemetry::builder()
-        .meter_provider(capture.meter_provider())
-        .install()
+    LlmTelemetry::builder(capture.telemetry())
+        .build()
         .unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");

@@ -25,7 +25,7 @@ mod file;
 
 pub use file::{load_overrides, parse_overrides, PriceOverride, PricingError};
 
-use crate::labels::{hash_strs, PreHashed};
+use crate::hashing::{hash_strs, PreHashed};
 use crate::Usage;
 use genai_prices::{Calculator, PriceRequest, UsageKey};
 use opentelemetry::StringValue;

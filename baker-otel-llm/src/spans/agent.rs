@@ -78,8 +78,7 @@ macro_rules! scope_methods {
 }
 
 impl AgentSpan {
-    #[doc(hidden)]
-    pub fn __start(span: tracing::Span, name: StringValue) -> Self {
+    pub(crate) fn start(span: tracing::Span, name: StringValue) -> Self {
         let acc = Arc::new(Accumulator::new(accumulator::current(), Some(name), None));
         accumulator::attach(&span, &acc);
         Self { span, acc }
@@ -93,8 +92,7 @@ impl AgentSpan {
 }
 
 impl IterationSpan {
-    #[doc(hidden)]
-    pub fn __start(span: tracing::Span, iteration: i64) -> Self {
+    pub(crate) fn start(span: tracing::Span, iteration: i64) -> Self {
         let parent = accumulator::current();
         if let Some(name) = parent.as_ref().and_then(|p| p.agent_name.clone()) {
             span.record(sc::GEN_AI_AGENT_NAME, name.as_str());

@@ -37,7 +37,7 @@ struct State {
 /// ```
 pub struct LlmSpan {
     span: tracing::Span,
-    shared: &'static Shared,
+    shared: std::sync::Arc<Shared>,
     start: Instant,
     operation: StringValue,
     provider: StringValue,
@@ -58,8 +58,7 @@ impl std::fmt::Debug for LlmSpan {
 }
 
 impl LlmSpan {
-    #[doc(hidden)]
-    pub fn __start(span: tracing::Span, a: LlmArgs) -> Self {
+    pub(crate) fn start(span: tracing::Span, a: LlmArgs) -> Self {
         let shared = shared();
         let acc = accumulator::current();
         if a.iteration.is_none() {
@@ -73,14 +72,15 @@ impl LlmSpan {
             .and_then(|_| opentelemetry::Context::map_current(|cx| baker_otel::context::ids(cx).0));
         let operation = a.operation.unwrap_or(StringValue::from("chat"));
         let embeddings = operation.as_str() == "embeddings";
+        let provider = a
+            .provider
+            .unwrap_or_else(|| shared.default_provider.clone());
         LlmSpan {
             span,
             shared,
             start: Instant::now(),
             operation,
-            provider: a
-                .provider
-                .unwrap_or_else(|| shared.default_provider.clone()),
+            provider,
             model: a.model,
             acc,
             conversation,
@@ -271,7 +271,7 @@ impl LlmSpan {
         st.done = true;
         let st = std::mem::take(&mut *st);
         let elapsed = self.start.elapsed().as_secs_f64();
-        let shared = self.shared;
+        let shared = &self.shared;
         let ins = &shared.instruments;
         let agent = self.acc.as_ref().and_then(|a| a.agent_name.as_ref());
         let labels = shared

@@ -22,7 +22,7 @@ use std::time::Instant;
 /// ```
 pub struct MemorySpan {
     span: tracing::Span,
-    shared: &'static Shared,
+    shared: std::sync::Arc<Shared>,
     start: Instant,
     store: StringValue,
     op: &'static str,
@@ -39,8 +39,7 @@ impl std::fmt::Debug for MemorySpan {
 }
 
 impl MemorySpan {
-    #[doc(hidden)]
-    pub fn __start(span: tracing::Span, store: StringValue, op: &'static str) -> Self {
+    pub(crate) fn start(span: tracing::Span, store: StringValue, op: &'static str) -> Self {
         Self {
             span,
             shared: shared(),

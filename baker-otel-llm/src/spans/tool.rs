@@ -20,7 +20,7 @@ use std::time::Instant;
 /// ```
 pub struct ToolSpan {
     span: tracing::Span,
-    shared: &'static Shared,
+    shared: std::sync::Arc<Shared>,
     start: Instant,
     name: StringValue,
     error: Mutex<Option<String>>,
@@ -35,8 +35,7 @@ impl std::fmt::Debug for ToolSpan {
 }
 
 impl ToolSpan {
-    #[doc(hidden)]
-    pub fn __start(span: tracing::Span, a: ToolArgs) -> Self {
+    pub(crate) fn start(span: tracing::Span, a: ToolArgs) -> Self {
         if a.iteration.is_none() {
             if let Some(i) = crate::accumulator::current().and_then(|a| a.iteration()) {
                 span.record(sc::BAKER_AGENT_ITERATION, i);
