@@ -107,8 +107,11 @@ fn in_process(c: &mut Criterion, telemetry: &baker_otel::Telemetry, peer: &traci
     });
 
     // Same without the request metrics, to split the added cost between span and metrics.
-    let spans_only =
-        router().layer(baker_otel_axum::OtelLayer::builder(telemetry).metrics(false).build());
+    let spans_only = router().layer(
+        baker_otel_axum::OtelLayer::builder(telemetry)
+            .metrics(false)
+            .build(),
+    );
     g.bench_function("ours_spans_only", |b| {
         b.iter(|| rt.block_on(spans_only.clone().oneshot(request())).unwrap())
     });
@@ -234,7 +237,10 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> [f64
         for (i, sample) in samples.iter_mut().enumerate() {
             let (app, dispatch) = match i {
                 0 => (router(), None),
-                1 => (router().layer(baker_otel_axum::OtelLayer::new(telemetry)), None),
+                1 => (
+                    router().layer(baker_otel_axum::OtelLayer::new(telemetry)),
+                    None,
+                ),
                 _ => (peer_router(), Some(peer.clone())),
             };
             // Let the export thread drain the previous round's spans (it shares the cores).

@@ -15,7 +15,10 @@ impl OtelClientLayer {
     /// let res = traced.send(client.get("http://extension:8080/v1/tool?key=secret")).await?;
     /// # let _ = res; Ok(()) }
     /// ```
-    pub async fn send(&self, builder: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    pub async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
         send_traced(self, builder).await
     }
 }

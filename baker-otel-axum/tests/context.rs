@@ -115,7 +115,10 @@ fn parallel_captures_see_only_their_own_requests() {
                     server_span(&cap, &trace_header(&res));
                 }
             });
-            let names: Vec<String> = server_spans(&cap).iter().map(|s| s.name.to_string()).collect();
+            let names: Vec<String> = server_spans(&cap)
+                .iter()
+                .map(|s| s.name.to_string())
+                .collect();
             (names, cap.histogram_count("http.server.request.duration"))
         })
     };

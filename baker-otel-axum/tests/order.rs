@@ -115,7 +115,8 @@ async fn otel_outermost_works_with_either_inner_order() {
 async fn wrapping_the_router_from_outside_falls_back_to_method_names() {
     use tower::Layer;
     let cap = capture();
-    let svc = baker_otel_axum::OtelLayer::new(cap.telemetry()).layer(routes().layer(CatchPanicLayer::new()));
+    let svc = baker_otel_axum::OtelLayer::new(cap.telemetry())
+        .layer(routes().layer(CatchPanicLayer::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -26,7 +26,11 @@ pub fn start_iteration(span: tracing::Span, n: i64) -> crate::IterationSpan {
     crate::IterationSpan::start(span, n)
 }
 #[inline]
-pub fn start_memory(span: tracing::Span, store: StringValue, op: &'static str) -> crate::MemorySpan {
+pub fn start_memory(
+    span: tracing::Span,
+    store: StringValue,
+    op: &'static str,
+) -> crate::MemorySpan {
     crate::MemorySpan::start(span, store, op)
 }
 

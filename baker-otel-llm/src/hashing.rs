@@ -74,4 +74,3 @@ impl Hasher for IdentityHasher {
         self.0
     }
 }
-

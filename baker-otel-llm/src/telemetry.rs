@@ -234,20 +234,19 @@ impl LlmTelemetryBuilder {
             .or_else(|| env.get("BAKER_LLM_PROVIDER"))
             .unwrap_or_else(|| "_OTHER".into());
         Ok(Shared {
-                mode,
-                names,
-                instruments: Instruments::new(&meter, names),
-                pricing,
-                capture: self.capture.unwrap_or_else(|| CapturePolicy::from_env(env)),
-                default_provider: opentelemetry::StringValue::from(Arc::<str>::from(provider)),
-                job_budget,
-                conversation_budget,
-                conversations: Mutex::new(HashMap::new()),
-                next_store: AtomicU64::new(1),
-                labels: LabelCache::default(),
+            mode,
+            names,
+            instruments: Instruments::new(&meter, names),
+            pricing,
+            capture: self.capture.unwrap_or_else(|| CapturePolicy::from_env(env)),
+            default_provider: opentelemetry::StringValue::from(Arc::<str>::from(provider)),
+            job_budget,
+            conversation_budget,
+            conversations: Mutex::new(HashMap::new()),
+            next_store: AtomicU64::new(1),
+            labels: LabelCache::default(),
         })
     }
-
 }
 
 /// Instrumentation scope of the GenAI instruments.
@@ -312,7 +311,9 @@ pub(crate) fn shared() -> Arc<Shared> {
         Some(hub) => hub.attached_or_insert_with(|h| Arc::new(default_shared(Some(h)))),
         None => {
             static NO_HUB: OnceLock<Arc<Shared>> = OnceLock::new();
-            NO_HUB.get_or_init(|| Arc::new(default_shared(None))).clone()
+            NO_HUB
+                .get_or_init(|| Arc::new(default_shared(None)))
+                .clone()
         }
     }
 }

@@ -94,9 +94,7 @@ fn a(span: &baker_otel::testing::CapturedSpan, k: &str) -> Option<String> {
 #[tokio::test]
 async fn attribute_macros_record_spans_usage_and_errors() {
     let capture = Capture::new();
-    LlmTelemetry::builder(capture.telemetry())
-        .build()
-        .unwrap();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
     let _g = capture.set_default();
     let client = Client {
         model: "gpt-4o-mini".into(),

@@ -15,8 +15,13 @@ fn one_call(model: &str) {
 
 fn provider_and_cost(c: &Capture, name: &str) -> (String, bool) {
     let s = c.span(name);
-    let provider = Capture::attr(&s, "gen_ai.provider.name").map(|v| v.to_string()).unwrap_or_default();
-    (provider, Capture::attr(&s, "gen_ai.usage.cost.amount").is_some())
+    let provider = Capture::attr(&s, "gen_ai.provider.name")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    (
+        provider,
+        Capture::attr(&s, "gen_ai.usage.cost.amount").is_some(),
+    )
 }
 
 #[test]
@@ -34,7 +39,11 @@ fn parallel_hubs_keep_their_own_llm_settings() {
                 capture.in_scope(|| one_call("gpt-4o"));
             }
             let (prov, priced) = provider_and_cost(&capture, "chat gpt-4o");
-            (prov, priced, capture.histogram_count("gen_ai.client.operation.duration"))
+            (
+                prov,
+                priced,
+                capture.histogram_count("gen_ai.client.operation.duration"),
+            )
         })
     };
     let (a, b) = (run(Some("openai")), run(None));
@@ -56,7 +65,13 @@ fn setup_order_does_not_matter() {
         .build()
         .unwrap();
     capture.in_scope(|| one_call("gpt-4o"));
-    assert_eq!(provider_and_cost(&capture, "chat gpt-4o"), ("openai".to_owned(), true));
+    assert_eq!(
+        provider_and_cost(&capture, "chat gpt-4o"),
+        ("openai".to_owned(), true)
+    );
     // Both calls reached the same hub's instruments.
-    assert_eq!(capture.histogram_count("gen_ai.client.operation.duration"), Some(2));
+    assert_eq!(
+        capture.histogram_count("gen_ai.client.operation.duration"),
+        Some(2)
+    );
 }

@@ -42,9 +42,7 @@ fn chunks() -> Vec<Chunk> {
 #[tokio::test]
 async fn ttft_and_final_usage_recorded() {
     let capture = Capture::new();
-    LlmTelemetry::builder(capture.telemetry())
-        .build()
-        .unwrap();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
     let mut s = LlmStream::new(stream::iter(chunks()), span);
@@ -83,9 +81,7 @@ async fn ttft_and_final_usage_recorded() {
 #[tokio::test]
 async fn early_drop_marks_cancelled() {
     let capture = Capture::new();
-    LlmTelemetry::builder(capture.telemetry())
-        .build()
-        .unwrap();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
     let _g = capture.set_default();
     let span = llm_span!(model = "claude-sonnet-4-5", provider = "anthropic");
     let mut s = LlmStream::new(stream::iter(chunks()), span);

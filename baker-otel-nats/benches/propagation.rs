@@ -93,7 +93,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function("hashmap_sdk_composite", |b| {
             b.iter(|| peer_round_trip(&sdk, &cx))
         });
-        g.bench_function("nats_headermap_baker", |b| b.iter(|| ours_round_trip(&p, &cx)));
+        g.bench_function("nats_headermap_baker", |b| {
+            b.iter(|| ours_round_trip(&p, &cx))
+        });
         if !cx.baggage().is_empty() {
             g.bench_function("nats_headermap_generic_carrier_sdk", |b| {
                 b.iter(|| {

@@ -13,8 +13,8 @@
 use crate::instruments::{system, Instruments};
 use crate::propagation;
 use crate::spans::{self, msg_id, Op};
-use crate::NatsTelemetry;
 use crate::subject::destination_name;
+use crate::NatsTelemetry;
 use async_nats::HeaderMap;
 use opentelemetry::KeyValue;
 use std::sync::Arc;

@@ -162,7 +162,10 @@ async fn request_reply_is_one_trace_and_the_reply_carries_context_back() {
     );
 
     // The reply's headers carry the responder's context back to the requester …
-    let back = baker_otel_nats::propagation::extract(cap.telemetry().propagation(), reply.headers.as_ref());
+    let back = baker_otel_nats::propagation::extract(
+        cap.telemetry().propagation(),
+        reply.headers.as_ref(),
+    );
     assert_eq!(back.span().span_context().trace_id(), trace);
     assert_eq!(
         back.span().span_context().span_id(),

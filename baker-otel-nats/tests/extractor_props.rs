@@ -74,7 +74,11 @@ fn w3c_spec_example_interop_with_every_configuration() {
     // `none`: nothing is propagated.
     assert!(!extract(&Propagation::new(&[]), Some(&w3c_example())).has_active_span());
     // Baggage only: the span context is neither read nor written.
-    assert!(!extract(&Propagation::new(&[PropagatorKind::Baggage]), Some(&w3c_example())).has_active_span());
+    assert!(!extract(
+        &Propagation::new(&[PropagatorKind::Baggage]),
+        Some(&w3c_example())
+    )
+    .has_active_span());
 }
 
 proptest! {

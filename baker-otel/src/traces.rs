@@ -116,7 +116,12 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         )
     });
-    Ok(provider(resource.clone(), sampler(cfg.sampler), cfg.limits, processor))
+    Ok(provider(
+        resource.clone(),
+        sampler(cfg.sampler),
+        cfg.limits,
+        processor,
+    ))
 }
 
 /// The `tracing` → OpenTelemetry span bridge, lean configuration (no location, thread ids,

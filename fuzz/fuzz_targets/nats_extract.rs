@@ -1,23 +1,20 @@
 //! Fuzzes header-map extraction: arbitrary bytes are split into `name: value` lines, turned
-//! into an `async_nats::HeaderMap` with the fallible conversions, and extracted through both the
-//! fast path (default W3C propagators) and the generic carrier path. Must never panic.
+//! into an `async_nats::HeaderMap` with the fallible conversions, and extracted through the
+//! hub's propagation (one-pass header read + core codec) and the SDK propagator over the
+//! generic carrier. Must never panic.
 #![no_main]
 
 use async_nats::header::{HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use opentelemetry::propagation::Extractor;
+use opentelemetry::propagation::TextMapPropagator;
 use std::str::FromStr;
-use std::sync::Once;
-
-static INSTALL: Once = Once::new();
 
 fuzz_target!(|data: &[u8]| {
-    INSTALL.call_once(|| {
-        baker_otel::propagation::install(&[
-            baker_otel::config::PropagatorKind::TraceContext,
-            baker_otel::config::PropagatorKind::Baggage,
-        ])
-    });
+    let p = baker_otel::propagation::Propagation::new(&[
+        baker_otel::config::PropagatorKind::TraceContext,
+        baker_otel::config::PropagatorKind::Baggage,
+    ]);
     let text = String::from_utf8_lossy(data);
     let mut headers = async_nats::HeaderMap::new();
     for line in text.split('\n') {
@@ -26,14 +23,14 @@ fuzz_target!(|data: &[u8]| {
             headers.append(k, v);
         }
     }
-    let cx = baker_otel_nats::propagation::extract(Some(&headers));
+    let cx = baker_otel_nats::propagation::extract(&p, Some(&headers));
     let mut out = async_nats::HeaderMap::new();
-    baker_otel_nats::propagation::inject_context(&cx, &mut out);
+    baker_otel_nats::propagation::inject_context(&p, &cx, &mut out);
     let ex = baker_otel_nats::HeaderExtractor(&headers);
     for key in ["traceparent", "tracestate", "baggage", "Traceparent", ""] {
         let _ = ex.get(key);
     }
     let _ = ex.keys();
-    // Generic path: the installed SDK propagator over our carrier.
-    let _ = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ex));
+    // Generic path: the SDK propagator over our carrier.
+    let _ = p.to_sdk().extract(&ex);
 });

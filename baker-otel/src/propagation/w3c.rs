@@ -81,7 +81,11 @@ impl<'a> FieldValues<'a> {
     /// let v = baker_otel::propagation::FieldValues::new(None, None, Some("k=v"));
     /// assert!(v.traceparent.is_none());
     /// ```
-    pub fn new(traceparent: Option<&'a str>, tracestate: Option<&'a str>, baggage: Option<&'a str>) -> Self {
+    pub fn new(
+        traceparent: Option<&'a str>,
+        tracestate: Option<&'a str>,
+        baggage: Option<&'a str>,
+    ) -> Self {
         Self {
             traceparent,
             tracestate,
@@ -228,7 +232,11 @@ pub(crate) fn extract_baggage(
             return None;
         }
         let v = rest.split_once('=').map_or(rest, |(v, _)| v);
-        Some(KeyValueMetadata::new(baggage_key(k), trim(v).to_owned(), ""))
+        Some(KeyValueMetadata::new(
+            baggage_key(k),
+            trim(v).to_owned(),
+            "",
+        ))
     });
     cx.with_baggage(items)
 }
@@ -332,7 +340,10 @@ mod tests {
         let cx = ours().extract_with_context(&Context::new(), &h);
         let span = cx.span();
         let sc = span.span_context();
-        assert_eq!(sc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert!(sc.is_sampled() && sc.is_remote());
         let mut out: HashMap<String, String> = HashMap::new();
         ours().inject_context(&cx, &mut out);
@@ -349,10 +360,12 @@ mod tests {
             false,
             TraceState::from_str("foo=bar").unwrap(),
         );
-        let cx = Context::new().with_remote_span_context(sc).with_baggage(vec![
-            KeyValueMetadata::new("gen_ai.conversation.id", "c 1,é=;\"", "prop=1"),
-            KeyValueMetadata::new("baker.job.id", "j-7", ""),
-        ]);
+        let cx = Context::new()
+            .with_remote_span_context(sc)
+            .with_baggage(vec![
+                KeyValueMetadata::new("gen_ai.conversation.id", "c 1,é=;\"", "prop=1"),
+                KeyValueMetadata::new("baker.job.id", "j-7", ""),
+            ]);
         let mut a: HashMap<String, String> = HashMap::new();
         ours().inject_context(&cx, &mut a);
         let mut b: HashMap<String, String> = HashMap::new();
@@ -373,7 +386,13 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "garbage",
         ] {
-            for bg in [None, Some("a=1,b = 2 ,c"), Some("a=b=c"), Some("k=v%2C;p"), Some(",,=,")] {
+            for bg in [
+                None,
+                Some("a=1,b = 2 ,c"),
+                Some("a=b=c"),
+                Some("k=v%2C;p"),
+                Some(",,=,"),
+            ] {
                 check_extract(&carrier(Some(tp), Some("rojo=1,congo=2"), bg)).unwrap();
             }
         }

@@ -124,18 +124,18 @@ impl TelemetryBuilder {
     }
 }
 
+/// Exporters added next to the configured ones: logs, spans, and an extra metric reader.
+type Extras = (
+    Vec<Box<dyn BatchExporter<LogItem>>>,
+    Vec<Box<dyn BatchExporter<SpanData>>>,
+    Option<crate::metrics::ExtraReader>,
+);
+
 impl TelemetryBuilder {
     /// The exporters added next to the configured ones: the user's, and a test capture's
     /// in-memory sinks (a capture's builder selects no other exporter).
     #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
-    fn take_extra_exporters(
-        &mut self,
-        resource: &opentelemetry_sdk::Resource,
-    ) -> (
-        Vec<Box<dyn BatchExporter<LogItem>>>,
-        Vec<Box<dyn BatchExporter<SpanData>>>,
-        Option<crate::metrics::ExtraReader>,
-    ) {
+    fn take_extra_exporters(&mut self, resource: &opentelemetry_sdk::Resource) -> Extras {
         let mut logs: Vec<_> = self.extra_logs.drain(..).map(|f| f(resource)).collect();
         let mut spans: Vec<_> = self.extra_spans.drain(..).map(|f| f(resource)).collect();
         #[cfg(feature = "testing")]

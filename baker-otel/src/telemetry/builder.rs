@@ -1,6 +1,8 @@
 //! [`TelemetryBuilder`]: settings, and the configuration they resolve to.
 
-use crate::config::{BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal};
+use crate::config::{
+    BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal,
+};
 use crate::export::batch::BatchExporter;
 use crate::export::build::LogItem;
 use crate::logs::json::JsonSink;

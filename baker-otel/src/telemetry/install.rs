@@ -8,7 +8,10 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Sets the global `tracing` dispatcher (once per process) and OpenTelemetry's global tracer
 /// provider, meter provider and text-map propagator from `hub`.
-pub(crate) fn install_global(hub: &TelemetryHandle, dispatch: tracing::Dispatch) -> Result<(), InitError> {
+pub(crate) fn install_global(
+    hub: &TelemetryHandle,
+    dispatch: tracing::Dispatch,
+) -> Result<(), InitError> {
     if INSTALLED.swap(true, Ordering::SeqCst)
         || tracing::dispatcher::set_global_default(dispatch).is_err()
     {

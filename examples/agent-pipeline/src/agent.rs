@@ -35,17 +35,25 @@ impl Agent {
     ///
     /// ```
     /// use std::sync::Arc;
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
     /// let agent = agent_pipeline::agent::Agent::new(
     ///     agent_pipeline::llm::ScriptedLlm::new(std::time::Duration::ZERO),
     ///     Arc::new(agent_pipeline::memory::MemoryStore::seeded()),
     ///     "http://127.0.0.1:1".into(),
+    ///     baker_otel_axum::OtelClientLayer::new(&telemetry),
     /// );
     /// # let _ = agent;
     /// ```
-    pub fn new(llm: ScriptedLlm, memory: Arc<MemoryStore>, extension_url: String) -> Self {
+    pub fn new(
+        llm: ScriptedLlm,
+        memory: Arc<MemoryStore>,
+        extension_url: String,
+        outbound: baker_otel_axum::OtelClientLayer,
+    ) -> Self {
         Self {
             llm,
-            tools: Tools::new(memory, extension_url),
+            tools: Tools::new(memory, extension_url, outbound),
         }
     }
 

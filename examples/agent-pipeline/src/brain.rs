@@ -49,30 +49,32 @@ pub enum BrainError {
 }
 
 /// Connects to NATS, makes sure the stream exists and builds the state.
-pub async fn connect(s: Settings) -> Result<(AppState, QueueDepthGuard), BrainError> {
+pub async fn connect(
+    s: Settings,
+    telemetry: &baker_otel::TelemetryHandle,
+    llm: &LlmTelemetry,
+) -> Result<(AppState, QueueDepthGuard), BrainError> {
     let raw = async_nats::ConnectOptions::new()
         .name("agent-brain")
         .connect(&s.nats_url)
         .await
         .map_err(|e| BrainError::Nats(e.to_string()))?;
-    let nats = NatsTelemetry::new();
+    let nats = NatsTelemetry::new(telemetry);
     let js = async_nats::jetstream::new(raw.clone());
     crate::worker::ensure_stream(&js, &s)
         .await
         .map_err(|e| BrainError::Nats(e.to_string()))?;
-    let depth = QueueDepth::builder(js.clone())
+    let depth = QueueDepth::builder(&nats, js.clone())
         .consumer(&s.stream, &s.consumer)
         .interval(Duration::from_secs(1))
-        .telemetry(&nats)
-        .start()
+        .build()
         .ok();
     let history = Arc::new(MemoryStore::new());
     let h = history.clone();
-    let history_gauges =
-        LlmTelemetry::global().register_memory_store(HISTORY_STORE, move || MemoryStoreStats {
-            items: h.len() as u64,
-            bytes: h.size_bytes(),
-        });
+    let history_gauges = llm.register_memory_store(HISTORY_STORE, move || MemoryStoreStats {
+        items: h.len() as u64,
+        bytes: h.size_bytes(),
+    });
     let state = AppState {
         client: nats.client(raw),
         js: nats.jetstream(js),
@@ -97,7 +99,7 @@ pub fn router(state: AppState, telemetry: &baker_otel::Telemetry) -> Router {
         )
         .with_state(state)
         .merge(crate::metrics_router(telemetry))
-        .layer(baker_otel_axum::OtelLayer::new())
+        .layer(baker_otel_axum::OtelLayer::new(telemetry))
 }
 
 fn error(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {

@@ -10,12 +10,13 @@ use axum::Router;
 /// The extension's router, traced by `baker_otel_axum::OtelLayer`.
 ///
 /// ```
-/// let _app: axum::Router = agent_pipeline::extension::router();
+/// let capture = baker_otel::testing::Capture::new();
+/// let _app: axum::Router = agent_pipeline::extension::router(capture.telemetry());
 /// ```
-pub fn router() -> Router {
+pub fn router(telemetry: &baker_otel::TelemetryHandle) -> Router {
     Router::new()
         .route("/extensions/order_lookup", post(order_lookup))
-        .layer(baker_otel_axum::OtelLayer::new())
+        .layer(baker_otel_axum::OtelLayer::new(telemetry))
 }
 
 async fn order_lookup(body: Bytes) -> Response {
@@ -37,11 +38,12 @@ async fn order_lookup(body: Bytes) -> Response {
 }
 
 /// Serves the extension on `127.0.0.1:<free port>`; returns its base URL.
-pub async fn spawn() -> std::io::Result<String> {
+pub async fn spawn(telemetry: &baker_otel::TelemetryHandle) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
+    let app = router(telemetry);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router()).await {
+        if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "extension server stopped");
         }
     });

@@ -51,15 +51,16 @@ pub fn telemetry(service: &str) -> baker_otel::TelemetryBuilder {
 
 /// The GenAI telemetry builder of the pipeline's services: provider `openai` (the scripted LLM
 /// plays OpenAI models), genai-prices decoded and both models' prices resolved at start-up.
-/// Call `.install()` after the core telemetry is initialised (it takes the global meter).
 ///
 /// ```no_run
-/// let _telemetry = agent_pipeline::telemetry("worker").init()?;
-/// let _llm = agent_pipeline::llm_telemetry().install()?;
+/// let telemetry = agent_pipeline::telemetry("worker").init()?;
+/// let _llm = agent_pipeline::llm_telemetry(&telemetry).build()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn llm_telemetry() -> baker_otel_llm::LlmTelemetryBuilder {
-    baker_otel_llm::LlmTelemetry::builder()
+pub fn llm_telemetry(
+    telemetry: &baker_otel::TelemetryHandle,
+) -> baker_otel_llm::LlmTelemetryBuilder {
+    baker_otel_llm::LlmTelemetry::builder(telemetry)
         .default_provider(llm::PROVIDER)
         .preload_model(llm::PROVIDER, llm::AGENT_MODEL)
         .preload_model(llm::PROVIDER, llm::ROUTER_MODEL)

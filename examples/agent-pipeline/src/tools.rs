@@ -1,6 +1,6 @@
 //! The agent's tools, each traced with `#[tool]` as `execute_tool {name}`: `calculator`,
 //! `memory_search` (a memory-store search span inside) and `order_lookup`, an extension called
-//! over HTTP with `baker_otel_axum::send_traced` (CLIENT span, `traceparent` injected).
+//! over HTTP with `baker_otel_axum::OtelClientLayer::send` (CLIENT span, `traceparent` injected).
 
 use crate::calculator::{self, CalcError};
 use crate::llm::ToolCall;
@@ -64,9 +64,12 @@ impl ClassifyError for ToolError {
 ///
 /// ```
 /// use std::sync::Arc;
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
 /// let tools = agent_pipeline::tools::Tools::new(
 ///     Arc::new(agent_pipeline::memory::MemoryStore::seeded()),
 ///     "http://127.0.0.1:1".into(),
+///     baker_otel_axum::OtelClientLayer::new(&telemetry),
 /// );
 /// let call = agent_pipeline::llm::ToolCall {
 ///     id: "call_1".into(),
@@ -79,6 +82,7 @@ impl ClassifyError for ToolError {
 pub struct Tools {
     memory: Arc<MemoryStore>,
     http: reqwest::Client,
+    outbound: baker_otel_axum::OtelClientLayer,
     extension_url: String,
 }
 
@@ -91,8 +95,13 @@ fn arg(call: &ToolCall, key: &str) -> String {
 }
 
 impl Tools {
-    /// Tools over `memory`, calling the extension server at `extension_url` (base URL).
-    pub fn new(memory: Arc<MemoryStore>, extension_url: String) -> Self {
+    /// Tools over `memory`, calling the extension server at `extension_url` (base URL) through
+    /// `outbound` (CLIENT spans, context injected).
+    pub fn new(
+        memory: Arc<MemoryStore>,
+        extension_url: String,
+        outbound: baker_otel_axum::OtelClientLayer,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()
@@ -100,6 +109,7 @@ impl Tools {
         Self {
             memory,
             http,
+            outbound,
             extension_url,
         }
     }
@@ -162,7 +172,9 @@ impl Tools {
             .post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let res = baker_otel_axum::send_traced(req)
+        let res = self
+            .outbound
+            .send(req)
             .await
             .map_err(|e| ToolError::ExtensionUnreachable(e.to_string()))?;
         if !res.status().is_success() {

@@ -49,6 +49,7 @@ pub async fn ensure_stream(
 pub async fn run(
     s: Settings,
     telemetry: &baker_otel::Telemetry,
+    llm: &LlmTelemetry,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WorkerError> {
     let raw = async_nats::ConnectOptions::new()
@@ -56,7 +57,7 @@ pub async fn run(
         .connect(&s.nats_url)
         .await
         .map_err(nats_err)?;
-    let nats = NatsTelemetry::new();
+    let nats = NatsTelemetry::new(telemetry);
     let client = nats.client(raw.clone());
     let js = jetstream::new(raw);
     let stream = ensure_stream(&js, &s).await?;
@@ -73,23 +74,27 @@ pub async fn run(
         )
         .await
         .map_err(nats_err)?;
-    let _depth = QueueDepth::builder(js.clone())
+    let _depth = QueueDepth::builder(&nats, js.clone())
         .consumer(&s.stream, &s.consumer)
         .interval(Duration::from_secs(1))
-        .telemetry(&nats)
-        .start()
+        .build()
         .ok();
 
     let memory = Arc::new(MemoryStore::seeded());
     let _memory_gauges = {
         let m = memory.clone();
-        LlmTelemetry::global().register_memory_store(MEMORY_STORE, move || MemoryStoreStats {
+        llm.register_memory_store(MEMORY_STORE, move || MemoryStoreStats {
             items: m.len() as u64,
             bytes: m.size_bytes(),
         })
     };
-    let extension_url = crate::extension::spawn().await?;
-    let agent = Agent::new(ScriptedLlm::new(s.llm_latency), memory, extension_url);
+    let extension_url = crate::extension::spawn(telemetry).await?;
+    let agent = Agent::new(
+        ScriptedLlm::new(s.llm_latency),
+        memory,
+        extension_url,
+        baker_otel_axum::OtelClientLayer::new(telemetry),
+    );
 
     let metrics_app = crate::metrics_router(telemetry);
     let listener = tokio::net::TcpListener::bind(s.worker_metrics_addr).await?;
@@ -97,7 +102,8 @@ pub async fn run(
         let _ = axum::serve(listener, metrics_app).await;
     });
 
-    let active = opentelemetry::global::meter("agent-pipeline")
+    let active = telemetry
+        .meter("agent-pipeline")
         .i64_up_down_counter("baker.worker.jobs.active")
         .build();
     let limit = Arc::new(tokio::sync::Semaphore::new(s.worker_concurrency));

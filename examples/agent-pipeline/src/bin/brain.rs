@@ -6,11 +6,11 @@ use agent_pipeline::settings::Settings;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = agent_pipeline::telemetry("brain").init()?;
-    // After the core: GenAI instruments come from its global meter; prices are decoded now.
-    let _llm = agent_pipeline::llm_telemetry().install()?;
+    // Every integration is built from the hub; prices are decoded now, not on the first call.
+    let llm = agent_pipeline::llm_telemetry(&telemetry).build()?;
     let settings = Settings::from_env();
     let addr = settings.brain_addr;
-    let (state, _depth) = agent_pipeline::brain::connect(settings).await?;
+    let (state, _depth) = agent_pipeline::brain::connect(settings, &telemetry, &llm).await?;
     let app = agent_pipeline::brain::router(state, &telemetry);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "brain listening");

@@ -6,11 +6,12 @@ use agent_pipeline::settings::Settings;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = agent_pipeline::telemetry("worker").init()?;
-    // After the core: GenAI instruments come from its global meter; prices are decoded now.
-    let _llm = agent_pipeline::llm_telemetry().install()?;
+    // Every integration is built from the hub; prices are decoded now, not on the first call.
+    let llm = agent_pipeline::llm_telemetry(&telemetry).build()?;
     agent_pipeline::worker::run(
         Settings::from_env(),
         &telemetry,
+        &llm,
         agent_pipeline::shutdown_signal(),
     )
     .await?;
