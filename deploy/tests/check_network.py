@@ -13,7 +13,8 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
     out = []
     stack = {name: find_workload(idx, img) for name, img in (
         ("otel-collector", "opentelemetry-collector"), ("tempo", "grafana/tempo"), ("loki", "grafana/loki"),
-        ("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana"))}
+        ("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana"),
+        ("alertmanager", "prom/alertmanager"))}
     if not any(stack.values()):
         return None
     missing = [n for n, found in stack.items() if not found]
@@ -21,9 +22,10 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
         return [Finding("network", "stack", f"components missing from this variant: {missing}")]
     ns = namespace_of(stack["otel-collector"][0][0])
     policies = [p for p in idx.of_kind("NetworkPolicy") if namespace_of(p) == ns]
-    if not any((p.get("spec") or {}).get("podSelector") in ({}, None) and not (p.get("spec") or {}).get("ingress")
-               and "Ingress" in ((p.get("spec") or {}).get("policyTypes") or []) for p in policies):
-        out.append(Finding("network", f"Namespace/{ns}", "no default-deny ingress NetworkPolicy"))
+    for kind in ("Ingress", "Egress"):
+        if not any((p.get("spec") or {}).get("podSelector") in ({}, None) and not (p.get("spec") or {}).get(kind.lower())
+                   and kind in ((p.get("spec") or {}).get("policyTypes") or []) for p in policies):
+            out.append(Finding("network", f"Namespace/{ns}", f"no default-deny {kind.lower()} NetworkPolicy"))
     namespaces = {(n.get("metadata") or {}).get("name"): dict((n.get("metadata") or {}).get("labels") or {},
                   **{"kubernetes.io/metadata.name": (n.get("metadata") or {}).get("name")})
                   for n in idx.of_kind("Namespace")}
@@ -51,6 +53,8 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
         (ns, labels("grafana"), "prometheus", 9090, "Grafana queries Prometheus"),
         (ns, labels("grafana"), "tempo", 3200, "Grafana queries Tempo"),
         (ns, labels("grafana"), "loki", 3100, "Grafana queries Loki"),
+        (ns, labels("prometheus"), "alertmanager", 9093, "Prometheus sends alerts"),
+        (ns, labels("grafana"), "alertmanager", 9093, "Grafana lists alerts and silences"),
     ]
     # Prometheus must reach every annotated scrape port in the stack namespace.
     for w in idx.workloads():
@@ -64,9 +68,27 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
     for src_ns, src_labels, dst, port, why in must:
         if not np.allowed(src_ns, src_labels, stack[dst][0][0], port):
             out.append(Finding("network", obj_ref(stack[dst][0][0]), f"blocks port {port} from {src_ns} {src_labels} ({why})"))
+    # Egress: DNS for everyone; the outside world only where a component needs it.
+    namespaces.setdefault("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
+    for name in stack:
+        if not np.egress_allowed(ns, labels(name), "kube-system", {"k8s-app": "kube-dns"}, 53):
+            out.append(Finding("network", obj_ref(stack[name][0][0]), "egress to cluster DNS (kube-dns:53) is blocked"))
+    for name, port, why in (("alertmanager", 443, "receivers (Slack, PagerDuty, webhooks)"),
+                            ("otel-collector", 443, "the Kubernetes API (k8s_attributes) / OTLP gateways"),
+                            ("prometheus", 443, "the Kubernetes API (discovery) / remote write"),
+                            ("prometheus", 10250, "kubelet volume statistics")):
+        if not np.egress_allowed(ns, labels(name), None, None, port):
+            out.append(Finding("network", obj_ref(stack[name][0][0]), f"egress to port {port} outside the cluster is blocked ({why})"))
+    for name in ("loki", "tempo", "grafana"):
+        for port in (80, 443):
+            if np.egress_allowed(ns, labels(name), None, None, port):
+                out.append(Finding("network", obj_ref(stack[name][0][0]), f"may reach port {port} outside the cluster; egress must be default-deny"))
+    if np.allowed("intruder", {"app": "x"}, stack["grafana"][0][0], 3000):
+        out.append(Finding("network", obj_ref(stack["grafana"][0][0]),
+                           "port 3000 is open to any namespace; allow only the ingress namespace (README) and Prometheus"))
     intruders = [("intruder", {"app": "x"}), (ns, {"app.kubernetes.io/name": "intruder"}),
                  ("baker-street", {"app.kubernetes.io/name": "brain"})]
-    for dst in ("tempo", "loki", "prometheus"):
+    for dst in ("tempo", "loki", "prometheus", "alertmanager"):
         for cport in [p.get("containerPort") for p in stack[dst][0][1].get("ports") or []]:
             for src_ns, src_labels in intruders:
                 if np.allowed(src_ns, src_labels, stack[dst][0][0], cport):

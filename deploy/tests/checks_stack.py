@@ -4,10 +4,12 @@
   check_prometheus  Prometheus flags, split-out Prometheus-3 parts, scrape jobs, rules
   check_backends    Loki (OTLP, structured metadata) and Tempo 3
   check_grafana     Grafana auth, datasources and correlations, dashboards
+  check_alertmanager  Alertmanager config, routing, Prometheus -> Alertmanager
   check_network     NetworkPolicy flows
   check_app         the app-otel snippet and alert runbooks
 """
 
+from check_alertmanager import check_alertmanager  # noqa: F401
 from check_app import check_app_otel, check_runbooks  # noqa: F401
 from check_backends import check_loki, check_tempo  # noqa: F401
 from check_collector import check_collector, collector_config  # noqa: F401
