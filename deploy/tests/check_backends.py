@@ -27,12 +27,16 @@ def _expand(text: str, c: dict, problems: list[str]) -> str:
     """${VAR} / ${VAR:-default} as Loki's and Tempo's -config.expand-env do, from the
     container's literal env."""
     env = {e.get("name"): e.get("value") for e in c.get("env") or [] if "value" in e}
+    env.update({e.get("name"): "from-secret" for e in c.get("env") or [] if "valueFrom" in e})
+    from_secret = any("secretRef" in ef for ef in c.get("envFrom") or [])
 
     def sub(m):
         if m.group(1) in env:
             return str(env[m.group(1)])
         if m.group(2) is not None:
             return m.group(2)
+        if from_secret:  # envFrom a Secret: its keys are not in the render
+            return "from-secret"
         problems.append(f"config uses ${{{m.group(1)}}} but the container does not set it")
         return ""
     return ENV_VAR.sub(sub, text)
@@ -147,9 +151,10 @@ def check_tempo(idx: Index, ctx: Context) -> list[Finding] | None:
                 out.append(Finding("tempo", ref, f"OTLP {name} receiver must bind 0.0.0.0 explicitly (is {ep!r})"))
         trace = (cfg.get("storage") or {}).get("trace") or {}
         prefixes = pvc_mount_prefixes(idx, w, c)
+        writes_wal = target in ("all", "live-store", "block-builder", "scalable-single-binary")
         for key in ("local", "wal"):
             p = (trace.get(key) or {}).get("path", "")
-            if trace.get("backend") == "local" or key == "wal":
+            if trace.get("backend") == "local" or (key == "wal" and writes_wal):
                 if not on_pvc(p, prefixes):
                     out.append(Finding("tempo", ref, f"storage.trace.{key}.path {p!r} is not on a PersistentVolumeClaim"))
         if trace.get("backend") == "local":

@@ -4,7 +4,12 @@ the collector and the backends is denied (evaluated with checks_k8s.NetworkPolic
 from __future__ import annotations
 
 from checks_k8s import NetworkPolicies
-from manifests import Finding, Index, find_workload, namespace_of, obj_ref, pod_template_metadata
+import re
+
+from manifests import (
+    Finding, Index, container_files, find_workload, namespace_of, obj_ref, pod_template_metadata,
+)
+from checks_k8s import NetworkPolicies  # noqa: F811
 from stack_common import SEND_TELEMETRY_LABEL, Context
 
 
@@ -68,6 +73,8 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
     for src_ns, src_labels, dst, port, why in must:
         if not np.allowed(src_ns, src_labels, stack[dst][0][0], port):
             out.append(Finding("network", obj_ref(stack[dst][0][0]), f"blocks port {port} from {src_ns} {src_labels} ({why})"))
+    # Every collector exporter (any tier) can reach the pods behind its endpoint.
+    out += _exporter_flows(idx, ctx, np, ns)
     # Egress: DNS for everyone; the outside world only where a component needs it.
     namespaces.setdefault("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
     for name in stack:
@@ -80,6 +87,11 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
         if not np.egress_allowed(ns, labels(name), None, None, port):
             out.append(Finding("network", obj_ref(stack[name][0][0]), f"egress to port {port} outside the cluster is blocked ({why})"))
     for name in ("loki", "tempo", "grafana"):
+        w, c = stack[name][0]
+        if name != "grafana" and _object_storage(idx, w, c):
+            if not np.egress_allowed(ns, labels(name), None, None, 443):
+                out.append(Finding("network", obj_ref(w), "egress to the object store (443) is blocked"))
+            continue
         for port in (80, 443):
             if np.egress_allowed(ns, labels(name), None, None, port):
                 out.append(Finding("network", obj_ref(stack[name][0][0]), f"may reach port {port} outside the cluster; egress must be default-deny"))
@@ -98,4 +110,37 @@ def check_network(idx: Index, ctx: Context) -> list[Finding] | None:
         if np.allowed(src_ns, src_labels, stack["otel-collector"][0][0], 4317):
             out.append(Finding("network", obj_ref(stack["otel-collector"][0][0]),
                                f"OTLP is reachable from {src_ns} {src_labels}; only labelled app namespaces may send"))
+    return out
+
+
+def _object_storage(idx: Index, w: dict, c: dict) -> bool:
+    """Loki/Tempo configured for S3-compatible object storage (needs HTTPS egress)."""
+    return any(re.search(r"(?m)^\s*(backend|object_store): s3\s*$", f.content)
+               for f in container_files(idx, w, c).values())
+
+
+def _exporter_flows(idx: Index, ctx: Context, np: NetworkPolicies, ns: str) -> list[Finding]:
+    from check_collector import collector_config
+    from checks_k8s import parse_endpoint
+    from stack_common import find_service_port
+    out = []
+    for w, c in find_workload(idx, "opentelemetry-collector"):
+        cfg, _ = collector_config(idx, w, c)
+        src = pod_template_metadata(w).get("labels") or {}
+        for cid, ec in (cfg.get("exporters") or {}).items():
+            ec = ec or {}
+            dns = ((ec.get("resolver") or {}).get("dns") or {})
+            ep = f"{dns['hostname']}:{dns.get('port', 4317)}" if dns.get("hostname") else str(ec.get("endpoint", ""))
+            if "${" in ep:
+                continue  # from the environment: an external endpoint
+            _, host, port, _ = parse_endpoint(ep if "://" in ep else "http://" + ep)
+            svc, _ = find_service_port(ctx.services, host or "", port, namespace_of(w))
+            if svc is None:
+                continue  # external, or reported by the collector checks
+            sel = (svc.get("spec") or {}).get("selector") or {}
+            for dst in idx.workloads():
+                labels = pod_template_metadata(dst).get("labels") or {}
+                if namespace_of(dst) == namespace_of(svc) and sel and all(labels.get(k) == v for k, v in sel.items()):
+                    if not np.allowed(ns, src, dst, port):
+                        out.append(Finding("network", obj_ref(w), f"exporter {cid} cannot reach {obj_ref(dst)} port {port}"))
     return out

@@ -155,7 +155,8 @@ def check_references(idx: Index) -> list[Finding]:
         sa = spec.get("serviceAccountName")
         if sa and sa != "default":
             need("ServiceAccount", ns, sa, ref, "serviceAccountName")
-        volumes = {}
+        volumes = {t.get("metadata", {}).get("name"): {"volumeClaimTemplate": True}
+                   for t in (w.get("spec") or {}).get("volumeClaimTemplates") or []}
         for v in spec.get("volumes") or []:
             volumes[v.get("name")] = v
             what = f"volume {v.get('name')}"
@@ -236,7 +237,7 @@ def check_storage(idx: Index) -> list[Finding]:
                   for v in spec.get("volumes") or [] if "persistentVolumeClaim" in v]
         for c in claims:
             users.setdefault((namespace_of(w), c), []).append(ref)
-        if not claims:
+        if not claims and not (w.get("spec") or {}).get("volumeClaimTemplates"):
             continue
         if (spec.get("securityContext") or {}).get("fsGroup") is None:
             out.append(Finding("storage", ref, "mounts a PVC but sets no pod securityContext.fsGroup"))
@@ -257,6 +258,8 @@ def check_storage(idx: Index) -> list[Finding]:
 def pvc_mount_prefixes(idx: Index, workload: dict, container: dict) -> list[str]:
     """Mount paths in this container that are backed by a PersistentVolumeClaim."""
     vols = {v.get("name"): v for v in pod_spec(workload).get("volumes") or []}
+    for t in (workload.get("spec") or {}).get("volumeClaimTemplates") or []:  # StatefulSet
+        vols[(t.get("metadata") or {}).get("name")] = {"persistentVolumeClaim": {}}
     return [m.get("mountPath") for m in container.get("volumeMounts") or []
             if "persistentVolumeClaim" in (vols.get(m.get("name")) or {})]
 
