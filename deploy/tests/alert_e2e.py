@@ -5,14 +5,18 @@
     ->  Alertmanager (Debian 0.25) with the production routing tree
     ->  a webhook receiver in this script
 
-The production files stay the source of truth; the test copies only shorten time: every
-`for:` becomes 0s, rule groups evaluate every second, and Alertmanager's group_wait /
-group_interval are 1s. Every receiver of deploy/base/alertmanager/alertmanager.yml gets a
+The production files stay the source of truth; the test copies only shorten time (every
+`for:` becomes 0s, rule groups evaluate every second, Alertmanager's group_wait /
+group_interval are 1s) and set this environment's LLM budget the documented way (the
+recording rule currency:baker_llm_cost_budget:per_hour, production default 5 USD/h) to
+0.01 USD/h, which the example's real LLM spend exceeds within seconds. Every receiver of deploy/base/alertmanager/alertmanager.yml gets a
 webhook to this script, so the payload also shows which route matched.
 
-Passes when an alert driven by the pipeline's real traffic (default: BakerHighErrorRate)
+Passes when an alert driven by the pipeline's real traffic (default: the budget alert
+BakerLlmCostBurnAboveBudget)
 arrives with its labels (alertname, severity, job), summary, description and runbook_url,
-and Watchdog arrives through the `watchdog` route. Bounded by --timeout; every process it
+Watchdog arrives through the `watchdog` route, and a warning for a service whose critical
+alert fires is inhibited. Bounded by --timeout; every process it
 starts is stopped on exit.
 
 usage: alert_e2e.py --target brain=URL --target worker=URL [--alert NAME] [--timeout S]
@@ -93,8 +97,11 @@ class Webhook:
         self.server.shutdown()
 
 
-def test_rules(tmp: Path) -> list[str]:
-    out = []
+BUDGET_RULE = "currency:baker_llm_cost_budget:per_hour"
+
+
+def test_rules(tmp: Path, budget: float) -> list[str]:
+    out, found = [], []
     for f in sorted(RULES_DIR.glob("*.yaml")):
         doc = yaml.safe_load(f.read_text())
         for g in doc.get("groups") or []:
@@ -102,9 +109,16 @@ def test_rules(tmp: Path) -> list[str]:
             for r in g.get("rules") or []:
                 if "for" in r:
                     r["for"] = "0s"
+                # The per-environment budget (a recording rule meant to be overridden):
+                # this environment's is tiny, so the example's real spend exceeds it.
+                if r.get("record") == BUDGET_RULE:
+                    r["expr"] = f'label_replace(vector({budget}), "currency", "USD", "", "")'
+                    found.append(r["record"])
         dst = tmp / f"rules-{f.name}"
         dst.write_text(yaml.safe_dump(doc, sort_keys=False))
         out.append(str(dst))
+    if not found:
+        raise SystemExit(f"FAIL recording rule {BUDGET_RULE} not found in {RULES_DIR}")
     return out
 
 
@@ -122,7 +136,9 @@ def test_alertmanager_config(tmp: Path, hook: str) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", action="append", default=[], metavar="JOB=URL")
-    ap.add_argument("--alert", default="BakerHighErrorRate")
+    ap.add_argument("--alert", default="BakerLlmCostBurnAboveBudget")
+    ap.add_argument("--budget-usd-per-hour", type=float, default=0.01,
+                    help="test value of the per-environment budget rule (production: 5)")
     ap.add_argument("--timeout", type=float, default=120)
     args = ap.parse_args()
     # `timeout` sends SIGTERM: unwind through `finally` so Prometheus/Alertmanager stop too.
@@ -134,11 +150,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="alert-e2e-"))
     procs: list[subprocess.Popen] = []
     hook = Webhook()
-    failed = 0
+    failed = passed = 0
 
     def check(ok: bool, what: str, detail: str = ""):
-        nonlocal failed
+        nonlocal failed, passed
         failed += not ok
+        passed += bool(ok)
         print(f"{'PASS' if ok else 'FAIL'}  {what}" + (f"  {detail}" if detail else ""))
 
     try:
@@ -160,7 +177,7 @@ def main() -> int:
                             "static_configs": [{"targets": [u.netloc]}]})
         prom_cfg = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": test_rules(tmp),
+            "rule_files": test_rules(tmp, args.budget_usd_per_hour),
             "alerting": {"alertmanagers": [{"api_version": "v2",
                                             "static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
             "scrape_configs": scrapes,
@@ -247,8 +264,7 @@ def main() -> int:
                 p.kill()
         hook.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    passed_line = "alert-e2e: {} failed".format(failed)
-    print(passed_line)
+    print(f"alert-e2e: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
