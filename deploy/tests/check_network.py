@@ -1,15 +1,17 @@
-"""NetworkPolicy flow checks: the flows the stack needs are allowed, everything else into
-the collector and the backends is denied (evaluated with checks_k8s.NetworkPolicies)."""
+"""NetworkPolicy flow checks (ingress and egress, evaluated with checks_k8s.NetworkPolicies):
+the flows the stack needs are allowed — including every collector exporter to the pods
+behind its endpoint, DNS, and the outside world where a component needs it — and
+everything else into the collector, the backends and Grafana, and out of Loki, Tempo and
+Grafana, is denied."""
 
 from __future__ import annotations
 
-from checks_k8s import NetworkPolicies
 import re
 
+from checks_k8s import NetworkPolicies
 from manifests import (
     Finding, Index, container_files, find_workload, namespace_of, obj_ref, pod_template_metadata,
 )
-from checks_k8s import NetworkPolicies  # noqa: F811
 from stack_common import SEND_TELEMETRY_LABEL, Context
 
 
