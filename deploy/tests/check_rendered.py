@@ -43,6 +43,7 @@ CHECKS = [
     ("grafana", checks_stack.check_grafana),
     ("alertmanager", checks_stack.check_alertmanager),
     ("network", checks_stack.check_network),
+    ("tiers", checks_stack.check_tiers),
     ("app-otel", checks_stack.check_app_otel),
     ("runbooks", checks_stack.check_runbooks),
 ]

@@ -6,6 +6,7 @@
   check_grafana     Grafana auth, datasources and correlations, dashboards
   check_alertmanager  Alertmanager config, routing, Prometheus -> Alertmanager
   check_network     NetworkPolicy flows
+  check_tiers       scale-out collector tiers (loadbalancing -> tail-sampling gateway)
   check_app         the app-otel snippet and alert runbooks
 """
 
@@ -15,6 +16,7 @@ from check_backends import check_loki, check_tempo  # noqa: F401
 from check_collector import check_collector, collector_config  # noqa: F401
 from check_grafana import check_grafana  # noqa: F401
 from check_network import check_network  # noqa: F401
+from check_tiers import check_tiers  # noqa: F401
 from check_prometheus import check_prometheus, prometheus_config, rule_groups  # noqa: F401
 from manifests import find_workload  # noqa: F401
 from stack_common import Context  # noqa: F401

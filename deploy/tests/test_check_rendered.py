@@ -362,6 +362,78 @@ class CheckRenderedTest(unittest.TestCase):
         idx.get("NetworkPolicy", NS, "grafana")["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]
         self.assertFinds(idx, "network", "Deployment/baker-street-observability/grafana", "any namespace")
 
+    def test_otlp_receiver_size_cap(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "otel-collector-config", "config.yaml",
+                       lambda d: d["receivers"]["otlp"]["protocols"]["grpc"].pop("max_recv_msg_size_mib"))
+        self.assertFinds(idx, "collector", "otel-collector", "max_recv_msg_size_mib")
+
+    # ---------------------------------------------------------------- sizes, service graph
+    def _set_env(self, idx: Index, name: str, var: str, value: str) -> None:
+        for e in self.container(idx, name)["env"]:
+            if e["name"] == var:
+                e["value"] = value
+
+    def test_loki_tempo_rate_times_retention_must_fit_pvc(self):
+        idx = self.stack.copy()
+        self._set_env(idx, "loki", "LOKI_RETENTION_PERIOD", "720h")
+        self._set_env(idx, "tempo", "TEMPO_RATE_LIMIT_BYTES", "10000000")
+        self.assertFinds(idx, "loki", "Deployment/baker-street-observability/loki", "exceeds 80% of PVC")
+        self.assertFinds(idx, "tempo", "Deployment/baker-street-observability/tempo", "exceeds 80% of PVC")
+        idx = self.stack.copy()
+        self.container(idx, "loki")["env"] = []
+        self.assertFinds(idx, "loki", "loki", "LOKI_RETENTION_PERIOD", "does not set it")
+
+    def test_no_service_graph_source(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "tempo-config", "tempo.yaml",
+                       lambda d: d["overrides"]["defaults"]["metrics_generator"].update(processors=["span-metrics"]))
+        self.assertFinds(idx, "tempo", "stack", "service-graph")
+
+    # ---------------------------------------------------------------- scale-out tiers
+    def scale_out(self) -> Index:
+        path = os.environ.get("BAKER_RENDERED_SCALE_OUT")
+        if not path or not os.path.exists(path):
+            self.skipTest("BAKER_RENDERED_SCALE_OUT is not set")
+        with open(path, encoding="utf-8") as fh:
+            return Index.build(load_documents(fh.read()))
+
+    def test_scale_out_is_clean(self):
+        idx = self.scale_out()
+        for group in ("tiers", "collector", "network", "tempo", "loki", "references"):
+            self.assertEqual(self.findings(idx, group), [], group)
+
+    def test_tiers_routing_and_sampling_order(self):
+        idx = self.scale_out()
+        self.edit_yaml(idx, "otel-collector-config", "config.yaml",
+                       lambda d: d["exporters"]["loadbalancing"].update(routing_key="service"))
+        self.assertFinds(idx, "tiers", "StatefulSet/baker-street-observability/otel-collector", "routing_key must be traceID")
+        idx = self.scale_out()
+
+        def after_sampling(d):
+            d["service"]["pipelines"]["traces/sampled"]["exporters"] += ["spanmetrics"]
+        self.edit_yaml(idx, "otel-gateway-config", "gateway.yaml", after_sampling)
+        self.assertFinds(idx, "tiers", "otel-gateway", "after tail_sampling")
+        idx = self.scale_out()
+        self.edit_yaml(idx, "otel-gateway-config", "gateway.yaml",
+                       lambda d: d["processors"]["tail_sampling"].update(policies=[]))
+        self.assertFinds(idx, "tiers", "otel-gateway", "error")
+        self.assertFinds(idx, "tiers", "otel-gateway", "gen_ai.usage.cost.amount")
+
+    def test_tiers_headless_service_and_hpa(self):
+        idx = self.scale_out()
+        del idx.get("Service", NS, "otel-gateway")["spec"]["clusterIP"]
+        idx = Index.build([d for d in idx.docs if not (d["kind"] == "HorizontalPodAutoscaler"
+                                                       and d["metadata"]["name"] == "otel-gateway")])
+        self.assertFinds(idx, "tiers", "otel-collector", "headless")
+        self.assertFinds(idx, "tiers", "StatefulSet/baker-street-observability/otel-gateway", "HorizontalPodAutoscaler")
+
+    def test_gateway_cannot_reach_tempo(self):
+        idx = self.scale_out()
+        idx = Index.build([d for d in idx.docs if not (d["kind"] == "NetworkPolicy"
+                                                       and d["metadata"]["name"] == "tempo-cluster")])
+        self.assertFinds(idx, "network", "otel-gateway", "otlp_grpc/tempo", "cannot reach")
+
     # ---------------------------------------------------------------- alertmanager
     def _edit_am(self, idx: Index, fn) -> None:
         sec = next(d for d in idx.of_kind("Secret") if d["metadata"]["name"].startswith("alertmanager-config"))
