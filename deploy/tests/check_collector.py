@@ -56,6 +56,9 @@ def collector_config(idx: Index, w: dict, c: dict) -> tuple[dict, list[str]]:
     return merged, problems
 
 
+SDK_EXPORT_CAP_MIB = 3  # baker-otel's byte cap per OTLP export request
+
+
 def check_collector(idx: Index, ctx: Context) -> list[Finding] | None:
     if not find_workload(idx, "opentelemetry-collector"):
         return None
@@ -129,6 +132,17 @@ def _collector_problems(idx: Index, ctx: Context, w: dict, c: dict, cfg: dict) -
             port = ports.get(port, port)
             if port != hc_port:
                 out.append(f"{probe} does not target the health_check endpoint port {hc_port}")
+
+    # OTLP request size cap: the baker-otel SDK sends at most 3 MiB per export request.
+    otlp = ((sections["receivers"].get("otlp") or {}).get("protocols") or {})
+    grpc_mib = (otlp.get("grpc") or {}).get("max_recv_msg_size_mib")
+    http_bytes = (otlp.get("http") or {}).get("max_request_body_size")
+    if "grpc" in otlp and not (isinstance(grpc_mib, int) and SDK_EXPORT_CAP_MIB < grpc_mib <= 2 * SDK_EXPORT_CAP_MIB):
+        out.append(f"otlp grpc max_recv_msg_size_mib is {grpc_mib!r}; set it just above the SDK's "
+                   f"{SDK_EXPORT_CAP_MIB} MiB export cap (4)")
+    if "http" in otlp and not (isinstance(http_bytes, int) and SDK_EXPORT_CAP_MIB * 2**20 < http_bytes <= 2 * SDK_EXPORT_CAP_MIB * 2**20):
+        out.append(f"otlp http max_request_body_size is {http_bytes!r}; set it just above the SDK's "
+                   f"{SDK_EXPORT_CAP_MIB} MiB export cap (4194304)")
 
     # persistent sending queues with batching
     storages = {cid for cid in service.get("extensions") or [] if component_type(cid) == "file_storage"}

@@ -13,7 +13,7 @@ import yaml
 
 from checks_k8s import on_pvc, parse_endpoint, pvc_mount_prefixes
 from manifests import (
-    Finding, Index, container_files, find_workload, glob_files, namespace_of, obj_ref,
+    Finding, Index, container_files, find_workload, glob_files, namespace_of, obj_ref, pod_spec,
 )
 from stack_common import DATASOURCES, Context, env_map, find_service_port
 
@@ -50,11 +50,16 @@ def _grafana_problems(idx: Index, ctx: Context, w: dict, c: dict) -> list[str]:
         if e is not None and "secretKeyRef" not in (e.get("valueFrom") or {}):
             out.append(f"{var} is set literally; it must come from a Secret")
         if ef is not None:
-            f = files.get(ef.get("value", ""))
-            if f is None or f.source_kind != "Secret":
-                out.append(f"{var}__FILE {ef.get('value')!r} is not a file from a Secret")
+            path = ef.get("value", "")
+            f = files.get(path)
+            generated = on_pvc(path, pvc_mount_prefixes(idx, w, c)) and any(
+                posixpath.dirname(path) in " ".join(i.get("command") or [])
+                for i in pod_spec(w).get("initContainers") or [])
+            if not generated and (f is None or f.source_kind != "Secret"):
+                out.append(f"{var}__FILE {path!r} is neither a file from a Secret nor written "
+                           "on the PVC by an init container (per-install credentials)")
         if e is None and ef is None:
-            out.append(f"{var} is not provided (from the grafana-admin Secret)")
+            out.append(f"{var} is not provided (Secret or per-install generated file)")
     data = ini.get("paths", "data", fallback="/var/lib/grafana")
     if not on_pvc(data, pvc_mount_prefixes(idx, w, c)):
         out.append(f"Grafana data path {data} is not on a PersistentVolumeClaim")

@@ -61,6 +61,10 @@ def _prometheus_wiring(idx, ctx, w, c, cfg, s, files, path) -> list[str]:
             for r in keep:
                 if r.get("regex") not in names:
                     out.append(f"otel-collector job keeps port name {r.get('regex')!r}, which the collector does not declare")
+    for name, sc in jobs.items():
+        for limit in ("sample_limit", "label_limit"):
+            if not sc.get(limit):
+                out.append(f"scrape job {name!r} has no {limit} (a runaway target could flood the TSDB)")
     annotated = [sc for sc in jobs.values()
                  if any("__meta_kubernetes_pod_annotation_prometheus_io_scrape" in (r.get("source_labels") or [])
                         for r in sc.get("relabel_configs") or [])]

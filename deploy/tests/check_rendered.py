@@ -3,11 +3,15 @@
 
 usage:
   check_rendered.py [--readme README.md] [--rules-dir DIR] [--dashboards-dir DIR]
-                    [--base-prometheus prometheus.yml] NAME=RENDERED.yaml [NAME=RENDERED.yaml ...]
+                    [--base-prometheus prometheus.yml] [--base-alertmanager alertmanager.yml]
+                    NAME=RENDERED.yaml [NAME=RENDERED.yaml ...]
   check_rendered.py --extract-prometheus OUTDIR RENDERED.yaml
       writes the promtool-2.42-compatible part of the rendered Prometheus config (and its
       rule files) to OUTDIR and prints the config path; Prometheus-3-only parts are checked
       structurally and reported on stderr.
+  check_rendered.py --extract-alertmanager OUTDIR RENDERED.yaml
+      writes every mounted Alertmanager config to OUTDIR (for amtool check-config) and
+      prints the paths.
 
 Every finding names the object (Kind/namespace/name) it is about. Exit status 1 on any
 finding. Services of all given renders are pooled to resolve endpoints, so an app
@@ -37,7 +41,9 @@ CHECKS = [
     ("loki", checks_stack.check_loki),
     ("tempo", checks_stack.check_tempo),
     ("grafana", checks_stack.check_grafana),
+    ("alertmanager", checks_stack.check_alertmanager),
     ("network", checks_stack.check_network),
+    ("tiers", checks_stack.check_tiers),
     ("app-otel", checks_stack.check_app_otel),
     ("runbooks", checks_stack.check_runbooks),
 ]
@@ -74,10 +80,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rules-dir")
     ap.add_argument("--dashboards-dir")
     ap.add_argument("--base-prometheus")
+    ap.add_argument("--base-alertmanager")
     ap.add_argument("--extract-prometheus", metavar="OUTDIR")
+    ap.add_argument("--extract-alertmanager", metavar="OUTDIR")
     ap.add_argument("renders", nargs="+", metavar="NAME=FILE")
     args = ap.parse_args(argv)
 
+    if args.extract_alertmanager:
+        import check_alertmanager
+        os.makedirs(args.extract_alertmanager, exist_ok=True)
+        idx = Index.build(load_documents(_read(args.renders[0].split("=", 1)[-1])))
+        for p in check_alertmanager.extract(idx, args.extract_alertmanager):
+            print(p)
+        return 0
     if args.extract_prometheus:
         return extract(args.extract_prometheus, args.renders[0].split("=", 1)[-1])
 
@@ -91,6 +106,7 @@ def main(argv: list[str]) -> int:
         rules_sources=_listdir(args.rules_dir, (".yaml", ".yml")),
         dashboard_sources=_listdir(args.dashboards_dir, (".json",)),
         reference_prometheus=_read(args.base_prometheus),
+        reference_alertmanager=_read(args.base_alertmanager),
     )
     failed = 0
     for name, idx in variants:

@@ -11,6 +11,7 @@ from manifests import (
     CLUSTER_SCOPED_KINDS, Finding, Index, all_containers, configmap_files, image_repo,
     image_tag, namespace_of, obj_ref, pod_spec, pod_template_metadata, secret_files,
 )
+from manifests import user_secrets as declared_user_secrets
 
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
@@ -22,6 +23,8 @@ EXPECTED_IMAGES = {
     "grafana/loki": "3.7.7",
     "prom/prometheus": "v3.15.0",
     "grafana/grafana": "13.2.3",
+    # Not in DESIGN.md: the newest upstream release when this was added (v0.34.0, 2026-08-16).
+    "prom/alertmanager": "v0.34.0",
 }
 
 
@@ -128,9 +131,13 @@ def _probe_port_problems(c: dict, probe: str) -> list[str]:
 def check_references(idx: Index) -> list[Finding]:
     out = []
 
+    user_secrets: set[str] = set()  # Secrets the user creates (credentials), per workload
+
     def need(kind: str, ns: str | None, name: str, who: str, what: str, keys=(), optional=False):
         obj = idx.get(kind, ns, name)
         if obj is None:
+            if kind == "Secret" and name in user_secrets:
+                return
             if not optional:
                 out.append(Finding("references", who, f"{what} references missing {kind} {ns}/{name}"))
             return
@@ -141,10 +148,15 @@ def check_references(idx: Index) -> list[Finding]:
 
     for w in idx.workloads():
         ns, spec, ref = namespace_of(w), pod_spec(w), obj_ref(w)
+        # A Secret the README tells the user to create (never rendered, so no credential
+        # lives in git) is declared on the pod template; any other missing Secret is a bug.
+        user_secrets.clear()
+        user_secrets.update(declared_user_secrets(w))
         sa = spec.get("serviceAccountName")
         if sa and sa != "default":
             need("ServiceAccount", ns, sa, ref, "serviceAccountName")
-        volumes = {}
+        volumes = {t.get("metadata", {}).get("name"): {"volumeClaimTemplate": True}
+                   for t in (w.get("spec") or {}).get("volumeClaimTemplates") or []}
         for v in spec.get("volumes") or []:
             volumes[v.get("name")] = v
             what = f"volume {v.get('name')}"
@@ -225,7 +237,7 @@ def check_storage(idx: Index) -> list[Finding]:
                   for v in spec.get("volumes") or [] if "persistentVolumeClaim" in v]
         for c in claims:
             users.setdefault((namespace_of(w), c), []).append(ref)
-        if not claims:
+        if not claims and not (w.get("spec") or {}).get("volumeClaimTemplates"):
             continue
         if (spec.get("securityContext") or {}).get("fsGroup") is None:
             out.append(Finding("storage", ref, "mounts a PVC but sets no pod securityContext.fsGroup"))
@@ -246,6 +258,8 @@ def check_storage(idx: Index) -> list[Finding]:
 def pvc_mount_prefixes(idx: Index, workload: dict, container: dict) -> list[str]:
     """Mount paths in this container that are backed by a PersistentVolumeClaim."""
     vols = {v.get("name"): v for v in pod_spec(workload).get("volumes") or []}
+    for t in (workload.get("spec") or {}).get("volumeClaimTemplates") or []:  # StatefulSet
+        vols[(t.get("metadata") or {}).get("name")] = {"persistentVolumeClaim": {}}
     return [m.get("mountPath") for m in container.get("volumeMounts") or []
             if "persistentVolumeClaim" in (vols.get(m.get("name")) or {})]
 
@@ -295,7 +309,8 @@ def service_for_host(host: str, default_ns: str | None) -> tuple[str, str | None
 
 
 class NetworkPolicies:
-    """Ingress-only NetworkPolicy semantics, enough to ask "may A reach B on port P"."""
+    """NetworkPolicy semantics (ingress at the destination AND egress at the source),
+    enough to ask "may A reach B on port P" and "may A reach the outside on port P"."""
 
     def __init__(self, idx: Index, namespaces: dict[str, dict]):
         self.idx = idx
@@ -305,11 +320,50 @@ class NetworkPolicies:
         sel = (policy.get("spec") or {}).get("podSelector") or {}
         return _selector_match(sel, labels)
 
+    def _egress_policies(self, src_ns: str, src_labels: dict) -> list[dict]:
+        return [p for p in self.idx.of_kind("NetworkPolicy")
+                if namespace_of(p) == src_ns and self._selects(p, src_labels)
+                and "Egress" in ((p.get("spec") or {}).get("policyTypes") or [])]
+
+    def egress_allowed(self, src_ns: str, src_labels: dict, dst_ns: str | None, dst_labels: dict | None,
+                       port: int, dst_ports: dict | None = None) -> bool:
+        """Egress from (src_ns, src_labels) to a pod (dst_ns, dst_labels), or to an address
+        outside the cluster when dst_ns is None."""
+        policies = self._egress_policies(src_ns, src_labels)
+        if not policies:
+            return True
+        for p in policies:
+            for rule in (p.get("spec") or {}).get("egress") or []:
+                if not self._port_ok(rule, port, dst_ports or {}):
+                    continue
+                peers = rule.get("to")
+                if not peers:
+                    return True
+                for peer in peers:
+                    if "ipBlock" in peer:
+                        if peer["ipBlock"].get("cidr") in ("0.0.0.0/0", "::/0"):
+                            return True
+                        continue
+                    if dst_ns is None:
+                        continue
+                    ns_sel = peer.get("namespaceSelector")
+                    ns_ok = (dst_ns == src_ns) if ns_sel is None else _selector_match(
+                        ns_sel, self.namespaces.get(dst_ns, {"kubernetes.io/metadata.name": dst_ns}))
+                    pod_sel = peer.get("podSelector")
+                    if ns_ok and (pod_sel is None or _selector_match(pod_sel, dst_labels or {})):
+                        return True
+        return False
+
     def allowed(self, src_ns: str, src_labels: dict, dst: dict, port: int) -> bool:
         dst_ns = namespace_of(dst)
         dst_labels = pod_template_metadata(dst).get("labels") or {}
         dst_ports = {p.get("name"): p.get("containerPort") for c in pod_spec(dst).get("containers") or []
                      for p in c.get("ports") or []}
+        if not self.egress_allowed(src_ns, src_labels, dst_ns, dst_labels, port, dst_ports):
+            return False
+        return self.ingress_allowed(src_ns, src_labels, dst, port, dst_ns, dst_labels, dst_ports)
+
+    def ingress_allowed(self, src_ns, src_labels, dst, port, dst_ns, dst_labels, dst_ports) -> bool:
         policies = [p for p in self.idx.of_kind("NetworkPolicy")
                     if namespace_of(p) == dst_ns and self._selects(p, dst_labels)
                     and "Ingress" in ((p.get("spec") or {}).get("policyTypes") or ["Ingress"])]

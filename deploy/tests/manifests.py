@@ -127,11 +127,26 @@ def secret_files(secret: dict) -> dict[str, str]:
     return out
 
 
-def _source_files(idx: Index, ns: str | None, kind: str, src: dict) -> dict[str, MountedFile]:
-    """Files (relative path -> MountedFile) a configMap/secret volume source produces."""
+USER_SECRETS_ANNOTATION = "observability.baker-street.io/user-secrets"
+SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def user_secrets(workload: dict) -> set[str]:
+    """Secrets the README tells the user to create (credentials never rendered), declared
+    on the pod template with the annotation above."""
+    ann = (pod_template_metadata(workload).get("annotations") or {}).get(USER_SECRETS_ANNOTATION, "")
+    return {n.strip() for n in ann.split(",") if n.strip()}
+
+
+def _source_files(idx: Index, ns: str | None, kind: str, src: dict,
+                  user: set[str] = frozenset()) -> dict[str, MountedFile]:
+    """Files (relative path -> MountedFile) a configMap/secret volume source produces. A
+    user-created Secret (not in the render) yields empty files for its listed items."""
     name = src.get("name") if kind == "ConfigMap" else src.get("secretName", src.get("name"))
     obj = idx.get(kind, ns, name)
     if obj is None:
+        if kind == "Secret" and name in user:
+            return {it["path"]: MountedFile("", kind, name, it["key"]) for it in src.get("items") or []}
         return {}
     data = configmap_files(obj) if kind == "ConfigMap" else secret_files(obj)
     items = src.get("items")
@@ -143,12 +158,13 @@ def _source_files(idx: Index, ns: str | None, kind: str, src: dict) -> dict[str,
     return {k: MountedFile(v, kind, name, k) for k, v in data.items()}
 
 
-def volume_files(idx: Index, ns: str | None, volume: dict) -> dict[str, MountedFile] | None:
+def volume_files(idx: Index, ns: str | None, volume: dict,
+                 user: set[str] = frozenset()) -> dict[str, MountedFile] | None:
     """Files of a ConfigMap/Secret/projected volume; None for other volume types."""
     if "configMap" in volume:
         return _source_files(idx, ns, "ConfigMap", volume["configMap"])
     if "secret" in volume:
-        return _source_files(idx, ns, "Secret", volume["secret"])
+        return _source_files(idx, ns, "Secret", volume["secret"], user)
     if "projected" in volume:
         out: dict[str, MountedFile] = {}
         for src in (volume["projected"] or {}).get("sources") or []:
@@ -166,11 +182,14 @@ def container_files(idx: Index, workload: dict, container: dict) -> dict[str, Mo
     ns = namespace_of(workload)
     volumes = {v.get("name"): v for v in spec.get("volumes") or []}
     out: dict[str, MountedFile] = {}
+    if spec.get("automountServiceAccountToken") is not False:
+        out[SA_TOKEN_DIR + "/token"] = MountedFile("", "Secret", "serviceaccount-token", "token")
+    user = user_secrets(workload)
     for m in container.get("volumeMounts") or []:
         vol = volumes.get(m.get("name"))
         if vol is None:
             continue
-        files = volume_files(idx, ns, vol)
+        files = volume_files(idx, ns, vol, user)
         if files is None:
             continue
         mount = m.get("mountPath", "")

@@ -148,6 +148,7 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
     for sc in scrape_configs:
         where = f"scrape_configs[{sc.get('job_name')}]"
         _check_fields(where, sc, NEWER_SCRAPE_FIELDS, out)
+        _check_credentials(where, sc, files, out, resolve)
         if "kubernetes_sd_configs" in sc:
             out.removed.append(f"{where}.kubernetes_sd_configs")
             for i, sd in enumerate(sc.pop("kubernetes_sd_configs") or []):

@@ -25,6 +25,7 @@ class Context:
     rules_sources: list[str] = field(default_factory=list)  # file names in deploy/base/prometheus/rules
     dashboard_sources: list[str] = field(default_factory=list)  # file names in .../grafana/dashboards
     reference_prometheus: str | None = None  # text of deploy/base/prometheus/prometheus.yml
+    reference_alertmanager: str | None = None  # text of deploy/base/alertmanager/alertmanager.yml
 
 
 def component_type(component_id: str) -> str:

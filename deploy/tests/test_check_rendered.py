@@ -41,13 +41,16 @@ class CheckRenderedTest(unittest.TestCase):
         here = os.path.dirname(os.path.abspath(__file__))
         with open(os.path.join(here, "..", "base", "prometheus", "prometheus.yml"), encoding="utf-8") as fh:
             cls.reference_prometheus = fh.read()
+        with open(os.path.join(here, "..", "base", "alertmanager", "alertmanager.yml"), encoding="utf-8") as fh:
+            cls.reference_alertmanager = fh.read()
 
     # ---------------------------------------------------------------- helpers
     def ctx(self, idx: Index, app: Index | None = None, **kw) -> checks_stack.Context:
         alerts = [r["alert"] for _, r in checks_stack.rule_groups(idx) if "alert" in r]
         readme = "## Runbooks\n" + "".join(f"### {a}\n" for a in alerts)
         services = idx.of_kind("Service") + (app or self.app).of_kind("Service")
-        args = dict(services=services, readme=readme, reference_prometheus=self.reference_prometheus)
+        args = dict(services=services, readme=readme, reference_prometheus=self.reference_prometheus,
+                    reference_alertmanager=self.reference_alertmanager)
         args.update(kw)
         return checks_stack.Context(**args)
 
@@ -169,9 +172,23 @@ class CheckRenderedTest(unittest.TestCase):
 
     def test_missing_secret_key(self):
         idx = self.stack.copy()
-        for s in idx.of_kind("Secret"):
-            s["data"].pop("admin-password", None)
+        v = next(v for v in pod_spec(self.workload(idx, "alertmanager"))["volumes"] if v["name"] == "config")
+        v["secret"]["items"] = [{"key": "no-such-key", "path": "alertmanager.yml"}]
+        self.assertFinds(idx, "references", "Deployment/baker-street-observability/alertmanager", "no-such-key")
+
+    def test_grafana_password_neither_secret_nor_generated(self):
+        idx = self.stack.copy()
+        pod_spec(self.workload(idx, "grafana"))["initContainers"] = []
         self.assertFinds(idx, "grafana", "Deployment/baker-street-observability/grafana", "GF_SECURITY_ADMIN_PASSWORD")
+
+    def test_user_secret_must_be_declared(self):
+        idx = self.stack.copy()
+        v = next(v for v in pod_spec(self.workload(idx, "grafana"))["volumes"] if v["name"] == "admin")
+        v["secret"]["optional"] = False
+        self.assertFinds(idx, "references", "grafana", "missing Secret", "grafana-admin")
+        self.workload(idx, "grafana")["spec"]["template"]["metadata"].setdefault("annotations", {})[
+            "observability.baker-street.io/user-secrets"] = "grafana-admin"
+        self.assertEqual([f for f in self.findings(idx, "references") if "grafana-admin" in f], [])
 
     def test_unpinned_image(self):
         idx = self.stack.copy()
@@ -205,8 +222,8 @@ class CheckRenderedTest(unittest.TestCase):
         for s in idx.of_kind("Secret"):
             del s["metadata"]["namespace"]
         idx = Index.build(idx.docs)
-        self.assertFinds(idx, "namespaces", "Secret/grafana-admin", "no namespace")
-        self.assertFinds(idx, "references", "grafana", "missing Secret")
+        self.assertFinds(idx, "namespaces", "Secret/alertmanager-config", "no namespace")
+        self.assertFinds(idx, "references", "alertmanager", "missing Secret")
 
     def test_pvc_without_fsgroup(self):
         idx = self.stack.copy()
@@ -324,8 +341,131 @@ class CheckRenderedTest(unittest.TestCase):
         self.assertFinds(idx, "network", "Deployment/baker-street-observability/tempo", "4317", "collector exports traces")
 
     def test_no_default_deny(self):
-        idx = Index.build([d for d in self.stack.copy().docs if d["metadata"]["name"] != "default-deny-ingress"])
-        self.assertFinds(idx, "network", f"Namespace/{NS}", "default-deny")
+        idx = Index.build([d for d in self.stack.copy().docs if d["metadata"]["name"] != "default-deny"])
+        self.assertFinds(idx, "network", f"Namespace/{NS}", "default-deny ingress")
+        self.assertFinds(idx, "network", f"Namespace/{NS}", "default-deny egress")
+
+    def test_egress_open_or_blocked(self):
+        idx = self.stack.copy()
+        np = idx.get("NetworkPolicy", NS, "loki")
+        np["spec"]["egress"] = [{}]  # allow everything out
+        self.assertFinds(idx, "network", "Deployment/baker-street-observability/loki", "outside the cluster")
+        idx = self.stack.copy()
+        idx.get("NetworkPolicy", NS, "otel-collector")["spec"]["egress"] = []
+        self.assertFinds(idx, "network", "Deployment/baker-street-observability/tempo", "4317", "collector exports traces")
+        idx = self.stack.copy()
+        idx = Index.build([d for d in idx.docs if d["metadata"]["name"] != "allow-dns"])
+        self.assertFinds(idx, "network", "alertmanager", "DNS")
+
+    def test_grafana_open_to_every_namespace(self):
+        idx = self.stack.copy()
+        idx.get("NetworkPolicy", NS, "grafana")["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]
+        self.assertFinds(idx, "network", "Deployment/baker-street-observability/grafana", "any namespace")
+
+    def test_otlp_receiver_size_cap(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "otel-collector-config", "config.yaml",
+                       lambda d: d["receivers"]["otlp"]["protocols"]["grpc"].pop("max_recv_msg_size_mib"))
+        self.assertFinds(idx, "collector", "otel-collector", "max_recv_msg_size_mib")
+
+    # ---------------------------------------------------------------- sizes, service graph
+    def _set_env(self, idx: Index, name: str, var: str, value: str) -> None:
+        for e in self.container(idx, name)["env"]:
+            if e["name"] == var:
+                e["value"] = value
+
+    def test_loki_tempo_rate_times_retention_must_fit_pvc(self):
+        idx = self.stack.copy()
+        self._set_env(idx, "loki", "LOKI_RETENTION_PERIOD", "720h")
+        self._set_env(idx, "tempo", "TEMPO_RATE_LIMIT_BYTES", "10000000")
+        self.assertFinds(idx, "loki", "Deployment/baker-street-observability/loki", "exceeds 80% of PVC")
+        self.assertFinds(idx, "tempo", "Deployment/baker-street-observability/tempo", "exceeds 80% of PVC")
+        idx = self.stack.copy()
+        self.container(idx, "loki")["env"] = []
+        self.assertFinds(idx, "loki", "loki", "LOKI_RETENTION_PERIOD", "does not set it")
+
+    def test_no_service_graph_source(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "tempo-config", "tempo.yaml",
+                       lambda d: d["overrides"]["defaults"]["metrics_generator"].update(processors=["span-metrics"]))
+        self.assertFinds(idx, "tempo", "stack", "service-graph")
+
+    # ---------------------------------------------------------------- scale-out tiers
+    def scale_out(self) -> Index:
+        path = os.environ.get("BAKER_RENDERED_SCALE_OUT")
+        if not path or not os.path.exists(path):
+            self.skipTest("BAKER_RENDERED_SCALE_OUT is not set")
+        with open(path, encoding="utf-8") as fh:
+            return Index.build(load_documents(fh.read()))
+
+    def test_scale_out_is_clean(self):
+        idx = self.scale_out()
+        for group in ("tiers", "collector", "network", "tempo", "loki", "references"):
+            self.assertEqual(self.findings(idx, group), [], group)
+
+    def test_tiers_routing_and_sampling_order(self):
+        idx = self.scale_out()
+        self.edit_yaml(idx, "otel-collector-config", "config.yaml",
+                       lambda d: d["exporters"]["loadbalancing"].update(routing_key="service"))
+        self.assertFinds(idx, "tiers", "StatefulSet/baker-street-observability/otel-collector", "routing_key must be traceID")
+        idx = self.scale_out()
+
+        def after_sampling(d):
+            d["service"]["pipelines"]["traces/sampled"]["exporters"] += ["spanmetrics"]
+        self.edit_yaml(idx, "otel-gateway-config", "gateway.yaml", after_sampling)
+        self.assertFinds(idx, "tiers", "otel-gateway", "after tail_sampling")
+        idx = self.scale_out()
+        self.edit_yaml(idx, "otel-gateway-config", "gateway.yaml",
+                       lambda d: d["processors"]["tail_sampling"].update(policies=[]))
+        self.assertFinds(idx, "tiers", "otel-gateway", "error")
+        self.assertFinds(idx, "tiers", "otel-gateway", "gen_ai.usage.cost.amount")
+
+    def test_tiers_headless_service_and_hpa(self):
+        idx = self.scale_out()
+        del idx.get("Service", NS, "otel-gateway")["spec"]["clusterIP"]
+        idx = Index.build([d for d in idx.docs if not (d["kind"] == "HorizontalPodAutoscaler"
+                                                       and d["metadata"]["name"] == "otel-gateway")])
+        self.assertFinds(idx, "tiers", "otel-collector", "headless")
+        self.assertFinds(idx, "tiers", "StatefulSet/baker-street-observability/otel-gateway", "HorizontalPodAutoscaler")
+
+    def test_gateway_cannot_reach_tempo(self):
+        idx = self.scale_out()
+        idx = Index.build([d for d in idx.docs if not (d["kind"] == "NetworkPolicy"
+                                                       and d["metadata"]["name"] == "tempo-cluster")])
+        self.assertFinds(idx, "network", "otel-gateway", "otlp_grpc/tempo", "cannot reach")
+
+    # ---------------------------------------------------------------- alertmanager
+    def _edit_am(self, idx: Index, fn) -> None:
+        sec = next(d for d in idx.of_kind("Secret") if d["metadata"]["name"].startswith("alertmanager-config"))
+        import base64
+        doc = yaml.safe_load(base64.b64decode(sec["data"]["alertmanager.yml"]))
+        fn(doc)
+        sec["data"]["alertmanager.yml"] = base64.b64encode(yaml.safe_dump(doc).encode()).decode()
+
+    def test_alertmanager_routing(self):
+        idx = self.stack.copy()
+        self._edit_am(idx, lambda d: d["route"]["routes"].append({"receiver": "nobody"}))
+        self.assertFinds(idx, "alertmanager", "alertmanager", "undefined receiver 'nobody'")
+        self.assertFinds(idx, "alertmanager", "alertmanager", "drifted")
+        idx = self.stack.copy()
+        self._edit_am(idx, lambda d: d.pop("inhibit_rules"))
+        self.assertFinds(idx, "alertmanager", "alertmanager", "inhibit")
+        idx = self.stack.copy()
+        self._edit_am(idx, lambda d: d["receivers"][2].update(
+            pagerduty_configs=[{"routing_key": "abc"}, {"routing_key_file": "/nowhere/key"}]))
+        self.assertFinds(idx, "alertmanager", "alertmanager", "literal routing_key")
+        self.assertFinds(idx, "alertmanager", "alertmanager", "/nowhere/key", "not mounted")
+
+    def test_prometheus_not_sending_to_alertmanager(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "prometheus-config", "prometheus.yml", lambda d: d.pop("alerting"))
+        self.assertFinds(idx, "alertmanager", "prometheus", "no alerting")
+
+    def test_scrape_job_without_limits(self):
+        idx = self.stack.copy()
+        self.edit_yaml(idx, "prometheus-config", "scrape-configs.yml",
+                       lambda d: d["scrape_configs"][0].pop("sample_limit"))
+        self.assertFinds(idx, "prometheus", "prometheus", "no sample_limit")
 
     # ---------------------------------------------------------------- app snippet / runbooks
     def test_app_snippet_missing_downward_env(self):
