@@ -26,7 +26,8 @@ pub enum JsonSink {
     Stdout,
     /// Standard error.
     Stderr,
-    /// An in-memory list of lines (tests).
+    /// An in-memory list of lines (tests; feature `testing`).
+    #[cfg(feature = "testing")]
     Memory(Arc<Mutex<Vec<String>>>),
     /// Any writer (a file, a pipe, `std::io::sink()`); each line is written with one `write_all`.
     Writer(Arc<Mutex<dyn std::io::Write + Send>>),
@@ -37,6 +38,7 @@ impl std::fmt::Debug for JsonSink {
         f.write_str(match self {
             JsonSink::Stdout => "Stdout",
             JsonSink::Stderr => "Stderr",
+            #[cfg(feature = "testing")]
             JsonSink::Memory(_) => "Memory",
             JsonSink::Writer(_) => "Writer",
         })
@@ -187,6 +189,7 @@ impl JsonLayer {
                     let _ = w.write_all(line.as_bytes());
                 }
             }
+            #[cfg(feature = "testing")]
             JsonSink::Memory(lines) => {
                 if let Ok(mut l) = lines.lock() {
                     l.push(line.trim_end().to_owned());
