@@ -128,6 +128,7 @@ impl Accumulator {
                 .add(1, &[opentelemetry::KeyValue::new("scope", "job")]);
             let (conv, job) = self.job_ids.clone().unwrap_or_default();
             tracing::warn!(
+                name: "baker.llm.budget_exceeded",
                 target: "baker_otel_llm",
                 job_id = job.as_deref(),
                 conversation_id = conv.as_deref(),
@@ -242,6 +243,7 @@ impl JobUsage {
             (None, _) => (None, Some("mixed".to_owned())),
         };
         tracing::info!(
+            name: "baker.job.usage",
             target: "baker_otel_llm",
             job_id = job.as_deref(),
             conversation_id = conv.as_deref(),

@@ -145,7 +145,7 @@ impl Agent {
         match self.tools.run(call, &job.conversation_id).await {
             Ok(text) => (text, false),
             Err(e) => {
-                tracing::warn!(tool = %call.name, error = %e, "tool call failed");
+                tracing::warn!(tool = %call.name, exception.message = %e, "tool call failed");
                 (format!("{} failed: {e}", call.name), true)
             }
         }

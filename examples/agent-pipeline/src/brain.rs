@@ -112,7 +112,7 @@ async fn post_message(
     let request: MessageRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(conversation_id, error = %e, "rejected message: invalid JSON");
+            tracing::warn!(conversation_id, exception.message = %e, "rejected message: invalid JSON");
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",

@@ -42,7 +42,7 @@ pub async fn spawn() -> std::io::Result<String> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router()).await {
-            tracing::error!(error = %e, "extension server stopped");
+            tracing::error!(exception.message = %e, "extension server stopped");
         }
     });
     Ok(format!("http://{addr}"))
