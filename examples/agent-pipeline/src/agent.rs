@@ -123,7 +123,11 @@ impl Agent {
     /// The final answer, streamed: `chat gpt-4o` with time to first chunk; usage comes from
     /// the last chunk.
     async fn stream_answer(&self, messages: &[Message]) -> String {
-        let span = llm_span!(model = AGENT_MODEL, provider = PROVIDER);
+        let span = llm_span!(
+            model = AGENT_MODEL,
+            provider = PROVIDER,
+            role = crate::llm::prompt_role(messages)
+        );
         let mut stream = std::pin::pin!(LlmStream::new(self.llm.chat_stream(messages), span));
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
