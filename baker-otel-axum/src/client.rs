@@ -104,7 +104,8 @@ pub(crate) fn client_span(
         { HTTP_REQUEST_METHOD } = known.unwrap_or("_OTHER"),
         { HTTP_REQUEST_METHOD_ORIGINAL } = known.is_none().then(|| method.as_str()),
         { SERVER_ADDRESS } = host,
-        { SERVER_PORT } = port,
+        // i64, not u16: integers go to OTLP as ints only from i64 (u64 becomes a string).
+        { SERVER_PORT } = port.map(i64::from),
         { URL_FULL } = url_full,
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
         { ERROR_TYPE } = Empty,
@@ -124,7 +125,7 @@ pub(crate) fn inject(propagation: &Propagation, span: &tracing::Span, headers: &
 
 /// Records the response status (errors from 400 up, as for every client span).
 pub(crate) fn record_status(span: &tracing::Span, status: http::StatusCode) {
-    span.record(HTTP_RESPONSE_STATUS_CODE, status.as_u16());
+    span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
     if status.is_client_error() || status.is_server_error() {
         span.record(ERROR_TYPE, status.as_str());
         span.record("otel.status_code", "ERROR");

@@ -14,7 +14,7 @@ use crate::pricing::Cost;
 use crate::telemetry::Budget;
 use crate::Usage;
 use opentelemetry::StringValue;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
@@ -70,6 +70,8 @@ pub(crate) struct Accumulator {
     parent: Option<Arc<Accumulator>>,
     pub(crate) agent_name: Option<StringValue>,
     pub(crate) iteration: Option<i64>,
+    /// Highest iteration number of the iteration scopes started directly below this one.
+    pub(crate) iterations: AtomicI64,
     totals: Mutex<Totals>,
     budget: Option<Budget>,
     exceeded: AtomicBool,
@@ -90,6 +92,7 @@ impl Accumulator {
             parent,
             agent_name,
             iteration,
+            iterations: AtomicI64::new(0),
             totals: Mutex::default(),
             budget: None,
             exceeded: AtomicBool::new(false),
@@ -128,6 +131,7 @@ impl Accumulator {
                 .add(1, &[opentelemetry::KeyValue::new("scope", "job")]);
             let (conv, job) = self.job_ids.clone().unwrap_or_default();
             tracing::warn!(
+                name: "baker.llm.budget_exceeded",
                 target: "baker_otel_llm",
                 job_id = job.as_deref(),
                 conversation_id = conv.as_deref(),
@@ -242,6 +246,7 @@ impl JobUsage {
             (None, _) => (None, Some("mixed".to_owned())),
         };
         tracing::info!(
+            name: "baker.job.usage",
             target: "baker_otel_llm",
             job_id = job.as_deref(),
             conversation_id = conv.as_deref(),

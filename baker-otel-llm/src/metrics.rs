@@ -95,6 +95,7 @@ impl Instruments {
         let s1 = stores.clone();
         let _items = meter
             .u64_observable_gauge("baker.memory.store.items")
+            .with_unit("{record}")
             .with_description("Records in each agent memory store")
             .with_callback(move |obs| {
                 for (_, label, f) in s1.lock().map(|l| l.clone()).unwrap_or_default() {
@@ -139,10 +140,12 @@ impl Instruments {
                 .build(),
             unpriced: meter
                 .u64_counter("baker.llm.unpriced_calls")
+                .with_unit("{call}")
                 .with_description("LLM calls whose model has no known price")
                 .build(),
             budget_exceeded: meter
                 .u64_counter("baker.llm.budget.exceeded")
+                .with_unit("{budget}")
                 .with_description("Conversations or jobs that went over their cost budget")
                 .build(),
             memory_duration: secs(

@@ -87,6 +87,9 @@ pub const GEN_AI_USAGE_COST_CURRENCY: &str = "gen_ai.usage.cost.currency";
 pub const BAKER_LLM_ROLE: &str = "baker.llm.role";
 /// Reasoning-loop iteration (1-based) of an LLM/tool span, or of an iteration span: Baker extension.
 pub const BAKER_AGENT_ITERATION: &str = "baker.agent.iteration";
+/// Reasoning steps of an agent invocation (highest iteration number), on `invoke_agent` spans:
+/// Baker extension.
+pub const BAKER_AGENT_ITERATION_COUNT: &str = "baker.agent.iteration_count";
 /// `true` when a streamed response was dropped before its end.
 pub const BAKER_LLM_CANCELLED: &str = "baker.llm.cancelled";
 /// Number of LLM calls without a known price below an agent/iteration/job span.

@@ -160,6 +160,7 @@ async fn three_iteration_run_in_memory_and_over_otlp() {
     assert_eq!(attr(&agent, "gen_ai.usage.input_tokens"), "3000");
     assert_eq!(attr(&agent, "gen_ai.usage.output_tokens"), "400");
     assert_eq!(attr(&agent, "baker.llm.calls"), "2");
+    assert_eq!(attr(&agent, "baker.agent.iteration_count"), "3");
     assert_eq!(attr(&agent, "gen_ai.usage.cost.currency"), "USD");
     assert!(
         (attr(&agent, "gen_ai.usage.cost.amount")

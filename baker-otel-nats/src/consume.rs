@@ -146,16 +146,18 @@ impl<M: ReceivedMessage> Traced<M> {
         // Parent must be set before the span is entered (tracing-opentelemetry 0.34).
         let _ = span.set_parent(propagation::extract(&tel.propagation, msg.headers.as_ref()));
 
-        let mut attrs = Vec::with_capacity(3);
+        let mut attrs = Vec::with_capacity(4);
         attrs.push(system());
         attrs.push(KeyValue::new("messaging.destination.name", dest.clone()));
         if let Some(g) = &group {
             attrs.push(KeyValue::new("messaging.consumer.group.name", g.clone()));
         }
-        tel.inst.consumed.add(1, &attrs);
         if delivery.is_some_and(|d| d.is_redelivery()) {
             tel.inst.redeliveries.add(1, &attrs[1..]);
         }
+        // Required on messaging.client.consumed.messages (semconv v1.41).
+        attrs.push(KeyValue::new("messaging.operation.name", "process"));
+        tel.inst.consumed.add(1, &attrs);
         Self {
             message,
             span,

@@ -41,18 +41,22 @@ impl Instruments {
                 .build(),
             sent: meter
                 .u64_counter("messaging.client.sent.messages")
+                .with_unit("{message}")
                 .with_description("Messages a producer attempted to send.")
                 .build(),
             consumed: meter
                 .u64_counter("messaging.client.consumed.messages")
+                .with_unit("{message}")
                 .with_description("Messages delivered to a consumer.")
                 .build(),
             settlements: meter
                 .u64_counter("baker.messaging.settlements")
+                .with_unit("{settlement}")
                 .with_description("JetStream acknowledgements (ack, nak, term) sent.")
                 .build(),
             redeliveries: meter
                 .u64_counter("baker.messaging.redeliveries")
+                .with_unit("{message}")
                 .with_description("JetStream messages delivered more than once.")
                 .build(),
             meter,

@@ -54,7 +54,7 @@ pub use carrier::{HeaderExtractor, HeaderInjector, MAX_VALUE_LEN};
 pub use consume::{Delivery, ReceivedMessage, Traced, TracedMessages, TracedSubscriber};
 pub use jetstream::{TracedJetStream, TracedPublishAck};
 pub use publish::TracedClient;
-pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH};
+pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH, QUEUE_STATE};
 pub use spans::{MSG_ID_HEADER, TARGET};
 pub use subject::{destination_name, INBOX_TEMPLATE};
 pub use telemetry::{NatsTelemetry, SCOPE};

@@ -117,8 +117,9 @@ impl SendGuard {
         if let Some(e) = error_type {
             attrs.push(KeyValue::new("error.type", e.to_owned()));
         }
-        self.inst.sent.add(1, &attrs);
+        // Required on messaging.client.sent.messages too (semconv v1.41).
         attrs.push(KeyValue::new("messaging.operation.name", self.op.name()));
+        self.inst.sent.add(1, &attrs);
         self.inst
             .operation_duration
             .record(elapsed.as_secs_f64(), &attrs);

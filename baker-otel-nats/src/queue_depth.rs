@@ -15,6 +15,9 @@ use std::time::Duration;
 
 /// Metric name of the queue-depth gauge.
 pub const QUEUE_DEPTH: &str = "baker.queue.depth";
+/// Attribute of [`QUEUE_DEPTH`] saying which backlog it counts (`pending`, `ack_pending`); replaces
+/// the bare `state`, which semantic conventions v1.41 reserve (deprecated, for connection pools).
+pub const QUEUE_STATE: &str = "baker.queue.state";
 
 /// Error starting the queue-depth poller.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,7 @@ impl QueueDepthBuilder {
         let read = Arc::downgrade(&cache);
         let gauge = meter
             .u64_observable_gauge(QUEUE_DEPTH)
+            .with_unit("{message}")
             .with_description(
                 "JetStream consumer backlog: messages pending delivery and awaiting ack.",
             )
@@ -124,11 +128,14 @@ impl QueueDepthBuilder {
                             &[
                                 base[0].clone(),
                                 base[1].clone(),
-                                KeyValue::new("state", "pending"),
+                                KeyValue::new(QUEUE_STATE, "pending"),
                             ],
                         );
                         let [s, c] = base;
-                        obs.observe(ack_pending, &[s, c, KeyValue::new("state", "ack_pending")]);
+                        obs.observe(
+                            ack_pending,
+                            &[s, c, KeyValue::new(QUEUE_STATE, "ack_pending")],
+                        );
                     }
                 }
             })

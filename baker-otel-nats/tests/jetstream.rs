@@ -9,14 +9,14 @@ use common::*;
 use futures_util::StreamExt;
 use std::time::Duration;
 
-/// The `baker_queue_depth` sample for (stream, state) from the Prometheus text, if present.
+/// The `baker_queue_depth` sample for (stream, `baker.queue.state`) from the Prometheus text.
 fn depth(cap: &Capture, stream: &str, state: &str) -> Option<u64> {
     cap.prometheus_text()
         .lines()
         .find(|l| {
             l.starts_with("baker_queue_depth{")
                 && l.contains(&format!("stream=\"{stream}\""))
-                && l.contains(&format!("state=\"{state}\""))
+                && l.contains(&format!("baker_queue_state=\"{state}\""))
         })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }

@@ -150,6 +150,7 @@ pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCoun
     let meter = provider.meter("baker-otel");
     let _dropped = meter
         .u64_observable_counter("baker_otel.exporter.dropped")
+        .with_unit("{item}")
         .with_description(
             "Spans and log records dropped because the export queue was full or an export failed",
         )
@@ -164,13 +165,14 @@ pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCoun
             );
         })
         .build();
+    // An up-down counter, as semantic conventions define `process.memory.usage`.
     let _rss = meter
-        .u64_observable_gauge("process.memory.usage")
+        .i64_observable_up_down_counter("process.memory.usage")
         .with_unit("By")
         .with_description("Resident set size of the process")
         .with_callback(|obs| {
             if let Some(rss) = resident_bytes() {
-                obs.observe(rss, &[]);
+                obs.observe(i64::try_from(rss).unwrap_or(i64::MAX), &[]);
             }
         })
         .build();

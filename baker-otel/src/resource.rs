@@ -50,6 +50,12 @@ pub(crate) fn build(
         }
     }
     attrs.push(KeyValue::new(rc::PROCESS_RUNTIME_NAME, "rust"));
+    // Required by the `process` entity of semantic conventions v1.41 (Weaver live-check).
+    if let Some(t) = process_start_time() {
+        let mut when = String::with_capacity(27);
+        crate::logs::json::write_rfc3339(&mut when, t);
+        attrs.push(KeyValue::new("process.creation.time", when));
+    }
     for (var, key) in K8S_ENV {
         if let Some(v) = env.get(var) {
             attrs.push(KeyValue::new(*key, v));
@@ -86,6 +92,32 @@ fn default_sdk_attrs() -> Vec<KeyValue> {
     ]
 }
 
+/// Start time of this process from `/proc/self/stat` (field 22, in USER_HZ = 100 ticks after
+/// boot) and the boot time in `/proc/stat`; `None` off Linux.
+fn process_start_time() -> Option<std::time::SystemTime> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let ticks: u64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(btime)
+            + std::time::Duration::from_millis(ticks * 10),
+    )
+}
+
 fn hostname() -> std::io::Result<String> {
     if let Ok(h) = std::env::var("HOSTNAME") {
         if !h.is_empty() {
@@ -102,6 +134,14 @@ mod tests {
     use super::*;
     use crate::config::EnvSource;
     use opentelemetry::Key;
+
+    #[test]
+    fn process_start_time_is_in_the_past() {
+        if let Some(t) = process_start_time() {
+            assert!(t <= std::time::SystemTime::now());
+            assert!(t > std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000));
+        }
+    }
 
     #[test]
     fn resource_has_service_k8s_and_overrides() {

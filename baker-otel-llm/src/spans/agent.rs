@@ -10,7 +10,9 @@ use std::sync::Arc;
 /// `tracing` terms: while it is entered, or in futures it instruments) add their tokens and cost
 /// to it; when it ends the totals are written on the span as `gen_ai.usage.input_tokens`,
 /// `gen_ai.usage.output_tokens`, `gen_ai.usage.cost.amount`, `gen_ai.usage.cost.currency`,
-/// `baker.llm.calls` and `baker.llm.unpriced_calls`.
+/// `baker.llm.calls` and `baker.llm.unpriced_calls`, and the number of reasoning steps (the
+/// highest [`iteration_span!`](crate::iteration_span) number started directly below it) as
+/// `baker.agent.iteration_count`.
 ///
 /// ```
 /// use baker_otel_llm::{agent_span, llm_span, Usage};
@@ -97,6 +99,10 @@ impl IterationSpan {
         if let Some(name) = parent.as_ref().and_then(|p| p.agent_name.clone()) {
             span.record(sc::GEN_AI_AGENT_NAME, name.as_str());
         }
+        if let Some(p) = &parent {
+            p.iterations
+                .fetch_max(iteration, std::sync::atomic::Ordering::Relaxed);
+        }
         let acc = Arc::new(Accumulator::new(parent, None, Some(iteration)));
         accumulator::attach(&span, &acc);
         Self { span, acc }
@@ -143,6 +149,15 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
 impl Drop for AgentSpan {
     fn drop(&mut self) {
         write_totals(&self.span, &self.acc.totals());
+        let iterations = self
+            .acc
+            .iterations
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if iterations > 0 && !self.span.is_disabled() {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            self.span
+                .set_attribute(sc::BAKER_AGENT_ITERATION_COUNT, iterations);
+        }
     }
 }
 

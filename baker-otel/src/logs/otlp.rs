@@ -31,6 +31,10 @@ impl BakerLogProcessor {
 
 impl LogProcessor for BakerLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        if record.event_name().is_some_and(is_code_location) {
+            // An empty name is exported as "no event name" (proto3 default).
+            record.set_event_name("");
+        }
         Context::map_current(|cx| {
             // Same keys as the JSON lines (`conversation_id`, `job_id`), so Loki's structured
             // metadata is identical whichever path a line arrived by.
@@ -62,11 +66,11 @@ impl LogProcessor for BakerLogProcessor {
 
     fn event_enabled(
         &self,
-        _level: opentelemetry::logs::Severity,
+        level: opentelemetry::logs::Severity,
         target: &str,
         _name: Option<&str>,
     ) -> bool {
-        !is_feedback_target(target)
+        !is_feedback_target(target) && !is_otlp_quiet(level, target)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -146,8 +150,68 @@ pub(crate) fn is_feedback_target(target: &str) -> bool {
         })
 }
 
+/// Whether `name` is the name `tracing` gives an event without an explicit `name:`
+/// (`event {file}:{line}`): a code location, not an event name. Such records are exported with no
+/// event name (`opentelemetry-appender-tracing` copies `tracing`'s metadata name into the OTLP
+/// `event_name`), for our crates and third-party ones alike; events with an explicit `name:` keep it.
+pub(crate) fn is_code_location(name: &str) -> bool {
+    name.strip_prefix("event ")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .is_some_and(|(file, line)| {
+            !file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// Third-party targets whose events below WARN stay on the JSON lines only. async-nats logs its
+/// connection chatter at INFO with a bare `server` field (a port number) that collides with the
+/// semantic-convention `server.*` namespace; its warnings and errors still reach OTLP.
+pub(crate) fn is_otlp_quiet(level: opentelemetry::logs::Severity, target: &str) -> bool {
+    const QUIET_BELOW_WARN: &[&str] = &["async_nats"];
+    (level as i32) < (opentelemetry::logs::Severity::Warn as i32)
+        && QUIET_BELOW_WARN.iter().any(|p| {
+            target.starts_with(p) && matches!(target.as_bytes().get(p.len()), None | Some(b':'))
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    use opentelemetry::logs::Severity;
+
+    #[test]
+    fn code_location_names() {
+        for n in [
+            "event src/main.rs:12",
+            "event baker-otel-llm/src/accumulator.rs:244",
+            "event /root/.cargo/registry/src/x/async-nats-0.51.0/src/lib.rs:1105",
+        ] {
+            assert!(super::is_code_location(n), "{n}");
+        }
+        for n in [
+            "baker.job.usage",
+            "event",
+            "event x.rs",
+            "event x.rs:12a",
+            "gen_ai.evaluation.result",
+        ] {
+            assert!(!super::is_code_location(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn quiet_third_party_targets() {
+        assert!(super::is_otlp_quiet(Severity::Info, "async_nats"));
+        assert!(super::is_otlp_quiet(
+            Severity::Debug,
+            "async_nats::connector"
+        ));
+        assert!(!super::is_otlp_quiet(
+            Severity::Warn,
+            "async_nats::connector"
+        ));
+        assert!(!super::is_otlp_quiet(Severity::Info, "async_nats_extra"));
+        assert!(!super::is_otlp_quiet(Severity::Info, "worker"));
+    }
+
     #[test]
     fn feedback_targets() {
         for t in [

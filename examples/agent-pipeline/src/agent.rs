@@ -131,7 +131,11 @@ impl Agent {
     /// The final answer, streamed: `chat gpt-4o` with time to first chunk; usage comes from
     /// the last chunk.
     async fn stream_answer(&self, messages: &[Message]) -> String {
-        let span = llm_span!(model = AGENT_MODEL, provider = PROVIDER);
+        let span = llm_span!(
+            model = AGENT_MODEL,
+            provider = PROVIDER,
+            role = crate::llm::prompt_role(messages)
+        );
         let mut stream = std::pin::pin!(LlmStream::new(self.llm.chat_stream(messages), span));
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
@@ -153,7 +157,7 @@ impl Agent {
         match self.tools.run(call, &job.conversation_id).await {
             Ok(text) => (text, false),
             Err(e) => {
-                tracing::warn!(tool = %call.name, error = %e, "tool call failed");
+                tracing::warn!(tool = %call.name, exception.message = %e, "tool call failed");
                 (format!("{} failed: {e}", call.name), true)
             }
         }

@@ -13,7 +13,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use baker_otel::context::BakerScope;
 use baker_otel_llm::{
-    agent_span, memory_span, LlmTelemetry, MemoryStoreRegistration, MemoryStoreStats,
+    agent_span, iteration_span, memory_span, LlmTelemetry, MemoryStoreRegistration,
+    MemoryStoreStats,
 };
 use baker_otel_nats::{NatsTelemetry, QueueDepth, TracedClient, TracedJetStream};
 use futures_util::StreamExt;
@@ -114,7 +115,7 @@ async fn post_message(
     let request: MessageRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(conversation_id, error = %e, "rejected message: invalid JSON");
+            tracing::warn!(conversation_id, exception.message = %e, "rejected message: invalid JSON");
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
@@ -150,7 +151,12 @@ async fn handle(
         Message::new(Role::System, "Classify the request: math or general."),
         Message::new(Role::User, message.clone()),
     ];
-    let completion = router.instrument(st.llm.route(&msgs)).await;
+    // One reasoning step: the call gets `baker.agent.iteration` = 1 like the worker's.
+    let step = router.in_scope(|| iteration_span!(1));
+    let completion = router
+        .instrument(step.instrument(st.llm.route(&msgs)))
+        .await;
+    drop(step);
     let route_usage = Usage::from_totals(&router.totals());
     router.end();
     let route = match &completion.decision {

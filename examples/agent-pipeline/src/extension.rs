@@ -44,7 +44,7 @@ pub async fn spawn(telemetry: &baker_otel::TelemetryHandle) -> std::io::Result<S
     let app = router(telemetry);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "extension server stopped");
+            tracing::error!(exception.message = %e, "extension server stopped");
         }
     });
     Ok(format!("http://{addr}"))

@@ -215,7 +215,7 @@ impl ScriptedLlm {
 
     /// The Brain's routing call: classifies the message into a route (`math` or `general`).
     /// Traced as `chat gpt-4o-mini` with usage, response id/model and finish reason.
-    #[llm_call(provider = "openai", model = "gpt-4o-mini")]
+    #[llm_call(provider = "openai", model = "gpt-4o-mini", role = prompt_role(messages))]
     pub async fn route(&self, messages: &[Message]) -> Completion {
         let input_tokens = count_tokens(messages) + 180;
         tokio::time::sleep(self.delay(input_tokens) / 2).await;
@@ -237,7 +237,7 @@ impl ScriptedLlm {
 
     /// One non-streaming step of the Worker's agent loop. The script: first memory search and
     /// calculator, then the order-lookup extension, then an answer. Traced as `chat gpt-4o`.
-    #[llm_call(provider = "openai", model = "gpt-4o")]
+    #[llm_call(provider = "openai", model = "gpt-4o", role = prompt_role(messages))]
     pub async fn chat(&self, messages: &[Message]) -> Completion {
         let input_tokens = count_tokens(messages) + 420; // + tool definitions
         tokio::time::sleep(self.delay(input_tokens)).await;
@@ -346,6 +346,19 @@ fn call(step: usize, n: usize, name: &str, arguments: serde_json::Value) -> Tool
         name: name.into(),
         arguments,
     }
+}
+
+/// The prompting role of a request (`baker.llm.role` on its `chat` span): the role of the last
+/// input message — `user` for a fresh question, `tool` when the call carries tool results back to
+/// the model.
+///
+/// ```
+/// use agent_pipeline::llm::{prompt_role, Message, Role};
+/// assert_eq!(prompt_role(&[Message::new(Role::System, "s"), Message::new(Role::User, "q")]), "user");
+/// assert_eq!(prompt_role(&[]), "user");
+/// ```
+pub fn prompt_role(messages: &[Message]) -> &'static str {
+    messages.last().map_or("user", |m| m.role.as_str())
 }
 
 fn last(messages: &[Message], role: Role) -> &str {

@@ -105,6 +105,7 @@ pub async fn run(
     let active = telemetry
         .meter("agent-pipeline")
         .i64_up_down_counter("baker.worker.jobs.active")
+        .with_unit("{job}")
         .build();
     let limit = Arc::new(tokio::sync::Semaphore::new(s.worker_concurrency));
     let mut messages =
@@ -129,7 +130,7 @@ pub async fn run(
                 });
             }
             Some(Err(e)) => {
-                tracing::warn!(error = %e, "consumer error");
+                tracing::warn!(exception.message = %e, "consumer error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             None => break,
@@ -154,7 +155,7 @@ async fn handle(
     let job: Job = match serde_json::from_slice(&msg.payload) {
         Ok(j) => j,
         Err(e) => {
-            msg.in_scope(|| tracing::error!(error = %e, "invalid job payload"));
+            msg.in_scope(|| tracing::error!(exception.message = %e, "invalid job payload"));
             msg.set_error("invalid_payload");
             let _ = msg.term().await;
             return;
@@ -174,14 +175,14 @@ async fn handle(
                 result.usage = crate::wire::Usage::from_totals(&usage.finish());
                 let payload = serde_json::to_vec(&result).unwrap_or_default();
                 if let Err(e) = client.publish(job.reply_to.clone(), payload.into()).await {
-                    tracing::error!(error = %e, "could not publish the reply");
+                    tracing::error!(exception.message = %e, "could not publish the reply");
                 }
             })
             .await
     };
     msg.instrument(work).await;
     if let Err(e) = msg.ack().await {
-        msg.in_scope(|| tracing::warn!(error = %e, "ack failed"));
+        msg.in_scope(|| tracing::warn!(exception.message = %e, "ack failed"));
     }
     active.add(-1, &[]);
 }

@@ -476,7 +476,16 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     );
     assert!(has_ancestor(&spans, router, server));
     let route_call = one(&spans, "brain", Some(Kind::Client), "chat gpt-4o-mini");
-    assert_eq!(route_call.parent_span_id, router.span_id);
+    // router agent → its one iteration span → the call (role and iteration on every LLM span)
+    let route_step = spans
+        .iter()
+        .find(|s| s.span_id == route_call.parent_span_id)
+        .expect("parent of the routing call");
+    assert_eq!(route_step.name, "baker.agent.iteration");
+    assert_eq!(route_step.parent_span_id, router.span_id);
+    assert_eq!(route_call.attr_f64("baker.agent.iteration"), Some(1.0));
+    assert_eq!(route_call.attr_str("baker.llm.role"), Some("user"));
+    assert_eq!(router.attr_f64("baker.agent.iteration_count"), Some(1.0));
     assert!(route_call.attr_f64("gen_ai.usage.cost.amount").unwrap() > 0.0);
     // The response's usage is the router call plus the worker's job.
     let all_chats = || spans.iter().filter(|s| s.name.starts_with("chat "));

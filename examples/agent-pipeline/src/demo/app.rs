@@ -449,8 +449,16 @@ fn summary(
     );
     println!(
         "  queue depth pending {} / ack_pending {} (baker_queue_depth, worker)",
-        promtext::sum(worker, "baker_queue_depth", &["state=\"pending\""]),
-        promtext::sum(worker, "baker_queue_depth", &["state=\"ack_pending\""])
+        promtext::sum(
+            worker,
+            "baker_queue_depth",
+            &["baker_queue_state=\"pending\""]
+        ),
+        promtext::sum(
+            worker,
+            "baker_queue_depth",
+            &["baker_queue_state=\"ack_pending\""]
+        )
     );
     println!(
         "  tool errors {} (baker_tool_duration_seconds_count with error_type)",

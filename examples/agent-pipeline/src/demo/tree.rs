@@ -91,10 +91,23 @@ pub fn llm_details(s: &SpanRecord) -> Option<String> {
             .attr_str("gen_ai.response.model")
             .or_else(|| s.attr_str("gen_ai.request.model"))
             .unwrap_or("?");
-        format!("model={model} tokens={input}→{output}")
+        let mut t = format!("model={model}");
+        if let Some(role) = s.attr_str("baker.llm.role") {
+            let _ = write!(t, " role={role}");
+        }
+        if let Some(i) = s.attr_f64("baker.agent.iteration") {
+            let _ = write!(t, " iteration={i}");
+        }
+        let _ = write!(t, " tokens={input}→{output}");
+        t
     } else {
         let calls = s.attr_f64("baker.llm.calls").unwrap_or(0.0);
-        format!("calls={calls} tokens={input}→{output}")
+        let mut t = format!("calls={calls}");
+        if let Some(n) = s.attr_f64("baker.agent.iteration_count") {
+            let _ = write!(t, " iterations={n}");
+        }
+        let _ = write!(t, " tokens={input}→{output}");
+        t
     };
     if let Some(cost) = cost_of(s) {
         let currency = s.attr_str("gen_ai.usage.cost.currency").unwrap_or("USD");
