@@ -14,6 +14,8 @@
 //!   with the labels of `docs/metrics.md`, through the global (or a given) meter provider, so
 //!   they reach OTLP and `/metrics`.
 //! * `/healthz`, `/readyz` and `/metrics` (configurable) produce no span and no metrics.
+//! * [`metrics_router`] / [`serve_metrics`] — `GET /metrics` (Prometheus text of
+//!   [`baker_otel::MetricsHandler`]) as an axum router or on its own address.
 //! * [`OtelClientLayer`] (and [`send_traced`] for reqwest, feature `reqwest`) — CLIENT spans
 //!   and context injection for outgoing calls.
 //!
@@ -104,6 +106,7 @@ mod client;
 mod intern;
 mod layer;
 mod metrics;
+mod metrics_route;
 mod request;
 #[cfg(feature = "reqwest")]
 mod reqwest;
@@ -115,6 +118,7 @@ pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
 pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
 pub use metrics::DURATION_BUCKETS;
+pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 #[cfg(feature = "reqwest")]
 pub use reqwest::send_traced;
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};

@@ -16,12 +16,14 @@ use std::sync::Arc;
 /// Serves the Prometheus text exposition of every metric of the process: OpenTelemetry
 /// instruments and anything registered in a user-supplied `prometheus::Registry`.
 ///
+/// The core has no HTTP server: serve [`render`](Self::render) from your framework, or use
+/// `baker_otel_axum::metrics_router(&handler)` / `baker_otel_axum::serve_metrics(handler, addr)`.
+///
 /// ```no_run
-/// # async fn run(telemetry: baker_otel::Telemetry) {
+/// # fn run(telemetry: baker_otel::Telemetry) {
 /// let metrics = telemetry.metrics_handler().expect("prometheus exporter enabled");
-/// let app: axum::Router = axum::Router::new().merge(metrics.router());   // GET /metrics
-/// // or on its own address:
-/// tokio::spawn(metrics.clone().serve("127.0.0.1:9464".parse().unwrap()));
+/// let body: String = metrics.render(); // respond with PROMETHEUS_CONTENT_TYPE
+/// # let _ = body;
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -57,34 +59,6 @@ impl MetricsHandler {
             tracing::warn!(target: crate::INTERNAL_TARGET, error = %e, "failed to encode metrics");
         }
         String::from_utf8(out).unwrap_or_default()
-    }
-
-    /// An axum router with `GET /metrics`.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        self.router_at("/metrics")
-    }
-
-    /// An axum router serving the metrics at `path`.
-    pub fn router_at<S: Clone + Send + Sync + 'static>(&self, path: &str) -> axum::Router<S> {
-        let me = self.clone();
-        axum::Router::new().route(
-            path,
-            axum::routing::get(move || {
-                let me = me.clone();
-                async move {
-                    (
-                        [(http::header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
-                        me.render(),
-                    )
-                }
-            }),
-        )
-    }
-
-    /// Serves `GET /metrics` on `addr` until the task is dropped.
-    pub async fn serve(self, addr: std::net::SocketAddr) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        axum::serve(listener, self.router::<()>()).await
     }
 }
 
