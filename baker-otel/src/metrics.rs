@@ -26,10 +26,22 @@ use std::sync::Arc;
 /// # let _ = body;
 /// # }
 /// ```
+///
+/// Without the `prometheus` feature the type still exists (so code that mounts `/metrics` compiles
+/// either way) but no value of it can be made: [`Telemetry::metrics_handler`](crate::Telemetry::metrics_handler)
+/// is always `None`, and selecting the Prometheus exporter is a
+/// [`ConfigError::FeatureDisabled`](crate::ConfigError::FeatureDisabled).
 #[derive(Clone, Debug)]
 pub struct MetricsHandler {
-    registry: prometheus::Registry,
+    registry: Registry,
 }
+
+/// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
+#[cfg(feature = "prometheus")]
+pub(crate) type Registry = prometheus::Registry;
+/// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
+#[cfg(not(feature = "prometheus"))]
+pub(crate) type Registry = std::convert::Infallible;
 
 /// Content type of the Prometheus text format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,16 +53,51 @@ impl MetricsHandler {
     /// let h = baker_otel::MetricsHandler::new(prometheus::Registry::new());
     /// assert_eq!(h.render(), "");
     /// ```
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn new(registry: prometheus::Registry) -> Self {
         Self { registry }
     }
 
     /// The registry behind `/metrics`.
+    ///
+    /// ```
+    /// let registry = prometheus::Registry::new();
+    /// let h = baker_otel::MetricsHandler::new(registry.clone());
+    /// assert!(h.registry().gather().is_empty());
+    /// ```
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn registry(&self) -> &prometheus::Registry {
         &self.registry
     }
 
+    /// The handler `Telemetry` offers when the SDK is disabled (`OTEL_SDK_DISABLED`): an empty
+    /// registry, so `/metrics` still answers. `None` without the `prometheus` feature.
+    pub(crate) fn for_disabled_sdk() -> Option<Self> {
+        #[cfg(feature = "prometheus")]
+        return Some(Self::new(prometheus::Registry::new()));
+        #[cfg(not(feature = "prometheus"))]
+        return None;
+    }
+
     /// Renders the current metrics in the Prometheus text format.
+    #[cfg(not(feature = "prometheus"))]
+    pub fn render(&self) -> String {
+        match self.registry {}
+    }
+
+    /// Renders the current metrics in the Prometheus text format.
+    ///
+    /// ```
+    /// let registry = prometheus::Registry::new();
+    /// let jobs = prometheus::IntCounter::new("jobs_total", "jobs").unwrap();
+    /// registry.register(Box::new(jobs.clone())).unwrap();
+    /// jobs.inc();
+    /// let text = baker_otel::MetricsHandler::new(registry).render();
+    /// assert!(text.contains("jobs_total 1"));
+    /// ```
+    #[cfg(feature = "prometheus")]
     pub fn render(&self) -> String {
         use prometheus::Encoder;
         let mut out = Vec::with_capacity(16 * 1024);
@@ -74,10 +121,11 @@ pub(crate) fn build(
     cfg: &Config,
     resource: Resource,
     handle: &tokio::runtime::Handle,
-    registry: Option<prometheus::Registry>,
+    registry: Option<Registry>,
     extra: Option<ExtraReader>,
 ) -> Result<MeterParts, InitError> {
     let mut b = SdkMeterProvider::builder().with_resource(resource);
+    #[cfg_attr(not(feature = "prometheus"), allow(unused_mut))]
     let mut handler = None;
     for kind in &cfg.metrics.exporters {
         match kind {
@@ -96,6 +144,16 @@ pub(crate) fn build(
                         .build(),
                 );
             }
+            #[cfg(not(feature = "prometheus"))]
+            ExporterKind::Prometheus => {
+                let _ = &registry;
+                crate::config::Compiled::THIS_BUILD.check_builder(
+                    crate::config::Signal::Metrics,
+                    *kind,
+                    cfg.metrics.protocol,
+                )?;
+            }
+            #[cfg(feature = "prometheus")]
             ExporterKind::Prometheus => {
                 let registry = registry.clone().unwrap_or_default();
                 let exporter = opentelemetry_prometheus::exporter()

@@ -61,7 +61,7 @@ pub struct TelemetryBuilder {
     resource: ResourceOverrides,
     edits: Vec<ConfigEdit>,
     json_sink: JsonSink,
-    registry: Option<prometheus::Registry>,
+    registry: Option<crate::metrics::Registry>,
     extra_spans: Vec<ExporterFactory<SpanData>>,
     extra_logs: Vec<ExporterFactory<LogItem>>,
     #[cfg(feature = "testing")]
@@ -257,6 +257,8 @@ impl TelemetryBuilder {
         })
     }
     /// Serves this registry's metrics in the same `/metrics` output.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn prometheus_registry(mut self, registry: prometheus::Registry) -> Self {
         self.registry = Some(registry);
         self
@@ -484,7 +486,8 @@ impl Inner {
         let metrics_handler = metrics_handler.or_else(|| {
             config
                 .disabled
-                .then(|| MetricsHandler::new(prometheus::Registry::new()))
+                .then(MetricsHandler::for_disabled_sdk)
+                .flatten()
         });
         Arc::new(Self {
             config,
