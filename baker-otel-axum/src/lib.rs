@@ -99,6 +99,7 @@
 //! out (e.g. `RUST_LOG=warn`) the layer still echoes a valid incoming trace id, keeps the
 //! incoming context current for the handler and still records metrics.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod carrier;
@@ -120,5 +121,11 @@ pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HE
 pub use metrics::DURATION_BUCKETS;
 pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest::send_traced;
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

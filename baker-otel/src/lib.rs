@@ -70,3 +70,8 @@ pub mod reexports {
     pub use tracing;
     pub use tracing_opentelemetry;
 }
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
