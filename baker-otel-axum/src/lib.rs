@@ -14,6 +14,8 @@
 //!   with the labels of `docs/metrics.md`, through the hub's meter provider, so they reach OTLP
 //!   and `/metrics`.
 //! * `/healthz`, `/readyz` and `/metrics` (configurable) produce no span and no metrics.
+//! * [`metrics_router`] / [`serve_metrics`] — `GET /metrics` (Prometheus text of
+//!   [`baker_otel::MetricsHandler`]) as an axum router or on its own address.
 //! * [`OtelClientLayer`] (and [`OtelClientLayer::send`] for reqwest, feature `reqwest`) — CLIENT spans
 //!   and context injection for outgoing calls.
 //!
@@ -100,6 +102,7 @@
 //! out (e.g. `RUST_LOG=warn`) the layer still echoes a valid incoming trace id, keeps the
 //! incoming context current for the handler and still records metrics.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod carrier;
@@ -107,6 +110,7 @@ mod client;
 mod intern;
 mod layer;
 mod metrics;
+mod metrics_route;
 mod request;
 #[cfg(feature = "reqwest")]
 mod reqwest;
@@ -118,4 +122,10 @@ pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
 pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
 pub use metrics::DURATION_BUCKETS;
+pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

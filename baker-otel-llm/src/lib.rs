@@ -76,6 +76,7 @@
 //! feature also enables the SDK's own span-processor metrics for the whole build, and a
 //! `MeterProvider` other than the SDK's drops bound measurements.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod accumulator;
@@ -107,3 +108,8 @@ pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

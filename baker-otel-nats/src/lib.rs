@@ -35,6 +35,7 @@
 //! `tokio::time::timeout` — with `error.type = "cancelled"`. JetStream publishes are recorded
 //! when the server's ack resolves (see [`TracedPublishAck`]).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod carrier;
@@ -58,3 +59,8 @@ pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPT
 pub use spans::{MSG_ID_HEADER, TARGET};
 pub use subject::{destination_name, INBOX_TEMPLATE};
 pub use telemetry::{NatsTelemetry, SCOPE};
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

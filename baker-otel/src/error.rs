@@ -23,6 +23,28 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
+    /// The setting selects an exporter that this build of baker-otel leaves out: the named
+    /// cargo feature of `baker-otel` is off (see the crate's feature list).
+    ///
+    /// ```
+    /// use baker_otel::ConfigError;
+    /// let err = ConfigError::FeatureDisabled {
+    ///     name: "OTEL_METRICS_EXPORTER".into(),
+    ///     value: "prometheus".into(),
+    ///     feature: "prometheus",
+    /// };
+    /// assert_eq!(err.name(), "OTEL_METRICS_EXPORTER");
+    /// assert!(err.to_string().contains("feature \"prometheus\""));
+    /// ```
+    #[error("{name}={value:?} needs the cargo feature {feature:?} of baker-otel, which this build does not enable")]
+    FeatureDisabled {
+        /// Environment variable or builder setting.
+        name: String,
+        /// The value that selected the exporter.
+        value: String,
+        /// The missing cargo feature (`otlp-grpc`, `otlp-http` or `prometheus`).
+        feature: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -46,7 +68,7 @@ impl ConfigError {
     /// ```
     pub fn name(&self) -> &str {
         match self {
-            ConfigError::Invalid { name, .. } => name,
+            ConfigError::Invalid { name, .. } | ConfigError::FeatureDisabled { name, .. } => name,
         }
     }
 }

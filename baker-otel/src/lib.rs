@@ -17,7 +17,25 @@
 //! Plain `tracing` keeps working: spans become OpenTelemetry spans, events become log records.
 //! Conversation and job ids are set with [`context::BakerScope`] and travel as W3C baggage.
 //! See the repository README for the full configuration reference.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `otlp-grpc` | yes | OTLP over gRPC (tonic), `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` |
+//! | `otlp-http` | yes | OTLP over HTTP (reqwest), `http/protobuf` and `http/json` |
+//! | `prometheus` | yes | `OTEL_METRICS_EXPORTER=prometheus` and [`MetricsHandler`] |
+//! | `testing` | no | `testing::Capture`: the real pipelines into memory, for tests |
+//!
+//! With `default-features = false` the JSON log lines, the `console` exporters and the in-process
+//! providers still work. Defaults follow the build: OTLP is the default exporter only when a
+//! transport is compiled in, and the default protocol is `grpc` unless only `otlp-http` is.
+//! Selecting an exporter that is compiled out (`OTEL_TRACES_EXPORTER=otlp` without a transport,
+//! `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` without `otlp-grpc`, `OTEL_METRICS_EXPORTER=prometheus`
+//! without `prometheus`, or the same through the builder) makes `init()` fail with
+//! [`ConfigError::FeatureDisabled`], which names the setting and the feature.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod config;
@@ -30,6 +48,7 @@ pub mod propagation;
 mod resource;
 mod telemetry;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod traces;
 mod util;
@@ -42,3 +61,8 @@ pub use telemetry::{init, Telemetry, TelemetryBuilder, TelemetryHandle};
 
 /// Target of baker-otel's own diagnostics (never exported as OTLP log records).
 pub const INTERNAL_TARGET: &str = "baker_otel::internal";
+
+/// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

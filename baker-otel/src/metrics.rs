@@ -16,18 +16,32 @@ use std::sync::Arc;
 /// Serves the Prometheus text exposition of every metric of the process: OpenTelemetry
 /// instruments and anything registered in a user-supplied `prometheus::Registry`.
 ///
+/// The core has no HTTP server: serve [`render`](Self::render) from your framework, or use
+/// `baker_otel_axum::metrics_router(&handler)` / `baker_otel_axum::serve_metrics(handler, addr)`.
+///
 /// ```no_run
-/// # async fn run(telemetry: baker_otel::Telemetry) {
+/// # fn run(telemetry: baker_otel::Telemetry) {
 /// let metrics = telemetry.metrics_handler().expect("prometheus exporter enabled");
-/// let app: axum::Router = axum::Router::new().merge(metrics.router());   // GET /metrics
-/// // or on its own address:
-/// tokio::spawn(metrics.clone().serve("127.0.0.1:9464".parse().unwrap()));
+/// let body: String = metrics.render(); // respond with PROMETHEUS_CONTENT_TYPE
+/// # let _ = body;
 /// # }
 /// ```
+///
+/// Without the `prometheus` feature the type still exists (so code that mounts `/metrics` compiles
+/// either way) but no value of it can be made: [`Telemetry::metrics_handler`](crate::Telemetry::metrics_handler)
+/// is always `None`, and selecting the Prometheus exporter is a
+/// [`ConfigError::FeatureDisabled`](crate::ConfigError::FeatureDisabled).
 #[derive(Clone, Debug)]
 pub struct MetricsHandler {
-    registry: prometheus::Registry,
+    registry: Registry,
 }
+
+/// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
+#[cfg(feature = "prometheus")]
+pub(crate) type Registry = prometheus::Registry;
+/// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
+#[cfg(not(feature = "prometheus"))]
+pub(crate) type Registry = std::convert::Infallible;
 
 /// Content type of the Prometheus text format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -39,16 +53,51 @@ impl MetricsHandler {
     /// let h = baker_otel::MetricsHandler::new(prometheus::Registry::new());
     /// assert_eq!(h.render(), "");
     /// ```
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn new(registry: prometheus::Registry) -> Self {
         Self { registry }
     }
 
     /// The registry behind `/metrics`.
+    ///
+    /// ```
+    /// let registry = prometheus::Registry::new();
+    /// let h = baker_otel::MetricsHandler::new(registry.clone());
+    /// assert!(h.registry().gather().is_empty());
+    /// ```
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn registry(&self) -> &prometheus::Registry {
         &self.registry
     }
 
+    /// The handler `Telemetry` offers when the SDK is disabled (`OTEL_SDK_DISABLED`): an empty
+    /// registry, so `/metrics` still answers. `None` without the `prometheus` feature.
+    pub(crate) fn for_disabled_sdk() -> Option<Self> {
+        #[cfg(feature = "prometheus")]
+        return Some(Self::new(prometheus::Registry::new()));
+        #[cfg(not(feature = "prometheus"))]
+        return None;
+    }
+
     /// Renders the current metrics in the Prometheus text format.
+    #[cfg(not(feature = "prometheus"))]
+    pub fn render(&self) -> String {
+        match self.registry {}
+    }
+
+    /// Renders the current metrics in the Prometheus text format.
+    ///
+    /// ```
+    /// let registry = prometheus::Registry::new();
+    /// let jobs = prometheus::IntCounter::new("jobs_total", "jobs").unwrap();
+    /// registry.register(Box::new(jobs.clone())).unwrap();
+    /// jobs.inc();
+    /// let text = baker_otel::MetricsHandler::new(registry).render();
+    /// assert!(text.contains("jobs_total 1"));
+    /// ```
+    #[cfg(feature = "prometheus")]
     pub fn render(&self) -> String {
         use prometheus::Encoder;
         let mut out = Vec::with_capacity(16 * 1024);
@@ -57,34 +106,6 @@ impl MetricsHandler {
             tracing::warn!(target: crate::INTERNAL_TARGET, error = %e, "failed to encode metrics");
         }
         String::from_utf8(out).unwrap_or_default()
-    }
-
-    /// An axum router with `GET /metrics`.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        self.router_at("/metrics")
-    }
-
-    /// An axum router serving the metrics at `path`.
-    pub fn router_at<S: Clone + Send + Sync + 'static>(&self, path: &str) -> axum::Router<S> {
-        let me = self.clone();
-        axum::Router::new().route(
-            path,
-            axum::routing::get(move || {
-                let me = me.clone();
-                async move {
-                    (
-                        [(http::header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
-                        me.render(),
-                    )
-                }
-            }),
-        )
-    }
-
-    /// Serves `GET /metrics` on `addr` until the task is dropped.
-    pub async fn serve(self, addr: std::net::SocketAddr) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        axum::serve(listener, self.router::<()>()).await
     }
 }
 
@@ -100,10 +121,11 @@ pub(crate) fn build(
     cfg: &Config,
     resource: Resource,
     handle: &tokio::runtime::Handle,
-    registry: Option<prometheus::Registry>,
+    registry: Option<Registry>,
     extra: Option<ExtraReader>,
 ) -> Result<MeterParts, InitError> {
     let mut b = SdkMeterProvider::builder().with_resource(resource);
+    #[cfg_attr(not(feature = "prometheus"), allow(unused_mut))]
     let mut handler = None;
     for kind in &cfg.metrics.exporters {
         match kind {
@@ -122,6 +144,16 @@ pub(crate) fn build(
                         .build(),
                 );
             }
+            #[cfg(not(feature = "prometheus"))]
+            ExporterKind::Prometheus => {
+                let _ = &registry;
+                crate::config::Compiled::THIS_BUILD.check_builder(
+                    crate::config::Signal::Metrics,
+                    *kind,
+                    cfg.metrics.protocol,
+                )?;
+            }
+            #[cfg(feature = "prometheus")]
             ExporterKind::Prometheus => {
                 let registry = registry.clone().unwrap_or_default();
                 let exporter = opentelemetry_prometheus::exporter()

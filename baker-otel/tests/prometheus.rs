@@ -1,8 +1,9 @@
-//! `/metrics` serves OpenTelemetry instruments and a user-supplied `prometheus::Registry`.
+//! The `/metrics` text (`MetricsHandler::render`, served over HTTP by `baker-otel-axum`) merges
+//! OpenTelemetry instruments and a user-supplied `prometheus::Registry`.
 use baker_otel::config::EnvSource;
 
-#[tokio::test]
-async fn metrics_endpoint_merges_otel_and_user_registry() {
+#[test]
+fn metrics_endpoint_merges_otel_and_user_registry() {
     let registry = prometheus::Registry::new();
     let legacy = prometheus::IntCounter::new(
         "legacy_jobs_total",
@@ -35,23 +36,10 @@ async fn metrics_endpoint_merges_otel_and_user_registry() {
         .build()
         .record(0.5, &[]);
 
-    let handler = telemetry
+    let body = telemetry
         .metrics_handler()
         .expect("prometheus enabled")
-        .clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, handler.router::<()>()).await });
-
-    let resp = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
-    let body = resp.text().await.unwrap();
+        .render();
     assert!(body.contains("legacy_jobs_total 7"), "{body}");
     assert!(
         body.lines().any(|l| l.starts_with("jobs_published_total{")

@@ -1,6 +1,7 @@
 //! Attribute macros `#[llm_call]` and `#[tool]` for baker-otel-llm. Use them through
 //! `baker_otel_llm::{llm_call, tool}`; the generated code only names `::baker_otel_llm` paths.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};

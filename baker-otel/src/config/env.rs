@@ -56,6 +56,11 @@ const GRPC_DEFAULT: &str = "http://localhost:4317";
 const HTTP_DEFAULT: &str = "http://localhost:4318";
 
 pub(super) fn parse(src: &EnvSource) -> Result<Config, ConfigError> {
+    parse_for(src, Compiled::THIS_BUILD)
+}
+
+/// [`parse`] for a build with the given optional exporters (tests pass other sets).
+fn parse_for(src: &EnvSource, compiled: Compiled) -> Result<Config, ConfigError> {
     let resource_attributes = match src.get("OTEL_RESOURCE_ATTRIBUTES") {
         Some(v) => parse_kv_list("OTEL_RESOURCE_ATTRIBUTES", &v)?,
         None => Vec::new(),
@@ -80,9 +85,9 @@ pub(super) fn parse(src: &EnvSource) -> Result<Config, ConfigError> {
         service_name,
         resource_attributes,
         disabled,
-        traces: parse_signal(src, Signal::Traces)?,
-        metrics: parse_signal(src, Signal::Metrics)?,
-        logs: parse_signal(src, Signal::Logs)?,
+        traces: parse_signal(src, Signal::Traces, compiled)?,
+        metrics: parse_signal(src, Signal::Metrics, compiled)?,
+        logs: parse_signal(src, Signal::Logs, compiled)?,
         sampler: parse_sampler(src)?,
         metric_export_interval: parse_millis(src, "OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
         metric_export_timeout: parse_millis(src, "OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
@@ -281,10 +286,14 @@ fn parse_propagators(v: &str) -> Result<Vec<PropagatorKind>, ConfigError> {
     Ok(out)
 }
 
-fn parse_exporters(src: &EnvSource, signal: Signal) -> Result<Vec<ExporterKind>, ConfigError> {
-    let name = format!("OTEL_{}_EXPORTER", signal.env_upper());
-    let Some(v) = src.get(&name) else {
-        return Ok(vec![ExporterKind::Otlp]);
+fn parse_exporters(
+    name: &str,
+    value: Option<&str>,
+    signal: Signal,
+    compiled: Compiled,
+) -> Result<Vec<ExporterKind>, ConfigError> {
+    let Some(v) = value else {
+        return Ok(compiled.default_exporters());
     };
     let mut out = Vec::new();
     for e in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -300,8 +309,8 @@ fn parse_exporters(src: &EnvSource, signal: Signal) -> Result<Vec<ExporterKind>,
                     "otlp, console, none"
                 };
                 return Err(ConfigError::invalid(
-                    &name,
-                    &v,
+                    name,
+                    v,
                     format!("unsupported exporter {e:?} (supported: {allowed})"),
                 ));
             }
@@ -350,7 +359,11 @@ pub(crate) fn validate_endpoint(name: &str, v: &str) -> Result<(), ConfigError> 
     }
 }
 
-fn parse_signal(src: &EnvSource, signal: Signal) -> Result<SignalConfig, ConfigError> {
+fn parse_signal(
+    src: &EnvSource,
+    signal: Signal,
+    compiled: Compiled,
+) -> Result<SignalConfig, ConfigError> {
     let up = signal.env_upper();
     let var = |suffix: &str| -> (String, Option<String>) {
         let specific = format!("OTEL_EXPORTER_OTLP_{up}_{suffix}");
@@ -362,10 +375,36 @@ fn parse_signal(src: &EnvSource, signal: Signal) -> Result<SignalConfig, ConfigE
         (generic, v)
     };
 
-    let protocol = match var("PROTOCOL") {
-        (name, Some(v)) => parse_protocol(&name, &v)?,
-        (_, None) => Protocol::Grpc,
+    let exporters_name = format!("OTEL_{up}_EXPORTER");
+    let exporters_value = src.get(&exporters_name);
+    let exporters = parse_exporters(
+        &exporters_name,
+        exporters_value.as_deref(),
+        signal,
+        compiled,
+    )?;
+    let (protocol_var, protocol) = match var("PROTOCOL") {
+        (name, Some(v)) => {
+            let p = parse_protocol(&name, &v)?;
+            (Some((name, v)), p)
+        }
+        (_, None) => (None, compiled.default_protocol()),
     };
+    // An exporter this build leaves out is an error naming the variable that chose it: the
+    // protocol variable when another OTLP transport is compiled in, else the exporter list.
+    for &kind in &exporters {
+        if let Some(feature) = compiled.missing(kind, protocol) {
+            let (name, value) = match protocol_var {
+                Some(pv) if kind == ExporterKind::Otlp && compiled.any_otlp() => pv,
+                _ => (exporters_name, exporters_value.unwrap_or_default()),
+            };
+            return Err(ConfigError::FeatureDisabled {
+                name,
+                value: crate::util::truncate_str(&value, 200).to_owned(),
+                feature,
+            });
+        }
+    }
     let specific_ep_name = format!("OTEL_EXPORTER_OTLP_{up}_ENDPOINT");
     let endpoint = if let Some(v) = src.get(&specific_ep_name) {
         validate_endpoint(&specific_ep_name, &v)?;
@@ -396,7 +435,7 @@ fn parse_signal(src: &EnvSource, signal: Signal) -> Result<SignalConfig, ConfigE
         },
     };
     Ok(SignalConfig {
-        exporters: parse_exporters(src, signal)?,
+        exporters,
         protocol,
         endpoint,
         headers,
@@ -571,5 +610,177 @@ mod tests {
         assert_eq!(percent_decode("a%41"), "aA");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+
+    const ALL: Compiled = Compiled {
+        otlp_grpc: true,
+        otlp_http: true,
+        prometheus: true,
+    };
+
+    fn cfg_for(compiled: Compiled, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        parse_for(&EnvSource::from_pairs(pairs.iter().copied()), compiled)
+    }
+
+    fn feature_error(err: ConfigError) -> (String, String, &'static str) {
+        match err {
+            ConfigError::FeatureDisabled {
+                name,
+                value,
+                feature,
+            } => (name, value, feature),
+            other => panic!("expected FeatureDisabled, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_compiled_exporters() {
+        let none = Compiled {
+            otlp_grpc: false,
+            otlp_http: false,
+            prometheus: false,
+        };
+        let c = cfg_for(none, &[]).unwrap();
+        assert!(c.traces.exporters.is_empty() && c.logs.exporters.is_empty());
+        assert!(c.metrics.exporters.is_empty());
+        let c = cfg_for(none, &[("OTEL_TRACES_EXPORTER", "console")]).unwrap();
+        assert_eq!(c.traces.exporters, vec![ExporterKind::Console]);
+
+        let http_only = Compiled {
+            otlp_grpc: false,
+            ..ALL
+        };
+        let c = cfg_for(http_only, &[]).unwrap();
+        assert_eq!(c.traces.exporters, vec![ExporterKind::Otlp]);
+        assert_eq!(c.traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(c.traces.endpoint, "http://localhost:4318/v1/traces");
+
+        let c = cfg_for(ALL, &[]).unwrap();
+        assert_eq!(c.traces.protocol, Protocol::Grpc);
+        assert_eq!(
+            Compiled::THIS_BUILD.default_exporters().is_empty(),
+            !Compiled::THIS_BUILD.any_otlp()
+        );
+    }
+
+    #[test]
+    fn an_exporter_left_out_of_the_build_names_the_variable_and_the_feature() {
+        let none = Compiled {
+            otlp_grpc: false,
+            otlp_http: false,
+            prometheus: false,
+        };
+        let err = cfg_for(none, &[("OTEL_LOGS_EXPORTER", "console,otlp")]).unwrap_err();
+        assert_eq!(
+            feature_error(err),
+            (
+                "OTEL_LOGS_EXPORTER".into(),
+                "console,otlp".into(),
+                "otlp-grpc"
+            )
+        );
+        let err = cfg_for(
+            none,
+            &[
+                ("OTEL_TRACES_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            feature_error(err),
+            ("OTEL_TRACES_EXPORTER".into(), "otlp".into(), "otlp-http")
+        );
+
+        let no_prometheus = Compiled {
+            prometheus: false,
+            ..ALL
+        };
+        let err = cfg_for(
+            no_prometheus,
+            &[("OTEL_METRICS_EXPORTER", "otlp,prometheus")],
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(
+            feature_error(err),
+            (
+                "OTEL_METRICS_EXPORTER".into(),
+                "otlp,prometheus".into(),
+                "prometheus"
+            )
+        );
+        assert!(
+            msg.contains("OTEL_METRICS_EXPORTER") && msg.contains("\"prometheus\""),
+            "{msg}"
+        );
+
+        let grpc_only = Compiled {
+            otlp_http: false,
+            ..ALL
+        };
+        let err = cfg_for(
+            grpc_only,
+            &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            feature_error(err),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL".into(),
+                "http/protobuf".into(),
+                "otlp-http"
+            )
+        );
+        // A protocol for a signal that does not export over OTLP is not an error.
+        cfg_for(
+            grpc_only,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_TRACES_EXPORTER", "console"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn builder_settings_left_out_of_the_build_name_the_builder_method() {
+        let http_only = Compiled {
+            otlp_grpc: false,
+            ..ALL
+        };
+        let err = http_only
+            .check_builder(Signal::Traces, ExporterKind::Otlp, Protocol::Grpc)
+            .unwrap_err();
+        assert_eq!(
+            feature_error(err),
+            (
+                "TelemetryBuilder::otlp_protocol".into(),
+                "grpc".into(),
+                "otlp-grpc"
+            )
+        );
+        let none = Compiled {
+            otlp_grpc: false,
+            otlp_http: false,
+            prometheus: false,
+        };
+        let err = none
+            .check_builder(Signal::Metrics, ExporterKind::Prometheus, Protocol::Grpc)
+            .unwrap_err();
+        assert_eq!(
+            feature_error(err),
+            (
+                "TelemetryBuilder::exporters(Signal::Metrics)".into(),
+                "prometheus".into(),
+                "prometheus"
+            )
+        );
+        ALL.check_builder(Signal::Logs, ExporterKind::Otlp, Protocol::HttpJson)
+            .unwrap();
+        none.check_builder(Signal::Logs, ExporterKind::Console, Protocol::Grpc)
+            .unwrap();
     }
 }

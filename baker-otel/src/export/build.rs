@@ -2,11 +2,18 @@
 
 use super::batch::BatchExporter;
 use super::runtime::InRuntime;
-use crate::config::{Compression, Protocol, Signal, SignalConfig};
+use crate::config::{Compiled, ExporterKind, Signal, SignalConfig};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+use crate::config::{Compression, Protocol};
 use crate::InitError;
 use futures_util::future::BoxFuture;
 use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+use opentelemetry_otlp::WithExportConfig;
+#[cfg(feature = "otlp-http")]
+use opentelemetry_otlp::WithHttpConfig;
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -71,6 +78,13 @@ impl<E: PushMetricExporter> PushMetricExporter for BridgedMetrics<E> {
     }
 }
 
+/// Fails with [`ConfigError::FeatureDisabled`](crate::ConfigError) when this build lacks the
+/// transport `cfg` asks for (set through the builder; the environment is checked when read).
+pub(crate) fn require_otlp(cfg: &SignalConfig, signal: Signal) -> Result<(), InitError> {
+    Ok(Compiled::THIS_BUILD.check_builder(signal, ExporterKind::Otlp, cfg.protocol)?)
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
     InitError::Exporter {
         signal: signal.as_str(),
@@ -78,10 +92,13 @@ fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
     }
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 macro_rules! otlp_builder {
     ($builder:expr, $cfg:expr, $signal:expr) => {{
         let cfg: &SignalConfig = $cfg;
+        require_otlp(cfg, $signal)?;
         match cfg.protocol {
+            #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
                 let mut md = tonic_metadata(cfg);
                 let mut b = $builder
@@ -94,6 +111,7 @@ macro_rules! otlp_builder {
                 b = b.with_metadata(std::mem::take(&mut md));
                 b.build().map_err(|e| err($signal, e))?
             }
+            #[cfg(feature = "otlp-http")]
             Protocol::HttpProtobuf | Protocol::HttpJson => {
                 let proto = if cfg.protocol == Protocol::HttpJson {
                     opentelemetry_otlp::Protocol::HttpJson
@@ -111,10 +129,14 @@ macro_rules! otlp_builder {
                 }
                 b.build().map_err(|e| err($signal, e))?
             }
+            // Only reachable with one transport compiled out, and `require_otlp` refused it.
+            #[allow(unreachable_patterns)]
+            _ => return Err(err($signal, "OTLP transport not compiled in")),
         }
     }};
 }
 
+#[cfg(feature = "otlp-grpc")]
 fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &cfg.headers {
@@ -129,10 +151,12 @@ fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
     tonic_md::MetadataMap::from_headers(headers)
 }
 
+#[cfg(feature = "otlp-grpc")]
 mod tonic_md {
     pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_spans(
     cfg: &SignalConfig,
     handle: &Handle,
@@ -148,6 +172,7 @@ pub(crate) fn otlp_spans(
     Ok(Box::new(Spans(e)))
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_logs(
     cfg: &SignalConfig,
     handle: &Handle,
@@ -163,6 +188,7 @@ pub(crate) fn otlp_logs(
     Ok(Box::new(Logs(e)))
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_metrics(
     cfg: &SignalConfig,
     handle: &Handle,
@@ -177,6 +203,45 @@ pub(crate) fn otlp_metrics(
         inner,
         handle: handle.clone(),
     })
+}
+
+/// Without `otlp-grpc` and `otlp-http` there is no OTLP exporter: asking for one is an error.
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+pub(crate) fn otlp_spans(
+    cfg: &SignalConfig,
+    _: &Handle,
+    _: &Resource,
+) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
+    require_otlp(cfg, Signal::Traces)?;
+    Err(err_no_otlp(Signal::Traces))
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+pub(crate) fn otlp_logs(
+    cfg: &SignalConfig,
+    _: &Handle,
+    _: &Resource,
+) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
+    require_otlp(cfg, Signal::Logs)?;
+    Err(err_no_otlp(Signal::Logs))
+}
+
+/// (The console exporter only names a type; this never returns `Ok`.)
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+pub(crate) fn otlp_metrics(
+    cfg: &SignalConfig,
+    _: &Handle,
+) -> Result<BridgedMetrics<super::console::ConsoleMetrics>, InitError> {
+    require_otlp(cfg, Signal::Metrics)?;
+    Err(err_no_otlp(Signal::Metrics))
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn err_no_otlp(signal: Signal) -> InitError {
+    InitError::Exporter {
+        signal: signal.as_str(),
+        message: "no OTLP transport compiled in (features otlp-grpc, otlp-http)".into(),
+    }
 }
 
 impl<T: Send + 'static> BatchExporter<T> for Box<dyn BatchExporter<T>> {

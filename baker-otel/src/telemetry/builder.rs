@@ -39,7 +39,7 @@ pub struct TelemetryBuilder {
     pub(crate) resource: ResourceOverrides,
     edits: Vec<ConfigEdit>,
     pub(crate) json_sink: JsonSink,
-    pub(crate) registry: Option<prometheus::Registry>,
+    pub(crate) registry: Option<crate::metrics::Registry>,
     pub(crate) extra_spans: Vec<ExporterFactory<SpanData>>,
     pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
     #[cfg(feature = "testing")]
@@ -235,6 +235,8 @@ impl TelemetryBuilder {
         })
     }
     /// Serves this registry's metrics in the same `/metrics` output.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn prometheus_registry(mut self, registry: prometheus::Registry) -> Self {
         self.registry = Some(registry);
         self

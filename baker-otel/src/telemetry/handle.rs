@@ -72,7 +72,8 @@ impl TelemetryHandle {
         let metrics_handler = p.metrics_handler.or_else(|| {
             p.config
                 .disabled
-                .then(|| MetricsHandler::new(prometheus::Registry::new()))
+                .then(MetricsHandler::for_disabled_sdk)
+                .flatten()
         });
         let propagation = Propagation::new(&p.config.propagators);
         Self {

@@ -72,8 +72,7 @@ pub fn metrics_router(telemetry: &baker_otel::Telemetry) -> axum::Router {
         .metrics_handler()
         .cloned()
         .unwrap_or_else(|| baker_otel::MetricsHandler::new(Default::default()));
-    handler
-        .router()
+    baker_otel_axum::metrics_router(&handler)
         .route("/healthz", axum::routing::get(|| async { "ok" }))
 }
 
