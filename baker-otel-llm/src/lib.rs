@@ -72,9 +72,10 @@
 //! shared per model, and prices are cached per `(provider, model)`. Each metric record still
 //! pays the OpenTelemetry SDK's attribute-set lookup (~130 ns). The `bound-instruments` feature
 //! binds the duration, token and cost instruments to the cached sets instead (~17 ns a record),
-//! using the SDK's `experimental_metrics_bound_instruments`; it is off by default because that SDK
-//! feature also enables the SDK's own span-processor metrics for the whole build, and a
-//! `MeterProvider` other than the SDK's drops bound measurements.
+//! using the SDK's `experimental_metrics_bound_instruments`. It is on by default; turn it off
+//! (`default-features = false`) if that SDK feature's side effects matter to you: it also enables
+//! the SDK's own span-processor metrics for the whole build, and a `MeterProvider` other than the
+//! SDK's drops bound measurements.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

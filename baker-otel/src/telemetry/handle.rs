@@ -176,7 +176,8 @@ impl TelemetryHandle {
         self.inner.tracer_provider.as_ref()
     }
 
-    /// The `/metrics` handler, when the Prometheus exporter is enabled (the default).
+    /// The `/metrics` handler, when `prometheus` is among the metrics exporters
+    /// (`OTEL_METRICS_EXPORTER`; feature `prometheus`), or an empty one while the SDK is disabled.
     ///
     /// ```
     /// # let (t, _) = baker_otel::Telemetry::builder().env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")])).build()?;
