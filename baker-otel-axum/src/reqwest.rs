@@ -15,6 +15,7 @@ impl OtelClientLayer {
     /// let res = traced.send(client.get("http://extension:8080/v1/tool?key=secret")).await?;
     /// # let _ = res; Ok(()) }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
     pub async fn send(
         &self,
         builder: reqwest::RequestBuilder,
