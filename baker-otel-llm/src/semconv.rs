@@ -96,12 +96,23 @@ pub const BAKER_LLM_CANCELLED: &str = "baker.llm.cancelled";
 pub const BAKER_LLM_UNPRICED_CALLS: &str = "baker.llm.unpriced_calls";
 /// Number of LLM calls below an agent/iteration span.
 pub const BAKER_LLM_CALLS: &str = "baker.llm.calls";
-/// Memory store name (memory spans and metrics).
+/// Memory store name: label of the memory metrics (`baker.memory.operation.duration`,
+/// `baker.memory.store.items`, `baker.memory.store.size`). Spans carry
+/// [`GEN_AI_MEMORY_STORE_ID`].
 pub const BAKER_MEMORY_STORE: &str = "baker.memory.store";
-/// Memory operation (`search`, `insert`, `update`, `delete`).
+/// Memory operation label of `baker.memory.operation.duration` (`search`, `insert`, `update`,
+/// `upsert`, `delete`). Spans carry [`GEN_AI_OPERATION_NAME`] (`search_memory`, …).
 pub const BAKER_MEMORY_OPERATION: &str = "baker.memory.operation";
-/// Number of records returned / written / deleted by a memory operation.
-pub const BAKER_MEMORY_RESULT_COUNT: &str = "baker.memory.result.count";
+/// `gen_ai.memory.store.id` (semantic-conventions-genai): memory store of a memory span.
+pub const GEN_AI_MEMORY_STORE_ID: &str = "gen_ai.memory.store.id";
+/// `gen_ai.memory.record.id` (semantic-conventions-genai): the record of a single-record operation.
+pub const GEN_AI_MEMORY_RECORD_ID: &str = "gen_ai.memory.record.id";
+/// `gen_ai.memory.record.count` (semantic-conventions-genai): records returned / written / deleted.
+pub const GEN_AI_MEMORY_RECORD_COUNT: &str = "gen_ai.memory.record.count";
+/// `gen_ai.memory.query.text` (semantic-conventions-genai, opt-in content): search query.
+pub const GEN_AI_MEMORY_QUERY_TEXT: &str = "gen_ai.memory.query.text";
+/// `gen_ai.memory.records` (semantic-conventions-genai, opt-in content): records as JSON.
+pub const GEN_AI_MEMORY_RECORDS: &str = "gen_ai.memory.records";
 /// Agent name label of the cost metric.
 pub const GEN_AI_AGENT_NAME_LABEL: &str = GEN_AI_AGENT_NAME;
 

@@ -152,6 +152,8 @@ impl Tools {
     ) -> Result<String, ToolError> {
         let query = arg(call, "query");
         let span = memory_span!(search, MEMORY_STORE);
+        // Query text only when content capture allows input (off by default).
+        span.record_query_text(&query);
         let hits = span.in_scope(|| self.memory.search(Some(conversation_id), &query, 3));
         span.record_result_count(hits.len() as u64);
         span.end();
