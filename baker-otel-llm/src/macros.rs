@@ -93,10 +93,16 @@ macro_rules! __llm_span_impl {
 /// Starts a tool span `execute_tool {name}` (INTERNAL) and returns a [`ToolSpan`](crate::ToolSpan).
 ///
 /// Optional: `call_id` (`gen_ai.tool.call.id`), `tool_type` (`function`, `extension`,
-/// `datastore`), `iteration` (default: the enclosing iteration span's).
+/// `datastore`), `description` (`gen_ai.tool.description`), `iteration` (default: the
+/// enclosing iteration span's).
 ///
 /// ```
-/// let t = baker_otel_llm::tool_span!("web_search", call_id = "call_1", tool_type = "function");
+/// let t = baker_otel_llm::tool_span!(
+///     "web_search",
+///     call_id = "call_1",
+///     tool_type = "function",
+///     description = "Searches the web",
+/// );
 /// t.end();
 /// ```
 #[macro_export]
@@ -131,6 +137,7 @@ macro_rules! __tool_span_impl {
             gen_ai.tool.name = __a.name.as_str(),
             gen_ai.tool.call.id = __a.call_id_str(),
             "gen_ai.tool.type" = __a.type_str(),
+            gen_ai.tool.description = __a.description_str(),
             baker.agent.iteration = __a.iteration,
             gen_ai.tool.call.arguments = $crate::__private::tracing::field::Empty,
             gen_ai.tool.call.result = $crate::__private::tracing::field::Empty,
