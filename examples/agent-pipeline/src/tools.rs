@@ -134,7 +134,11 @@ impl Tools {
     }
 
     /// `calculator {"expression": "…"}`.
-    #[tool(name = "calculator", call_id = &call.id)]
+    #[tool(
+        name = "calculator",
+        call_id = &call.id,
+        description = "Evaluates an arithmetic expression"
+    )]
     pub fn calculator(&self, call: &ToolCall) -> Result<String, ToolError> {
         let expression = arg(call, "expression");
         match calculator::eval(&expression) {
@@ -144,7 +148,12 @@ impl Tools {
     }
 
     /// `memory_search {"query": "…"}`: the best note visible to the conversation.
-    #[tool(name = "memory_search", call_id = &call.id, tool_type = "datastore")]
+    #[tool(
+        name = "memory_search",
+        call_id = &call.id,
+        tool_type = "datastore",
+        description = "Finds the best note visible to the conversation"
+    )]
     pub fn memory_search(
         &self,
         call: &ToolCall,
@@ -164,7 +173,12 @@ impl Tools {
     }
 
     /// `order_lookup {"customer": "…"}`: the order-system extension, over HTTP.
-    #[tool(name = "order_lookup", call_id = &call.id, tool_type = "extension")]
+    #[tool(
+        name = "order_lookup",
+        call_id = &call.id,
+        tool_type = "extension",
+        description = "Looks up a customer's orders in the order system"
+    )]
     pub async fn order_lookup(&self, call: &ToolCall) -> Result<String, ToolError> {
         let customer = arg(call, "customer");
         let url = format!("{}/extensions/order_lookup", self.extension_url);
