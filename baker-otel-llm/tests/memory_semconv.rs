@@ -4,6 +4,7 @@
 
 use baker_otel::testing::Capture;
 use baker_otel_llm::content::{CapturePolicy, ContentKind};
+use baker_otel_llm::semconv::op;
 use baker_otel_llm::{memory_span, LlmTelemetry};
 use opentelemetry::Value;
 
@@ -37,12 +38,13 @@ fn memory_spans_carry_upstream_operation_names_and_attributes() {
     let capture = Capture::new();
     capture.in_scope(run_all_operations);
     for (span, op, store) in [
-        ("search_memory notes", "search_memory", "notes"),
-        ("create_memory notes", "create_memory", "notes"),
-        ("update_memory history", "update_memory", "history"),
-        ("upsert_memory notes", "upsert_memory", "notes"),
-        ("delete_memory history", "delete_memory", "history"),
+        ("search_memory notes", op::SEARCH_MEMORY, "notes"),
+        ("create_memory notes", op::CREATE_MEMORY, "notes"),
+        ("update_memory history", op::UPDATE_MEMORY, "history"),
+        ("upsert_memory notes", op::UPSERT_MEMORY, "notes"),
+        ("delete_memory history", op::DELETE_MEMORY, "history"),
     ] {
+        assert!(span.starts_with(&format!("{op} ")));
         let sp = capture.span(span);
         assert_eq!(
             s(Capture::attr(&sp, "gen_ai.operation.name")).as_deref(),
