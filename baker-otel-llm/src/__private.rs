@@ -183,6 +183,7 @@ pub struct ToolArgs {
     pub name: StringValue,
     pub call_id: Option<StringValue>,
     pub tool_type: Option<StringValue>,
+    pub description: Option<StringValue>,
     pub iteration: Option<i64>,
 }
 
@@ -193,6 +194,7 @@ impl ToolArgs {
             name: StringValue::from(""),
             call_id: None,
             tool_type: None,
+            description: None,
             iteration: None,
         }
     }
@@ -203,6 +205,10 @@ impl ToolArgs {
     #[inline]
     pub fn call_id_str(&self) -> Option<&str> {
         self.call_id.as_ref().map(StringValue::as_str)
+    }
+    #[inline]
+    pub fn description_str(&self) -> Option<&str> {
+        self.description.as_ref().map(StringValue::as_str)
     }
     #[inline]
     pub fn type_str(&self) -> &str {

@@ -14,7 +14,7 @@ use crate::pricing::Cost;
 use crate::telemetry::Budget;
 use crate::Usage;
 use opentelemetry::StringValue;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
@@ -72,6 +72,8 @@ pub(crate) struct Accumulator {
     pub(crate) iteration: Option<i64>,
     /// Highest iteration number of the iteration scopes started directly below this one.
     pub(crate) iterations: AtomicI64,
+    /// Tool calls started below this scope (any depth).
+    pub(crate) tool_calls: AtomicU64,
     totals: Mutex<Totals>,
     budget: Option<Budget>,
     exceeded: AtomicBool,
@@ -93,6 +95,7 @@ impl Accumulator {
             agent_name,
             iteration,
             iterations: AtomicI64::new(0),
+            tool_calls: AtomicU64::new(0),
             totals: Mutex::default(),
             budget: None,
             exceeded: AtomicBool::new(false),
@@ -111,6 +114,15 @@ impl Accumulator {
             if let (Some(b), Ok(costs)) = (&acc.budget, total) {
                 acc.check_budget(b, &costs);
             }
+            cur = acc.parent.as_deref();
+        }
+    }
+
+    /// Counts one tool call in this scope and every enclosing one.
+    pub(crate) fn add_tool_call(&self) {
+        let mut cur = Some(self);
+        while let Some(acc) = cur {
+            acc.tool_calls.fetch_add(1, Ordering::Relaxed);
             cur = acc.parent.as_deref();
         }
     }

@@ -59,7 +59,7 @@
 //! ## Where things go
 //! * Spans: `chat {model}` (CLIENT), `embeddings {model}` (CLIENT), `execute_tool {name}`
 //!   (INTERNAL), `invoke_agent {name}` (INTERNAL), `baker.agent.iteration` (INTERNAL),
-//!   `search_memory|update_memory|delete_memory {store}` (CLIENT). `gen_ai.conversation.id`
+//!   `search_memory|create_memory|update_memory|upsert_memory|delete_memory {store}` (CLIENT). `gen_ai.conversation.id`
 //!   and `baker.job.id` come from the core's baggage processor.
 //! * Metrics: exactly those of `docs/metrics.md` ([`metrics`] has the bucket boundaries).
 //! * Cost: see [`pricing`]; roll-up onto agent/iteration/job scopes: see [`JobUsage`].

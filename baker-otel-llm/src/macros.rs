@@ -93,10 +93,16 @@ macro_rules! __llm_span_impl {
 /// Starts a tool span `execute_tool {name}` (INTERNAL) and returns a [`ToolSpan`](crate::ToolSpan).
 ///
 /// Optional: `call_id` (`gen_ai.tool.call.id`), `tool_type` (`function`, `extension`,
-/// `datastore`), `iteration` (default: the enclosing iteration span's).
+/// `datastore`), `description` (`gen_ai.tool.description`), `iteration` (default: the
+/// enclosing iteration span's).
 ///
 /// ```
-/// let t = baker_otel_llm::tool_span!("web_search", call_id = "call_1", tool_type = "function");
+/// let t = baker_otel_llm::tool_span!(
+///     "web_search",
+///     call_id = "call_1",
+///     tool_type = "function",
+///     description = "Searches the web",
+/// );
 /// t.end();
 /// ```
 #[macro_export]
@@ -131,6 +137,7 @@ macro_rules! __tool_span_impl {
             gen_ai.tool.name = __a.name.as_str(),
             gen_ai.tool.call.id = __a.call_id_str(),
             "gen_ai.tool.type" = __a.type_str(),
+            gen_ai.tool.description = __a.description_str(),
             baker.agent.iteration = __a.iteration,
             gen_ai.tool.call.arguments = $crate::__private::tracing::field::Empty,
             gen_ai.tool.call.result = $crate::__private::tracing::field::Empty,
@@ -223,12 +230,23 @@ macro_rules! iteration_span {
     }};
 }
 
-/// Starts a memory-store span and returns a [`MemorySpan`](crate::MemorySpan):
-/// `memory_span!(search, store)` → `search_memory {store}`; `insert` and `update` →
-/// `update_memory {store}`; `delete` → `delete_memory {store}`.
+/// Starts a memory-store span and returns a [`MemorySpan`](crate::MemorySpan), named
+/// `{gen_ai.operation.name} {store}` as the GenAI memory conventions say:
+///
+/// | first argument | `gen_ai.operation.name` / span name | `baker.memory.operation` (metric label) |
+/// |---|---|---|
+/// | `search` | `search_memory` | `search` |
+/// | `insert` | `create_memory` | `insert` |
+/// | `update` | `update_memory` | `update` |
+/// | `upsert` | `upsert_memory` | `upsert` |
+/// | `delete` | `delete_memory` | `delete` |
+///
+/// The span carries `gen_ai.memory.store.id` = `store`; the record count, record id and (under
+/// the content-capture opt-in) the query text and records are set through the returned handle.
 ///
 /// ```
 /// let m = baker_otel_llm::memory_span!(delete, "notes");
+/// m.record_record_id("note-7");
 /// m.record_result_count(1);
 /// ```
 #[macro_export]
@@ -244,9 +262,9 @@ macro_rules! memory_span {
     };
     (insert, $store:literal) => {
         $crate::__memory_span_impl!(
-            $crate::__private::core::concat!("update_memory ", $store),
+            $crate::__private::core::concat!("create_memory ", $store),
             Static,
-            "update_memory",
+            "create_memory",
             "insert",
             $store
         )
@@ -257,6 +275,15 @@ macro_rules! memory_span {
             Static,
             "update_memory",
             "update",
+            $store
+        )
+    };
+    (upsert, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("upsert_memory ", $store),
+            Static,
+            "upsert_memory",
+            "upsert",
             $store
         )
     };
@@ -273,17 +300,20 @@ macro_rules! memory_span {
         $crate::__memory_span_impl!("search_memory", Dynamic, "search_memory", "search", $store)
     };
     (insert, $store:expr) => {
-        $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "insert", $store)
+        $crate::__memory_span_impl!("create_memory", Dynamic, "create_memory", "insert", $store)
     };
     (update, $store:expr) => {
         $crate::__memory_span_impl!("update_memory", Dynamic, "update_memory", "update", $store)
+    };
+    (upsert, $store:expr) => {
+        $crate::__memory_span_impl!("upsert_memory", Dynamic, "upsert_memory", "upsert", $store)
     };
     (delete, $store:expr) => {
         $crate::__memory_span_impl!("delete_memory", Dynamic, "delete_memory", "delete", $store)
     };
     ($($t:tt)*) => {
         $crate::__private::core::compile_error!(
-            "memory_span! expects `search|insert|update|delete, store`"
+            "memory_span! expects `search|insert|update|upsert|delete, store`"
         )
     };
 }
@@ -302,9 +332,12 @@ macro_rules! __memory_span_impl {
             otel.kind = "client",
             otel.status_code = $crate::__private::tracing::field::Empty,
             otel.status_description = $crate::__private::tracing::field::Empty,
-            baker.memory.store = __store.as_str(),
-            baker.memory.operation = $op,
-            baker.memory.result.count = $crate::__private::tracing::field::Empty,
+            gen_ai.operation.name = $prefix,
+            gen_ai.memory.store.id = __store.as_str(),
+            gen_ai.memory.record.count = $crate::__private::tracing::field::Empty,
+            gen_ai.memory.record.id = $crate::__private::tracing::field::Empty,
+            gen_ai.memory.query.text = $crate::__private::tracing::field::Empty,
+            gen_ai.memory.records = $crate::__private::tracing::field::Empty,
             error.type = $crate::__private::tracing::field::Empty,
         );
         $crate::__private::start_memory(__span, __store, $op)

@@ -36,6 +36,10 @@ pub const TTFT_BUCKETS: [f64; 16] = [
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// Buckets of the agent call-count histograms (`baker.agent.inference.calls`,
+/// `baker.agent.tool.calls`): 0, 1, 2, 4, …, 128 calls.
+pub const CALL_BUCKETS: [f64; 9] = [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
 /// Memory-store sizes reported by a callback.
 ///
 /// ```
@@ -63,6 +67,8 @@ pub(crate) struct Instruments {
     pub(crate) unpriced: Counter<u64>,
     pub(crate) budget_exceeded: Counter<u64>,
     pub(crate) memory_duration: Histogram<f64>,
+    pub(crate) agent_inference_calls: Histogram<u64>,
+    pub(crate) agent_tool_calls: Histogram<u64>,
     pub(crate) stores: StoreList,
 }
 
@@ -74,6 +80,14 @@ impl Instruments {
                 .with_unit("s")
                 .with_description(desc)
                 .with_boundaries(b.to_vec())
+                .build()
+        };
+        let calls = |name: &'static str, desc: &'static str| {
+            meter
+                .u64_histogram(name)
+                .with_unit("{call}")
+                .with_description(desc)
+                .with_boundaries(CALL_BUCKETS.to_vec())
                 .build()
         };
         let chat_duration = secs(
@@ -116,7 +130,7 @@ impl Instruments {
             .build();
         Self {
             tokens: meter
-                .u64_histogram(semconv_metric::TOKEN_USAGE)
+                .u64_histogram(names.token_usage_metric)
                 .with_unit("{token}")
                 .with_description("Number of input and output tokens used")
                 .with_boundaries(TOKEN_BUCKETS.to_vec())
@@ -153,11 +167,15 @@ impl Instruments {
                 "Memory store operation duration",
                 &DURATION_BUCKETS,
             ),
+            agent_inference_calls: calls(
+                names.agent_inference_calls_metric,
+                "LLM (inference) calls per agent invocation",
+            ),
+            agent_tool_calls: calls(
+                names.agent_tool_calls_metric,
+                "Tool calls per agent invocation",
+            ),
             stores,
         }
     }
-}
-
-mod semconv_metric {
-    pub(super) const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 }

@@ -1,26 +1,32 @@
-//! Attribute and metric names, and the semantic-convention version switch.
+//! Attribute, metric and span names, and the semantic-convention version switch.
 //!
-//! baker-otel-llm emits the GenAI names of semantic conventions **v1.41** by default. Setting
+//! This module is the one place where baker-otel-llm spells GenAI names. baker-otel-llm emits the
+//! GenAI names of semantic conventions **v1.41** by default ([`v1_41::NAMES`]). Setting
 //! `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` (comma-separated list, as in every
-//! OpenTelemetry SDK) switches to the newer names of `open-telemetry/semantic-conventions-genai`.
-//! The differences are exactly:
+//! OpenTelemetry SDK) switches to the newer names ([`latest::NAMES`]). [`Names`] is the table of
+//! every name that is chosen per mode (plus the mode-independent ones it carries for
+//! completeness); the constants below are the mode-independent attribute names, [`op`] the
+//! operation names that start span names. The differences between the modes are exactly:
 //!
 //! | what | v1.41 (default) | `gen_ai_latest_experimental` |
 //! |---|---|---|
-//! | cache write tokens (span attribute) | `gen_ai.usage.cache_creation.input_tokens` | `gen_ai.usage.cache_write.input_tokens` |
-//! | chat/text duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.inference.duration` |
-//! | embeddings duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.embeddings.duration` |
-//! | time to first chunk metric | `gen_ai.client.operation.time_to_first_chunk` | `gen_ai.client.inference.time_to_first_chunk` |
+//! | cache write tokens (span attribute) | `gen_ai.usage.cache_creation.input_tokens` | `gen_ai.usage.cache_write.input_tokens` (staged) |
+//! | chat/text duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.inference.duration` (staged) |
+//! | embeddings duration metric | `gen_ai.client.operation.duration` | `gen_ai.client.embeddings.duration` (staged) |
+//! | time to first chunk metric | `gen_ai.client.operation.time_to_first_chunk` | `gen_ai.client.inference.time_to_first_chunk` (staged) |
 //!
-//! Everything else (span names, `gen_ai.provider.name`, token attributes, the
-//! `gen_ai.client.token.usage` histogram) is the same in both modes: upstream's replacement of the
-//! token histogram is still changing between drafts, so it is not followed yet.
+//! "Staged" names are not in the upstream snapshots checked (see `docs/semconv.md`); our Weaver
+//! registry defines them. Everything else (span names, `gen_ai.provider.name`, token attributes,
+//! the `gen_ai.client.token.usage` histogram, `gen_ai.usage.cost.*`, `gen_ai.tool.description`,
+//! the memory attributes, the agent call-count histograms) is the same in both modes.
 //!
 //! ```
-//! use baker_otel_llm::semconv::{SemconvMode, Names};
+//! use baker_otel_llm::semconv::{self, SemconvMode, Names};
 //! let latest = Names::for_mode(SemconvMode::LatestExperimental);
+//! assert_eq!(latest, semconv::latest::NAMES);
 //! assert_eq!(latest.cache_creation_tokens, "gen_ai.usage.cache_write.input_tokens");
-//! assert_eq!(Names::for_mode(SemconvMode::V1_41).ttft_metric, "gen_ai.client.operation.time_to_first_chunk");
+//! assert_eq!(semconv::v1_41::NAMES.ttft_metric, "gen_ai.client.operation.time_to_first_chunk");
+//! assert_eq!(latest.cost_source, "gen_ai.usage.cost.source");
 //! ```
 
 // The GenAI constants of opentelemetry-semantic-conventions 0.33 are deprecated (moved to the
@@ -83,6 +89,46 @@ pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_f
 pub const GEN_AI_USAGE_COST_AMOUNT: &str = "gen_ai.usage.cost.amount";
 /// ISO 4217 currency of [`GEN_AI_USAGE_COST_AMOUNT`].
 pub const GEN_AI_USAGE_COST_CURRENCY: &str = "gen_ai.usage.cost.currency";
+/// Where [`GEN_AI_USAGE_COST_AMOUNT`] comes from: always [`COST_SOURCE_LOCAL`] for baker-otel-llm
+/// (computed from the local price tables, not reported by the provider). Proposal name.
+pub const GEN_AI_USAGE_COST_SOURCE: &str = "gen_ai.usage.cost.source";
+/// Value of [`GEN_AI_USAGE_COST_SOURCE`] for a cost computed from local price tables.
+pub const COST_SOURCE_LOCAL: &str = "local";
+/// `gen_ai.tool.description` (v1.41): optional on `tool_span!` / `#[tool]`.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// `gen_ai.client.token.usage` histogram (v1.41, both modes).
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// LLM (inference) calls per agent invocation, histogram: Baker proposal (no upstream name yet).
+pub const BAKER_AGENT_INFERENCE_CALLS: &str = "baker.agent.inference.calls";
+/// Tool calls per agent invocation, histogram: Baker proposal (no upstream name yet).
+pub const BAKER_AGENT_TOOL_CALLS: &str = "baker.agent.tool.calls";
+
+/// Operation names (`gen_ai.operation.name`), which also start the span names
+/// (`{operation} {model|tool|agent|store}`). The same in both modes.
+///
+/// ```
+/// assert_eq!(baker_otel_llm::semconv::op::CREATE_MEMORY, "create_memory");
+/// ```
+pub mod op {
+    /// `chat {model}`.
+    pub const CHAT: &str = "chat";
+    /// `embeddings {model}`.
+    pub const EMBEDDINGS: &str = "embeddings";
+    /// `execute_tool {name}`.
+    pub const EXECUTE_TOOL: &str = "execute_tool";
+    /// `invoke_agent {name}`.
+    pub const INVOKE_AGENT: &str = "invoke_agent";
+    /// `search_memory {store}` (semantic-conventions-genai).
+    pub const SEARCH_MEMORY: &str = "search_memory";
+    /// `create_memory {store}` (semantic-conventions-genai).
+    pub const CREATE_MEMORY: &str = "create_memory";
+    /// `update_memory {store}` (semantic-conventions-genai).
+    pub const UPDATE_MEMORY: &str = "update_memory";
+    /// `upsert_memory {store}` (semantic-conventions-genai).
+    pub const UPSERT_MEMORY: &str = "upsert_memory";
+    /// `delete_memory {store}` (semantic-conventions-genai).
+    pub const DELETE_MEMORY: &str = "delete_memory";
+}
 /// Prompting role of an LLM call (`system`, `user`, `assistant`, `tool`): Baker extension.
 pub const BAKER_LLM_ROLE: &str = "baker.llm.role";
 /// Reasoning-loop iteration (1-based) of an LLM/tool span, or of an iteration span: Baker extension.
@@ -96,12 +142,23 @@ pub const BAKER_LLM_CANCELLED: &str = "baker.llm.cancelled";
 pub const BAKER_LLM_UNPRICED_CALLS: &str = "baker.llm.unpriced_calls";
 /// Number of LLM calls below an agent/iteration span.
 pub const BAKER_LLM_CALLS: &str = "baker.llm.calls";
-/// Memory store name (memory spans and metrics).
+/// Memory store name: label of the memory metrics (`baker.memory.operation.duration`,
+/// `baker.memory.store.items`, `baker.memory.store.size`). Spans carry
+/// [`GEN_AI_MEMORY_STORE_ID`].
 pub const BAKER_MEMORY_STORE: &str = "baker.memory.store";
-/// Memory operation (`search`, `insert`, `update`, `delete`).
+/// Memory operation label of `baker.memory.operation.duration` (`search`, `insert`, `update`,
+/// `upsert`, `delete`). Spans carry [`GEN_AI_OPERATION_NAME`] (`search_memory`, …).
 pub const BAKER_MEMORY_OPERATION: &str = "baker.memory.operation";
-/// Number of records returned / written / deleted by a memory operation.
-pub const BAKER_MEMORY_RESULT_COUNT: &str = "baker.memory.result.count";
+/// `gen_ai.memory.store.id` (semantic-conventions-genai): memory store of a memory span.
+pub const GEN_AI_MEMORY_STORE_ID: &str = "gen_ai.memory.store.id";
+/// `gen_ai.memory.record.id` (semantic-conventions-genai): the record of a single-record operation.
+pub const GEN_AI_MEMORY_RECORD_ID: &str = "gen_ai.memory.record.id";
+/// `gen_ai.memory.record.count` (semantic-conventions-genai): records returned / written / deleted.
+pub const GEN_AI_MEMORY_RECORD_COUNT: &str = "gen_ai.memory.record.count";
+/// `gen_ai.memory.query.text` (semantic-conventions-genai, opt-in content): search query.
+pub const GEN_AI_MEMORY_QUERY_TEXT: &str = "gen_ai.memory.query.text";
+/// `gen_ai.memory.records` (semantic-conventions-genai, opt-in content): records as JSON.
+pub const GEN_AI_MEMORY_RECORDS: &str = "gen_ai.memory.records";
 /// Agent name label of the cost metric.
 pub const GEN_AI_AGENT_NAME_LABEL: &str = GEN_AI_AGENT_NAME;
 
@@ -136,7 +193,9 @@ impl SemconvMode {
     }
 }
 
-/// The names that depend on [`SemconvMode`].
+/// The GenAI names of one [`SemconvMode`]: those that differ between the modes, plus the
+/// mode-independent attribute and metric names baker-otel-llm emits, so that one table lists them
+/// all (`docs/semconv.md` has it as "default vs latest names").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Names {
@@ -148,6 +207,20 @@ pub struct Names {
     pub embeddings_duration_metric: &'static str,
     /// Time-to-first-chunk metric.
     pub ttft_metric: &'static str,
+    /// Token usage histogram (same in both modes).
+    pub token_usage_metric: &'static str,
+    /// Cost amount attribute (same in both modes).
+    pub cost_amount: &'static str,
+    /// Cost currency attribute (same in both modes).
+    pub cost_currency: &'static str,
+    /// Cost source attribute (same in both modes; value `local`).
+    pub cost_source: &'static str,
+    /// Tool description attribute (same in both modes).
+    pub tool_description: &'static str,
+    /// LLM calls per agent invocation, histogram (same in both modes; Baker proposal).
+    pub agent_inference_calls_metric: &'static str,
+    /// Tool calls per agent invocation, histogram (same in both modes; Baker proposal).
+    pub agent_tool_calls_metric: &'static str,
 }
 
 impl Names {
@@ -159,18 +232,53 @@ impl Names {
     /// ```
     pub const fn for_mode(mode: SemconvMode) -> Self {
         match mode {
-            SemconvMode::V1_41 => Self {
-                cache_creation_tokens: GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-                chat_duration_metric: "gen_ai.client.operation.duration",
-                embeddings_duration_metric: "gen_ai.client.operation.duration",
-                ttft_metric: "gen_ai.client.operation.time_to_first_chunk",
-            },
-            SemconvMode::LatestExperimental => Self {
-                cache_creation_tokens: GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-                chat_duration_metric: "gen_ai.client.inference.duration",
-                embeddings_duration_metric: "gen_ai.client.embeddings.duration",
-                ttft_metric: "gen_ai.client.inference.time_to_first_chunk",
-            },
+            SemconvMode::V1_41 => v1_41::NAMES,
+            SemconvMode::LatestExperimental => latest::NAMES,
         }
     }
+}
+
+const COMMON: Names = Names {
+    cache_creation_tokens: GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    chat_duration_metric: "gen_ai.client.operation.duration",
+    embeddings_duration_metric: "gen_ai.client.operation.duration",
+    ttft_metric: "gen_ai.client.operation.time_to_first_chunk",
+    token_usage_metric: GEN_AI_CLIENT_TOKEN_USAGE,
+    cost_amount: GEN_AI_USAGE_COST_AMOUNT,
+    cost_currency: GEN_AI_USAGE_COST_CURRENCY,
+    cost_source: GEN_AI_USAGE_COST_SOURCE,
+    tool_description: GEN_AI_TOOL_DESCRIPTION,
+    agent_inference_calls_metric: BAKER_AGENT_INFERENCE_CALLS,
+    agent_tool_calls_metric: BAKER_AGENT_TOOL_CALLS,
+};
+
+/// Semantic conventions v1.41 (the default).
+///
+/// ```
+/// use baker_otel_llm::semconv::v1_41;
+/// assert_eq!(v1_41::NAMES.cache_creation_tokens, "gen_ai.usage.cache_creation.input_tokens");
+/// ```
+pub mod v1_41 {
+    use super::Names;
+    /// The names emitted by default.
+    pub const NAMES: Names = super::COMMON;
+}
+
+/// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the newer names.
+///
+/// ```
+/// use baker_otel_llm::semconv::latest;
+/// assert_eq!(latest::NAMES.chat_duration_metric, "gen_ai.client.inference.duration");
+/// assert_eq!(latest::NAMES.token_usage_metric, "gen_ai.client.token.usage");
+/// ```
+pub mod latest {
+    use super::Names;
+    /// The names emitted under `gen_ai_latest_experimental`.
+    pub const NAMES: Names = Names {
+        cache_creation_tokens: super::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+        chat_duration_metric: "gen_ai.client.inference.duration",
+        embeddings_duration_metric: "gen_ai.client.embeddings.duration",
+        ttft_metric: "gen_ai.client.inference.time_to_first_chunk",
+        ..super::COMMON
+    };
 }

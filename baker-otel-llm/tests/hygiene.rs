@@ -96,7 +96,7 @@ async fn macros_expand_without_prelude() {
     );
     let mem = capture.span("search_memory notes");
     assert_eq!(
-        baker_otel::testing::Capture::attr(&mem, "baker.memory.result.count")
+        baker_otel::testing::Capture::attr(&mem, "gen_ai.memory.record.count")
             .unwrap()
             .to_string(),
         "2"

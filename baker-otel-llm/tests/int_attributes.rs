@@ -48,7 +48,7 @@ fn token_counts_iterations_and_result_counts_are_integers() {
     );
     let mem = capture.span("search_memory notes");
     assert_eq!(
-        Capture::attr(&mem, "baker.memory.result.count"),
+        Capture::attr(&mem, "gen_ai.memory.record.count"),
         Some(Value::I64(3))
     );
 }

@@ -146,7 +146,7 @@ TRACEQL_ATTRS = {
     "span.gen_ai.tool.name", "span.messaging.system", "span.messaging.operation.name",
     "span.messaging.destination.name", "span.messaging.message.id",
     "span.messaging.consumer.group.name", "span.baker.agent.iteration",
-    "span.baker.job.id",  # baker-otel context: conversation/job ids from baggage on every span
+    "span.gen_ai.memory.store.id", "span.baker.job.id",  # baker-otel context: conversation/job ids from baggage on every span
 }
 TRACEQL_INTRINSICS = {"status", "duration", "name", "kind", "statusMessage", "rootName",
                       "rootServiceName", "traceDuration"}

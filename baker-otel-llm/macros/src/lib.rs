@@ -21,7 +21,7 @@ const LLM_KEYS: &[&str] = &[
     "max_tokens",
     "top_p",
 ];
-const TOOL_KEYS: &[&str] = &["name", "call_id", "tool_type", "iteration"];
+const TOOL_KEYS: &[&str] = &["name", "call_id", "tool_type", "description", "iteration"];
 const STRING_KEYS: &[&str] = &[
     "model",
     "provider",
@@ -30,6 +30,7 @@ const STRING_KEYS: &[&str] = &[
     "name",
     "call_id",
     "tool_type",
+    "description",
 ];
 
 /// Traces a function or method as an LLM call: `chat {model}` span (CLIENT), duration, token and
@@ -55,10 +56,11 @@ pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Traces a function or method as a tool execution: `execute_tool {name}` span (INTERNAL) and
 /// `baker.tool.duration`. `Err` sets `error.type` and an ERROR status.
 ///
-/// Arguments: `name` (required), `call_id`, `tool_type`, `iteration`.
+/// Arguments: `name` (required), `call_id`, `tool_type`, `description`
+/// (`gen_ai.tool.description`), `iteration`.
 ///
 /// ```ignore
-/// #[tool(name = "web_search")]
+/// #[tool(name = "web_search", description = "Searches the web")]
 /// async fn web_search(&self, args: SearchArgs) -> Result<SearchResult, ToolError> { … }
 /// ```
 #[proc_macro_attribute]

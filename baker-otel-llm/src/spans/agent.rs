@@ -132,13 +132,16 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
     }
     match (t.cost(), t.costs.as_slice()) {
         (Some(c), _) => {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
             span.record(sc::GEN_AI_USAGE_COST_AMOUNT, c.amount);
             span.record(sc::GEN_AI_USAGE_COST_CURRENCY, c.currency.as_str());
+            span.set_attribute(sc::GEN_AI_USAGE_COST_SOURCE, sc::COST_SOURCE_LOCAL);
         }
         (None, []) => {}
         (None, many) => {
             use tracing_opentelemetry::OpenTelemetrySpanExt;
             span.record(sc::GEN_AI_USAGE_COST_CURRENCY, "mixed");
+            span.set_attribute(sc::GEN_AI_USAGE_COST_SOURCE, sc::COST_SOURCE_LOCAL);
             for c in many {
                 span.set_attribute(format!("baker.llm.cost.{}", c.currency.as_str()), c.amount);
             }
@@ -148,7 +151,20 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
 
 impl Drop for AgentSpan {
     fn drop(&mut self) {
-        write_totals(&self.span, &self.acc.totals());
+        let totals = self.acc.totals();
+        write_totals(&self.span, &totals);
+        let ins = &crate::telemetry::shared().instruments;
+        let agent = [opentelemetry::KeyValue::new(
+            sc::GEN_AI_AGENT_NAME,
+            self.acc.agent_name.clone().unwrap_or_else(|| "".into()),
+        )];
+        ins.agent_inference_calls.record(totals.calls, &agent);
+        ins.agent_tool_calls.record(
+            self.acc
+                .tool_calls
+                .load(std::sync::atomic::Ordering::Relaxed),
+            &agent,
+        );
         let iterations = self
             .acc
             .iterations

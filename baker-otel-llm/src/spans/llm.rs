@@ -146,6 +146,10 @@ impl LlmSpan {
                     .set_attribute(key, i64::try_from(v).unwrap_or(i64::MAX));
             }
         }
+        if cost.is_some() {
+            self.span
+                .set_attribute(sc::GEN_AI_USAGE_COST_SOURCE, sc::COST_SOURCE_LOCAL);
+        }
         let Some(meta) = self.span.metadata() else {
             return;
         };

@@ -1,11 +1,18 @@
-//! [`MemorySpan`]: agent memory store operations (`search_memory {store}`, `update_memory {store}`,
-//! `delete_memory {store}`).
+//! [`MemorySpan`]: agent memory store operations, per the GenAI memory conventions of
+//! `open-telemetry/semantic-conventions-genai`: span `{gen_ai.operation.name} {store}` (CLIENT)
+//! with `gen_ai.operation.name` (`search_memory`, `create_memory`, `update_memory`,
+//! `upsert_memory`, `delete_memory`), `gen_ai.memory.store.id`, `gen_ai.memory.record.count`,
+//! `gen_ai.memory.record.id` when known, and — only when content capture allows it — the query
+//! text (`gen_ai.memory.query.text`, [`ContentKind::Input`]) and the records
+//! (`gen_ai.memory.records`, [`ContentKind::Output`]).
 //!
-//! Upstream drafts use `gen_ai.memory.*`; until those settle we emit `baker.memory.store`,
-//! `baker.memory.operation` (`search`, `insert`, `update`, `delete`) and
-//! `baker.memory.result.count`, and the `baker.memory.operation.duration` metric.
+//! The `baker.memory.operation.duration` metric keeps its labels `baker.memory.store` and
+//! `baker.memory.operation` (`search`, `insert`, `update`, `upsert`, `delete`): the recording
+//! rules and the memory-utilization dashboard query them, and a metric of our own namespace keeps
+//! our own labels.
 
 use crate::__private::{DynReports, Outcome};
+use crate::content::ContentKind;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
 use opentelemetry::{KeyValue, StringValue};
@@ -17,6 +24,7 @@ use std::time::Instant;
 /// ```
 /// use baker_otel_llm::memory_span;
 /// let m = memory_span!(search, "notes");
+/// m.record_query_text("tea preferences"); // dropped unless content capture allows input
 /// m.record_result_count(3);
 /// m.end();
 /// ```
@@ -64,10 +72,50 @@ impl MemorySpan {
     ) -> tracing::instrument::Instrumented<F> {
         tracing::Instrument::instrument(fut, self.span.clone())
     }
-    /// Records how many records were found / written / deleted.
+    /// Records how many records were found / written / deleted (`gen_ai.memory.record.count`).
     pub fn record_result_count(&self, n: u64) {
         self.span
-            .record(sc::BAKER_MEMORY_RESULT_COUNT, crate::spans::int(n));
+            .record(sc::GEN_AI_MEMORY_RECORD_COUNT, crate::spans::int(n));
+    }
+    /// Records the id of the record read / written / deleted (`gen_ai.memory.record.id`), for
+    /// operations on a single record.
+    ///
+    /// ```
+    /// let m = baker_otel_llm::memory_span!(update, "notes");
+    /// m.record_record_id("note-42");
+    /// ```
+    pub fn record_record_id(&self, id: &str) {
+        self.span.record(sc::GEN_AI_MEMORY_RECORD_ID, id);
+    }
+    /// Records the search query (`gen_ai.memory.query.text`) when the content-capture policy
+    /// allows input content ([`ContentKind::Input`]); redacted and truncated like messages.
+    /// Without capture this does nothing.
+    ///
+    /// ```
+    /// let m = baker_otel_llm::memory_span!(search, "notes");
+    /// m.record_query_text("what does the user like?");
+    /// ```
+    pub fn record_query_text(&self, query: &str) {
+        if let Some(v) = self.shared.capture.prepare(ContentKind::Input, query) {
+            self.span.record(sc::GEN_AI_MEMORY_QUERY_TEXT, v.as_str());
+        }
+    }
+    /// Records the records returned or written (`gen_ai.memory.records`, a JSON string) when the
+    /// content-capture policy allows output content ([`ContentKind::Output`]). Without capture
+    /// this does nothing.
+    ///
+    /// ```
+    /// let m = baker_otel_llm::memory_span!(search, "notes");
+    /// m.record_records(r#"[{"id":"note-1","content":"likes tea"}]"#);
+    /// ```
+    pub fn record_records(&self, records_json: &str) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare(ContentKind::Output, records_json)
+        {
+            self.span.record(sc::GEN_AI_MEMORY_RECORDS, v.as_str());
+        }
     }
     /// Marks the operation failed.
     pub fn record_error(&self, error_type: &str) {

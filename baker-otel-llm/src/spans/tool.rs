@@ -36,8 +36,12 @@ impl std::fmt::Debug for ToolSpan {
 
 impl ToolSpan {
     pub(crate) fn start(span: tracing::Span, a: ToolArgs) -> Self {
+        let acc = crate::accumulator::current();
+        if let Some(acc) = &acc {
+            acc.add_tool_call();
+        }
         if a.iteration.is_none() {
-            if let Some(i) = crate::accumulator::current().and_then(|a| a.iteration()) {
+            if let Some(i) = acc.and_then(|a| a.iteration()) {
                 span.record(sc::BAKER_AGENT_ITERATION, i);
             }
         }

@@ -134,7 +134,11 @@ impl Tools {
     }
 
     /// `calculator {"expression": "…"}`.
-    #[tool(name = "calculator", call_id = &call.id)]
+    #[tool(
+        name = "calculator",
+        call_id = &call.id,
+        description = "Evaluates an arithmetic expression"
+    )]
     pub fn calculator(&self, call: &ToolCall) -> Result<String, ToolError> {
         let expression = arg(call, "expression");
         match calculator::eval(&expression) {
@@ -144,7 +148,12 @@ impl Tools {
     }
 
     /// `memory_search {"query": "…"}`: the best note visible to the conversation.
-    #[tool(name = "memory_search", call_id = &call.id, tool_type = "datastore")]
+    #[tool(
+        name = "memory_search",
+        call_id = &call.id,
+        tool_type = "datastore",
+        description = "Finds the best note visible to the conversation"
+    )]
     pub fn memory_search(
         &self,
         call: &ToolCall,
@@ -152,6 +161,8 @@ impl Tools {
     ) -> Result<String, ToolError> {
         let query = arg(call, "query");
         let span = memory_span!(search, MEMORY_STORE);
+        // Query text only when content capture allows input (off by default).
+        span.record_query_text(&query);
         let hits = span.in_scope(|| self.memory.search(Some(conversation_id), &query, 3));
         span.record_result_count(hits.len() as u64);
         span.end();
@@ -162,7 +173,12 @@ impl Tools {
     }
 
     /// `order_lookup {"customer": "…"}`: the order-system extension, over HTTP.
-    #[tool(name = "order_lookup", call_id = &call.id, tool_type = "extension")]
+    #[tool(
+        name = "order_lookup",
+        call_id = &call.id,
+        tool_type = "extension",
+        description = "Looks up a customer's orders in the order system"
+    )]
     pub async fn order_lookup(&self, call: &ToolCall) -> Result<String, ToolError> {
         let customer = arg(call, "customer");
         let url = format!("{}/extensions/order_lookup", self.extension_url);

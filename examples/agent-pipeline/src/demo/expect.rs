@@ -69,7 +69,11 @@ const TOOL: &[&str] = &[
     "gen_ai.tool.call.id",
     "baker.agent.iteration",
 ];
-const MEMORY: &[&str] = &["baker.memory.store", "baker.memory.operation"];
+const MEMORY: &[&str] = &[
+    "gen_ai.operation.name",
+    "gen_ai.memory.store.id",
+    "gen_ai.memory.record.count",
+];
 
 /// The spans of a complete trace.
 pub const COMPLETE: &[Expected] = &[
@@ -84,7 +88,7 @@ pub const COMPLETE: &[Expected] = &[
         "brain history update",
         "brain",
         Some(Kind::Client),
-        "update_memory conversation-history",
+        "create_memory conversation-history",
         MEMORY,
     ),
     e(
@@ -172,13 +176,13 @@ pub const COMPLETE: &[Expected] = &[
         "worker",
         Some(Kind::Client),
         "search_memory agent-notes",
-        &["baker.memory.store", "baker.memory.result.count"],
+        MEMORY,
     ),
     e(
         "memory update",
         "worker",
         Some(Kind::Client),
-        "update_memory agent-notes",
+        "create_memory agent-notes",
         MEMORY,
     ),
     e(
