@@ -277,6 +277,26 @@ impl<T: ReportsUsage + ?Sized> DynReports for T {
 /// Autoref-specialization probe around a return value.
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
+// --- request role: Probe<T: LlmRequest> beats &Probe<T> ---
+pub trait ViaRequest {
+    fn __baker_role(&self) -> Option<String>;
+}
+impl<T: crate::LlmRequest + ?Sized> ViaRequest for Probe<'_, T> {
+    #[inline]
+    fn __baker_role(&self) -> Option<String> {
+        self.0.role().map(str::to_owned)
+    }
+}
+pub trait ViaNoRequest {
+    fn __baker_role(&self) -> Option<String>;
+}
+impl<T: ?Sized> ViaNoRequest for &Probe<'_, T> {
+    #[inline]
+    fn __baker_role(&self) -> Option<String> {
+        None
+    }
+}
+
 // --- usage: Probe<T: ReportsUsage> beats &Probe<T> ---
 pub trait ViaReports {
     fn __baker_report(&self, s: &dyn Outcome);

@@ -240,6 +240,8 @@ macro_rules! iteration_span {
 /// | `update` | `update_memory` | `update` |
 /// | `upsert` | `upsert_memory` | `upsert` |
 /// | `delete` | `delete_memory` | `delete` |
+/// | `create_store` | `create_memory_store` | `create_store` |
+/// | `delete_store` | `delete_memory_store` | `delete_store` |
 ///
 /// The span carries `gen_ai.memory.store.id` = `store`; the record count, record id and (under
 /// the content-capture opt-in) the query text and records are set through the returned handle.
@@ -296,6 +298,24 @@ macro_rules! memory_span {
             $store
         )
     };
+    (create_store, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("create_memory_store ", $store),
+            Static,
+            "create_memory_store",
+            "create_store",
+            $store
+        )
+    };
+    (delete_store, $store:literal) => {
+        $crate::__memory_span_impl!(
+            $crate::__private::core::concat!("delete_memory_store ", $store),
+            Static,
+            "delete_memory_store",
+            "delete_store",
+            $store
+        )
+    };
     (search, $store:expr) => {
         $crate::__memory_span_impl!("search_memory", Dynamic, "search_memory", "search", $store)
     };
@@ -311,9 +331,15 @@ macro_rules! memory_span {
     (delete, $store:expr) => {
         $crate::__memory_span_impl!("delete_memory", Dynamic, "delete_memory", "delete", $store)
     };
+    (create_store, $store:expr) => {
+        $crate::__memory_span_impl!("create_memory_store", Dynamic, "create_memory_store", "create_store", $store)
+    };
+    (delete_store, $store:expr) => {
+        $crate::__memory_span_impl!("delete_memory_store", Dynamic, "delete_memory_store", "delete_store", $store)
+    };
     ($($t:tt)*) => {
         $crate::__private::core::compile_error!(
-            "memory_span! expects `search|insert|update|upsert|delete, store`"
+            "memory_span! expects `search|insert|update|upsert|delete|create_store|delete_store, store`"
         )
     };
 }

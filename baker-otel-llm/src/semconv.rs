@@ -128,6 +128,10 @@ pub mod op {
     pub const UPSERT_MEMORY: &str = "upsert_memory";
     /// `delete_memory {store}` (semantic-conventions-genai).
     pub const DELETE_MEMORY: &str = "delete_memory";
+    /// `create_memory_store {store}` (semantic-conventions-genai).
+    pub const CREATE_MEMORY_STORE: &str = "create_memory_store";
+    /// `delete_memory_store {store}` (semantic-conventions-genai).
+    pub const DELETE_MEMORY_STORE: &str = "delete_memory_store";
 }
 /// Prompting role of an LLM call (`system`, `user`, `assistant`, `tool`): Baker extension.
 pub const BAKER_LLM_ROLE: &str = "baker.llm.role";

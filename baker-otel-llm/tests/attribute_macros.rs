@@ -173,3 +173,58 @@ async fn attribute_macros_record_spans_usage_and_errors() {
         "{prom}"
     );
 }
+
+/// A request type that knows its prompting role: `#[llm_call]` records it without `role = …`.
+struct ChatRequest {
+    last_role: &'static str,
+}
+impl baker_otel_llm::LlmRequest for ChatRequest {
+    fn role(&self) -> Option<&str> {
+        Some(self.last_role)
+    }
+}
+
+#[llm_call(model = "gpt-4o")]
+fn derived_role(_client: u8, req: &ChatRequest) -> Reply {
+    Reply {
+        id: format!("r-{}", req.last_role),
+        tokens: (1, 1),
+    }
+}
+
+#[llm_call(model = "gpt-4o", role = "system")]
+fn given_role(req: &ChatRequest) -> Reply {
+    Reply {
+        id: format!("g-{}", req.last_role),
+        tokens: (1, 1),
+    }
+}
+
+#[llm_call(model = "gpt-4o")]
+fn no_role(prompt: &str) -> Reply {
+    Reply {
+        id: format!("n-{}", prompt.len()),
+        tokens: (1, 1),
+    }
+}
+
+#[test]
+fn role_is_derived_from_the_request_unless_given() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        derived_role(0, &ChatRequest { last_role: "tool" });
+        given_role(&ChatRequest { last_role: "tool" });
+        no_role("hi");
+    });
+    let spans = capture.spans();
+    let role_of = |id: &str| {
+        let s = spans
+            .iter()
+            .find(|s| a(s, "gen_ai.response.id").as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("span with response id {id}"));
+        a(s, "baker.llm.role")
+    };
+    assert_eq!(role_of("r-tool").as_deref(), Some("tool"), "derived from LlmRequest");
+    assert_eq!(role_of("g-tool").as_deref(), Some("system"), "given wins");
+    assert_eq!(role_of("n-2"), None, "nothing to derive from");
+}

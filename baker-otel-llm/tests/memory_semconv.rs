@@ -31,6 +31,8 @@ fn run_all_operations() {
     let m = memory_span!(delete, store);
     m.record_result_count(4);
     m.end();
+    memory_span!(create_store, "scratch").end();
+    memory_span!(delete_store, String::from("scratch")).end();
 }
 
 #[test]
@@ -43,6 +45,8 @@ fn memory_spans_carry_upstream_operation_names_and_attributes() {
         ("update_memory history", op::UPDATE_MEMORY, "history"),
         ("upsert_memory notes", op::UPSERT_MEMORY, "notes"),
         ("delete_memory history", op::DELETE_MEMORY, "history"),
+        ("create_memory_store scratch", op::CREATE_MEMORY_STORE, "scratch"),
+        ("delete_memory_store scratch", op::DELETE_MEMORY_STORE, "scratch"),
     ] {
         assert!(span.starts_with(&format!("{op} ")));
         let sp = capture.span(span);
@@ -93,10 +97,18 @@ fn memory_metric_keeps_dashboard_labels() {
     capture.in_scope(run_all_operations);
     assert_eq!(
         capture.histogram_count("baker.memory.operation.duration"),
-        Some(5)
+        Some(7)
     );
     let text = capture.prometheus_text();
-    for op in ["search", "insert", "update", "upsert", "delete"] {
+    for op in [
+        "search",
+        "insert",
+        "update",
+        "upsert",
+        "delete",
+        "create_store",
+        "delete_store",
+    ] {
         let needle = format!("baker_memory_operation=\"{op}\"");
         assert!(text.contains(&needle), "{needle} missing:\n{text}");
     }

@@ -40,7 +40,9 @@ const STRING_KEYS: &[&str] = &[
 ///
 /// Arguments: `model` (required), `provider`, `operation`, `role`, `iteration`,
 /// `temperature`, `max_tokens`, `top_p` — any expressions, evaluated when the call starts
-/// (they may use the function's parameters, e.g. `model = self.model.clone()`).
+/// (they may use the function's parameters, e.g. `model = self.model.clone()`). Without
+/// `role = …`, the role comes from the first named parameter whose type implements
+/// `baker_otel_llm::LlmRequest` (and answers).
 ///
 /// ```ignore
 /// #[llm_call(provider = "anthropic", model = "claude-sonnet-4-5")]
@@ -223,7 +225,28 @@ fn expand(args: TokenStream2, item: TokenStream2, kind: Kind) -> syn::Result<Tok
             mac_args.push(quote_spanned!(v.span()=> #k = #v));
         }
     }
-    let start = quote!(let __baker_span = #span_macro(#(#mac_args),*););
+    // No `role = …`: derive it from the first parameter that implements `LlmRequest`.
+    let derive_role = kind == Kind::Llm && !args.iter().any(|(k, _)| k == "role");
+    let role_probe = derive_role.then(|| {
+        let params = sig.inputs.iter().filter_map(|a| match a {
+            syn::FnArg::Typed(t) => match &*t.pat {
+                syn::Pat::Ident(p) => Some(p.ident.clone()),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        });
+        quote! {
+            #[allow(unused_imports)]
+            use ::baker_otel_llm::__private::{ViaNoRequest as _, ViaRequest as _};
+            let __baker_role: ::baker_otel_llm::__private::core::option::Option<::std::string::String> =
+                ::baker_otel_llm::__private::core::option::Option::None
+                #(.or_else(|| (&::baker_otel_llm::__private::Probe(&#params)).__baker_role()))*;
+        }
+    });
+    if derive_role {
+        mac_args.push(quote!(role = __baker_role));
+    }
+    let start = quote!(#role_probe let __baker_span = #span_macro(#(#mac_args),*););
     let body = if sig.asyncness.is_some() {
         let fake = ret_ty.as_ref().map(|t| {
             quote! {

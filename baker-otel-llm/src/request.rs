@@ -1,0 +1,59 @@
+//! [`LlmRequest`]: what a request type tells `#[llm_call]` about itself.
+
+use std::sync::Arc;
+
+/// Implemented by a request type (or anything passed to an `#[llm_call]` function) so that the
+/// `chat` span records what the request says without glue at the call site. `#[llm_call]` looks
+/// at every named parameter of the function; the first one implementing `LlmRequest` that
+/// answers wins. Values given in the attribute (`role = …`) always take precedence.
+///
+/// The role is the *prompting role*: the role of the message that asks for this completion —
+/// `user` for a question, `tool` when tool results are sent back, `system` for a system-only
+/// prompt. It is recorded as `baker.llm.role` (GenAI v1.41 has no span attribute for it).
+///
+/// ```
+/// use baker_otel_llm::LlmRequest;
+///
+/// struct Message { role: &'static str, content: String }
+/// struct ChatRequest { messages: Vec<Message> }
+///
+/// impl LlmRequest for ChatRequest {
+///     fn role(&self) -> Option<&str> {
+///         self.messages.last().map(|m| m.role)
+///     }
+/// }
+///
+/// let req = ChatRequest { messages: vec![Message { role: "user", content: "hi".into() }] };
+/// assert_eq!(req.role(), Some("user"));
+/// assert_eq!((&&req).role(), Some("user")); // references forward
+/// ```
+pub trait LlmRequest {
+    /// The prompting role, if the request knows it.
+    fn role(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<T: LlmRequest + ?Sized> LlmRequest for &T {
+    fn role(&self) -> Option<&str> {
+        (**self).role()
+    }
+}
+
+impl<T: LlmRequest + ?Sized> LlmRequest for &mut T {
+    fn role(&self) -> Option<&str> {
+        (**self).role()
+    }
+}
+
+impl<T: LlmRequest + ?Sized> LlmRequest for Box<T> {
+    fn role(&self) -> Option<&str> {
+        (**self).role()
+    }
+}
+
+impl<T: LlmRequest + ?Sized> LlmRequest for Arc<T> {
+    fn role(&self) -> Option<&str> {
+        (**self).role()
+    }
+}
