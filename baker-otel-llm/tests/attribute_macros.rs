@@ -224,7 +224,11 @@ fn role_is_derived_from_the_request_unless_given() {
             .unwrap_or_else(|| panic!("span with response id {id}"));
         a(s, "baker.llm.role")
     };
-    assert_eq!(role_of("r-tool").as_deref(), Some("tool"), "derived from LlmRequest");
+    assert_eq!(
+        role_of("r-tool").as_deref(),
+        Some("tool"),
+        "derived from LlmRequest"
+    );
     assert_eq!(role_of("g-tool").as_deref(), Some("system"), "given wins");
     assert_eq!(role_of("n-2"), None, "nothing to derive from");
 }

@@ -45,8 +45,16 @@ fn memory_spans_carry_upstream_operation_names_and_attributes() {
         ("update_memory history", op::UPDATE_MEMORY, "history"),
         ("upsert_memory notes", op::UPSERT_MEMORY, "notes"),
         ("delete_memory history", op::DELETE_MEMORY, "history"),
-        ("create_memory_store scratch", op::CREATE_MEMORY_STORE, "scratch"),
-        ("delete_memory_store scratch", op::DELETE_MEMORY_STORE, "scratch"),
+        (
+            "create_memory_store scratch",
+            op::CREATE_MEMORY_STORE,
+            "scratch",
+        ),
+        (
+            "delete_memory_store scratch",
+            op::DELETE_MEMORY_STORE,
+            "scratch",
+        ),
     ] {
         assert!(span.starts_with(&format!("{op} ")));
         let sp = capture.span(span);
