@@ -32,11 +32,42 @@ pub trait LlmRequest {
     fn role(&self) -> Option<&str> {
         None
     }
+    /// `gen_ai.request.model`, when the request names it (an attribute's `model = …` wins).
+    fn model(&self) -> Option<&str> {
+        None
+    }
+    /// `gen_ai.request.temperature`.
+    fn temperature(&self) -> Option<f64> {
+        None
+    }
+    /// `gen_ai.request.max_tokens`.
+    fn max_tokens(&self) -> Option<u64> {
+        None
+    }
+    /// The request's messages in the GenAI input-messages JSON shape
+    /// (`[{"role": "user", "parts": [{"type": "text", "content": "…"}]}]`), for
+    /// `gen_ai.input.messages`. Only called when the content policy captures input, and what it
+    /// returns goes through the policy's redaction and truncation before it is recorded.
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<T: LlmRequest + ?Sized> LlmRequest for &T {
     fn role(&self) -> Option<&str> {
         (**self).role()
+    }
+    fn model(&self) -> Option<&str> {
+        (**self).model()
+    }
+    fn temperature(&self) -> Option<f64> {
+        (**self).temperature()
+    }
+    fn max_tokens(&self) -> Option<u64> {
+        (**self).max_tokens()
+    }
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        (**self).input_messages()
     }
 }
 
@@ -44,16 +75,52 @@ impl<T: LlmRequest + ?Sized> LlmRequest for &mut T {
     fn role(&self) -> Option<&str> {
         (**self).role()
     }
+    fn model(&self) -> Option<&str> {
+        (**self).model()
+    }
+    fn temperature(&self) -> Option<f64> {
+        (**self).temperature()
+    }
+    fn max_tokens(&self) -> Option<u64> {
+        (**self).max_tokens()
+    }
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        (**self).input_messages()
+    }
 }
 
 impl<T: LlmRequest + ?Sized> LlmRequest for Box<T> {
     fn role(&self) -> Option<&str> {
         (**self).role()
     }
+    fn model(&self) -> Option<&str> {
+        (**self).model()
+    }
+    fn temperature(&self) -> Option<f64> {
+        (**self).temperature()
+    }
+    fn max_tokens(&self) -> Option<u64> {
+        (**self).max_tokens()
+    }
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        (**self).input_messages()
+    }
 }
 
 impl<T: LlmRequest + ?Sized> LlmRequest for Arc<T> {
     fn role(&self) -> Option<&str> {
         (**self).role()
+    }
+    fn model(&self) -> Option<&str> {
+        (**self).model()
+    }
+    fn temperature(&self) -> Option<f64> {
+        (**self).temperature()
+    }
+    fn max_tokens(&self) -> Option<u64> {
+        (**self).max_tokens()
+    }
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        (**self).input_messages()
     }
 }

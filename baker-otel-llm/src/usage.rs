@@ -92,6 +92,13 @@ pub trait ReportsUsage {
     fn finish_reasons(&self) -> Vec<&str> {
         Vec::new()
     }
+    /// The response's messages in the GenAI output-messages JSON shape
+    /// (`[{"role": "assistant", "parts": [{"type": "text", "content": "…"}], "finish_reason": "stop"}]`),
+    /// for `gen_ai.output.messages`. Only called when the content policy captures output; what it
+    /// returns goes through the policy's redaction and truncation before it is recorded.
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl ReportsUsage for Usage {
@@ -113,6 +120,9 @@ impl<T: ReportsUsage + ?Sized> ReportsUsage for &T {
     fn finish_reasons(&self) -> Vec<&str> {
         (**self).finish_reasons()
     }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        (**self).output_messages()
+    }
 }
 
 impl<T: ReportsUsage + ?Sized> ReportsUsage for Box<T> {
@@ -127,6 +137,9 @@ impl<T: ReportsUsage + ?Sized> ReportsUsage for Box<T> {
     }
     fn finish_reasons(&self) -> Vec<&str> {
         (**self).finish_reasons()
+    }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        (**self).output_messages()
     }
 }
 
@@ -143,6 +156,9 @@ impl<T: ReportsUsage> ReportsUsage for Option<T> {
     fn finish_reasons(&self) -> Vec<&str> {
         self.as_ref().map(T::finish_reasons).unwrap_or_default()
     }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        self.as_ref().and_then(T::output_messages)
+    }
 }
 
 impl<T: ReportsUsage, E> ReportsUsage for Result<T, E> {
@@ -157,6 +173,9 @@ impl<T: ReportsUsage, E> ReportsUsage for Result<T, E> {
     }
     fn finish_reasons(&self) -> Vec<&str> {
         self.as_ref().map(T::finish_reasons).unwrap_or_default()
+    }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        self.as_ref().ok().and_then(T::output_messages)
     }
 }
 
