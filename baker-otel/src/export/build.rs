@@ -97,6 +97,7 @@ macro_rules! otlp_builder {
     ($builder:expr, $cfg:expr, $signal:expr) => {{
         let cfg: &SignalConfig = $cfg;
         require_otlp(cfg, $signal)?;
+        let tls = super::tls::load(&cfg.tls)?;
         match cfg.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
@@ -105,6 +106,9 @@ macro_rules! otlp_builder {
                     .with_tonic()
                     .with_endpoint(cfg.endpoint.clone())
                     .with_timeout(cfg.timeout);
+                if cfg.endpoint.starts_with("https://") {
+                    b = b.with_tls_config(super::tls::tonic_config(&tls));
+                }
                 if let Some(Compression::Gzip) = cfg.compression {
                     b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
@@ -118,8 +122,11 @@ macro_rules! otlp_builder {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
+                let client =
+                    super::tls::reqwest_client(&tls, cfg.timeout).map_err(|e| err($signal, e))?;
                 let mut b = $builder
                     .with_http()
+                    .with_http_client(client)
                     .with_protocol(proto)
                     .with_endpoint(cfg.endpoint.clone())
                     .with_timeout(cfg.timeout)
@@ -140,11 +147,14 @@ macro_rules! otlp_builder {
 fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &cfg.headers {
-        // Invalid names/values are skipped rather than failing start-up.
-        if let (Ok(k), Ok(v)) = (
+        // Names and values from the environment were checked when it was read; invalid ones
+        // set through `configure` are skipped rather than failing start-up. Values are marked
+        // sensitive, so that their `Debug` output is `Sensitive`, never the secret.
+        if let (Ok(k), Ok(mut v)) = (
             http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
             http::HeaderValue::from_str(v),
         ) {
+            v.set_sensitive(true);
             headers.insert(k, v);
         }
     }

@@ -10,6 +10,7 @@ pub(crate) mod batch;
 pub(crate) mod build;
 pub(crate) mod console;
 pub(crate) mod runtime;
+pub(crate) mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
