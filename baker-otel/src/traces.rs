@@ -42,15 +42,35 @@ impl BakerSpanProcessor {
 /// Marker appended to a value cut by the attribute length limit.
 pub(crate) const TRUNCATED: &str = "…[truncated]";
 
-/// Cuts string attribute values longer than `max` bytes (on a char boundary) and marks them.
+/// `s` cut to at most `max` bytes (on a char boundary), ending with [`TRUNCATED`].
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    let cut = crate::util::truncate_str(s, max.saturating_sub(TRUNCATED.len()));
+    format!("{cut}{TRUNCATED}")
+}
+
+/// Cuts string attribute values (and strings in string arrays) longer than `max` bytes (on a
+/// char boundary) and marks them.
 pub(crate) fn truncate_attributes(attrs: &mut [opentelemetry::KeyValue], max: usize) {
+    use opentelemetry::{Array, StringValue, Value};
     for kv in attrs {
-        if let opentelemetry::Value::String(s) = &kv.value {
-            if s.as_str().len() > max {
-                let cut =
-                    crate::util::truncate_str(s.as_str(), max.saturating_sub(TRUNCATED.len()));
-                kv.value = opentelemetry::Value::String(format!("{cut}{TRUNCATED}").into());
+        match &kv.value {
+            Value::String(s) if s.as_str().len() > max => {
+                kv.value = Value::String(truncated(s.as_str(), max).into());
             }
+            Value::Array(Array::String(list)) if list.iter().any(|s| s.as_str().len() > max) => {
+                let cut: Vec<StringValue> = list
+                    .iter()
+                    .map(|s| {
+                        if s.as_str().len() > max {
+                            truncated(s.as_str(), max).into()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                kv.value = Value::Array(Array::String(cut));
+            }
+            _ => {}
         }
     }
 }
@@ -68,6 +88,9 @@ impl SpanProcessor for BakerSpanProcessor {
     fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
             truncate_attributes(&mut span.attributes, self.max_value_len);
+            for e in span.events.events.iter_mut() {
+                truncate_attributes(&mut e.attributes, self.max_value_len);
+            }
             self.queue.push(span);
         }
     }

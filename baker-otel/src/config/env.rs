@@ -242,6 +242,20 @@ fn parse_limits(src: &EnvSource) -> Result<Limits, ConfigError> {
         ),
         event_count: count(first(&["OTEL_SPAN_EVENT_COUNT_LIMIT"])?, d.event_count),
         link_count: count(first(&["OTEL_SPAN_LINK_COUNT_LIMIT"])?, d.link_count),
+        log_attribute_value_length: first(&[
+            "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ])?
+        .map_or(d.log_attribute_value_length, |v| {
+            v.clamp(16, 1 << 30) as usize
+        }),
+        log_attribute_count: count(
+            first(&[
+                "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+                "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            ])?,
+            d.log_attribute_count,
+        ),
     })
 }
 
@@ -683,6 +697,20 @@ mod tests {
         assert_eq!(c.limits.attribute_count, 10);
         assert_eq!(c.limits.event_count, 5);
         assert_eq!(c.limits.link_count, u32::MAX);
+        assert_eq!(
+            c.limits.log_attribute_value_length, 100,
+            "generic applies to logs"
+        );
+        assert_eq!(c.limits.log_attribute_count, 10);
+        let c = cfg(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "50"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.log_attribute_value_length, 50);
+        assert_eq!(c.limits.log_attribute_count, 3);
+        assert_eq!(c.limits.attribute_value_length, 100);
         assert_eq!(
             cfg(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "x")])
                 .unwrap_err()

@@ -356,6 +356,14 @@ pub struct Limits {
     pub event_count: u32,
     /// Links kept per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
     pub link_count: u32,
+    /// Longest string value of a log record's body and attributes, in bytes, cut like span
+    /// attributes (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; default 16 KiB). Span-event attributes follow
+    /// [`attribute_value_length`](Self::attribute_value_length).
+    pub log_attribute_value_length: usize,
+    /// Attributes kept per log record (`OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128); extra ones are dropped.
+    pub log_attribute_count: u32,
 }
 
 impl Default for Limits {
@@ -365,6 +373,8 @@ impl Default for Limits {
             attribute_count: 128,
             event_count: 128,
             link_count: 128,
+            log_attribute_value_length: 16 * 1024,
+            log_attribute_count: 128,
         }
     }
 }
