@@ -129,13 +129,20 @@ pub(crate) fn pipeline(
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<SpanData>>>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<SdkTracerProvider, InitError> {
     let mut list = exporters(&cfg.traces, handle, resource)?;
     list.extend(extra);
     let processor = build::combine(list).map(|e| {
         BakerSpanProcessor::new(
-            BatchQueue::start(handle, e, cfg.span_batch, dropped, "traces"),
+            BatchQueue::start(
+                handle,
+                e,
+                cfg.span_batch,
+                dropped,
+                "traces",
+                crate::export::size::span,
+            ),
             cfg.limits.attribute_value_length,
         )
     });

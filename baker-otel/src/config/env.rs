@@ -196,12 +196,24 @@ fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchCon
             Some(n) => Ok(n.min(1 << 20) as usize),
         }
     };
+    let max_export_batch_bytes = match parse_u64(src, "BAKER_OTEL_EXPORT_MAX_BYTES")? {
+        None => d.max_export_batch_bytes,
+        Some(n) if n < 1024 => {
+            return Err(ConfigError::invalid(
+                "BAKER_OTEL_EXPORT_MAX_BYTES",
+                &n.to_string(),
+                "must be at least 1024",
+            ))
+        }
+        Some(n) => n.min(1 << 30) as usize,
+    };
     let max_queue_size = size("MAX_QUEUE_SIZE", d.max_queue_size)?;
     let max_export_batch_size =
         size("MAX_EXPORT_BATCH_SIZE", d.max_export_batch_size)?.min(max_queue_size);
     Ok(BatchConfig {
         max_queue_size,
         max_export_batch_size,
+        max_export_batch_bytes,
         scheduled_delay: parse_millis(
             src,
             &format!("{prefix}_SCHEDULE_DELAY"),
@@ -750,6 +762,7 @@ mod tests {
             ("OTEL_PROPAGATORS", "b3"),
             ("OTEL_RESOURCE_ATTRIBUTES", "=x"),
             ("BAKER_OTEL_SHUTDOWN_TIMEOUT", "1.5"),
+            ("BAKER_OTEL_EXPORT_MAX_BYTES", "100"),
         ];
         for (name, value) in cases {
             let err = cfg(&[(name, value)]).expect_err(name);

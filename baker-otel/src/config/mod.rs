@@ -324,7 +324,15 @@ pub struct BatchConfig {
     pub max_export_batch_size: usize,
     /// Timeout of one export call.
     pub export_timeout: Duration,
+    /// Largest export request, in estimated protobuf-encoded bytes
+    /// (`BAKER_OTEL_EXPORT_MAX_BYTES`, default 3 MiB, below the collectors' usual 4 MiB gRPC
+    /// receive limit). A batch that would be larger is split across requests, never dropped; one
+    /// item larger than this is sent alone.
+    pub max_export_batch_bytes: usize,
 }
+
+/// Default of [`BatchConfig::max_export_batch_bytes`]: 3 MiB.
+pub const DEFAULT_EXPORT_MAX_BYTES: usize = 3 * 1024 * 1024;
 
 impl BatchConfig {
     pub(crate) const SPANS: BatchConfig = BatchConfig {
@@ -332,12 +340,14 @@ impl BatchConfig {
         scheduled_delay: Duration::from_millis(5000),
         max_export_batch_size: 512,
         export_timeout: Duration::from_secs(30),
+        max_export_batch_bytes: DEFAULT_EXPORT_MAX_BYTES,
     };
     pub(crate) const LOGS: BatchConfig = BatchConfig {
         max_queue_size: 2048,
         scheduled_delay: Duration::from_millis(1000),
         max_export_batch_size: 512,
         export_timeout: Duration::from_secs(30),
+        max_export_batch_bytes: DEFAULT_EXPORT_MAX_BYTES,
     };
 }
 

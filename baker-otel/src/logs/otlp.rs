@@ -179,12 +179,19 @@ pub(crate) fn pipeline(
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<LogItem>>>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<Option<SdkLoggerProvider>, InitError> {
     let mut list = exporters(&cfg.logs, handle, resource)?;
     list.extend(extra);
     Ok(build::combine(list).map(|e| {
-        let q = BatchQueue::start(handle, e, cfg.log_batch, dropped, "logs");
+        let q = BatchQueue::start(
+            handle,
+            e,
+            cfg.log_batch,
+            dropped,
+            "logs",
+            crate::export::size::log,
+        );
         provider(resource.clone(), BakerLogProcessor::new(q, &cfg.limits))
     }))
 }
