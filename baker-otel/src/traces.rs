@@ -110,11 +110,12 @@ pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<crate::export::Drops>,
 ) -> Result<Vec<Box<dyn BatchExporter<SpanData>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<SpanData>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
-            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource)?),
+            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource, drops)?),
             ExporterKind::Console => list.push(Box::new(ConsoleSpans)),
             ExporterKind::Prometheus => {}
         }
@@ -131,7 +132,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<SpanData>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<SdkTracerProvider, InitError> {
-    let mut list = exporters(&cfg.traces, handle, resource)?;
+    let mut list = exporters(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
     let processor = build::combine(list).map(|e| {
         BakerSpanProcessor::new(

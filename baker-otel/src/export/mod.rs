@@ -9,6 +9,10 @@
 pub(crate) mod batch;
 pub(crate) mod build;
 pub(crate) mod console;
+#[cfg(feature = "otlp-grpc")]
+pub(crate) mod grpc;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod http;
 pub(crate) mod runtime;
 pub(crate) mod tls;
 

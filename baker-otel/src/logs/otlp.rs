@@ -160,11 +160,12 @@ pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<crate::export::Drops>,
 ) -> Result<Vec<Box<dyn BatchExporter<LogItem>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<LogItem>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
-            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource)?),
+            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource, drops)?),
             ExporterKind::Console => list.push(Box::new(ConsoleLogs)),
             ExporterKind::Prometheus => {}
         }
@@ -181,7 +182,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<LogItem>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<Option<SdkLoggerProvider>, InitError> {
-    let mut list = exporters(&cfg.logs, handle, resource)?;
+    let mut list = exporters(&cfg.logs, handle, resource, &dropped)?;
     list.extend(extra);
     Ok(build::combine(list).map(|e| {
         let q = BatchQueue::start(
