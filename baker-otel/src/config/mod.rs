@@ -355,7 +355,7 @@ impl BatchConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Longest string attribute value on spans, in bytes; longer values are cut on a char
+    /// Longest string attribute value on spans and span events, in bytes; longer values are cut on a char
     /// boundary and end with `…[truncated]` (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; baker-otel default 16 KiB — the spec's is unlimited).
     pub attribute_value_length: usize,
