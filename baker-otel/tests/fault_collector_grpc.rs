@@ -207,3 +207,42 @@ fn a_stalled_receiver_never_blocks_the_app_and_memory_stays_bounded() {
         "every span is counted"
     );
 }
+
+#[test]
+fn grpc_log_records_rejected_by_a_partial_success_are_counted() {
+    let collector = FaultyGrpcCollector::start_rejecting_logs([], 4 << 20, 2);
+    let (t, d) = telemetry(
+        &collector,
+        &[
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ],
+    );
+    tracing::dispatcher::with_default(&d, || {
+        for i in 0..6 {
+            tracing::info!(target: "app", i, "record");
+        }
+    });
+    t.force_flush().expect("flush");
+    let (logs, rejected) = {
+        let s = collector.state.lock().unwrap();
+        (s.logs, s.rejected_logs)
+    };
+    assert_eq!(logs + rejected, 6, "every record reached the receiver");
+    assert!(rejected >= 2);
+    assert_eq!(
+        t.dropped(Signal::Logs),
+        rejected as u64,
+        "rejected records are counted"
+    );
+    let text = t.metrics_handler().expect("prometheus").render();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("baker_otel_exporter_dropped_total")
+                && l.contains("reason=\"rejected\"")
+                && l.contains("signal=\"logs\"")
+                && l.ends_with(&format!(" {rejected}"))),
+        "{text}"
+    );
+    t.shutdown().expect("shutdown");
+}

@@ -5,6 +5,12 @@
 //! client saw fail.
 #![allow(dead_code)]
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -39,6 +45,38 @@ pub struct State {
     pub spans: Vec<String>,
     /// Spans rejected by partial successes.
     pub rejected: usize,
+    /// Log records accepted, and rejected (the receiver rejects `reject_logs` of each request).
+    pub logs: usize,
+    pub rejected_logs: usize,
+    pub reject_logs: usize,
+}
+
+struct Logs(Arc<Mutex<State>>);
+
+#[tonic::codegen::async_trait]
+impl LogsService for Logs {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
+        let n: usize = request
+            .into_inner()
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        let mut s = self.0.lock().unwrap();
+        let rejected = s.reject_logs.min(n);
+        s.rejected_logs += rejected;
+        s.logs += n - rejected;
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: rejected as i64,
+                error_message: "scripted rejection".into(),
+            }),
+        }))
+    }
 }
 
 struct Svc(Arc<Mutex<State>>);
@@ -109,10 +147,21 @@ impl FaultyGrpcCollector {
     /// Serves on 127.0.0.1:0 on its own thread and runtime; requests larger than
     /// `max_message_bytes` are refused by tonic itself (`OUT_OF_RANGE`, "message too large").
     pub fn start(script: impl IntoIterator<Item = Fault>, max_message_bytes: usize) -> Self {
+        Self::start_rejecting_logs(script, max_message_bytes, 0)
+    }
+
+    /// Like [`start`](Self::start); the logs service rejects `reject_logs` records per request.
+    pub fn start_rejecting_logs(
+        script: impl IntoIterator<Item = Fault>,
+        max_message_bytes: usize,
+        reject_logs: usize,
+    ) -> Self {
         let state = Arc::new(Mutex::new(State {
             script: script.into_iter().collect(),
+            reject_logs,
             ..State::default()
         }));
+        let logs = LogsServiceServer::new(Logs(state.clone()));
         let (tx, rx) = std::sync::mpsc::channel();
         let svc = TraceServiceServer::new(Svc(state.clone()))
             .max_decoding_message_size(max_message_bytes);
@@ -131,6 +180,7 @@ impl FaultyGrpcCollector {
                 });
                 let _ = tonic::transport::Server::builder()
                     .add_service(svc)
+                    .add_service(logs)
                     .serve_with_incoming(incoming)
                     .await;
             });
