@@ -72,6 +72,8 @@ fn grpc_server_auth_and_mtls_deliver_spans() {
             path(&certs.client_cert),
         ),
         ("OTEL_EXPORTER_OTLP_CLIENT_KEY", path(&certs.client_key)),
+        // gzip-compressed requests, accepted by the receiver.
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
     ];
     delivers(&tls::grpc(&certs, true), "grpc", &mtls);
 }

@@ -178,7 +178,8 @@ pub fn grpc(certs: &Certs, mtls: bool) -> TlsReceiver {
     if mtls {
         tls = tls.client_ca_root(Certificate::from_pem(certs.ca_pem.clone()));
     }
-    let svc = TraceServiceServer::new(Traces(spans.clone()));
+    let svc = TraceServiceServer::new(Traces(spans.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     let addr = spawn_server(move |l| async move {
         let incoming = tokio_stream_of(l);
         let _ = Server::builder()
