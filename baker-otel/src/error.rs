@@ -18,7 +18,8 @@ pub enum ConfigError {
     Invalid {
         /// Environment variable or builder setting.
         name: String,
-        /// The offending value (truncated to 200 bytes).
+        /// The offending value (truncated to 200 bytes); `[REDACTED]` for settings that carry
+        /// secrets such as `OTEL_EXPORTER_OTLP_HEADERS`.
         value: String,
         /// Why it was rejected.
         reason: String,
@@ -45,6 +46,17 @@ pub enum ConfigError {
         /// The missing cargo feature (`otlp-grpc`, `otlp-http` or `prometheus`).
         feature: &'static str,
     },
+    /// A file named by a setting (a CA certificate, a client certificate or key) is missing,
+    /// unreadable, or holds no usable PEM.
+    #[error("{name}: cannot use {path:?}: {reason}")]
+    File {
+        /// Environment variable or builder setting.
+        name: String,
+        /// The path it names.
+        path: String,
+        /// What is wrong with the file (never its content).
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -60,6 +72,41 @@ impl ConfigError {
         }
     }
 
+    /// Builds an [`ConfigError::Invalid`] for a setting that holds secrets (headers, keys): the
+    /// value is never kept, only [`REDACTED`](crate::config::REDACTED) in its place.
+    ///
+    /// ```
+    /// # use baker_otel::ConfigError;
+    /// let err = ConfigError::redacted("OTEL_EXPORTER_OTLP_HEADERS", "entry 1 is not key=value");
+    /// assert_eq!(err.name(), "OTEL_EXPORTER_OTLP_HEADERS");
+    /// assert!(err.to_string().contains("[REDACTED]"));
+    /// ```
+    pub fn redacted(name: &str, reason: impl Into<String>) -> Self {
+        let reason: String = reason.into();
+        ConfigError::Invalid {
+            name: name.to_owned(),
+            value: crate::config::REDACTED.to_owned(),
+            reason: crate::util::truncate_str(&reason, 300).to_owned(),
+        }
+    }
+
+    /// A file named by a setting (a certificate, a key) could not be read or parsed.
+    ///
+    /// ```
+    /// # use baker_otel::ConfigError;
+    /// let err = ConfigError::file("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nope.pem", "not found");
+    /// assert_eq!(err.name(), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+    /// assert!(err.to_string().contains("/nope.pem"));
+    /// ```
+    pub fn file(name: &str, path: &str, reason: impl Into<String>) -> Self {
+        let reason: String = reason.into();
+        ConfigError::File {
+            name: name.to_owned(),
+            path: crate::util::truncate_str(path, 300).to_owned(),
+            reason: crate::util::truncate_str(&reason, 300).to_owned(),
+        }
+    }
+
     /// The name of the setting this error is about.
     ///
     /// ```
@@ -68,7 +115,9 @@ impl ConfigError {
     /// ```
     pub fn name(&self) -> &str {
         match self {
-            ConfigError::Invalid { name, .. } | ConfigError::FeatureDisabled { name, .. } => name,
+            ConfigError::Invalid { name, .. }
+            | ConfigError::FeatureDisabled { name, .. }
+            | ConfigError::File { name, .. } => name,
         }
     }
 }

@@ -22,8 +22,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `otlp-grpc` | yes | OTLP over gRPC (tonic), `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` |
-//! | `otlp-http` | yes | OTLP over HTTP (reqwest), `http/protobuf` and `http/json` |
+//! | `otlp-grpc` | yes | OTLP over gRPC (tonic), `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, with TLS |
+//! | `otlp-http` | yes | OTLP over HTTP (reqwest), `http/protobuf` and `http/json`, with TLS |
 //! | `prometheus` | yes | `OTEL_METRICS_EXPORTER=prometheus` and [`MetricsHandler`] |
 //! | `testing` | no | `testing::Capture`: the real pipelines into memory, for tests |
 //!
@@ -34,6 +34,15 @@
 //! `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` without `otlp-grpc`, `OTEL_METRICS_EXPORTER=prometheus`
 //! without `prometheus`, or the same through the builder) makes `init()` fail with
 //! [`ConfigError::FeatureDisabled`], which names the setting and the feature.
+//!
+//! # TLS, secrets, quiet logs
+//!
+//! `https://` OTLP endpoints use rustls (ring) with the system and webpki roots; a private CA and
+//! an mTLS client identity come from `OTEL_EXPORTER_OTLP_CERTIFICATE`,
+//! `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` or the builder
+//! ([`TelemetryBuilder::otlp_certificate`], [`TelemetryBuilder::otlp_client_identity`]). Header
+//! values are never printed ([`config::REDACTED`]). The OpenTelemetry SDK's own informational
+//! events stay off stdout unless `RUST_LOG` names an `opentelemetry` target.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

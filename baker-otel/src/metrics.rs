@@ -10,7 +10,6 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::Resource;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Serves the Prometheus text exposition of every metric of the process: OpenTelemetry
@@ -184,17 +183,20 @@ pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCoun
         .u64_observable_counter("baker_otel.exporter.dropped")
         .with_unit("{item}")
         .with_description(
-            "Spans and log records dropped because the export queue was full or an export failed",
+            "Spans and log records lost: export queue full, export failed, rejected by the collector (partial success) or abandoned at shutdown",
         )
         .with_callback(move |obs| {
-            obs.observe(
-                drops.traces.load(Ordering::Relaxed),
-                &[KeyValue::new("signal", "traces")],
-            );
-            obs.observe(
-                drops.logs.load(Ordering::Relaxed),
-                &[KeyValue::new("signal", "logs")],
-            );
+            for (signal, d) in [("traces", &drops.traces), ("logs", &drops.logs)] {
+                for reason in crate::export::DropReason::ALL {
+                    obs.observe(
+                        d.get(reason),
+                        &[
+                            KeyValue::new("signal", signal),
+                            KeyValue::new("reason", reason.as_str()),
+                        ],
+                    );
+                }
+            }
         })
         .build();
     // An up-down counter, as semantic conventions define `process.memory.usage`.

@@ -42,15 +42,35 @@ impl BakerSpanProcessor {
 /// Marker appended to a value cut by the attribute length limit.
 pub(crate) const TRUNCATED: &str = "…[truncated]";
 
-/// Cuts string attribute values longer than `max` bytes (on a char boundary) and marks them.
+/// `s` cut to at most `max` bytes (on a char boundary), ending with [`TRUNCATED`].
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    let cut = crate::util::truncate_str(s, max.saturating_sub(TRUNCATED.len()));
+    format!("{cut}{TRUNCATED}")
+}
+
+/// Cuts string attribute values (and strings in string arrays) longer than `max` bytes (on a
+/// char boundary) and marks them.
 pub(crate) fn truncate_attributes(attrs: &mut [opentelemetry::KeyValue], max: usize) {
+    use opentelemetry::{Array, StringValue, Value};
     for kv in attrs {
-        if let opentelemetry::Value::String(s) = &kv.value {
-            if s.as_str().len() > max {
-                let cut =
-                    crate::util::truncate_str(s.as_str(), max.saturating_sub(TRUNCATED.len()));
-                kv.value = opentelemetry::Value::String(format!("{cut}{TRUNCATED}").into());
+        match &kv.value {
+            Value::String(s) if s.as_str().len() > max => {
+                kv.value = Value::String(truncated(s.as_str(), max).into());
             }
+            Value::Array(Array::String(list)) if list.iter().any(|s| s.as_str().len() > max) => {
+                let cut: Vec<StringValue> = list
+                    .iter()
+                    .map(|s| {
+                        if s.as_str().len() > max {
+                            truncated(s.as_str(), max).into()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                kv.value = Value::Array(Array::String(cut));
+            }
+            _ => {}
         }
     }
 }
@@ -68,6 +88,9 @@ impl SpanProcessor for BakerSpanProcessor {
     fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
             truncate_attributes(&mut span.attributes, self.max_value_len);
+            for e in span.events.events.iter_mut() {
+                truncate_attributes(&mut e.attributes, self.max_value_len);
+            }
             self.queue.push(span);
         }
     }
@@ -87,11 +110,12 @@ pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<crate::export::Drops>,
 ) -> Result<Vec<Box<dyn BatchExporter<SpanData>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<SpanData>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
-            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource)?),
+            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource, drops)?),
             ExporterKind::Console => list.push(Box::new(ConsoleSpans)),
             ExporterKind::Prometheus => {}
         }
@@ -106,13 +130,20 @@ pub(crate) fn pipeline(
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<SpanData>>>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<SdkTracerProvider, InitError> {
-    let mut list = exporters(&cfg.traces, handle, resource)?;
+    let mut list = exporters(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
     let processor = build::combine(list).map(|e| {
         BakerSpanProcessor::new(
-            BatchQueue::start(handle, e, cfg.span_batch, dropped, "traces"),
+            BatchQueue::start(
+                handle,
+                e,
+                cfg.span_batch,
+                dropped,
+                "traces",
+                crate::export::size::span,
+            ),
             cfg.limits.attribute_value_length,
         )
     });

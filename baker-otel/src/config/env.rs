@@ -11,9 +11,23 @@ use std::collections::HashMap;
 /// let src = EnvSource::from_pairs([("OTEL_SERVICE_NAME", "worker")]);
 /// assert_eq!(src.get("OTEL_SERVICE_NAME").as_deref(), Some("worker"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EnvSource {
     table: Option<HashMap<String, String>>,
+}
+
+/// Lists the variable names of a fixed table, never their values (they may hold secrets).
+impl std::fmt::Debug for EnvSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.table {
+            None => f.write_str("EnvSource::Process"),
+            Some(t) => {
+                let mut names: Vec<&str> = t.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                f.debug_tuple("EnvSource::Table").field(&names).finish()
+            }
+        }
+    }
 }
 
 impl EnvSource {
@@ -182,12 +196,24 @@ fn parse_batch(src: &EnvSource, prefix: &str, d: BatchConfig) -> Result<BatchCon
             Some(n) => Ok(n.min(1 << 20) as usize),
         }
     };
+    let max_export_batch_bytes = match parse_u64(src, "BAKER_OTEL_EXPORT_MAX_BYTES")? {
+        None => d.max_export_batch_bytes,
+        Some(n) if n < 1024 => {
+            return Err(ConfigError::invalid(
+                "BAKER_OTEL_EXPORT_MAX_BYTES",
+                &n.to_string(),
+                "must be at least 1024",
+            ))
+        }
+        Some(n) => n.min(1 << 30) as usize,
+    };
     let max_queue_size = size("MAX_QUEUE_SIZE", d.max_queue_size)?;
     let max_export_batch_size =
         size("MAX_EXPORT_BATCH_SIZE", d.max_export_batch_size)?.min(max_queue_size);
     Ok(BatchConfig {
         max_queue_size,
         max_export_batch_size,
+        max_export_batch_bytes,
         scheduled_delay: parse_millis(
             src,
             &format!("{prefix}_SCHEDULE_DELAY"),
@@ -228,6 +254,20 @@ fn parse_limits(src: &EnvSource) -> Result<Limits, ConfigError> {
         ),
         event_count: count(first(&["OTEL_SPAN_EVENT_COUNT_LIMIT"])?, d.event_count),
         link_count: count(first(&["OTEL_SPAN_LINK_COUNT_LIMIT"])?, d.link_count),
+        log_attribute_value_length: first(&[
+            "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ])?
+        .map_or(d.log_attribute_value_length, |v| {
+            v.clamp(16, 1 << 30) as usize
+        }),
+        log_attribute_count: count(
+            first(&[
+                "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+                "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            ])?,
+            d.log_attribute_count,
+        ),
     })
 }
 
@@ -406,19 +446,40 @@ fn parse_signal(
         }
     }
     let specific_ep_name = format!("OTEL_EXPORTER_OTLP_{up}_ENDPOINT");
+    let insecure = match var("INSECURE") {
+        (name, Some(_)) => parse_bool(src, &name, false)?,
+        _ => false,
+    };
     let endpoint = if let Some(v) = src.get(&specific_ep_name) {
+        let v = with_grpc_scheme(v, protocol, insecure);
         validate_endpoint(&specific_ep_name, &v)?;
         v
     } else if let Some(v) = src.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        let v = with_grpc_scheme(v, protocol, insecure);
         validate_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
         resolve_endpoint(Some(&v), signal, protocol)
     } else {
         resolve_endpoint(None, signal, protocol)
     };
     let headers = match var("HEADERS") {
-        (name, Some(v)) => parse_kv_list(&name, &v)?,
+        (name, Some(v)) => parse_headers(&name, &v)?,
         _ => Vec::new(),
     };
+    let file = |suffix: &str| -> (String, Option<std::path::PathBuf>) {
+        let (name, v) = var(suffix);
+        (name, v.map(std::path::PathBuf::from))
+    };
+    let (ca_name, certificate) = file("CERTIFICATE");
+    let (cert_name, client_certificate) = file("CLIENT_CERTIFICATE");
+    let (key_name, client_key) = file("CLIENT_KEY");
+    let tls = TlsConfig {
+        certificate,
+        client_certificate,
+        client_key,
+        insecure,
+        sources: [ca_name, cert_name, key_name],
+    };
+    check_tls(&tls)?;
     let timeout = match var("TIMEOUT") {
         (name, Some(v)) => Duration::from_millis(
             v.parse::<u64>()
@@ -441,7 +502,103 @@ fn parse_signal(
         headers,
         timeout,
         compression,
+        tls,
     })
+}
+
+/// A gRPC endpoint written without a scheme (`collector:4317`) gets `https://`, or `http://` when
+/// `OTEL_EXPORTER_OTLP_INSECURE=true` (the only case where the spec lets that variable matter).
+pub(crate) fn with_grpc_scheme(v: String, protocol: Protocol, insecure: bool) -> String {
+    if protocol != Protocol::Grpc || v.contains("://") {
+        return v;
+    }
+    match v.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_none() && uri.host().is_some() => {
+            format!("{}://{v}", if insecure { "http" } else { "https" })
+        }
+        _ => v,
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_HEADERS`: like [`parse_kv_list`], but a malformed entry is reported
+/// without its content (header values are credentials), and names and values must be valid
+/// HTTP header names and values.
+pub(crate) fn parse_headers(name: &str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, item) in v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+    {
+        let n = i + 1;
+        let Some((k, val)) = item.split_once('=') else {
+            return Err(ConfigError::redacted(
+                name,
+                format!("entry {n} is not key=value"),
+            ));
+        };
+        let (k, val) = (percent_decode(k.trim()), percent_decode(val.trim()));
+        check_header(name, n, &k, &val)?;
+        out.push((k, val));
+    }
+    Ok(out)
+}
+
+/// Checks one header; errors name the entry by position, never by content.
+pub(crate) fn check_header(name: &str, n: usize, k: &str, v: &str) -> Result<(), ConfigError> {
+    if k.is_empty() {
+        return Err(ConfigError::redacted(
+            name,
+            format!("entry {n} has an empty key"),
+        ));
+    }
+    if http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).is_err() {
+        return Err(ConfigError::redacted(
+            name,
+            format!("entry {n} is not a valid header name"),
+        ));
+    }
+    if http::HeaderValue::from_str(v).is_err() {
+        return Err(ConfigError::redacted(
+            name,
+            format!("entry {n} has a value that is not a valid header value"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the TLS files: each one that is set must be readable PEM of the right kind, and a
+/// client certificate needs its key (and the other way round).
+pub(crate) fn check_tls(tls: &TlsConfig) -> Result<(), ConfigError> {
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(
+                tls.source(1),
+                "",
+                format!(
+                    "a client certificate needs a client key ({})",
+                    key_var(tls.source(1))
+                ),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                tls.source(2),
+                "",
+                format!(
+                    "a client key needs a client certificate ({})",
+                    tls.source(2).replace("CLIENT_KEY", "CLIENT_CERTIFICATE")
+                ),
+            ))
+        }
+        _ => {}
+    }
+    crate::export::tls::load(tls).map(|_| ())
+}
+
+fn key_var(cert_var: &str) -> String {
+    cert_var.replace("CLIENT_CERTIFICATE", "CLIENT_KEY")
 }
 
 #[cfg(test)]
@@ -553,6 +710,20 @@ mod tests {
         assert_eq!(c.limits.event_count, 5);
         assert_eq!(c.limits.link_count, u32::MAX);
         assert_eq!(
+            c.limits.log_attribute_value_length, 100,
+            "generic applies to logs"
+        );
+        assert_eq!(c.limits.log_attribute_count, 10);
+        let c = cfg(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "50"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.log_attribute_value_length, 50);
+        assert_eq!(c.limits.log_attribute_count, 3);
+        assert_eq!(c.limits.attribute_value_length, 100);
+        assert_eq!(
             cfg(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "x")])
                 .unwrap_err()
                 .name(),
@@ -578,6 +749,11 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/relative"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "bad name=v"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "perhaps"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/no/such/key.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/no/such/cert.pem"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
             ("OTEL_TRACES_EXPORTER", "zipkin"),
@@ -586,6 +762,7 @@ mod tests {
             ("OTEL_PROPAGATORS", "b3"),
             ("OTEL_RESOURCE_ATTRIBUTES", "=x"),
             ("BAKER_OTEL_SHUTDOWN_TIMEOUT", "1.5"),
+            ("BAKER_OTEL_EXPORT_MAX_BYTES", "100"),
         ];
         for (name, value) in cases {
             let err = cfg(&[(name, value)]).expect_err(name);

@@ -7,10 +7,13 @@
 
 mod env;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use env::EnvSource;
-pub(crate) use env::{resolve_endpoint, validate_endpoint};
+pub(crate) use env::{
+    check_header, check_tls, resolve_endpoint, validate_endpoint, with_grpc_scheme,
+};
 
 /// Which signal a setting belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,22 +185,113 @@ pub enum Compression {
     Gzip,
 }
 
+/// What `Debug`, `Display` and errors print in place of a secret (a header value, an API key).
+///
+/// ```
+/// use baker_otel::config::{Config, EnvSource, REDACTED};
+/// let cfg = Config::from_source(&EnvSource::from_pairs([
+///     ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t"),
+/// ])).unwrap();
+/// let printed = format!("{cfg:?}");
+/// assert!(printed.contains(REDACTED) && !printed.contains("s3cr3t"));
+/// ```
+pub const REDACTED: &str = "[REDACTED]";
+
 /// Export settings for one signal.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` output shows header names but never header values.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SignalConfig {
     /// Exporters for this signal; empty means `none`.
     pub exporters: Vec<ExporterKind>,
     /// Wire protocol.
     pub protocol: Protocol,
-    /// Full endpoint URL (for HTTP it includes the `/v1/<signal>` path).
+    /// Full endpoint URL (for HTTP it includes the `/v1/<signal>` path). An `https://` endpoint
+    /// is reached over TLS (rustls; system roots, webpki roots and [`TlsConfig::certificate`]).
     pub endpoint: String,
-    /// Extra headers / gRPC metadata (e.g. an API key).
+    /// Extra headers / gRPC metadata (e.g. an API key). Values are secrets: they are redacted in
+    /// every `Debug` output and error.
     pub headers: Vec<(String, String)>,
     /// Per-export timeout.
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Option<Compression>,
+    /// TLS settings for `https://` endpoints.
+    pub tls: TlsConfig,
+}
+
+impl std::fmt::Debug for SignalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, _)| (k.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("SignalConfig")
+            .field("exporters", &self.exporters)
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// TLS settings of one signal's OTLP connection (`OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}`
+/// `CERTIFICATE`, `CLIENT_CERTIFICATE`, `CLIENT_KEY`, `INSECURE`).
+///
+/// The server certificate is always verified: against the system roots, the webpki (Mozilla)
+/// roots and, when set, [`certificate`](Self::certificate). Files are read and checked when the
+/// configuration is resolved; a missing file or one without usable PEM is a
+/// [`ConfigError::File`](crate::ConfigError::File) naming the variable or builder method.
+///
+/// ```
+/// use baker_otel::config::{Config, EnvSource};
+/// let err = Config::from_source(&EnvSource::from_pairs([
+///     ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/does/not/exist.pem"),
+/// ])).unwrap_err();
+/// assert_eq!(err.name(), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// PEM file of CA certificates trusted in addition to the system and webpki roots.
+    pub certificate: Option<PathBuf>,
+    /// PEM file of the client certificate chain, for mTLS (with [`client_key`](Self::client_key)).
+    pub client_certificate: Option<PathBuf>,
+    /// PEM file of the client's private key, for mTLS.
+    pub client_key: Option<PathBuf>,
+    /// `OTEL_EXPORTER_OTLP_INSECURE`: for a gRPC endpoint written without a scheme
+    /// (`collector:4317`), `true` means plaintext (`http://`), `false` (default) TLS (`https://`).
+    /// An endpoint with a scheme follows its scheme.
+    pub insecure: bool,
+    /// Names of the settings the three files came from, for errors.
+    pub(crate) sources: [String; 3],
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            certificate: None,
+            client_certificate: None,
+            client_key: None,
+            insecure: false,
+            sources: [
+                "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE".into(),
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY".into(),
+            ],
+        }
+    }
+}
+
+impl TlsConfig {
+    pub(crate) fn source(&self, i: usize) -> &str {
+        &self.sources[i]
+    }
 }
 
 /// Sampler (`OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`).
@@ -230,7 +324,15 @@ pub struct BatchConfig {
     pub max_export_batch_size: usize,
     /// Timeout of one export call.
     pub export_timeout: Duration,
+    /// Largest export request, in estimated protobuf-encoded bytes
+    /// (`BAKER_OTEL_EXPORT_MAX_BYTES`, default 3 MiB, below the collectors' usual 4 MiB gRPC
+    /// receive limit). A batch that would be larger is split across requests, never dropped; one
+    /// item larger than this is sent alone.
+    pub max_export_batch_bytes: usize,
 }
+
+/// Default of [`BatchConfig::max_export_batch_bytes`]: 3 MiB.
+pub const DEFAULT_EXPORT_MAX_BYTES: usize = 3 * 1024 * 1024;
 
 impl BatchConfig {
     pub(crate) const SPANS: BatchConfig = BatchConfig {
@@ -238,12 +340,14 @@ impl BatchConfig {
         scheduled_delay: Duration::from_millis(5000),
         max_export_batch_size: 512,
         export_timeout: Duration::from_secs(30),
+        max_export_batch_bytes: DEFAULT_EXPORT_MAX_BYTES,
     };
     pub(crate) const LOGS: BatchConfig = BatchConfig {
         max_queue_size: 2048,
         scheduled_delay: Duration::from_millis(1000),
         max_export_batch_size: 512,
         export_timeout: Duration::from_secs(30),
+        max_export_batch_bytes: DEFAULT_EXPORT_MAX_BYTES,
     };
 }
 
@@ -251,7 +355,7 @@ impl BatchConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Longest string attribute value on spans, in bytes; longer values are cut on a char
+    /// Longest string attribute value on spans and span events, in bytes; longer values are cut on a char
     /// boundary and end with `…[truncated]` (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; baker-otel default 16 KiB — the spec's is unlimited).
     pub attribute_value_length: usize,
@@ -262,6 +366,14 @@ pub struct Limits {
     pub event_count: u32,
     /// Links kept per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
     pub link_count: u32,
+    /// Longest string value of a log record's body and attributes, in bytes, cut like span
+    /// attributes (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; default 16 KiB). Span-event attributes follow
+    /// [`attribute_value_length`](Self::attribute_value_length).
+    pub log_attribute_value_length: usize,
+    /// Attributes kept per log record (`OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128); extra ones are dropped.
+    pub log_attribute_count: u32,
 }
 
 impl Default for Limits {
@@ -271,6 +383,8 @@ impl Default for Limits {
             attribute_count: 128,
             event_count: 128,
             link_count: 128,
+            log_attribute_value_length: 16 * 1024,
+            log_attribute_count: 128,
         }
     }
 }

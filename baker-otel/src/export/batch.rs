@@ -1,10 +1,15 @@
 //! Bounded batch queue shared by the span and log processors.
 //!
 //! `push` is a non-blocking `try_send`; a full queue drops the item and counts it. A worker task on
-//! the export runtime gathers items into batches of at most `max_export_batch_size`, exports when a
-//! batch is full or `scheduled_delay` passes, and bounds every export by `export_timeout`. A failed
-//! or timed-out export counts its items as dropped and logs at most one warning a minute.
+//! the export runtime gathers items into batches of at most `max_export_batch_size` items and
+//! `max_export_batch_bytes` estimated encoded bytes (an item that does not fit starts the next
+//! batch: big batches are split, never dropped), exports when a batch is full or
+//! `scheduled_delay` passes, and bounds every export by `export_timeout` (the exporter's own
+//! retries, which honour `Retry-After` / `RetryInfo`, happen inside that bound while the queue
+//! keeps its size bound). A failed or timed-out export counts its items as dropped and logs at
+//! most one warning a minute.
 
+use super::{DropReason, Drops};
 use crate::config::BatchConfig;
 use crate::util::RateLimiter;
 use crossbeam_queue::ArrayQueue;
@@ -39,12 +44,12 @@ struct Shared<T> {
 
 impl<T> Shared<T> {
     /// Counts everything still queued or in flight as dropped (shutdown deadline passed).
-    fn abandon(&self, dropped: &AtomicU64) -> u64 {
+    fn abandon(&self, dropped: &Drops) -> u64 {
         let mut n = self.in_flight.swap(0, Ordering::AcqRel);
         while self.queue.pop().is_some() {
             n += 1;
         }
-        dropped.fetch_add(n, Ordering::Relaxed);
+        dropped.add(DropReason::Shutdown, n);
         n
     }
 }
@@ -56,7 +61,7 @@ impl<T> Shared<T> {
 pub(crate) struct BatchQueue<T> {
     shared: Arc<Shared<T>>,
     ctrl: mpsc::UnboundedSender<Control>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Drops>,
     warn: Arc<RateLimiter>,
     signal: &'static str,
     closed: AtomicBool,
@@ -76,8 +81,9 @@ impl<T: Send + 'static> BatchQueue<T> {
         handle: &tokio::runtime::Handle,
         exporter: E,
         cfg: BatchConfig,
-        dropped: Arc<AtomicU64>,
+        dropped: Arc<Drops>,
         signal: &'static str,
+        size: fn(&T) -> usize,
     ) -> Self {
         let batch = cfg
             .max_export_batch_size
@@ -99,6 +105,8 @@ impl<T: Send + 'static> BatchQueue<T> {
             dropped: dropped.clone(),
             warn: warn.clone(),
             signal,
+            size,
+            carry: None,
         };
         handle.spawn(worker.run());
         Self {
@@ -126,7 +134,7 @@ impl<T: Send + 'static> BatchQueue<T> {
 
     #[cold]
     fn on_drop(&self) {
-        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.dropped.add(DropReason::QueueFull, 1);
         // Reading the clock for the rate limiter on every drop would tax the hot path while the
         // collector is down; look at it on the first drop and every 4096th after that.
         if (total == 1 || total & 0xFFF == 0)
@@ -179,9 +187,13 @@ struct Worker<T, E> {
     ctrl_rx: mpsc::UnboundedReceiver<Control>,
     exporter: E,
     cfg: BatchConfig,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Drops>,
     warn: Arc<RateLimiter>,
     signal: &'static str,
+    /// Estimated encoded size of an item (for `max_export_batch_bytes`).
+    size: fn(&T) -> usize,
+    /// The item that did not fit in the previous batch's byte budget: it starts the next one.
+    carry: Option<T>,
 }
 
 impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
@@ -198,8 +210,11 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
                     Some(Control::Shutdown(done)) => {
                         // Export what is queued, but after the first failure stop trying: the
                         // collector is down and the shutdown deadline must hold.
-                        while !self.shared.queue.is_empty() {
+                        while self.pending() {
                             if !self.export_one_batch().await {
+                                if self.carry.take().is_some() {
+                                    self.dropped.add(DropReason::Shutdown, 1);
+                                }
                                 self.shared.abandon(&self.dropped);
                                 break;
                             }
@@ -226,38 +241,59 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
         }
     }
 
+    fn pending(&self) -> bool {
+        self.carry.is_some() || !self.shared.queue.is_empty()
+    }
+
     async fn drain_all(&mut self) {
-        while !self.shared.queue.is_empty() {
+        while self.pending() {
             self.export_one_batch().await;
         }
     }
 
-    /// Exports up to one batch; returns false when the export failed (items counted as dropped).
+    /// Exports up to one batch (by count and by estimated bytes); returns false when the export
+    /// failed (items counted as dropped).
     async fn export_one_batch(&mut self) -> bool {
         let max = self.shared.batch;
-        let mut batch = Vec::with_capacity(max.min(self.shared.queue.len()).max(1));
+        let max_bytes = self.cfg.max_export_batch_bytes.max(1);
+        let mut batch = Vec::with_capacity(max.min(self.shared.queue.len() + 1).max(1));
+        let mut bytes = 0usize;
         while batch.len() < max {
-            match self.shared.queue.pop() {
-                Some(item) => batch.push(item),
-                None => break,
+            let Some(item) = self.carry.take().or_else(|| self.shared.queue.pop()) else {
+                break;
+            };
+            let size = (self.size)(&item);
+            if !batch.is_empty() && bytes.saturating_add(size) > max_bytes {
+                // Does not fit: it opens the next batch.
+                self.carry = Some(item);
+                break;
             }
+            bytes = bytes.saturating_add(size);
+            batch.push(item);
         }
         if batch.is_empty() {
             return true;
         }
         let n = batch.len() as u64;
-        self.shared.in_flight.store(n, Ordering::Release);
+        let carried = u64::from(self.carry.is_some());
+        // The carried item is in our hands too: shutdown must count it if it gives up on us.
+        self.shared.in_flight.store(n + carried, Ordering::Release);
         let started = Instant::now();
         let result =
             tokio::time::timeout(self.cfg.export_timeout, self.exporter.export(batch)).await;
         // Whatever shutdown has not already abandoned is ours to account for.
-        let n = self.shared.in_flight.swap(0, Ordering::AcqRel);
+        let left = self.shared.in_flight.swap(0, Ordering::AcqRel);
+        if left == 0 && carried == 1 {
+            // Shutdown abandoned (and counted) the carried item with the batch.
+            self.carry = None;
+        }
+        let n = left.saturating_sub(carried);
         let err = match result {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("timed out after {:?}", started.elapsed()),
         };
-        let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        let total = self.dropped.add(DropReason::ExportFailed, n);
         if self.warn.allow() {
             tracing::warn!(
                 target: crate::INTERNAL_TARGET,
@@ -301,7 +337,12 @@ mod tests {
             scheduled_delay: Duration::from_secs(3600),
             max_export_batch_size: 4,
             export_timeout: Duration::from_secs(1),
+            max_export_batch_bytes: 1 << 20,
         }
+    }
+
+    fn one(_: &u32) -> usize {
+        1
     }
 
     #[test]
@@ -314,6 +355,7 @@ mod tests {
             cfg(100),
             Arc::default(),
             "traces",
+            one,
         );
         for i in 0..10 {
             q.push(i);
@@ -330,22 +372,75 @@ mod tests {
     #[test]
     fn failures_and_overflow_are_counted() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Drops::default());
         let q = BatchQueue::start(
             &rt.handle(),
             Sink(Arc::default(), true),
             cfg(8),
             dropped.clone(),
             "logs",
+            one,
         );
         for i in 0..1000 {
             q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
         assert_eq!(
-            dropped.load(Ordering::Relaxed),
+            dropped.total(),
             1000,
             "every item is either exported-and-failed or dropped on a full queue"
+        );
+    }
+
+    /// Records the batches it is given.
+    struct Batches(Arc<Mutex<Vec<Vec<u32>>>>);
+    impl BatchExporter<u32> for Batches {
+        fn export(&self, batch: Vec<u32>) -> BoxFuture<'_, OTelSdkResult> {
+            self.0.lock().unwrap().push(batch);
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn shutdown(&self, _: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn batches_are_split_by_bytes_never_dropped() {
+        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let dropped = Arc::new(Drops::default());
+        let mut c = cfg(1000);
+        c.max_export_batch_size = 100;
+        c.max_export_batch_bytes = 1000;
+        // The item's value is its size in bytes.
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Batches(batches.clone()),
+            c,
+            dropped.clone(),
+            "logs",
+            |n: &u32| *n as usize,
+        );
+        let items: Vec<u32> = (0..300).map(|i| [10, 400, 999, 3000, 1][i % 5]).collect();
+        for &i in &items {
+            q.push(i);
+        }
+        q.flush(Duration::from_secs(5)).unwrap();
+        let batches = batches.lock().unwrap();
+        for b in batches.iter() {
+            let bytes: u32 = b.iter().sum();
+            assert!(
+                bytes <= 1000 || b.len() == 1,
+                "a batch over the cap holds one oversized item only: {b:?}"
+            );
+            assert!(b.len() <= 100);
+        }
+        let delivered: Vec<u32> = batches.iter().flatten().copied().collect();
+        assert_eq!(delivered, items, "everything delivered, in order");
+        assert_eq!(dropped.total(), 0);
+        assert!(
+            batches.len() > 3,
+            "the cap split the queue into several requests"
         );
     }
 
@@ -362,10 +457,10 @@ mod tests {
     #[test]
     fn shutdown_deadline_counts_what_it_abandons() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Drops::default());
         let mut c = cfg(100);
         c.export_timeout = Duration::from_secs(3600);
-        let q = BatchQueue::start(&rt.handle(), Stall, c, dropped.clone(), "traces");
+        let q = BatchQueue::start(&rt.handle(), Stall, c, dropped.clone(), "traces", one);
         for i in 0..50 {
             q.push(i);
         }
@@ -374,7 +469,7 @@ mod tests {
             "stalled export times out"
         );
         assert_eq!(
-            dropped.load(Ordering::Relaxed),
+            dropped.total(),
             50,
             "queued and in-flight items are all counted"
         );
@@ -383,19 +478,20 @@ mod tests {
     #[test]
     fn shutdown_stops_exporting_after_the_first_failure() {
         let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Drops::default());
         let q = BatchQueue::start(
             &rt.handle(),
             Sink(Arc::default(), true),
             cfg(100),
             dropped.clone(),
             "logs",
+            one,
         );
         for i in 0..100 {
             q.push(i);
         }
         q.shutdown(Duration::from_secs(5)).unwrap();
-        assert_eq!(dropped.load(Ordering::Relaxed), 100);
+        assert_eq!(dropped.total(), 100);
     }
 
     #[test]
@@ -407,6 +503,7 @@ mod tests {
             cfg(8),
             Arc::default(),
             "traces",
+            one,
         );
         let app = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -94,9 +94,10 @@ fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 macro_rules! otlp_builder {
-    ($builder:expr, $cfg:expr, $signal:expr) => {{
+    ($builder:expr, $cfg:expr, $signal:expr, $drops:expr) => {{
         let cfg: &SignalConfig = $cfg;
         require_otlp(cfg, $signal)?;
+        let tls = super::tls::load(&cfg.tls)?;
         match cfg.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
@@ -105,6 +106,9 @@ macro_rules! otlp_builder {
                     .with_tonic()
                     .with_endpoint(cfg.endpoint.clone())
                     .with_timeout(cfg.timeout);
+                if cfg.endpoint.starts_with("https://") {
+                    b = b.with_tls_config(super::tls::tonic_config(&tls));
+                }
                 if let Some(Compression::Gzip) = cfg.compression {
                     b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
@@ -118,8 +122,17 @@ macro_rules! otlp_builder {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
+                let client =
+                    super::tls::reqwest_client(&tls, cfg.timeout).map_err(|e| err($signal, e))?;
+                let client = super::http::CountingClient::new(
+                    client,
+                    $drops,
+                    $signal,
+                    cfg.protocol == Protocol::HttpJson,
+                );
                 let mut b = $builder
                     .with_http()
+                    .with_http_client(client)
                     .with_protocol(proto)
                     .with_endpoint(cfg.endpoint.clone())
                     .with_timeout(cfg.timeout)
@@ -137,14 +150,17 @@ macro_rules! otlp_builder {
 }
 
 #[cfg(feature = "otlp-grpc")]
-fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
+pub(crate) fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &cfg.headers {
-        // Invalid names/values are skipped rather than failing start-up.
-        if let (Ok(k), Ok(v)) = (
+        // Names and values from the environment were checked when it was read; invalid ones
+        // set through `configure` are skipped rather than failing start-up. Values are marked
+        // sensitive, so that their `Debug` output is `Sensitive`, never the secret.
+        if let (Ok(k), Ok(mut v)) = (
             http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
             http::HeaderValue::from_str(v),
         ) {
+            v.set_sensitive(true);
             headers.insert(k, v);
         }
     }
@@ -161,12 +177,18 @@ pub(crate) fn otlp_spans(
     cfg: &SignalConfig,
     handle: &Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<super::Drops>,
 ) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
     let _g = handle.enter();
+    #[cfg(feature = "otlp-grpc")]
+    if cfg.protocol == Protocol::Grpc {
+        return Ok(Box::new(super::grpc::spans(cfg, resource, drops.clone())?));
+    }
     let mut e = otlp_builder!(
         opentelemetry_otlp::SpanExporter::builder(),
         cfg,
-        Signal::Traces
+        Signal::Traces,
+        drops.clone()
     );
     e.set_resource(resource);
     Ok(Box::new(Spans(e)))
@@ -177,12 +199,18 @@ pub(crate) fn otlp_logs(
     cfg: &SignalConfig,
     handle: &Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<super::Drops>,
 ) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
     let _g = handle.enter();
+    #[cfg(feature = "otlp-grpc")]
+    if cfg.protocol == Protocol::Grpc {
+        return Ok(Box::new(super::grpc::logs(cfg, resource, drops.clone())?));
+    }
     let mut e = otlp_builder!(
         opentelemetry_otlp::LogExporter::builder(),
         cfg,
-        Signal::Logs
+        Signal::Logs,
+        drops.clone()
     );
     e.set_resource(resource);
     Ok(Box::new(Logs(e)))
@@ -194,10 +222,12 @@ pub(crate) fn otlp_metrics(
     handle: &Handle,
 ) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
     let _g = handle.enter();
+    // Rejected data points are not counted (the counter covers spans and log records).
     let inner = otlp_builder!(
         opentelemetry_otlp::MetricExporter::builder(),
         cfg,
-        Signal::Metrics
+        Signal::Metrics,
+        std::sync::Arc::default()
     );
     Ok(BridgedMetrics {
         inner,
@@ -211,6 +241,7 @@ pub(crate) fn otlp_spans(
     cfg: &SignalConfig,
     _: &Handle,
     _: &Resource,
+    _: &std::sync::Arc<super::Drops>,
 ) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
     require_otlp(cfg, Signal::Traces)?;
     Err(err_no_otlp(Signal::Traces))
@@ -221,6 +252,7 @@ pub(crate) fn otlp_logs(
     cfg: &SignalConfig,
     _: &Handle,
     _: &Resource,
+    _: &std::sync::Arc<super::Drops>,
 ) -> Result<Box<dyn BatchExporter<LogItem>>, InitError> {
     require_otlp(cfg, Signal::Logs)?;
     Err(err_no_otlp(Signal::Logs))

@@ -9,23 +9,79 @@
 pub(crate) mod batch;
 pub(crate) mod build;
 pub(crate) mod console;
+#[cfg(feature = "otlp-grpc")]
+pub(crate) mod grpc;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod http;
 pub(crate) mod runtime;
+pub(crate) mod tls;
+
+pub(crate) mod size;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Counts telemetry dropped because a queue was full or an export failed.
+/// Why an item was lost: the `reason` label of `baker_otel.exporter.dropped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// The bounded queue was full (collector slow or down).
+    QueueFull,
+    /// The export failed or timed out after the exporter's retries.
+    ExportFailed,
+    /// The collector accepted the request but rejected these items (OTLP partial success).
+    Rejected,
+    /// Still queued or in flight when the shutdown deadline passed.
+    Shutdown,
+}
+
+impl DropReason {
+    pub(crate) const ALL: [DropReason; 4] = [
+        DropReason::QueueFull,
+        DropReason::ExportFailed,
+        DropReason::Rejected,
+        DropReason::Shutdown,
+    ];
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::ExportFailed => "export_failed",
+            DropReason::Rejected => "rejected",
+            DropReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Items of one signal dropped so far, by reason.
+#[derive(Debug, Default)]
+pub(crate) struct Drops([AtomicU64; 4]);
+
+impl Drops {
+    /// Adds `n` items lost for `reason`; returns the new total over all reasons.
+    pub(crate) fn add(&self, reason: DropReason, n: u64) -> u64 {
+        self.0[reason as usize].fetch_add(n, Ordering::Relaxed);
+        self.total()
+    }
+    pub(crate) fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason as usize].load(Ordering::Relaxed)
+    }
+    pub(crate) fn total(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Counts telemetry dropped because a queue was full, an export failed, the collector rejected
+/// part of a request, or the shutdown deadline passed.
 #[derive(Debug, Default)]
 pub(crate) struct DropCounters {
-    pub(crate) traces: Arc<AtomicU64>,
-    pub(crate) logs: Arc<AtomicU64>,
+    pub(crate) traces: Arc<Drops>,
+    pub(crate) logs: Arc<Drops>,
 }
 
 impl DropCounters {
     pub(crate) fn get(&self, signal: crate::config::Signal) -> u64 {
         match signal {
-            crate::config::Signal::Traces => self.traces.load(Ordering::Relaxed),
-            crate::config::Signal::Logs => self.logs.load(Ordering::Relaxed),
+            crate::config::Signal::Traces => self.traces.total(),
+            crate::config::Signal::Logs => self.logs.total(),
             crate::config::Signal::Metrics => 0,
         }
     }

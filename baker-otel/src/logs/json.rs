@@ -94,6 +94,9 @@ impl<S> tracing_subscriber::layer::Filter<S> for SpansOnly {
 pub(crate) struct JsonLayer {
     service_name: String,
     sink: JsonSink,
+    /// Secrets (OTLP header values), raw and JSON-escaped, cut out of the lines of the exporters'
+    /// own events (feedback targets such as `opentelemetry-otlp`, `tonic`, `h2`).
+    secrets: Vec<String>,
 }
 
 impl JsonLayer {
@@ -103,6 +106,31 @@ impl JsonLayer {
         Self {
             service_name: escaped,
             sink,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Redacts `secrets` from the lines of the exporter stack's own events.
+    pub(crate) fn with_secrets(mut self, secrets: Vec<String>) -> Self {
+        for s in secrets {
+            let mut escaped = String::new();
+            write_json_str(&mut escaped, &s);
+            let escaped = escaped[1..escaped.len() - 1].to_owned();
+            if escaped != s {
+                self.secrets.push(escaped);
+            }
+            self.secrets.push(s);
+        }
+        // Longest first, so that a secret containing another is cut whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self
+    }
+
+    fn redact(&self, buf: &mut String) {
+        for s in &self.secrets {
+            if buf.contains(s.as_str()) {
+                *buf = buf.replace(s.as_str(), crate::config::REDACTED);
+            }
         }
     }
 }
@@ -122,6 +150,12 @@ impl<S: Subscriber> Layer<S> for JsonLayer {
             };
             buf.clear();
             self.format(&mut buf, event);
+            let target = event.metadata().target();
+            // Only the exporter stack's events (and baker-otel's own, whose error texts come
+            // from it) can carry the configured headers; application lines pay nothing.
+            if !self.secrets.is_empty() && crate::logs::otlp::is_feedback_target(target) {
+                self.redact(&mut buf);
+            }
             self.write(&buf);
             if buf.capacity() > 64 * 1024 {
                 *buf = String::with_capacity(512);
@@ -370,6 +404,29 @@ mod tests {
         write_json_str(&mut s, "a\"b\\c\nd\u{1}é");
         let v: String = serde_json::from_str(&s).unwrap();
         assert_eq!(v, "a\"b\\c\nd\u{1}é");
+    }
+
+    #[test]
+    fn exporter_events_never_show_header_values() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let layer = JsonLayer::new("svc", JsonSink::Memory(lines.clone()))
+            .with_secrets(vec!["s3cr3t-key".into(), "quo\"te".into()]);
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            // The shape of opentelemetry-otlp's `TonicChannelBuilt` debug event.
+            tracing::debug!(target: "opentelemetry-otlp", name = "TonicChannelBuilt",
+                headers = ?[("x-api-key", "s3cr3t-key"), ("x-q", "quo\"te")], "");
+            tracing::trace!(target: "h2::codec", "frame s3cr3t-key");
+            tracing::warn!(target: "baker_otel::internal", error = "bad s3cr3t-key", "x");
+            tracing::info!(target: "brain", "application line");
+        });
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 4);
+        for l in &lines[..3] {
+            assert!(!l.contains("s3cr3t") && !l.contains("quo\\\"te"), "{l}");
+            assert!(l.contains("[REDACTED]"), "{l}");
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
     }
 
     #[test]

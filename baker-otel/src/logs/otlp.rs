@@ -5,7 +5,7 @@ use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::build::{self, LogItem};
 use crate::export::console::ConsoleLogs;
 use crate::InitError;
-use opentelemetry::logs::LogRecord as _;
+use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
@@ -14,18 +14,102 @@ use std::time::Duration;
 
 /// Adds Baker ids (as `conversation_id` / `job_id`, like the JSON lines) from the current context
 /// to each record and queues it for export.
-#[derive(Debug)]
 pub(crate) struct BakerLogProcessor {
     queue: BatchQueue<LogItem>,
     max_value_len: usize,
+    max_attributes: usize,
+    /// Makes fresh records: the SDK has no way to edit or remove a record's attributes, so a
+    /// record over the limits is copied into a new one with its attributes cut.
+    blank: opentelemetry_sdk::logs::SdkLogger,
+}
+
+impl std::fmt::Debug for BakerLogProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BakerLogProcessor")
+            .field("queue", &self.queue)
+            .field("max_value_len", &self.max_value_len)
+            .field("max_attributes", &self.max_attributes)
+            .finish()
+    }
 }
 
 impl BakerLogProcessor {
-    pub(crate) fn new(queue: BatchQueue<LogItem>, max_value_len: usize) -> Self {
+    pub(crate) fn new(queue: BatchQueue<LogItem>, limits: &crate::config::Limits) -> Self {
+        use opentelemetry::logs::LoggerProvider as _;
         Self {
             queue,
-            max_value_len,
+            max_value_len: limits.log_attribute_value_length,
+            max_attributes: limits.log_attribute_count as usize,
+            blank: SdkLoggerProvider::builder().build().logger("baker-otel"),
         }
+    }
+
+    /// Whether a value (or a string nested in a list or map) is longer than the limit.
+    fn too_long(&self, v: &AnyValue) -> bool {
+        match v {
+            AnyValue::String(s) => s.as_str().len() > self.max_value_len,
+            AnyValue::ListAny(l) => l.iter().any(|v| self.too_long(v)),
+            AnyValue::Map(m) => m.values().any(|v| self.too_long(v)),
+            _ => false,
+        }
+    }
+
+    fn cut(&self, v: &AnyValue) -> AnyValue {
+        match v {
+            AnyValue::String(s) if s.as_str().len() > self.max_value_len => {
+                AnyValue::String(crate::traces::truncated(s.as_str(), self.max_value_len).into())
+            }
+            AnyValue::ListAny(l) => {
+                AnyValue::ListAny(Box::new(l.iter().map(|v| self.cut(v)).collect()))
+            }
+            AnyValue::Map(m) => AnyValue::Map(Box::new(
+                m.iter().map(|(k, v)| (k.clone(), self.cut(v))).collect(),
+            )),
+            other => other.clone(),
+        }
+    }
+
+    /// The record to queue: `record` itself, or a copy with its body and attributes cut to the
+    /// limits (values shortened with the `…[truncated]` marker, attributes past the count dropped).
+    fn limited(&self, record: &SdkLogRecord) -> SdkLogRecord {
+        let mut n = 0usize;
+        let over = record.attributes_iter().any(|(_, v)| {
+            n += 1;
+            n > self.max_attributes || self.too_long(v)
+        }) || record.body().is_some_and(|b| self.too_long(b));
+        if !over {
+            return record.clone();
+        }
+        use opentelemetry::logs::Logger as _;
+        let mut out = self.blank.create_log_record();
+        if let Some(name) = record.event_name() {
+            out.set_event_name(name);
+        }
+        if let Some(t) = record.target() {
+            out.set_target(t.clone());
+        }
+        if let Some(t) = record.timestamp() {
+            out.set_timestamp(t);
+        }
+        if let Some(t) = record.observed_timestamp() {
+            out.set_observed_timestamp(t);
+        }
+        if let Some(tc) = record.trace_context() {
+            out.set_trace_context(tc.trace_id, tc.span_id, tc.trace_flags);
+        }
+        if let Some(s) = record.severity_text() {
+            out.set_severity_text(s);
+        }
+        if let Some(s) = record.severity_number() {
+            out.set_severity_number(s);
+        }
+        if let Some(b) = record.body() {
+            out.set_body(self.cut(b));
+        }
+        for (k, v) in record.attributes_iter().take(self.max_attributes) {
+            out.add_attribute(k.clone(), self.cut(v));
+        }
+        out
     }
 }
 
@@ -50,18 +134,7 @@ impl LogProcessor for BakerLogProcessor {
                 )
             });
         });
-        if let Some(opentelemetry::logs::AnyValue::String(body)) = record.body() {
-            if body.as_str().len() > self.max_value_len {
-                let cut = crate::util::truncate_str(
-                    body.as_str(),
-                    self.max_value_len
-                        .saturating_sub(crate::traces::TRUNCATED.len()),
-                );
-                let body = format!("{cut}{}", crate::traces::TRUNCATED);
-                record.set_body(body.into());
-            }
-        }
-        self.queue.push((record.clone(), scope.clone()));
+        self.queue.push((self.limited(record), scope.clone()));
     }
 
     fn event_enabled(
@@ -87,11 +160,12 @@ pub(crate) fn exporters(
     sc: &SignalConfig,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
+    drops: &std::sync::Arc<crate::export::Drops>,
 ) -> Result<Vec<Box<dyn BatchExporter<LogItem>>>, InitError> {
     let mut list: Vec<Box<dyn BatchExporter<LogItem>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
-            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource)?),
+            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource, drops)?),
             ExporterKind::Console => list.push(Box::new(ConsoleLogs)),
             ExporterKind::Prometheus => {}
         }
@@ -106,16 +180,20 @@ pub(crate) fn pipeline(
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<LogItem>>>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<Option<SdkLoggerProvider>, InitError> {
-    let mut list = exporters(&cfg.logs, handle, resource)?;
+    let mut list = exporters(&cfg.logs, handle, resource, &dropped)?;
     list.extend(extra);
     Ok(build::combine(list).map(|e| {
-        let q = BatchQueue::start(handle, e, cfg.log_batch, dropped, "logs");
-        provider(
-            resource.clone(),
-            BakerLogProcessor::new(q, cfg.limits.attribute_value_length),
-        )
+        let q = BatchQueue::start(
+            handle,
+            e,
+            cfg.log_batch,
+            dropped,
+            "logs",
+            crate::export::size::log,
+        );
+        provider(resource.clone(), BakerLogProcessor::new(q, &cfg.limits))
     }))
 }
 

@@ -51,10 +51,10 @@ impl TelemetryBuilder {
     /// ```
     pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
         let cfg = self.config()?;
-        let (targets, env_filter) = level_filter(&cfg.log_filter)?;
-        let json = cfg
-            .json_logs
-            .then(|| JsonLayer::new(&cfg.service_name, self.json_sink.clone()));
+        let (targets, env_filter) = level_filter(&quiet_sdk(&cfg.log_filter))?;
+        let json = cfg.json_logs.then(|| {
+            JsonLayer::new(&cfg.service_name, self.json_sink.clone()).with_secrets(secrets(&cfg))
+        });
         let drops = Arc::new(DropCounters::default());
         let env = self.env.clone();
 
@@ -148,6 +148,43 @@ impl TelemetryBuilder {
     }
 }
 
+/// The header values of every signal: secrets that the JSON lines of the exporters' own events
+/// (tonic, hyper, the OpenTelemetry SDK…) must never show.
+fn secrets(cfg: &crate::Config) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for sc in [&cfg.traces, &cfg.metrics, &cfg.logs] {
+        for (_, v) in &sc.headers {
+            if !v.is_empty() && !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The OpenTelemetry SDK's own events (`opentelemetry`, `opentelemetry_sdk`,
+/// `opentelemetry-otlp`… — "Global tracer provider is set", channel set-up) are kept at WARN and
+/// above unless the directives name an `opentelemetry` target themselves
+/// (`RUST_LOG=info,opentelemetry=debug`) or are quieter than INFO anyway.
+pub(crate) fn quiet_sdk(directives: &str) -> String {
+    use tracing::level_filters::LevelFilter;
+    if directives.contains("opentelemetry") {
+        return directives.to_owned();
+    }
+    let verbose = match directives.parse::<Targets>() {
+        Ok(t) => t.would_enable("opentelemetry", &tracing::Level::INFO),
+        Err(_) => EnvFilter::try_new(directives)
+            .ok()
+            .and_then(|f| f.max_level_hint())
+            .is_some_and(|l| l >= LevelFilter::INFO),
+    };
+    if verbose {
+        format!("{directives},opentelemetry=warn")
+    } else {
+        directives.to_owned()
+    }
+}
+
 /// The level filter for `RUST_LOG`-style directives. Purely static directives
 /// (`info,h2=warn,worker::agent=debug`) use the cheaper [`Targets`] filter, which needs no
 /// per-span bookkeeping; directives with span or field matchers fall back to [`EnvFilter`].
@@ -163,7 +200,28 @@ fn level_filter(directives: &str) -> Result<(Option<Targets>, Option<EnvFilter>)
 
 #[cfg(test)]
 mod tests {
-    use super::level_filter;
+    use super::{level_filter, quiet_sdk};
+
+    #[test]
+    fn sdk_chatter_is_quiet_unless_asked_for() {
+        assert_eq!(quiet_sdk("info"), "info,opentelemetry=warn");
+        assert_eq!(quiet_sdk("trace"), "trace,opentelemetry=warn");
+        assert_eq!(quiet_sdk("error"), "error", "never louder than asked");
+        assert_eq!(
+            quiet_sdk("info,opentelemetry=debug"),
+            "info,opentelemetry=debug"
+        );
+        assert_eq!(
+            quiet_sdk("info,[handle{job=1}]=debug"),
+            "info,[handle{job=1}]=debug,opentelemetry=warn"
+        );
+        let (t, _) = level_filter(&quiet_sdk("info")).unwrap();
+        let t = t.unwrap();
+        assert!(!t.would_enable("opentelemetry_sdk", &tracing::Level::INFO));
+        assert!(!t.would_enable("opentelemetry-otlp", &tracing::Level::DEBUG));
+        assert!(t.would_enable("opentelemetry_sdk", &tracing::Level::WARN));
+        assert!(t.would_enable("brain", &tracing::Level::INFO));
+    }
 
     #[test]
     fn static_directives_use_targets_dynamic_ones_env_filter() {

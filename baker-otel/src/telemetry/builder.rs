@@ -115,16 +115,89 @@ impl TelemetryBuilder {
         self
     }
     /// Base OTLP endpoint for every signal (`http://collector:4317` for gRPC, `…:4318` for HTTP).
+    /// `https://` endpoints use TLS (see [`otlp_certificate`](Self::otlp_certificate)); a gRPC
+    /// endpoint without a scheme (`collector:4317`) gets `https://` unless
+    /// [`otlp_insecure`](Self::otlp_insecure) was set before.
     pub fn otlp_endpoint(self, url: impl Into<String>) -> Self {
         let url = url.into();
         self.edit(move |c| {
-            crate::config::validate_endpoint("otlp_endpoint", &url)?;
             for (s, sc) in [
                 (Signal::Traces, &mut c.traces),
                 (Signal::Metrics, &mut c.metrics),
                 (Signal::Logs, &mut c.logs),
             ] {
+                let url =
+                    crate::config::with_grpc_scheme(url.clone(), sc.protocol, sc.tls.insecure);
+                crate::config::validate_endpoint("otlp_endpoint", &url)?;
                 sc.endpoint = crate::config::resolve_endpoint(Some(&url), s, sc.protocol);
+            }
+            Ok(())
+        })
+    }
+    /// A PEM file of CA certificates to trust for `https://` OTLP endpoints, in addition to the
+    /// system and webpki roots (like `OTEL_EXPORTER_OTLP_CERTIFICATE`; every signal). A missing
+    /// file or one without a PEM certificate fails `init` with
+    /// [`ConfigError::File`](crate::ConfigError::File) naming this method.
+    ///
+    /// ```
+    /// let err = baker_otel::Telemetry::builder()
+    ///     .otlp_certificate("/no/such/ca.pem")
+    ///     .config()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("TelemetryBuilder::otlp_certificate"));
+    /// ```
+    pub fn otlp_certificate(self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        self.edit(move |c| {
+            for sc in [&mut c.traces, &mut c.metrics, &mut c.logs] {
+                sc.tls.certificate = Some(path.clone());
+                sc.tls.sources[0] = "TelemetryBuilder::otlp_certificate".into();
+            }
+            Ok(())
+        })
+    }
+    /// The client certificate chain and private key (PEM files) for mutual TLS with every OTLP
+    /// endpoint (like `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`).
+    ///
+    /// ```
+    /// let err = baker_otel::Telemetry::builder()
+    ///     .otlp_client_identity("/no/such/cert.pem", "/no/such/key.pem")
+    ///     .config()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("TelemetryBuilder::otlp_client_identity"));
+    /// ```
+    pub fn otlp_client_identity(
+        self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        let (cert, key) = (certificate.into(), key.into());
+        self.edit(move |c| {
+            for sc in [&mut c.traces, &mut c.metrics, &mut c.logs] {
+                sc.tls.client_certificate = Some(cert.clone());
+                sc.tls.client_key = Some(key.clone());
+                sc.tls.sources[1] = "TelemetryBuilder::otlp_client_identity (certificate)".into();
+                sc.tls.sources[2] = "TelemetryBuilder::otlp_client_identity (key)".into();
+            }
+            Ok(())
+        })
+    }
+    /// Like `OTEL_EXPORTER_OTLP_INSECURE`: a gRPC endpoint given without a scheme is reached in
+    /// plaintext (`true`) or over TLS (`false`, the default). Call before
+    /// [`otlp_endpoint`](Self::otlp_endpoint); endpoints with a scheme follow their scheme.
+    ///
+    /// ```
+    /// let cfg = baker_otel::Telemetry::builder()
+    ///     .otlp_insecure(true)
+    ///     .otlp_endpoint("collector:4317")
+    ///     .config()?;
+    /// assert_eq!(cfg.traces.endpoint, "http://collector:4317");
+    /// # Ok::<(), baker_otel::InitError>(())
+    /// ```
+    pub fn otlp_insecure(self, insecure: bool) -> Self {
+        self.edit(move |c| {
+            for sc in [&mut c.traces, &mut c.metrics, &mut c.logs] {
+                sc.tls.insecure = insecure;
             }
             Ok(())
         })
@@ -149,10 +222,12 @@ impl TelemetryBuilder {
             Ok(())
         })
     }
-    /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
+    /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key. The value is
+    /// treated as a secret: it is redacted in `Debug` output, errors and baker-otel's logs.
     pub fn otlp_header(self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (k, v) = (key.into(), value.into());
         self.edit(move |c| {
+            crate::config::check_header("TelemetryBuilder::otlp_header", 1, &k, &v)?;
             for sc in [&mut c.traces, &mut c.metrics, &mut c.logs] {
                 sc.headers.push((k.clone(), v.clone()));
             }
@@ -293,6 +368,9 @@ impl TelemetryBuilder {
         }
         for e in &self.edits {
             e(&mut cfg)?;
+        }
+        for sc in [&cfg.traces, &cfg.metrics, &cfg.logs] {
+            crate::config::check_tls(&sc.tls)?;
         }
         Ok(cfg)
     }

@@ -1,0 +1,301 @@
+//! baker-otel's OTLP/gRPC exporter for spans and log records, on the generated tonic client and
+//! the SDK→protobuf transform of `opentelemetry-proto` (no hand-written protobuf).
+//!
+//! Over the upstream exporter it adds what production collectors need: rejected items of an OTLP
+//! partial success are counted in `baker_otel.exporter.dropped{reason="rejected"}`, and retries
+//! honour the server's `RetryInfo` (bounded; the batch queue's export timeout bounds the whole).
+//! Retryable codes follow the OTLP specification: `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
+//! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` only with `RetryInfo`.
+
+use super::batch::BatchExporter;
+use super::build::LogItem;
+use super::{DropReason, Drops};
+use crate::config::{Compression, Signal, SignalConfig};
+use crate::util::RateLimiter;
+use crate::InitError;
+use futures_util::future::BoxFuture;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    logs_service_client::LogsServiceClient, ExportLogsServiceRequest,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    trace_service_client::TraceServiceClient, ExportTraceServiceRequest,
+};
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::Resource;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+use tonic::transport::Channel;
+
+/// Retries after the first attempt.
+const MAX_RETRIES: u32 = 4;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest server-requested delay honoured; longer ones are cut to this.
+const MAX_THROTTLE: Duration = Duration::from_secs(30);
+
+/// What both signals share: the channel, headers, limits and counters.
+struct Common {
+    channel: Channel,
+    metadata: MetadataMap,
+    compression: Option<CompressionEncoding>,
+    timeout: Duration,
+    resource: ResourceAttributesWithSchema,
+    drops: Arc<Drops>,
+    warn: RateLimiter,
+    signal: &'static str,
+}
+
+/// The delay before the next attempt after `status`, or `None` when it must not be retried.
+pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Duration> {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+    let throttle = status
+        .get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .map(|d| d.min(MAX_THROTTLE));
+    let retryable = match status.code() {
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => true,
+        Code::ResourceExhausted => throttle.is_some(),
+        _ => false,
+    };
+    if !retryable || attempt >= MAX_RETRIES {
+        return None;
+    }
+    let backoff = INITIAL_BACKOFF
+        .saturating_mul(1 << attempt.min(16))
+        .min(MAX_BACKOFF);
+    Some(throttle.unwrap_or(backoff))
+}
+
+impl Common {
+    fn new(
+        cfg: &SignalConfig,
+        resource: &Resource,
+        drops: Arc<Drops>,
+        signal: Signal,
+    ) -> Result<Self, InitError> {
+        let tls = super::tls::load(&cfg.tls)?;
+        let err = |e: &dyn std::fmt::Display| InitError::Exporter {
+            signal: signal.as_str(),
+            message: e.to_string(),
+        };
+        let mut endpoint = tonic::transport::Endpoint::from_shared(cfg.endpoint.clone())
+            .map_err(|e| err(&e))?
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if cfg.endpoint.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(super::tls::tonic_config(&tls))
+                .map_err(|e| err(&e))?;
+        }
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            metadata: super::build::tonic_metadata(cfg),
+            compression: cfg.compression.map(|c| match c {
+                Compression::Gzip => CompressionEncoding::Gzip,
+            }),
+            timeout: cfg.timeout,
+            resource: resource.into(),
+            drops,
+            warn: RateLimiter::new(Duration::from_secs(60)),
+            signal: signal.as_str(),
+        })
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(message);
+        *r.metadata_mut() = self.metadata.clone();
+        r.set_timeout(self.timeout);
+        r
+    }
+
+    /// Sends with retries; `Ok((rejected, message))` on (partial) success.
+    async fn send<F, Fut>(&self, mut attempt_once: F) -> OTelSdkResult
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(i64, String), tonic::Status>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match attempt_once().await {
+                Ok((rejected, message)) => {
+                    if rejected > 0 {
+                        let n = rejected as u64;
+                        let total = self.drops.add(DropReason::Rejected, n);
+                        if self.warn.allow() {
+                            tracing::warn!(
+                                target: crate::INTERNAL_TARGET,
+                                signal = self.signal,
+                                rejected = n,
+                                dropped_total = total,
+                                collector_message = %crate::util::truncate_str(&message, 300),
+                                "the collector rejected {n} {} of an export (OTLP partial success); counted in baker_otel.exporter.dropped{{reason=\"rejected\"}}, this warning repeats at most once a minute",
+                                self.signal
+                            );
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(status) => match retry_delay(&status, attempt) {
+                    Some(delay) => {
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        // The status message may echo request data; only the code is reported.
+                        return Err(OTelSdkError::InternalFailure(format!(
+                            "OTLP/gRPC export failed: {:?} after {} attempt(s)",
+                            status.code(),
+                            attempt + 1
+                        )));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Spans over OTLP/gRPC.
+pub(crate) struct GrpcSpans(Common);
+
+impl BatchExporter<SpanData> for GrpcSpans {
+    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
+        use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+        let c = &self.0;
+        let req = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(batch, &c.resource),
+        };
+        Box::pin(async move {
+            c.send(|| {
+                let mut client = TraceServiceClient::new(c.channel.clone())
+                    .max_encoding_message_size(usize::MAX);
+                if let Some(enc) = c.compression {
+                    client = client.send_compressed(enc);
+                }
+                let r = c.request(req.clone());
+                async move {
+                    let resp = client.export(r).await?.into_inner();
+                    Ok(resp
+                        .partial_success
+                        .map(|p| (p.rejected_spans, p.error_message))
+                        .unwrap_or_default())
+                }
+            })
+            .await
+        })
+    }
+    fn shutdown(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Log records over OTLP/gRPC.
+pub(crate) struct GrpcLogs(Common);
+
+impl BatchExporter<LogItem> for GrpcLogs {
+    fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
+        use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
+        let c = &self.0;
+        let refs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
+            batch.iter().map(|(r, s)| (r, s)).collect();
+        let req = ExportLogsServiceRequest {
+            resource_logs: group_logs_by_resource_and_scope(&LogBatch::new(&refs), &c.resource),
+        };
+        Box::pin(async move {
+            c.send(|| {
+                let mut client =
+                    LogsServiceClient::new(c.channel.clone()).max_encoding_message_size(usize::MAX);
+                if let Some(enc) = c.compression {
+                    client = client.send_compressed(enc);
+                }
+                let r = c.request(req.clone());
+                async move {
+                    let resp = client.export(r).await?.into_inner();
+                    Ok(resp
+                        .partial_success
+                        .map(|p| (p.rejected_log_records, p.error_message))
+                        .unwrap_or_default())
+                }
+            })
+            .await
+        })
+    }
+    fn shutdown(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+pub(crate) fn spans(
+    cfg: &SignalConfig,
+    resource: &Resource,
+    drops: Arc<Drops>,
+) -> Result<GrpcSpans, InitError> {
+    Ok(GrpcSpans(Common::new(
+        cfg,
+        resource,
+        drops,
+        Signal::Traces,
+    )?))
+}
+
+pub(crate) fn logs(
+    cfg: &SignalConfig,
+    resource: &Resource,
+    drops: Arc<Drops>,
+) -> Result<GrpcLogs, InitError> {
+    Ok(GrpcLogs(Common::new(cfg, resource, drops, Signal::Logs)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn retry_follows_the_otlp_spec_and_retry_info() {
+        let plain = |code| tonic::Status::new(code, "x");
+        assert_eq!(
+            retry_delay(&plain(Code::Unavailable), 0),
+            Some(INITIAL_BACKOFF)
+        );
+        assert_eq!(
+            retry_delay(&plain(Code::Unavailable), 2),
+            Some(INITIAL_BACKOFF * 4)
+        );
+        assert_eq!(retry_delay(&plain(Code::Unavailable), MAX_RETRIES), None);
+        assert_eq!(retry_delay(&plain(Code::ResourceExhausted), 0), None);
+        assert_eq!(retry_delay(&plain(Code::InvalidArgument), 0), None);
+        assert_eq!(retry_delay(&plain(Code::Unauthenticated), 0), None);
+
+        use tonic_types::{ErrorDetails, StatusExt};
+        let throttled = |code, d| {
+            tonic::Status::with_error_details(
+                code,
+                "slow down",
+                ErrorDetails::with_retry_info(Some(d)),
+            )
+        };
+        assert_eq!(
+            retry_delay(
+                &throttled(Code::ResourceExhausted, Duration::from_millis(700)),
+                0
+            ),
+            Some(Duration::from_millis(700))
+        );
+        assert_eq!(
+            retry_delay(&throttled(Code::Unavailable, Duration::from_secs(3600)), 1),
+            Some(MAX_THROTTLE),
+            "a server's delay is honoured up to a bound"
+        );
+    }
+}

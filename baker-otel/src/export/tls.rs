@@ -1,0 +1,162 @@
+//! TLS for OTLP export: rustls with the ring provider, the system roots and the webpki (Mozilla)
+//! roots, plus the CA and client identity named by `OTEL_EXPORTER_OTLP_*CERTIFICATE` /
+//! `*CLIENT_KEY` (or the builder).
+
+use crate::config::TlsConfig;
+use crate::ConfigError;
+use std::path::Path;
+
+/// The PEM files of a [`TlsConfig`], read and checked.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    /// Extra trusted CA certificates (PEM).
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    /// Client certificate chain and private key (PEM), for mTLS.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Certificates,
+    PrivateKey,
+}
+
+fn read(source: &str, path: &Path, kind: Kind) -> Result<Vec<u8>, ConfigError> {
+    let shown = path.display().to_string();
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::file(source, &shown, e.to_string()))?;
+    check_pem(&bytes, kind).map_err(|reason| ConfigError::file(source, &shown, reason))?;
+    Ok(bytes)
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn check_pem(bytes: &[u8], kind: Kind) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    match kind {
+        Kind::Certificates => {
+            let mut n = 0;
+            for c in CertificateDer::pem_slice_iter(bytes) {
+                c.map_err(|e| format!("bad PEM certificate: {e}"))?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) found".into());
+            }
+            Ok(())
+        }
+        // The key's bytes never appear in the error.
+        Kind::PrivateKey => PrivateKeyDer::from_pem_slice(bytes)
+            .map(|_| ())
+            .map_err(|_| "no usable PEM private key (PKCS#8, PKCS#1 or SEC1) found".into()),
+    }
+}
+
+/// Without an OTLP transport the files are never used; only their shape is checked.
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn check_pem(bytes: &[u8], kind: Kind) -> Result<(), String> {
+    let marker: &[u8] = match kind {
+        Kind::Certificates => b"-----BEGIN CERTIFICATE-----",
+        Kind::PrivateKey => b"PRIVATE KEY-----",
+    };
+    if bytes.windows(marker.len()).any(|w| w == marker) {
+        Ok(())
+    } else {
+        Err("no PEM block of the expected kind found".into())
+    }
+}
+
+/// Reads the files `tls` names; errors name the setting (variable or builder method).
+pub(crate) fn load(tls: &TlsConfig) -> Result<Loaded, ConfigError> {
+    let ca_pem = match &tls.certificate {
+        Some(p) => Some(read(tls.source(0), p, Kind::Certificates)?),
+        None => None,
+    };
+    let identity = match (&tls.client_certificate, &tls.client_key) {
+        (Some(c), Some(k)) => Some((
+            read(tls.source(1), c, Kind::Certificates)?,
+            read(tls.source(2), k, Kind::PrivateKey)?,
+        )),
+        _ => None,
+    };
+    Ok(Loaded { ca_pem, identity })
+}
+
+/// Whether the system trust store has any certificate (a slim container may have none; then only
+/// the webpki roots and the configured CA are trusted rather than failing).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn native_roots() -> &'static [rustls_pki_types::CertificateDer<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<rustls_pki_types::CertificateDer<'static>>> =
+        std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// The tonic TLS settings for an `https://` gRPC endpoint.
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn tonic_config(
+    l: &Loaded,
+) -> opentelemetry_otlp::tonic_types::transport::ClientTlsConfig {
+    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut c = ClientTlsConfig::new().with_webpki_roots();
+    if !native_roots().is_empty() {
+        c = c.with_native_roots();
+    }
+    if let Some(ca) = &l.ca_pem {
+        c = c.ca_certificate(Certificate::from_pem(ca));
+    }
+    if let Some((cert, key)) = &l.identity {
+        c = c.identity(Identity::from_pem(cert, key));
+    }
+    c
+}
+
+/// The reqwest client for OTLP/HTTP: rustls (ring), system + webpki roots, the configured CA and
+/// client identity.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn reqwest_client(
+    l: &Loaded,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add_parsable_certificates(native_roots().iter().cloned());
+    if let Some(ca) = &l.ca_pem {
+        for c in CertificateDer::pem_slice_iter(ca) {
+            let c = c.map_err(|e| format!("CA certificate: {e}"))?;
+            roots.add(c).map_err(|e| format!("CA certificate: {e}"))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match &l.identity {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("client certificate: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key)
+                .map_err(|_| "client key: no usable PEM private key".to_owned())?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate and key: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .tls_backend_preconfigured(config)
+        .build()
+        .map_err(|e| format!("failed to build the HTTP client: {e}"))
+}
