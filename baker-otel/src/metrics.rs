@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// ```
 ///
 /// Without the `prometheus` feature the type still exists (so code that mounts `/metrics` compiles
-/// either way) but no value of it can be made: [`Telemetry::metrics_handler`](crate::Telemetry::metrics_handler)
+/// either way) but no value of it can be made: [`TelemetryHandle::metrics_handler`](crate::TelemetryHandle::metrics_handler)
 /// is always `None`, and selecting the Prometheus exporter is a
 /// [`ConfigError::FeatureDisabled`](crate::ConfigError::FeatureDisabled).
 #[derive(Clone, Debug)]

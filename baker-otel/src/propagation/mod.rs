@@ -4,7 +4,7 @@
 //! [`Telemetry`](crate::Telemetry) hub; every integration (HTTP server and client, NATS) takes
 //! it from there ([`TelemetryHandle::propagation`](crate::TelemetryHandle::propagation)), so
 //! there is no guessing which propagator is installed. It runs the allocation-light
-//! [codec](w3c) for the canonical forms and the SDK propagators for everything else, with the
+//! W3C codec (module `w3c`) for the canonical forms and the SDK propagators for everything else, with the
 //! same result as the SDK.
 //!
 //! ```

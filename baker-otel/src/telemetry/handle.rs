@@ -94,7 +94,7 @@ impl TelemetryHandle {
     }
 
     /// The hub of the current `tracing` dispatcher: the one [`init`](crate::init) installed,
-    /// or a scoped one (a [`testing::Capture`](crate::testing) in scope). `None` when no
+    /// or a scoped one (a `testing::Capture` in scope, with the `testing` feature). `None` when no
     /// baker-otel subscriber is current.
     ///
     /// ```
