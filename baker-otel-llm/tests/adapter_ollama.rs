@@ -250,3 +250,37 @@ async fn stream_dropped_half_way_ends_span_with_what_was_seen() {
         "final counts never arrived"
     );
 }
+
+#[tokio::test]
+async fn request_span_records_request_and_no_content_by_default() {
+    let capture = Capture::new();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
+    let _g = capture.set_default();
+
+    let req = request();
+    let mut s = LlmStream::new(
+        stream::iter(chunks()),
+        baker_otel_llm::adapters::request_span("ollama", &req),
+    );
+    while s.next().await.is_some() {}
+    drop(s);
+
+    let span = capture.span("chat llama3.2");
+    assert_eq!(
+        a(&span, "gen_ai.request.temperature").as_deref(),
+        Some("0.3")
+    );
+    assert_eq!(
+        a(&span, "gen_ai.request.max_tokens").as_deref(),
+        Some("128")
+    );
+    assert_eq!(
+        a(&span, "gen_ai.usage.output_tokens").as_deref(),
+        Some("282")
+    );
+    assert!(
+        a(&span, "gen_ai.input.messages").is_none(),
+        "capture is off by default"
+    );
+    assert!(!format!("{:?}", span.attributes).contains("sky"));
+}

@@ -298,3 +298,45 @@ async fn stream_dropped_half_way_ends_span_with_what_was_seen() {
     );
     assert!(!format!("{:?}", chat.attributes).contains("Hello"));
 }
+
+#[tokio::test]
+async fn request_span_records_request_and_captured_input_for_streams() {
+    let capture = Capture::new();
+    let env = baker_otel::config::EnvSource::from_pairs([("BAKER_LLM_CAPTURE", "input")]);
+    LlmTelemetry::builder(capture.telemetry())
+        .env_source(env)
+        .build()
+        .unwrap();
+    let _g = capture.set_default();
+
+    let req = request();
+    let mut s = LlmStream::new(
+        stream::iter(chunks()),
+        baker_otel_llm::adapters::request_span("openai", &req),
+    );
+    while s.next().await.is_some() {}
+    drop(s);
+
+    let chat = capture.span("chat gpt-4o");
+    assert_eq!(a(&chat, "gen_ai.provider.name").as_deref(), Some("openai"));
+    assert_eq!(
+        a(&chat, "gen_ai.request.temperature").as_deref(),
+        Some("0.7")
+    );
+    assert_eq!(
+        a(&chat, "gen_ai.request.max_tokens").as_deref(),
+        Some("512")
+    );
+    assert_eq!(a(&chat, "baker.llm.role").as_deref(), Some("user"));
+    assert_eq!(
+        a(&chat, "gen_ai.usage.input_tokens").as_deref(),
+        Some("1200")
+    );
+    let input: serde_json::Value =
+        serde_json::from_str(&a(&chat, "gen_ai.input.messages").expect("input captured")).unwrap();
+    assert_eq!(input, req.input_messages().unwrap());
+    assert!(
+        a(&chat, "gen_ai.output.messages").is_none(),
+        "output not enabled"
+    );
+}

@@ -15,14 +15,19 @@
 //! truncated by the policy); responses give `output_messages` likewise.
 //!
 //! Streams: `#[llm_call]` ends its span when the function returns, so a function returning a
-//! stream would end the span before the first chunk. Wrap the client's stream in
-//! [`LlmStream::new`](crate::LlmStream::new) instead; the chunk types implement `ReportsUsage`
-//! (the client streams yield `Result<Chunk, _>`, which forwards), so no extractor is needed:
-//! time to first chunk, usage from the final chunk, response id/model, finish reasons, and a
-//! stream dropped half-way ends the span as cancelled with what was seen. See each module.
+//! stream would end the span before the first chunk. Open the span from the request with
+//! [`request_span`] and wrap the client's stream in [`LlmStream::new`](crate::LlmStream::new)
+//! instead; the chunk types implement `ReportsUsage` (the client streams yield
+//! `Result<Chunk, _>`, which forwards), so no extractor is needed: time to first chunk, usage
+//! from the final chunk, response id/model, finish reasons, and a stream dropped half-way ends
+//! the span as cancelled with what was seen. Streamed output text is not recorded as
+//! `gen_ai.output.messages` (chunks hold deltas). See each module.
 //!
 //! Depend on the client crate yourself, at the version above, with the client features (TLS
 //! backend, `stream`, …) you use: cargo unifies them with the adapter's.
+
+use crate::content::ContentKind;
+use crate::{LlmRequest, LlmSpan};
 
 #[cfg(feature = "ollama-rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ollama-rs")))]
@@ -30,6 +35,45 @@ pub mod ollama;
 #[cfg(feature = "async-openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod openai;
+
+/// Starts the `chat {model}` span (CLIENT) of a call from its request, for the calls
+/// `#[llm_call]` cannot wrap (streams): the request's model (`_OTHER` when it names none),
+/// `provider`, prompting role, temperature and max tokens, and — when the content policy
+/// captures input — its input messages (redacted and truncated by the policy). Pass the span to
+/// [`LlmStream::new`](crate::LlmStream::new) with the client's stream; the span is a child of the
+/// current span.
+///
+/// ```
+/// use baker_otel_llm::{adapters::request_span, LlmRequest, LlmStream, Usage};
+/// use futures_util::StreamExt;
+///
+/// struct Req;
+/// impl LlmRequest for Req {
+///     fn model(&self) -> Option<&str> { Some("gpt-4o-mini") }
+///     fn temperature(&self) -> Option<f64> { Some(0.2) }
+/// }
+/// # futures_util::FutureExt::now_or_never(async {
+/// let span = request_span("openai", &Req);             // chat gpt-4o-mini
+/// let chunks = futures_util::stream::iter([Usage { input_tokens: 3, output_tokens: 1, ..Default::default() }]);
+/// let mut stream = LlmStream::new(chunks, span);
+/// while stream.next().await.is_some() {}
+/// # });
+/// ```
+pub fn request_span<R: LlmRequest + ?Sized>(provider: &'static str, req: &R) -> LlmSpan {
+    let span = crate::llm_span!(
+        model = req.model().unwrap_or(crate::OTHER_ERROR).to_owned(),
+        provider = provider,
+        role = req.role().map(str::to_owned),
+        temperature = req.temperature(),
+        max_tokens = req.max_tokens()
+    );
+    if span.captures(ContentKind::Input) {
+        if let Some(m) = req.input_messages() {
+            span.record_input_messages(&m.to_string());
+        }
+    }
+    span
+}
 
 #[cfg(any(feature = "async-openai", feature = "ollama-rs"))]
 pub(crate) mod json {

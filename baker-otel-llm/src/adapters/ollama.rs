@@ -39,20 +39,24 @@
 //! ```
 //!
 //! Streaming (ollama-rs `stream` feature): `send_chat_messages_stream` yields
-//! `Result<ChatMessageResponse, ()>`; wrap it in [`LlmStream::new`](crate::LlmStream::new):
+//! `Result<ChatMessageResponse, ()>`; open the span from the request with
+//! [`request_span`](super::request_span) and wrap the stream in
+//! [`LlmStream::new`](crate::LlmStream::new):
 //!
 //! ```
-//! use baker_otel_llm::{llm_span, LlmStream};
+//! use baker_otel_llm::{adapters::request_span, LlmStream};
 //! use futures_util::StreamExt;
-//! use ollama_rs::generation::chat::ChatMessageResponse;
+//! use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage, ChatMessageResponse};
 //!
 //! # futures_util::FutureExt::now_or_never(async {
+//! let req = ChatMessageRequest::new("llama3.2".into(), vec![ChatMessage::user("why is the sky blue?".into())]);
+//! let span = request_span("ollama", &req);
+//! // Stands in for `ollama.send_chat_messages_stream(req).await?`.
 //! let chunks: Vec<Result<ChatMessageResponse, ()>> = [
 //!     r#"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"The"},"done":false}"#,
 //!     r#"{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,
 //!         "total_duration":4883583458,"load_duration":1334875,"prompt_eval_count":26,"prompt_eval_duration":342546000,"eval_count":282,"eval_duration":4535599000}"#,
 //! ].iter().map(|c| Ok(serde_json::from_str(c).unwrap())).collect();
-//! let span = llm_span!(model = "llama3.2", provider = "ollama");
 //! let mut stream = LlmStream::new(futures_util::stream::iter(chunks), span);
 //! while let Some(chunk) = stream.next().await { let _ = chunk; } // 26 in / 282 out, TTFT
 //! # });

@@ -38,20 +38,24 @@
 //! ```
 //!
 //! Streaming, with `stream_options.include_usage` set on the request:
+//! [`request_span`](super::request_span) opens the span from the request,
+//! [`LlmStream::new`](crate::LlmStream::new) reads the chunks.
 //!
 //! ```
-//! use async_openai::types::chat::CreateChatCompletionStreamResponse;
-//! use baker_otel_llm::{llm_span, LlmStream};
+//! use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionStreamResponse};
+//! use baker_otel_llm::{adapters::request_span, LlmStream};
 //! use futures_util::StreamExt;
 //!
 //! # futures_util::FutureExt::now_or_never(async {
+//! let req: CreateChatCompletionRequest = serde_json::from_str(r#"{"model": "gpt-4o-mini",
+//!     "messages": [{"role": "user", "content": "Hello"}], "stream": true, "stream_options": {"include_usage": true}}"#).unwrap();
+//! let span = request_span("openai", &req);
 //! // Stands in for `client.chat().create_stream(req).await?` (items: `Result<chunk, OpenAIError>`).
 //! let chunks: Vec<Result<CreateChatCompletionStreamResponse, async_openai::error::OpenAIError>> = [
 //!     r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
 //!     r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
 //!     r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
 //! ].iter().map(|c| Ok(serde_json::from_str(c).unwrap())).collect();
-//! let span = llm_span!(model = "gpt-4o-mini", provider = "openai");
 //! let mut stream = LlmStream::new(futures_util::stream::iter(chunks), span);
 //! let mut text = String::new();
 //! while let Some(Ok(chunk)) = stream.next().await {
