@@ -1,6 +1,6 @@
 //! [`LlmStream`]: a streamed LLM response that records time to first chunk and final usage.
 
-use crate::{LlmSpan, ReportsUsage, Usage};
+use crate::{ClassifyError, LlmSpan, ReportsUsage, Usage};
 use futures_util::Stream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,8 +10,10 @@ pin_project_lite::pin_project! {
     /// and the TTFT metric; usage reported by chunks is merged (field-wise maximum, so both
     /// cumulative and final-chunk reports work). With [`LlmStream::new`] (chunks implementing
     /// [`ReportsUsage`]) the chunks' response id, response model and finish reasons are recorded
-    /// too. The span ends when the stream ends; if the stream is dropped before its end the span
-    /// gets `baker.llm.cancelled=true` and `error.type=cancelled`, and keeps what was seen.
+    /// too, and with [`LlmStream::classified`] an `Err` item's `error.type`. The span ends when
+    /// the stream ends; if the stream is dropped before its end the span gets
+    /// `baker.llm.cancelled=true` and `error.type=cancelled` (unless an error item already set
+    /// `error.type`), and keeps what was seen.
     ///
     /// ```
     /// use baker_otel_llm::{llm_span, LlmStream, Usage};
@@ -35,6 +37,7 @@ pin_project_lite::pin_project! {
         first: bool,
         id_seen: bool,
         model_seen: bool,
+        error_seen: bool,
         finish_reasons: Vec<String>,
     }
 
@@ -42,7 +45,10 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(span) = this.span.take() {
-                span.cancel();
+                // Dropped before its end: cancelled, unless an error item already failed it.
+                if !*this.error_seen {
+                    span.cancel();
+                }
                 end(&span, this.usage.take(), this.finish_reasons);
             }
         }
@@ -81,6 +87,10 @@ pub trait ChunkMeta<C> {
     fn response_model<'c>(&self, chunk: &'c C) -> Option<&'c str>;
     /// Finish reasons of this chunk; those of all chunks are recorded, in order.
     fn finish_reasons<'c>(&self, chunk: &'c C) -> Vec<&'c str>;
+    /// `error.type` when this chunk is an error (the first one marks the call failed).
+    fn error_type<'c>(&self, _chunk: &'c C) -> Option<&'c str> {
+        None
+    }
 }
 
 /// [`ChunkMeta`] that reads nothing (the default of [`LlmStream::with_usage`]).
@@ -113,6 +123,38 @@ impl<C> ChunkMeta<C> for NoMeta {
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReportsMeta;
+
+/// [`ChunkMeta`] of `Result<T, E>` chunks whose `T` implements [`ReportsUsage`] and whose `E`
+/// implements [`ClassifyError`] (used by [`LlmStream::classified`]): what [`ReportsMeta`]
+/// reads, plus `error.type` from an `Err` chunk.
+///
+/// ```
+/// use baker_otel_llm::{ChunkMeta, ClassifiedMeta, ClassifyError, Usage};
+/// struct Reset;
+/// impl ClassifyError for Reset { fn error_type(&self) -> &str { "stream_error" } }
+/// let chunk: Result<Usage, Reset> = Err(Reset);
+/// assert_eq!(ClassifiedMeta.error_type(&chunk), Some("stream_error"));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassifiedMeta;
+
+impl<T: ReportsUsage, E: ClassifyError> ChunkMeta<Result<T, E>> for ClassifiedMeta {
+    fn response_id<'c>(&self, chunk: &'c Result<T, E>) -> Option<&'c str> {
+        chunk.response_id()
+    }
+    fn response_model<'c>(&self, chunk: &'c Result<T, E>) -> Option<&'c str> {
+        chunk.response_model()
+    }
+    fn finish_reasons<'c>(&self, chunk: &'c Result<T, E>) -> Vec<&'c str> {
+        chunk.finish_reasons()
+    }
+    fn error_type<'c>(&self, chunk: &'c Result<T, E>) -> Option<&'c str> {
+        chunk.as_ref().err().map(|e| match e.error_type() {
+            "" => crate::OTHER_ERROR,
+            t => t,
+        })
+    }
+}
 
 impl<C: ReportsUsage> ChunkMeta<C> for ReportsMeta {
     fn response_id<'c>(&self, chunk: &'c C) -> Option<&'c str> {
@@ -157,6 +199,32 @@ where
             first: true,
             id_seen: false,
             model_seen: false,
+            error_seen: false,
+            finish_reasons: Vec::new(),
+        }
+    }
+}
+
+impl<S, T, E> LlmStream<S, ReportsUsageFn<Result<T, E>>, ClassifiedMeta>
+where
+    S: Stream<Item = Result<T, E>>,
+    T: ReportsUsage,
+    E: ClassifyError,
+{
+    /// Like [`new`](LlmStream::new), for streams of `Result<chunk, E>` whose error implements
+    /// [`ClassifyError`] (e.g. async-openai's `OpenAIError` with the `async-openai` feature): an
+    /// `Err` item also marks the call failed with its `error.type` (the first error wins).
+    pub fn classified(inner: S, span: LlmSpan) -> Self {
+        Self {
+            inner,
+            span: Some(span),
+            extract: |c: &Result<T, E>| c.usage(),
+            meta: ClassifiedMeta,
+            usage: None,
+            first: true,
+            id_seen: false,
+            model_seen: false,
+            error_seen: false,
             finish_reasons: Vec::new(),
         }
     }
@@ -178,6 +246,7 @@ where
             first: true,
             id_seen: false,
             model_seen: false,
+            error_seen: false,
             finish_reasons: Vec::new(),
         }
     }
@@ -239,6 +308,12 @@ where
                     if let Some(m) = this.meta.response_model(item) {
                         *this.model_seen = true;
                         span.record_response_model(m);
+                    }
+                }
+                if !*this.error_seen {
+                    if let Some(t) = this.meta.error_type(item) {
+                        *this.error_seen = true;
+                        span.record_error(t);
                     }
                 }
                 for r in this.meta.finish_reasons(item) {

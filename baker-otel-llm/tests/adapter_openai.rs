@@ -340,3 +340,40 @@ async fn request_span_records_request_and_captured_input_for_streams() {
         "output not enabled"
     );
 }
+
+#[tokio::test]
+async fn stream_error_item_sets_error_type_not_cancelled() {
+    let capture = Capture::new();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
+    let _g = capture.set_default();
+
+    let mut items = chunks();
+    items.truncate(2);
+    items.push(Err(OpenAIError::StreamError(Box::new(
+        async_openai::error::StreamError::EventStream("connection reset".into()),
+    ))));
+    let span = llm_span!(model = "gpt-4o-mini", provider = "openai");
+    let mut s = LlmStream::classified(stream::iter(items), span);
+    let mut seen = 0;
+    while let Some(Ok(_)) = s.next().await {
+        seen += 1;
+    }
+    drop(s); // the consumer stops at the error
+    assert_eq!(seen, 2);
+
+    let chat = capture.span("chat gpt-4o-mini");
+    assert_eq!(a(&chat, "error.type").as_deref(), Some("stream_error"));
+    assert!(a(&chat, "baker.llm.cancelled").is_none());
+    assert_eq!(
+        a(&chat, "gen_ai.response.id").as_deref(),
+        Some("chatcmpl-123")
+    );
+    let prom = capture.prometheus_text();
+    assert!(
+        prom.lines().any(
+            |l| l.starts_with("gen_ai_client_operation_duration_seconds_count")
+                && l.contains("error_type=\"stream_error\"")
+        ),
+        "{prom}"
+    );
+}

@@ -20,7 +20,9 @@
 //! instead; the chunk types implement `ReportsUsage` (the client streams yield
 //! `Result<Chunk, _>`, which forwards), so no extractor is needed: time to first chunk, usage
 //! from the final chunk, response id/model, finish reasons, and a stream dropped half-way ends
-//! the span as cancelled with what was seen. Streamed output text is not recorded as
+//! the span as cancelled with what was seen. [`LlmStream::classified`](crate::LlmStream::classified)
+//! also turns an `Err` item into `error.type` (async-openai's `OpenAIError`; ollama-rs streams
+//! yield `Err(())`, which carries nothing to classify). Streamed output text is not recorded as
 //! `gen_ai.output.messages` (chunks hold deltas). See each module.
 //!
 //! Depend on the client crate yourself, at the version above, with the client features (TLS

@@ -39,7 +39,8 @@
 //!
 //! Streaming, with `stream_options.include_usage` set on the request:
 //! [`request_span`](super::request_span) opens the span from the request,
-//! [`LlmStream::new`](crate::LlmStream::new) reads the chunks.
+//! [`LlmStream::classified`](crate::LlmStream::classified) reads the chunks (and an `Err` item's
+//! `error.type`; [`LlmStream::new`](crate::LlmStream::new) works too, without that).
 //!
 //! ```
 //! use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionStreamResponse};
@@ -56,7 +57,7 @@
 //!     r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
 //!     r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
 //! ].iter().map(|c| Ok(serde_json::from_str(c).unwrap())).collect();
-//! let mut stream = LlmStream::new(futures_util::stream::iter(chunks), span);
+//! let mut stream = LlmStream::classified(futures_util::stream::iter(chunks), span);
 //! let mut text = String::new();
 //! while let Some(Ok(chunk)) = stream.next().await {
 //!     if let Some(c) = chunk.choices.first().and_then(|c| c.delta.content.as_deref()) {
