@@ -66,9 +66,11 @@ fn end(span: &LlmSpan, usage: Option<Usage>, reasons: &[String]) {
     }
 }
 
-/// Response metadata read from each chunk of an [`LlmStream`]: response id, response model and
-/// finish reasons. Implemented by [`NoMeta`] (reads nothing; [`LlmStream::with_usage`]) and
-/// [`ReportsMeta`] (reads the chunk's [`ReportsUsage`] methods; [`LlmStream::new`]).
+/// Response metadata read from each chunk of an [`LlmStream`]: response id, response model,
+/// finish reasons and error type. Implemented by [`NoMeta`] (reads nothing;
+/// [`LlmStream::with_usage`]), [`ReportsMeta`] (reads the chunk's [`ReportsUsage`] methods;
+/// [`LlmStream::new`]) and [`ClassifiedMeta`] (also `error.type` of `Err` chunks;
+/// [`LlmStream::classified`]).
 ///
 /// ```
 /// use baker_otel_llm::{ChunkMeta, ReportsMeta, ReportsUsage, Usage};
