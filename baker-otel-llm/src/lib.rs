@@ -81,6 +81,7 @@
 #![warn(missing_docs)]
 
 mod accumulator;
+pub mod adapters;
 pub mod content;
 mod hashing;
 mod labels;
@@ -106,7 +107,7 @@ pub use spans::agent::{AgentSpan, IterationSpan};
 pub use spans::llm::LlmSpan;
 pub use spans::memory::MemorySpan;
 pub use spans::tool::ToolSpan;
-pub use stream::{LlmStream, ReportsUsageFn};
+pub use stream::{ChunkMeta, ClassifiedMeta, LlmStream, NoMeta, ReportsMeta, ReportsUsageFn};
 pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
 };
