@@ -123,7 +123,7 @@ macro_rules! otlp_builder {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
                 let client =
-                    super::tls::reqwest_client(&tls, cfg.timeout).map_err(|e| err($signal, e))?;
+                    super::tls::http_client(&tls, cfg.timeout).map_err(|e| err($signal, e))?;
                 let client = super::http::CountingClient::new(
                     client,
                     $drops,

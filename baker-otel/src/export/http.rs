@@ -1,4 +1,4 @@
-//! The HTTP client under the OTLP/HTTP exporters: reqwest (rustls) plus the reading of OTLP
+//! The HTTP client under the OTLP/HTTP exporters: hyper with rustls (ring) plus the reading of OTLP
 //! partial-success responses, whose rejected items are counted in
 //! `baker_otel.exporter.dropped{reason="rejected"}` (the upstream exporter only logs them).
 
@@ -11,10 +11,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Wraps the reqwest client; reads the body of each successful export response.
+/// hyper's client over rustls (explicit ring config; plain TCP for `http://`).
+pub(crate) type HyperHttps = opentelemetry_http::hyper::HyperClient<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+>;
+
+/// Wraps the HTTP client; reads the body of each successful export response.
 #[derive(Debug)]
 pub(crate) struct CountingClient {
-    inner: reqwest::Client,
+    inner: HyperHttps,
     drops: Arc<Drops>,
     signal: crate::config::Signal,
     json: bool,
@@ -23,7 +28,7 @@ pub(crate) struct CountingClient {
 
 impl CountingClient {
     pub(crate) fn new(
-        inner: reqwest::Client,
+        inner: HyperHttps,
         drops: Arc<Drops>,
         signal: crate::config::Signal,
         json: bool,

@@ -118,13 +118,14 @@ pub(crate) fn tonic_config(
     c
 }
 
-/// The reqwest client for OTLP/HTTP: rustls (ring), system + webpki roots, the configured CA and
-/// client identity.
+/// The hyper client for OTLP/HTTP: rustls with an explicit ring provider (never the process-wide
+/// default, so nothing is installed and nothing depends on what the application installed),
+/// system + webpki roots, the configured CA and client identity; `http://` stays plain.
 #[cfg(feature = "otlp-http")]
-pub(crate) fn reqwest_client(
+pub(crate) fn http_client(
     l: &Loaded,
     timeout: std::time::Duration,
-) -> Result<reqwest::Client, String> {
+) -> Result<super::http::HyperHttps, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
@@ -154,9 +155,12 @@ pub(crate) fn reqwest_client(
         }
         None => builder.with_no_client_auth(),
     };
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .tls_backend_preconfigured(config)
-        .build()
-        .map_err(|e| format!("failed to build the HTTP client: {e}"))
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(opentelemetry_http::hyper::HyperClient::new(
+        connector, timeout, None,
+    ))
 }
