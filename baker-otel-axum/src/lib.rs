@@ -120,7 +120,9 @@ mod tracer;
 
 pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
-pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
+pub use layer::{
+    OtelLayer, OtelLayerBuilder, RequestHead, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER,
+};
 pub use metrics::DURATION_BUCKETS;
 pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};

@@ -84,6 +84,7 @@ mod accumulator;
 pub mod content;
 mod hashing;
 mod labels;
+mod ledger;
 mod macros;
 pub mod metrics;
 pub mod pricing;
@@ -109,6 +110,7 @@ pub use spans::tool::ToolSpan;
 pub use stream::{LlmStream, ReportsUsageFn};
 pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
+    MAX_ERROR_TYPES,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};
 
