@@ -272,15 +272,21 @@ pub const REDACTED: &str = "[REDACTED]";
 const MAX_JSON_DEPTH: usize = 64;
 
 impl Default for Redactor {
+    /// The [`DEFAULT_SECRET_PATTERNS`], compiled once per process.
     fn default() -> Self {
-        let patterns: Vec<String> = DEFAULT_SECRET_PATTERNS
-            .iter()
-            .map(|(_, p)| (*p).to_owned())
-            .collect();
-        Self::compile(patterns).unwrap_or_else(|_| Self {
-            rules: Arc::default(),
-            patterns: Arc::default(),
-        })
+        static DEFAULT: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                let patterns: Vec<String> = DEFAULT_SECRET_PATTERNS
+                    .iter()
+                    .map(|(_, p)| (*p).to_owned())
+                    .collect();
+                Self::compile(patterns).unwrap_or_else(|_| Self {
+                    rules: Arc::default(),
+                    patterns: Arc::default(),
+                })
+            })
+            .clone()
     }
 }
 
@@ -353,51 +359,59 @@ impl Redactor {
     /// assert_eq!(v[0]["arguments"], "{\"client_secret\":\"[REDACTED]\"}");
     /// ```
     pub fn redact_json(&self, value: &mut serde_json::Value) {
-        self.redact_value(value, 0);
+        let _ = self.redact_value(value, 0);
     }
 
-    fn redact_value(&self, value: &mut serde_json::Value, depth: usize) {
+    /// Redacts `value` in place; whether anything changed.
+    fn redact_value(&self, value: &mut serde_json::Value, depth: usize) -> bool {
         use serde_json::Value;
         match value {
             Value::String(s) => {
                 if let Some(inner) = self.redact_embedded_json(s, depth) {
+                    let changed = inner != *s;
                     *s = inner;
+                    changed
                 } else if let Cow::Owned(r) = self.redact(s) {
                     *s = r;
+                    true
+                } else {
+                    false
                 }
             }
-            Value::Array(items) => {
-                for v in items {
-                    self.redact_value(v, depth + 1);
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |c, v| self.redact_value(v, depth + 1) || c),
+            Value::Object(map) => map.iter_mut().fold(false, |c, (k, v)| {
+                if is_sensitive_key(k) && !v.is_null() && v.as_str() != Some(REDACTED) {
+                    *v = Value::String(REDACTED.to_owned());
+                    true
+                } else {
+                    self.redact_value(v, depth + 1) || c
                 }
-            }
-            Value::Object(map) => {
-                for (k, v) in map.iter_mut() {
-                    if is_sensitive_key(k) && !v.is_null() {
-                        *v = Value::String(REDACTED.to_owned());
-                    } else {
-                        self.redact_value(v, depth + 1);
-                    }
-                }
-            }
+            }),
             Value::Number(n) => {
-                let t = n.to_string();
-                if luhn_valid(&t) {
+                if luhn_valid(&n.to_string()) {
                     *value = Value::String(REDACTED.to_owned());
+                    true
+                } else {
+                    false
                 }
             }
-            Value::Null | Value::Bool(_) => {}
+            Value::Null | Value::Bool(_) => false,
         }
     }
 
-    /// A string holding a JSON object or array, redacted and serialised again.
+    /// A string holding a JSON object or array, redacted (serialised again only when something
+    /// was redacted, so untouched JSON keeps its exact text).
     fn redact_embedded_json(&self, s: &str, depth: usize) -> Option<String> {
         let t = s.trim_start();
         if depth >= MAX_JSON_DEPTH || !(t.starts_with('{') || t.starts_with('[')) {
             return None;
         }
         let mut inner: serde_json::Value = serde_json::from_str(t).ok()?;
-        self.redact_value(&mut inner, depth + 1);
+        if !self.redact_value(&mut inner, depth + 1) {
+            return Some(s.to_owned());
+        }
         serde_json::to_string(&inner).ok()
     }
 
