@@ -67,8 +67,14 @@ async fn tower_layer_default_sends_baggage_to_internal_hosts_only() {
     }
     for url in &urls[3..] {
         let h = headers_for(&seen, url);
-        assert!(h.contains_key("traceparent"), "{url}: trace context still goes");
-        assert!(!h.contains_key("baggage"), "{url}: no baggage to a third party");
+        assert!(
+            h.contains_key("traceparent"),
+            "{url}: trace context still goes"
+        );
+        assert!(
+            !h.contains_key("baggage"),
+            "{url}: no baggage to a third party"
+        );
     }
 }
 

@@ -346,7 +346,10 @@ impl<T: ?Sized> ViaNoRequest for &Probe<'_, T> {
 /// `_OTHER`.
 #[inline]
 pub fn model_or_other(model: Option<String>) -> StringValue {
-    model.map_or(StringValue::from(crate::usage::OTHER_ERROR), StringValue::from)
+    model.map_or(
+        StringValue::from(crate::usage::OTHER_ERROR),
+        StringValue::from,
+    )
 }
 
 /// Whether the current hub's content policy captures `kind` (checked before serialising).
@@ -377,15 +380,14 @@ impl<T: ?Sized> ViaNoArgJson for &Probe<'_, T> {
 
 /// Records the serialisable arguments of a `#[tool]` function: one argument as itself, several
 /// as an object keyed by parameter name.
-pub fn record_tool_arguments(span: &crate::ToolSpan, mut args: Vec<(&'static str, serde_json::Value)>) {
+pub fn record_tool_arguments(
+    span: &crate::ToolSpan,
+    mut args: Vec<(&'static str, serde_json::Value)>,
+) {
     let value = match args.len() {
         0 => return,
         1 => args.pop().map(|(_, v)| v).unwrap_or_default(),
-        _ => serde_json::Value::Object(
-            args.into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-        ),
+        _ => serde_json::Value::Object(args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
     };
     span.record_arguments_json(value);
 }
@@ -397,7 +399,10 @@ pub trait ViaOkJson {
 impl<T: serde::Serialize, E> ViaOkJson for &&Probe<'_, Result<T, E>> {
     #[inline]
     fn __baker_result_json(&self) -> Option<serde_json::Value> {
-        self.0.as_ref().ok().and_then(|v| serde_json::to_value(v).ok())
+        self.0
+            .as_ref()
+            .ok()
+            .and_then(|v| serde_json::to_value(v).ok())
     }
 }
 pub trait ViaRetJson {

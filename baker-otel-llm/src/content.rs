@@ -100,8 +100,14 @@ pub const DEFAULT_SECRET_PATTERNS: &[(&str, &str)] = &[
         "aws-secret-access-key",
         r#"(?i:aws)[\w.\-]{0,20}(?i:secret)[\w.\-]{0,20}["']?\s*(?::|=|:=|=>)\s*["']?(?P<s>[A-Za-z0-9/+=]{40})"#,
     ),
-    ("github-token", r"(?P<s>\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,})"),
-    ("gitlab-token", r"(?P<s>\bgl(?:pat|dt|rt|cbt|ptt|ft|soat)-[\w\-]{20,})"),
+    (
+        "github-token",
+        r"(?P<s>\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,})",
+    ),
+    (
+        "gitlab-token",
+        r"(?P<s>\bgl(?:pat|dt|rt|cbt|ptt|ft|soat)-[\w\-]{20,})",
+    ),
     ("slack-token", r"(?P<s>\bxox[abeoprs]-[A-Za-z0-9\-]{10,})"),
     (
         "slack-webhook-url",
@@ -116,7 +122,10 @@ pub const DEFAULT_SECRET_PATTERNS: &[(&str, &str)] = &[
     ("npm-token", r"(?P<s>\bnpm_[A-Za-z0-9]{36})"),
     ("pypi-token", r"(?P<s>pypi-AgEIcHlwaS5vcmc[\w\-]{50,})"),
     ("twilio-api-key", r"(?P<s>\bSK[0-9a-fA-F]{32}\b)"),
-    ("grafana-token", r"(?P<s>\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})"),
+    (
+        "grafana-token",
+        r"(?P<s>\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})",
+    ),
     (
         "jwt",
         r"(?P<s>\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,})",
@@ -335,9 +344,10 @@ impl Redactor {
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for rule in self.rules.iter() {
-            let next = match rule.re.replace_all(&out, |caps: &regex::Captures<'_>| {
-                redact_match(rule, caps)
-            }) {
+            let next = match rule
+                .re
+                .replace_all(&out, |caps: &regex::Captures<'_>| redact_match(rule, caps))
+            {
                 Cow::Owned(s) => Some(s),
                 Cow::Borrowed(_) => None,
             };

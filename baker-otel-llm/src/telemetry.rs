@@ -3,13 +3,13 @@
 
 use crate::content::CapturePolicy;
 use crate::labels::LabelCache;
+use crate::ledger::Ledger;
 use crate::metrics::{Instruments, MemoryStoreStats};
 use crate::pricing::{Cost, PriceOverride, Pricing, PricingBuilder, PricingError};
 use crate::semconv::{Names, SemconvMode};
 use baker_otel::config::EnvSource;
 use baker_otel::TelemetryHandle;
 use opentelemetry::KeyValue;
-use crate::ledger::Ledger;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 

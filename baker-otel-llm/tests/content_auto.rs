@@ -6,7 +6,9 @@
 
 use baker_otel::testing::Capture;
 use baker_otel_llm::content::CapturePolicy;
-use baker_otel_llm::{llm_call, tool, ClassifyError, LlmRequest, LlmTelemetry, ReportsUsage, Usage};
+use baker_otel_llm::{
+    llm_call, tool, ClassifyError, LlmRequest, LlmTelemetry, ReportsUsage, Usage,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct ChatRequest {
@@ -38,7 +40,9 @@ impl LlmRequest for ChatRequest {
     }
     fn input_messages(&self) -> Option<serde_json::Value> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        Some(serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": self.text}]}]))
+        Some(
+            serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": self.text}]}]),
+        )
     }
 }
 
@@ -57,7 +61,9 @@ impl ReportsUsage for ChatResponse {
     }
     fn output_messages(&self) -> Option<serde_json::Value> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        Some(serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": self.text}]}]))
+        Some(
+            serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": self.text}]}]),
+        )
     }
 }
 
@@ -147,17 +153,38 @@ async fn capture_on_records_messages_arguments_and_results_redacted() {
     lookup(7, "postgres://u:pw1234@db/x").await;
 
     let chat = capture.span("chat acme-large");
-    assert_eq!(s(Capture::attr(&chat, "gen_ai.request.model")).as_deref(), Some("acme-large"));
-    assert_eq!(s(Capture::attr(&chat, "gen_ai.request.temperature")).as_deref(), Some("0.25"));
-    assert_eq!(s(Capture::attr(&chat, "gen_ai.request.max_tokens")).as_deref(), Some("256"));
-    assert_eq!(s(Capture::attr(&chat, "baker.llm.role")).as_deref(), Some("user"));
+    assert_eq!(
+        s(Capture::attr(&chat, "gen_ai.request.model")).as_deref(),
+        Some("acme-large")
+    );
+    assert_eq!(
+        s(Capture::attr(&chat, "gen_ai.request.temperature")).as_deref(),
+        Some("0.25")
+    );
+    assert_eq!(
+        s(Capture::attr(&chat, "gen_ai.request.max_tokens")).as_deref(),
+        Some("256")
+    );
+    assert_eq!(
+        s(Capture::attr(&chat, "baker.llm.role")).as_deref(),
+        Some("user")
+    );
     let input = s(Capture::attr(&chat, "gen_ai.input.messages")).expect("input recorded");
     let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
     let content = parsed[0]["parts"][0]["content"].as_str().unwrap();
-    assert!(content.starts_with("hi, my DB_PASSWORD=[REDACTED]"), "{content}");
-    assert!(!input.contains("s3cr3t") && !input.contains("\"abc\""), "{input}");
+    assert!(
+        content.starts_with("hi, my DB_PASSWORD=[REDACTED]"),
+        "{content}"
+    );
+    assert!(
+        !input.contains("s3cr3t") && !input.contains("\"abc\""),
+        "{input}"
+    );
     let output = s(Capture::attr(&chat, "gen_ai.output.messages")).expect("output recorded");
-    assert!(output.contains("password=[REDACTED]") && !output.contains("hunter2"), "{output}");
+    assert!(
+        output.contains("password=[REDACTED]") && !output.contains("hunter2"),
+        "{output}"
+    );
 
     let tool = capture.span("execute_tool search");
     let args = s(Capture::attr(&tool, "gen_ai.tool.call.arguments")).expect("arguments");
@@ -168,7 +195,9 @@ async fn capture_on_records_messages_arguments_and_results_redacted() {
     let lookup = capture.span("execute_tool lookup");
     let args = s(Capture::attr(&lookup, "gen_ai.tool.call.arguments")).unwrap();
     assert_eq!(args, r#"{"id":7,"note":"postgres://u:[REDACTED]@db/x"}"#);
-    assert!(s(Capture::attr(&lookup, "gen_ai.tool.call.result")).unwrap().contains("[REDACTED]"));
+    assert!(s(Capture::attr(&lookup, "gen_ai.tool.call.result"))
+        .unwrap()
+        .contains("[REDACTED]"));
 }
 
 #[tokio::test]
@@ -182,8 +211,16 @@ async fn capture_off_serialises_nothing_and_records_the_error_type_only() {
         .unwrap();
     let ok = request("acme-off", "hello");
     let resp = complete(&ok).await.ok().unwrap();
-    assert_eq!(ok.asked.load(Ordering::SeqCst), 0, "input messages never built");
-    assert_eq!(resp.asked.load(Ordering::SeqCst), 0, "output messages never built");
+    assert_eq!(
+        ok.asked.load(Ordering::SeqCst),
+        0,
+        "input messages never built"
+    );
+    assert_eq!(
+        resp.asked.load(Ordering::SeqCst),
+        0,
+        "output messages never built"
+    );
     let bad = request("acme-off", "fail ?key=AIzaSyD-secret");
     assert!(complete(&bad).await.is_err());
     search(
@@ -207,12 +244,25 @@ async fn capture_off_serialises_nothing_and_records_the_error_type_only() {
     }
     let failed = spans
         .iter()
-        .find(|s| s.name == "chat acme-off" && matches!(s.status, opentelemetry::trace::Status::Error { .. }))
+        .find(|s| {
+            s.name == "chat acme-off"
+                && matches!(s.status, opentelemetry::trace::Status::Error { .. })
+        })
         .expect("the failed call");
-    assert_eq!(failed.status, opentelemetry::trace::Status::error(""), "no description");
-    assert_eq!(s(Capture::attr(failed, "error.type")).as_deref(), Some("_OTHER"), "free text is not a label");
+    assert_eq!(
+        failed.status,
+        opentelemetry::trace::Status::error(""),
+        "no description"
+    );
+    assert_eq!(
+        s(Capture::attr(failed, "error.type")).as_deref(),
+        Some("_OTHER"),
+        "free text is not a label"
+    );
     let everything = format!("{spans:?}{:?}", capture.json_lines());
-    assert!(!everything.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt") && !everything.contains("AIzaSyD"));
+    assert!(
+        !everything.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt") && !everything.contains("AIzaSyD")
+    );
 }
 
 #[tokio::test]
@@ -234,6 +284,12 @@ async fn with_capture_on_the_error_description_is_redacted() {
         panic!("{:?}", span.status)
     };
     assert!(description.contains("400 invalid request"), "{description}");
-    assert!(!description.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt"), "{description}");
-    assert!(!description.contains("AIzaSyD-secret-value"), "{description}");
+    assert!(
+        !description.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt"),
+        "{description}"
+    );
+    assert!(
+        !description.contains("AIzaSyD-secret-value"),
+        "{description}"
+    );
 }

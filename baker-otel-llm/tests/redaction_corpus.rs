@@ -62,7 +62,8 @@ fn every_corpus_secret_is_redacted_in_text_chat_messages_and_tool_arguments() {
         let plain = p.prepare(ContentKind::Input, &text).unwrap();
         assert!(!plain.contains(&secret), "text: {plain}");
         // In a chat message, serialised: JSON escaping must not help the secret survive.
-        let msg = serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": text}]}]);
+        let msg =
+            serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": text}]}]);
         let out = p.prepare(ContentKind::Input, &msg.to_string()).unwrap();
         assert!(!out.contains(&secret), "message: {out}");
         assert!(out.contains("[REDACTED]"), "message: {out}");
@@ -70,7 +71,9 @@ fn every_corpus_secret_is_redacted_in_text_chat_messages_and_tool_arguments() {
         assert!(!out.contains(&secret), "message value: {out}");
         // As a tool argument string.
         let args = serde_json::json!({"note": text, "n": 1});
-        let out = p.prepare(ContentKind::ToolArguments, &args.to_string()).unwrap();
+        let out = p
+            .prepare(ContentKind::ToolArguments, &args.to_string())
+            .unwrap();
         assert!(!out.contains(&secret), "tool args: {out}");
     }
 }
@@ -86,8 +89,18 @@ fn json_values_of_sensitive_keys_are_redacted_whatever_the_quoting() {
     );
     assert!(!out.contains("hunter2"), "{out}");
     assert!(out.contains("rows"), "{out}");
-    for key in ["pwd", "client_secret", "accessToken", "refresh-token", "AccountKey", "x-api-key", "Authorization", "private_key"] {
-        let mut v = serde_json::json!({ key: "value-that-must-go", "max_tokens": 5, "input_tokens": 7 });
+    for key in [
+        "pwd",
+        "client_secret",
+        "accessToken",
+        "refresh-token",
+        "AccountKey",
+        "x-api-key",
+        "Authorization",
+        "private_key",
+    ] {
+        let mut v =
+            serde_json::json!({ key: "value-that-must-go", "max_tokens": 5, "input_tokens": 7 });
         r.redact_json(&mut v);
         assert_eq!(v[key], "[REDACTED]", "{key}");
         assert_eq!(v["max_tokens"], 5, "not a secret");
@@ -101,9 +114,15 @@ fn json_values_of_sensitive_keys_are_redacted_whatever_the_quoting() {
 #[test]
 fn error_descriptions_follow_the_content_policy() {
     let e = "400 Bad Request: {\"api_key\": \"sk-proj-AbCdEfGhIjKlMnOpQrSt\"} at https://x.example/v1?key=abc123";
-    assert_eq!(CapturePolicy::none().error_description(ContentKind::Output, e), None);
+    assert_eq!(
+        CapturePolicy::none().error_description(ContentKind::Output, e),
+        None
+    );
     let d = policy().error_description(ContentKind::Output, e).unwrap();
-    assert!(!d.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt") && !d.contains("abc123"), "{d}");
+    assert!(
+        !d.contains("sk-proj-AbCdEfGhIjKlMnOpQrSt") && !d.contains("abc123"),
+        "{d}"
+    );
 }
 
 fn secret() -> impl Strategy<Value = (String, String)> {

@@ -259,7 +259,9 @@ mod tests {
 
     #[test]
     fn ten_thousand_subjects_make_a_bounded_number_of_names() {
-        let t = SubjectTemplates::new().pattern("jobs.{tenant}.agent").unwrap();
+        let t = SubjectTemplates::new()
+            .pattern("jobs.{tenant}.agent")
+            .unwrap();
         let mut names = std::collections::HashSet::new();
         for i in 0..10_000 {
             names.insert(t.apply(&format!("jobs.tenant{i}.agent")).to_string());
@@ -271,7 +273,11 @@ mod tests {
         assert!(names.contains("orders.{id}.created"));
         assert!(names.contains("sess.{id}"));
         assert!(names.contains("_OTHER"));
-        assert!(names.len() <= DEFAULT_MAX_DESTINATIONS + 1, "{}", names.len());
+        assert!(
+            names.len() <= DEFAULT_MAX_DESTINATIONS + 1,
+            "{}",
+            names.len()
+        );
     }
 
     #[test]

@@ -273,9 +273,16 @@ async fn ten_thousand_subjects_and_errors_make_bounded_series() {
     )));
     let errors: std::collections::HashSet<&str> = prom
         .lines()
-        .filter_map(|l| l.split_once("error_type=\"").map(|(_, r)| r.split('"').next().unwrap()))
+        .filter_map(|l| {
+            l.split_once("error_type=\"")
+                .map(|(_, r)| r.split('"').next().unwrap())
+        })
         .collect();
     assert!(errors.contains("_OTHER"), "free text is _OTHER");
-    assert!(errors.len() <= baker_otel_nats::MAX_ERROR_TYPES + 1, "{}", errors.len());
+    assert!(
+        errors.len() <= baker_otel_nats::MAX_ERROR_TYPES + 1,
+        "{}",
+        errors.len()
+    );
     assert!(!errors.iter().any(|e| e.contains("user")));
 }

@@ -145,7 +145,10 @@ mod tests {
         let mut out = HashSet::new();
         for i in 0..10_000 {
             out.insert(v.get(error_type(&format!("err_{i}"))).to_string());
-            out.insert(v.get(error_type(&format!("failed with id {i}"))).to_string());
+            out.insert(
+                v.get(error_type(&format!("failed with id {i}")))
+                    .to_string(),
+            );
         }
         assert_eq!(out.len(), 51, "50 kept + _OTHER");
         assert!(out.contains(OTHER));

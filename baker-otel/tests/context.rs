@@ -163,7 +163,10 @@ fn an_invalid_id_never_falls_back_to_the_inherited_one() {
     );
     assert!(!everything.contains("victim-conv"), "{everything}");
     assert!(!everything.contains("victim-job"), "{everything}");
-    assert!(capture.json_lines().iter().any(|l| l["message"] == "working"));
+    assert!(capture
+        .json_lines()
+        .iter()
+        .any(|l| l["message"] == "working"));
 
     // A valid id replaces the inherited one.
     let cx = BakerScope::from_context(inbound)

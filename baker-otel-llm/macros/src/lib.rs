@@ -38,11 +38,18 @@ const STRING_KEYS: &[&str] = &[
 /// `baker_otel_llm::ReportsUsage` (`Result<T, E>` when `T` does); `Err` sets `error.type`
 /// (from `ClassifyError`, else the error's type name) and an ERROR status.
 ///
-/// Arguments: `model` (required), `provider`, `operation`, `role`, `iteration`,
+/// Arguments: `model`, `provider`, `operation`, `role`, `iteration`,
 /// `temperature`, `max_tokens`, `top_p` — any expressions, evaluated when the call starts
 /// (they may use the function's parameters, e.g. `model = self.model.clone()`). Without
-/// `role = …`, the role comes from the first named parameter whose type implements
-/// `baker_otel_llm::LlmRequest` (and answers).
+/// `role = …`, `model = …`, `temperature = …` or `max_tokens = …`, each comes from the first
+/// named parameter whose type implements `baker_otel_llm::LlmRequest` (and answers; a model
+/// nobody names is `_OTHER`). `model` is required when the function has no parameter.
+///
+/// Content (only when the content policy captures that kind — nothing is serialised
+/// otherwise): `gen_ai.input.messages` from that parameter's `LlmRequest::input_messages`,
+/// `gen_ai.output.messages` from the return value's `ReportsUsage::output_messages`, both
+/// redacted on their parsed JSON. With capture off, an `Err` records its error type only, not
+/// its text.
 ///
 /// ```ignore
 /// #[llm_call(provider = "anthropic", model = "claude-sonnet-4-5")]
@@ -57,6 +64,12 @@ pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Traces a function or method as a tool execution: `execute_tool {name}` span (INTERNAL) and
 /// `baker.tool.duration`. `Err` sets `error.type` and an ERROR status.
+///
+/// When the content policy captures them (and only then are they serialised): the parameters
+/// that implement `serde::Serialize` become `gen_ai.tool.call.arguments` (one parameter as
+/// itself, several as an object keyed by name; others are skipped), and the `Ok` value (or the
+/// return value) that implements `Serialize` becomes `gen_ai.tool.call.result` — both redacted
+/// on their parsed JSON.
 ///
 /// Arguments: `name` (required), `call_id`, `tool_type`, `description`
 /// (`gen_ai.tool.description`), `iteration`.
@@ -166,7 +179,8 @@ fn parse_args(args: TokenStream2, kind: Kind) -> syn::Result<Vec<(syn::Ident, Ex
     let req = kind.required();
     let Some(pos) = out.iter().position(|(k, _)| k == req) else {
         if kind == Kind::Llm {
-            // `model` comes from the request (`LlmRequest::model`) — see `llm_request_probes`.
+            // `model` comes from the request (`LlmRequest::model`) — see `llm_request_probes`;
+            // `expand` checks that there is a parameter to ask.
             return Ok(out);
         }
         return Err(syn::Error::new(
@@ -212,6 +226,13 @@ fn expand(args: TokenStream2, item: TokenStream2, kind: Kind) -> syn::Result<Tok
         sig,
         block,
     } = func;
+    if kind == Kind::Llm && !args.iter().any(|(k, _)| k == "model") && param_idents(&sig).is_empty()
+    {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "#[llm_call] needs `model = ...` (e.g. #[llm_call(model = \"...\")]) or a parameter whose type implements `baker_otel_llm::LlmRequest`",
+        ));
+    }
     let ret_ty: Option<Type> = match &sig.output {
         ReturnType::Type(_, ty) if !contains_impl_trait(ty) => Some((**ty).clone()),
         ReturnType::Default => Some(syn::parse_quote!(())),

@@ -256,7 +256,11 @@ impl LlmSpan {
     /// span.record_input_messages_json(serde_json::json!([{"role": "user", "parts": []}]));
     /// ```
     pub fn record_input_messages_json(&self, messages: serde_json::Value) {
-        if let Some(v) = self.shared.capture.prepare_json(ContentKind::Input, messages) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::Input, messages)
+        {
             self.span.set_attribute(sc::GEN_AI_INPUT_MESSAGES, v);
         }
     }
@@ -268,7 +272,11 @@ impl LlmSpan {
     /// span.record_output_messages_json(serde_json::json!([{"role": "assistant", "parts": []}]));
     /// ```
     pub fn record_output_messages_json(&self, messages: serde_json::Value) {
-        if let Some(v) = self.shared.capture.prepare_json(ContentKind::Output, messages) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::Output, messages)
+        {
             self.span.set_attribute(sc::GEN_AI_OUTPUT_MESSAGES, v);
         }
     }

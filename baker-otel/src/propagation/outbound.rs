@@ -37,7 +37,13 @@ pub struct Destinations {
 }
 
 /// Domains treated as internal by [`Destinations::internal`].
-pub const INTERNAL_SUFFIXES: [&str; 5] = [".local", ".internal", ".localhost", ".svc", ".cluster.local"];
+pub const INTERNAL_SUFFIXES: [&str; 5] = [
+    ".local",
+    ".internal",
+    ".localhost",
+    ".svc",
+    ".cluster.local",
+];
 
 impl Destinations {
     /// Every destination.

@@ -126,7 +126,10 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         ("OTEL_TRACES_SAMPLER", "always_on".into()),
         ("OTEL_SDK_DISABLED", "false".into()),
         // Content capture on: messages and tool arguments/results are exported, redacted.
-        ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true".into()),
+        (
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "true".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -226,20 +229,32 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
             ))
             .header("content-type", "application/json")
             .header("traceparent", format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"))
-            .header("baggage", "gen_ai.conversation.id=victim-conv,baker.job.id=victim-job")
+            .header(
+                "baggage",
+                "gen_ai.conversation.id=victim-conv,baker.job.id=victim-job",
+            )
             .body(r#"{"message": "what is 2 + 2?"}"#)
             .send()
     };
     let rejected = forged("c".repeat(300)).await.expect("brain answers");
     assert_eq!(rejected.status().as_u16(), 400);
-    let rejected_trace = rejected.headers()["x-trace-id"].to_str().unwrap().to_owned();
-    assert_ne!(rejected_trace, CLIENT_TRACE, "the client does not choose the trace");
-    let body: serde_json::Value = rejected.json().await.unwrap();
+    let rejected_trace = rejected.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        rejected_trace, CLIENT_TRACE,
+        "the client does not choose the trace"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&rejected.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"], "invalid_conversation_id", "{body}");
     let attacker_conv = format!("conv-attacker-{id}");
     let accepted = forged(attacker_conv.clone()).await.expect("brain answers");
     assert_eq!(accepted.status().as_u16(), 200);
-    let accepted_trace = accepted.headers()["x-trace-id"].to_str().unwrap().to_owned();
+    let accepted_trace = accepted.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(accepted_trace, CLIENT_TRACE);
 
     // 3. A tool failure: the agent recovers and still replies.
@@ -684,7 +699,8 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     // cost line included) carries the client's ids; the accepted request ran under its own.
     let attack_spans = collector
         .wait_for_trace(&accepted_trace, Duration::from_secs(10), |s| {
-            s.iter().any(|s| s.service == "worker" && s.name == "invoke_agent baker-agent")
+            s.iter()
+                .any(|s| s.service == "worker" && s.name == "invoke_agent baker-agent")
         })
         .await;
     let attack_server = one(
@@ -729,7 +745,9 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     // the secrets in them are not.
     for c in chats.iter().chain([&route_call]) {
         for key in ["gen_ai.input.messages", "gen_ai.output.messages"] {
-            let v = c.attr_str(key).unwrap_or_else(|| panic!("{} lacks {key}", c.name));
+            let v = c
+                .attr_str(key)
+                .unwrap_or_else(|| panic!("{} lacks {key}", c.name));
             assert!(
                 serde_json::from_str::<serde_json::Value>(v).is_ok(),
                 "{key} is JSON: {v}"
@@ -743,11 +761,18 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     );
     for name in ["execute_tool memory_search", "execute_tool calculator"] {
         let t = one(&spans, "worker", None, name);
-        assert!(t.attr_str("gen_ai.tool.call.arguments").is_some(), "{name} arguments");
-        assert!(t.attr_str("gen_ai.tool.call.result").is_some(), "{name} result");
+        assert!(
+            t.attr_str("gen_ai.tool.call.arguments").is_some(),
+            "{name} arguments"
+        );
+        assert!(
+            t.attr_str("gen_ai.tool.call.result").is_some(),
+            "{name} result"
+        );
     }
     assert_eq!(
-        one(&spans, "worker", None, "execute_tool calculator").attr_str("gen_ai.tool.call.arguments"),
+        one(&spans, "worker", None, "execute_tool calculator")
+            .attr_str("gen_ai.tool.call.arguments"),
         Some(r#"{"expression":"6 * 7"}"#)
     );
     let exported = format!("{:?}{:?}", collector.spans(), collector.logs());
