@@ -243,7 +243,7 @@ pub fn luhn_valid(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Replaces secrets with `[REDACTED]`: in plain text with [`redact`](Self::redact), and in
@@ -388,9 +388,14 @@ impl Redactor {
                     false
                 }
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |c, v| self.redact_value(v, depth + 1) || c),
+            Value::Array(items) => {
+                // Every item, no short-circuit.
+                let mut changed = false;
+                for v in items {
+                    changed |= self.redact_value(v, depth + 1);
+                }
+                changed
+            }
             Value::Object(map) => map.iter_mut().fold(false, |c, (k, v)| {
                 if is_sensitive_key(k) && !v.is_null() && v.as_str() != Some(REDACTED) {
                     *v = Value::String(REDACTED.to_owned());
