@@ -293,3 +293,39 @@ async fn with_capture_on_the_error_description_is_redacted() {
         "{description}"
     );
 }
+
+#[test]
+fn ten_thousand_error_strings_make_bounded_series() {
+    let capture = Capture::new();
+    LlmTelemetry::builder(capture.telemetry())
+        .bundled_prices(false)
+        .build()
+        .unwrap();
+    capture.in_scope(|| {
+        for i in 0..10_000 {
+            let span = baker_otel_llm::llm_span!(model = "m-errors", provider = "acme");
+            span.record_error(&format!("code_{i}"));
+            let tool = baker_otel_llm::tool_span!("t-errors");
+            tool.record_error(&format!("timeout after {i} ms"));
+        }
+    });
+    let prom = capture.prometheus_text();
+    let errors: std::collections::HashSet<&str> = prom
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            l.split_once("error_type=\"")
+                .map(|(_, r)| r.split('"').next().unwrap())
+        })
+        .collect();
+    assert!(
+        errors.contains("_OTHER"),
+        "free text and values beyond the bound"
+    );
+    assert!(
+        errors.len() <= baker_otel_llm::MAX_ERROR_TYPES + 1,
+        "{} distinct error types",
+        errors.len()
+    );
+    assert!(!prom.contains("otel_metric_overflow"));
+}
