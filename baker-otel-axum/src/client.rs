@@ -2,7 +2,7 @@
 
 use crate::carrier::HeaderInjector;
 use crate::request::{known_method, url_without_query};
-use baker_otel::propagation::Propagation;
+use baker_otel::propagation::{OutboundPolicy, Propagation};
 use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
@@ -23,7 +23,26 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 
 /// Tower layer for HTTP *clients*: makes a CLIENT span `{METHOD}` per request (child of the
 /// current span) and injects its context (`traceparent`, `tracestate`, `baggage` with the
-/// Baker ids) into the request headers with the hub's propagation.
+/// Baker ids) into the request headers with the hub's propagation, **as the
+/// [`OutboundPolicy`] allows for the request's host**.
+///
+/// By default trace context goes to every host and baggage only to internal hosts (loopback
+/// and private addresses, single-label names, `.svc`/`.cluster.local`/`.internal`/`.local`
+/// domains): a call to an LLM provider or any third-party API never carries baggage — which,
+/// behind a public endpoint, may have come from a client. Change it with
+/// [`outbound_policy`](Self::outbound_policy):
+///
+/// ```
+/// use baker_otel::propagation::{Destinations, OutboundPolicy};
+/// # let capture = baker_otel::testing::Capture::new();
+/// # let telemetry = capture.telemetry();
+/// let layer = baker_otel_axum::OtelClientLayer::new(&telemetry).outbound_policy(
+///     OutboundPolicy::default()
+///         .baggage_to(Destinations::internal().and_hosts(["tools.partner.example"]))
+///         .trace_context_to(Destinations::internal()),
+/// );
+/// # let _ = layer;
+/// ```
 ///
 /// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
 /// user info, query or fragment), `http.response.status_code`, `error.type` (status code for
@@ -43,6 +62,7 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 #[derive(Debug, Clone)]
 pub struct OtelClientLayer {
     pub(crate) propagation: Propagation,
+    pub(crate) policy: std::sync::Arc<OutboundPolicy>,
 }
 
 impl OtelClientLayer {
@@ -56,7 +76,35 @@ impl OtelClientLayer {
     pub fn new(telemetry: &TelemetryHandle) -> Self {
         Self {
             propagation: telemetry.propagation().clone(),
+            policy: std::sync::Arc::new(OutboundPolicy::default()),
         }
+    }
+
+    /// Replaces the outbound propagation policy (default [`OutboundPolicy::default`]: trace
+    /// context everywhere, baggage to internal hosts only).
+    ///
+    /// ```
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelClientLayer::new(&telemetry)
+    ///     .outbound_policy(baker_otel::propagation::OutboundPolicy::everywhere());
+    /// ```
+    #[must_use]
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.policy = std::sync::Arc::new(policy);
+        self
+    }
+
+    /// The outbound propagation policy.
+    ///
+    /// ```
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let layer = baker_otel_axum::OtelClientLayer::new(&telemetry);
+    /// assert!(!layer.policy().sends_baggage_to(Some("api.openai.com")));
+    /// ```
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
     }
 }
 
@@ -67,6 +115,7 @@ impl<S> tower_layer::Layer<S> for OtelClientLayer {
         OtelClientService {
             inner,
             propagation: self.propagation.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
@@ -86,6 +135,7 @@ impl<S> tower_layer::Layer<S> for OtelClientLayer {
 pub struct OtelClientService<S> {
     inner: S,
     propagation: Propagation,
+    policy: std::sync::Arc<OutboundPolicy>,
 }
 
 /// Creates the CLIENT span for an outgoing request.
@@ -113,14 +163,24 @@ pub(crate) fn client_span(
     )
 }
 
-/// Injects the span's context (or the current one when the span is disabled) into `headers`.
-pub(crate) fn inject(propagation: &Propagation, span: &tracing::Span, headers: &mut HeaderMap) {
+/// Injects the span's context (or the current one when the span is disabled) into `headers`,
+/// the fields `policy` allows for `host`.
+pub(crate) fn inject(
+    propagation: &Propagation,
+    policy: &OutboundPolicy,
+    host: Option<&str>,
+    span: &tracing::Span,
+    headers: &mut HeaderMap,
+) {
     let cx = if span.is_disabled() {
         Context::current()
     } else {
         span.context()
     };
-    propagation.inject_context(&cx, &mut HeaderInjector(headers));
+    let mut carrier = HeaderInjector(headers);
+    propagation.inject_for(&cx, policy, host, |f, v| {
+        opentelemetry::propagation::Injector::set(&mut carrier, f.name(), v)
+    });
 }
 
 /// Records the response status (errors from 400 up, as for every client span).
@@ -160,7 +220,14 @@ where
         });
         let url = url_without_query(uri);
         let span = client_span(req.method(), uri.host(), port, url.as_deref());
-        inject(&self.propagation, &span, req.headers_mut());
+        let host = req.uri().host().map(str::to_owned);
+        inject(
+            &self.propagation,
+            &self.policy,
+            host.as_deref(),
+            &span,
+            req.headers_mut(),
+        );
         let inner = {
             let _e = span.enter();
             self.inner.call(req)

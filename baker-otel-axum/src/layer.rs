@@ -34,12 +34,103 @@ pub(crate) struct Shared {
     pub(crate) routes: RouteRegistry,
     /// Header names of the propagation fields (extraction is skipped when none is present).
     pub(crate) propagation_fields: Box<[HeaderName]>,
+    /// Which requests come from untrusted clients.
+    pub(crate) public: Public,
+    /// Client baggage keys kept on public requests.
+    pub(crate) baggage_allow: Box<[Cow<'static, str>]>,
+}
+
+/// Which requests are public (their inbound context untrusted).
+#[derive(Clone, Default)]
+pub(crate) enum Public {
+    #[default]
+    None,
+    All,
+    Fn(Arc<dyn Fn(&RequestHead<'_>) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for Public {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Public::None => "None",
+            Public::All => "All",
+            Public::Fn(_) => "Fn",
+        })
+    }
+}
+
+/// What a [`public_endpoint_fn`](OtelLayerBuilder::public_endpoint_fn) predicate sees of a
+/// request: its method, URI and headers (the body is not read).
+///
+/// ```
+/// let req = http::Request::get("/v1/chat").body(()).unwrap();
+/// let head = baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers());
+/// assert_eq!(head.uri().path(), "/v1/chat");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    method: &'a http::Method,
+    uri: &'a http::Uri,
+    headers: &'a http::HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A view of a request's head.
+    ///
+    /// ```
+    /// let req = http::Request::post("/x").body(()).unwrap();
+    /// let head = baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers());
+    /// assert_eq!(head.method(), http::Method::POST);
+    /// ```
+    pub fn new(method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Self {
+        Self {
+            method,
+            uri,
+            headers,
+        }
+    }
+    /// The request method.
+    ///
+    /// ```
+    /// let req = http::Request::get("/x").body(()).unwrap();
+    /// assert_eq!(baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers()).method(), http::Method::GET);
+    /// ```
+    pub fn method(&self) -> &'a http::Method {
+        self.method
+    }
+    /// The request URI (as received: usually path and query).
+    ///
+    /// ```
+    /// let req = http::Request::get("/x?a=1").body(()).unwrap();
+    /// assert_eq!(baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers()).uri().query(), Some("a=1"));
+    /// ```
+    pub fn uri(&self) -> &'a http::Uri {
+        self.uri
+    }
+    /// The request headers.
+    ///
+    /// ```
+    /// let req = http::Request::get("/x").header("x-internal", "1").body(()).unwrap();
+    /// assert!(baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers()).headers().contains_key("x-internal"));
+    /// ```
+    pub fn headers(&self) -> &'a http::HeaderMap {
+        self.headers
+    }
 }
 
 impl Shared {
     #[inline]
     pub(crate) fn is_excluded(&self, path: &str) -> bool {
         self.excluded.iter().any(|p| p.as_ref() == path)
+    }
+
+    #[inline]
+    pub(crate) fn is_public(&self, head: &RequestHead<'_>) -> bool {
+        match &self.public {
+            Public::None => false,
+            Public::All => true,
+            Public::Fn(f) => f(head),
+        }
     }
 }
 
@@ -137,6 +228,8 @@ pub struct OtelLayerBuilder {
     excluded: Vec<Cow<'static, str>>,
     metrics: bool,
     hub: TelemetryHandle,
+    public: Public,
+    baggage_allow: Vec<Cow<'static, str>>,
 }
 
 impl OtelLayerBuilder {
@@ -150,6 +243,8 @@ impl OtelLayerBuilder {
                 .collect(),
             metrics: true,
             hub: hub.clone(),
+            public: Public::None,
+            baggage_allow: Vec::new(),
         }
     }
 
@@ -229,6 +324,64 @@ impl OtelLayerBuilder {
         self
     }
 
+    /// Treats every request as coming from an untrusted client (a public API such as the
+    /// Brain): the server span starts a **new trace** (the client's `traceparent` cannot choose
+    /// the trace id, and its sampled flag does not force sampling — the sampler decides as for
+    /// a root), the client's span context is kept as a **span link**, and the client's
+    /// **baggage is dropped** except the keys of
+    /// [`public_baggage_allow_list`](Self::public_baggage_allow_list) — so a client cannot set
+    /// `gen_ai.conversation.id` / `baker.job.id` or push baggage to the services behind.
+    /// Same behaviour as Go's `otelhttp.WithPublicEndpoint`, plus the baggage filter.
+    /// Internal hops (NATS, workers, extensions) keep full propagation.
+    ///
+    /// ```
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry).public_endpoint(true);
+    /// ```
+    pub fn public_endpoint(mut self, on: bool) -> Self {
+        self.public = if on { Public::All } else { Public::None };
+        self
+    }
+
+    /// Decides per request whether it is public (see
+    /// [`public_endpoint`](Self::public_endpoint)), for services that serve both internal and
+    /// public callers (Go's `otelhttp.WithPublicEndpointFn`). Runs on every traced request.
+    ///
+    /// ```
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// // Trust only calls on the internal port's path prefix.
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry)
+    ///     .public_endpoint_fn(|req| !req.uri().path().starts_with("/internal/"));
+    /// ```
+    pub fn public_endpoint_fn(
+        mut self,
+        f: impl Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.public = Public::Fn(Arc::new(f));
+        self
+    }
+
+    /// Client baggage keys kept on public requests (default: none). Keep this to keys whose
+    /// values you would accept from anyone; never the Baker ids.
+    ///
+    /// ```
+    /// # let capture = baker_otel::testing::Capture::new();
+    /// # let telemetry = capture.telemetry();
+    /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry)
+    ///     .public_endpoint(true)
+    ///     .public_baggage_allow_list(["client.app_version"]);
+    /// ```
+    pub fn public_baggage_allow_list<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<Cow<'static, str>>,
+    {
+        self.baggage_allow = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Builds the layer.
     ///
     /// ```
@@ -256,6 +409,8 @@ impl OtelLayerBuilder {
                 user_agent: FirstSeen::default(),
                 routes: RouteRegistry::default(),
                 propagation_fields,
+                public: self.public,
+                baggage_allow: self.baggage_allow.into_boxed_slice(),
             }),
         }
     }

@@ -6,7 +6,10 @@
 //!   axum's [`MatchedPath`](axum::extract::MatchedPath) template (never the raw path; `{METHOD}`
 //!   alone when no route matched), with the stable HTTP semantic-convention attributes,
 //!   `error.type` and ERROR status on 5xx and service errors. Incoming `traceparent`,
-//!   `tracestate` and `baggage` are extracted with the hub's propagation and continue the trace.
+//!   `tracestate` and `baggage` are extracted with the hub's propagation and continue the trace —
+//!   except on **public endpoints** ([`OtelLayerBuilder::public_endpoint`],
+//!   [`OtelLayerBuilder::public_endpoint_fn`]), where the client's context becomes a span link
+//!   of a new trace and its baggage is dropped (or filtered by an allow-list).
 //! * `X-Trace-Id: <32 lowercase hex>` (configurable, plus optional W3C `traceresponse`) on every
 //!   response that passes through the layer — 404 fallback, 4xx/5xx, extractor rejections,
 //!   panics caught and timeouts produced by layers *inside* it (see [the layer order](OtelLayer)).
@@ -17,7 +20,9 @@
 //! * [`metrics_router`] / [`serve_metrics`] — `GET /metrics` (Prometheus text of
 //!   [`baker_otel::MetricsHandler`]) as an axum router or on its own address.
 //! * [`OtelClientLayer`] (and [`OtelClientLayer::send`] for reqwest, feature `reqwest`) — CLIENT spans
-//!   and context injection for outgoing calls.
+//!   and context injection for outgoing calls, by an
+//!   [`OutboundPolicy`](baker_otel::propagation::OutboundPolicy): baggage only to internal hosts
+//!   unless you allow more.
 //!
 //! # Design: an SDK span, attached as the current context
 //!
@@ -120,7 +125,9 @@ mod tracer;
 
 pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
-pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
+pub use layer::{
+    OtelLayer, OtelLayerBuilder, RequestHead, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER,
+};
 pub use metrics::DURATION_BUCKETS;
 pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};

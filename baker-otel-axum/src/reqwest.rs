@@ -6,7 +6,8 @@ use tracing::Instrument;
 
 impl OtelClientLayer {
     /// Sends a reqwest request inside a CLIENT span and with the current trace context injected
-    /// (same span and attributes as the tower layer). Feature `reqwest`.
+    /// as the layer's [`OutboundPolicy`](baker_otel::propagation::OutboundPolicy) allows for
+    /// the URL's host (same span, attributes and policy as the tower layer). Feature `reqwest`.
     ///
     /// ```no_run
     /// # async fn demo(telemetry: &baker_otel::Telemetry) -> Result<(), reqwest::Error> {
@@ -43,7 +44,14 @@ async fn send_traced(
         url.port_or_known_default(),
         Some(&full),
     );
-    inject(&layer.propagation, &span, req.headers_mut());
+    let host = req.url().host_str().map(str::to_owned);
+    inject(
+        &layer.propagation,
+        &layer.policy,
+        host.as_deref(),
+        &span,
+        req.headers_mut(),
+    );
     let result = client.execute(req).instrument(span.clone()).await;
     match &result {
         Ok(res) => record_status(&span, res.status()),

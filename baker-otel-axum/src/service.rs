@@ -98,17 +98,49 @@ impl RouteRef {
 
 /// Extracts the remote context only when a propagator field is present (no work otherwise).
 fn remote_context(shared: &Shared, headers: &http::HeaderMap) -> Option<Context> {
-    if !shared
-        .propagation_fields
-        .iter()
-        .any(|f| headers.contains_key(f))
-    {
+    if !has_fields(shared, headers) {
         return None;
     }
     let cx = shared
         .propagation
         .extract_with_context(&Context::new(), &HeaderExtractor(headers));
     (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
+}
+
+#[inline]
+fn has_fields(shared: &Shared, headers: &http::HeaderMap) -> bool {
+    shared
+        .propagation_fields
+        .iter()
+        .any(|f| headers.contains_key(f))
+}
+
+/// A public request's inbound context: the client's span context (for a link, never a parent)
+/// and a context holding only the allow-listed client baggage (no span: a new root).
+fn public_context(shared: &Shared, headers: &http::HeaderMap) -> (Option<SpanContext>, Context) {
+    if !has_fields(shared, headers) {
+        return (None, Context::new());
+    }
+    let extractor = HeaderExtractor(headers);
+    let values = baker_otel::propagation::FieldValues::from_extractor(&extractor);
+    let keep = |k: &str| shared.baggage_allow.iter().any(|a| a.as_ref() == k);
+    let cx = shared
+        .propagation
+        .extract_values_filtered(&Context::new(), &values, &keep);
+    let link = Some(cx.span().span_context().clone()).filter(SpanContext::is_valid);
+    let baggage: Vec<opentelemetry::baggage::KeyValueMetadata> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, m))| {
+            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+        })
+        .collect();
+    let root = if baggage.is_empty() {
+        Context::new()
+    } else {
+        Context::new().with_baggage(baggage)
+    };
+    (link, root)
 }
 
 /// Whether the `tracing` filter lets the server span through (`RUST_LOG` keeps control).
@@ -162,7 +194,17 @@ where
             (None, Some(r)) => Some(StringValue::from(r.to_owned())),
             (None, None) => None,
         };
-        let remote = remote_context(shared, req.headers());
+        let public = shared.is_public(&crate::layer::RequestHead::new(
+            req.method(),
+            req.uri(),
+            req.headers(),
+        ));
+        let (link, remote) = if public {
+            let (link, root) = public_context(shared, req.headers());
+            (link, Some(root))
+        } else {
+            (None, remote_context(shared, req.headers()))
+        };
 
         let (cx, recording) = if span_enabled() {
             let name = match state {
@@ -207,6 +249,9 @@ where
                 .with_kind(SpanKind::Server)
                 .with_start_time(start);
             builder.attributes = Some(attrs); // keeps the pre-sized Vec
+            if let Some(sc) = link {
+                builder.links = Some(vec![opentelemetry::trace::Link::with_context(sc)]);
+            }
             let parent = remote.unwrap_or_else(Context::current);
             let span = shared.tracer.build_with_context(builder, &parent);
             (Some(parent.with_span(span)), true)

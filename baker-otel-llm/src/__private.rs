@@ -3,6 +3,7 @@
 
 pub use ::core;
 pub use ::opentelemetry::StringValue;
+pub use ::serde_json::Value as JsonValue;
 pub use ::tracing;
 pub use ::tracing::Instrument;
 
@@ -258,6 +259,7 @@ pub trait DynReports {
     fn response_id(&self) -> Option<&str>;
     fn response_model(&self) -> Option<&str>;
     fn finish_reasons(&self) -> Vec<&str>;
+    fn output_messages(&self) -> Option<serde_json::Value>;
 }
 impl<T: ReportsUsage + ?Sized> DynReports for T {
     fn usage(&self) -> Option<crate::Usage> {
@@ -272,27 +274,152 @@ impl<T: ReportsUsage + ?Sized> DynReports for T {
     fn finish_reasons(&self) -> Vec<&str> {
         ReportsUsage::finish_reasons(self)
     }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        ReportsUsage::output_messages(self)
+    }
 }
 
 /// Autoref-specialization probe around a return value.
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
-// --- request role: Probe<T: LlmRequest> beats &Probe<T> ---
+// --- request role/model/parameters/messages: Probe<T: LlmRequest> beats &Probe<T> ---
 pub trait ViaRequest {
     fn __baker_role(&self) -> Option<String>;
+    fn __baker_model(&self) -> Option<String>;
+    fn __baker_temperature(&self) -> Option<f64>;
+    fn __baker_max_tokens(&self) -> Option<u64>;
+    fn __baker_input_messages(&self) -> Option<serde_json::Value>;
 }
 impl<T: crate::LlmRequest + ?Sized> ViaRequest for Probe<'_, T> {
     #[inline]
     fn __baker_role(&self) -> Option<String> {
         self.0.role().map(str::to_owned)
     }
+    #[inline]
+    fn __baker_model(&self) -> Option<String> {
+        self.0.model().map(str::to_owned)
+    }
+    #[inline]
+    fn __baker_temperature(&self) -> Option<f64> {
+        self.0.temperature()
+    }
+    #[inline]
+    fn __baker_max_tokens(&self) -> Option<u64> {
+        self.0.max_tokens()
+    }
+    #[inline]
+    fn __baker_input_messages(&self) -> Option<serde_json::Value> {
+        self.0.input_messages()
+    }
 }
 pub trait ViaNoRequest {
     fn __baker_role(&self) -> Option<String>;
+    fn __baker_model(&self) -> Option<String>;
+    fn __baker_temperature(&self) -> Option<f64>;
+    fn __baker_max_tokens(&self) -> Option<u64>;
+    fn __baker_input_messages(&self) -> Option<serde_json::Value>;
 }
 impl<T: ?Sized> ViaNoRequest for &Probe<'_, T> {
     #[inline]
     fn __baker_role(&self) -> Option<String> {
+        None
+    }
+    #[inline]
+    fn __baker_model(&self) -> Option<String> {
+        None
+    }
+    #[inline]
+    fn __baker_temperature(&self) -> Option<f64> {
+        None
+    }
+    #[inline]
+    fn __baker_max_tokens(&self) -> Option<u64> {
+        None
+    }
+    #[inline]
+    fn __baker_input_messages(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// `gen_ai.request.model` of an `#[llm_call]` without `model = …`: from the request, else
+/// `_OTHER`.
+#[inline]
+pub fn model_or_other(model: Option<String>) -> StringValue {
+    model.map_or(
+        StringValue::from(crate::usage::OTHER_ERROR),
+        StringValue::from,
+    )
+}
+
+/// Whether the current hub's content policy captures `kind` (checked before serialising).
+#[inline]
+pub fn captures(kind: crate::content::ContentKind) -> bool {
+    crate::telemetry::shared().capture.enabled(kind)
+}
+
+// --- tool arguments: Probe<T: Serialize> beats &Probe<T> ---
+pub trait ViaArgJson {
+    fn __baker_arg_json(&self) -> Option<serde_json::Value>;
+}
+impl<T: serde::Serialize + ?Sized> ViaArgJson for Probe<'_, T> {
+    #[inline]
+    fn __baker_arg_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.0).ok()
+    }
+}
+pub trait ViaNoArgJson {
+    fn __baker_arg_json(&self) -> Option<serde_json::Value>;
+}
+impl<T: ?Sized> ViaNoArgJson for &Probe<'_, T> {
+    #[inline]
+    fn __baker_arg_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// Records the serialisable arguments of a `#[tool]` function: one argument as itself, several
+/// as an object keyed by parameter name.
+pub fn record_tool_arguments(
+    span: &crate::ToolSpan,
+    mut args: Vec<(&'static str, serde_json::Value)>,
+) {
+    let value = match args.len() {
+        0 => return,
+        1 => args.pop().map(|(_, v)| v).unwrap_or_default(),
+        _ => serde_json::Value::Object(args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+    };
+    span.record_arguments_json(value);
+}
+
+// --- tool result: Ok(T: Serialize) > T: Serialize > nothing; call on `&&&Probe` ---
+pub trait ViaOkJson {
+    fn __baker_result_json(&self) -> Option<serde_json::Value>;
+}
+impl<T: serde::Serialize, E> ViaOkJson for &&Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __baker_result_json(&self) -> Option<serde_json::Value> {
+        self.0
+            .as_ref()
+            .ok()
+            .and_then(|v| serde_json::to_value(v).ok())
+    }
+}
+pub trait ViaRetJson {
+    fn __baker_result_json(&self) -> Option<serde_json::Value>;
+}
+impl<T: serde::Serialize + ?Sized> ViaRetJson for &Probe<'_, T> {
+    #[inline]
+    fn __baker_result_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.0).ok()
+    }
+}
+pub trait ViaNoRetJson {
+    fn __baker_result_json(&self) -> Option<serde_json::Value>;
+}
+impl<T: ?Sized> ViaNoRetJson for Probe<'_, T> {
+    #[inline]
+    fn __baker_result_json(&self) -> Option<serde_json::Value> {
         None
     }
 }

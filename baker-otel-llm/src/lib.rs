@@ -85,6 +85,7 @@ pub mod adapters;
 pub mod content;
 mod hashing;
 mod labels;
+mod ledger;
 mod macros;
 pub mod metrics;
 pub mod pricing;
@@ -110,6 +111,7 @@ pub use spans::tool::ToolSpan;
 pub use stream::{ChunkMeta, ClassifiedMeta, LlmStream, NoMeta, ReportsMeta, ReportsUsageFn};
 pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
+    MAX_ERROR_TYPES,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};
 

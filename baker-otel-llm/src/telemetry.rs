@@ -3,13 +3,13 @@
 
 use crate::content::CapturePolicy;
 use crate::labels::LabelCache;
+use crate::ledger::Ledger;
 use crate::metrics::{Instruments, MemoryStoreStats};
 use crate::pricing::{Cost, PriceOverride, Pricing, PricingBuilder, PricingError};
 use crate::semconv::{Names, SemconvMode};
 use baker_otel::config::EnvSource;
 use baker_otel::TelemetryHandle;
 use opentelemetry::KeyValue;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -88,6 +88,8 @@ pub struct LlmTelemetryBuilder {
     default_provider: Option<String>,
     job_budget: Option<Budget>,
     conversation_budget: Option<Budget>,
+    conversation_capacity: usize,
+    conversation_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for LlmTelemetryBuilder {
@@ -110,6 +112,8 @@ impl LlmTelemetryBuilder {
             default_provider: None,
             job_budget: None,
             conversation_budget: None,
+            conversation_capacity: crate::ledger::DEFAULT_CAPACITY,
+            conversation_ttl: crate::ledger::DEFAULT_TTL,
         }
     }
     /// Reads variables from `env` instead of the hub's environment (tests).
@@ -170,6 +174,26 @@ impl LlmTelemetryBuilder {
     /// Per-conversation budget (also `BAKER_LLM_CONVERSATION_BUDGET_USD`), tracked in this process.
     pub fn conversation_budget(mut self, b: Budget) -> Self {
         self.conversation_budget = Some(b);
+        self
+    }
+    /// Bounds the per-conversation cost state (default 10 000 conversations, 24 h idle expiry).
+    /// When full, the least-recently-used conversation seen only once is forgotten first; a
+    /// conversation charged at least twice is kept over new ids, so a flood of new (or forged)
+    /// conversation ids cannot reset the totals of conversations in use. Nothing is ever
+    /// cleared as a whole.
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let _llm = baker_otel_llm::LlmTelemetry::builder(capture.telemetry())
+    ///     .conversation_budget(baker_otel_llm::Budget::usd(1.0))
+    ///     .conversation_state(50_000, std::time::Duration::from_secs(3600))
+    ///     .bundled_prices(false)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn conversation_state(mut self, capacity: usize, idle_ttl: std::time::Duration) -> Self {
+        self.conversation_capacity = capacity;
+        self.conversation_ttl = idle_ttl;
         self
     }
 
@@ -242,12 +266,20 @@ impl LlmTelemetryBuilder {
             default_provider: opentelemetry::StringValue::from(Arc::<str>::from(provider)),
             job_budget,
             conversation_budget,
-            conversations: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(Ledger::new(
+                self.conversation_capacity,
+                self.conversation_ttl,
+            )),
             next_store: AtomicU64::new(1),
+            error_types: baker_otel::cardinality::BoundedValues::new(MAX_ERROR_TYPES),
             labels: LabelCache::default(),
         })
     }
 }
+
+/// Bound on distinct `error.type` values of one hub's GenAI spans and metrics; further values
+/// are recorded as `_OTHER`.
+pub const MAX_ERROR_TYPES: usize = 50;
 
 /// Instrumentation scope of the GenAI instruments.
 pub const SCOPE: &str = "baker-otel-llm";
@@ -261,13 +293,13 @@ pub(crate) struct Shared {
     pub(crate) default_provider: opentelemetry::StringValue,
     pub(crate) job_budget: Option<Budget>,
     pub(crate) conversation_budget: Option<Budget>,
-    conversations: Mutex<HashMap<String, f64>>,
+    conversations: Mutex<Ledger>,
+    /// Distinct `error.type` values of this hub's GenAI spans and metrics (bounded).
+    pub(crate) error_types: baker_otel::cardinality::BoundedValues,
     next_store: AtomicU64,
     /// Metric attribute sets and dynamic span names of the LLM hot path.
     pub(crate) labels: LabelCache,
 }
-
-const MAX_CONVERSATIONS: usize = 10_000;
 
 impl Shared {
     /// Adds `cost` to the in-process total of `conversation` and enforces the budget.
@@ -281,15 +313,9 @@ impl Shared {
         let Ok(mut map) = self.conversations.lock() else {
             return;
         };
-        if map.len() >= MAX_CONVERSATIONS && !map.contains_key(conversation) {
-            map.clear(); // bounded memory: forget old conversations
-        }
-        let total = map.entry(conversation.to_owned()).or_insert(0.0);
-        let before = *total;
-        *total += cost.amount;
-        if before <= b.amount && *total > b.amount {
-            let total = *total;
-            drop(map);
+        let (before, total) = map.add(conversation, cost.amount, std::time::Instant::now());
+        drop(map);
+        if before <= b.amount && total > b.amount {
             self.instruments
                 .budget_exceeded
                 .add(1, &[KeyValue::new("scope", "conversation")]);

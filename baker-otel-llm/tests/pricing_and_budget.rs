@@ -211,3 +211,43 @@ fn memory_store_gauges_report_callback_values() {
         "callback no longer runs after the registration is dropped"
     );
 }
+
+/// A flood of new conversation ids (issue #14) cannot reset the budget of a conversation in
+/// use: it still goes over its budget exactly when its own cost does.
+#[test]
+fn a_flood_of_conversation_ids_does_not_reset_a_real_budget() {
+    let capture = Capture::new();
+    LlmTelemetry::builder(capture.telemetry())
+        .conversation_budget(Budget::usd(0.1))
+        .conversation_state(100, std::time::Duration::from_secs(3600))
+        .price_override(baker_otel_llm::PriceOverride::new("flood-model", 1.0, 1.0))
+        .build()
+        .unwrap();
+    let call = |conv: &str, tokens: u64| {
+        BakerScope::current().conversation_id(conv).in_scope(|| {
+            let s = llm_span!(model = "flood-model");
+            s.record_usage(Usage {
+                input_tokens: tokens,
+                output_tokens: 0,
+                ..Default::default()
+            });
+        });
+    };
+    capture.in_scope(|| {
+        // $1 per million input tokens: 40 000 tokens = $0.04.
+        call("real-conv", 40_000);
+        call("real-conv", 40_000); // $0.08, used twice: protected
+        for i in 0..10_000 {
+            call(&format!("forged-{i}"), 1);
+        }
+        assert_eq!(capture.metric_total("baker.llm.budget.exceeded"), None);
+        call("real-conv", 40_000); // $0.12 > $0.10 only if the $0.08 survived
+    });
+    assert_eq!(capture.metric_total("baker.llm.budget.exceeded"), Some(1.0));
+    let warn = capture
+        .json_lines()
+        .into_iter()
+        .find(|l| l["message"] == "conversation cost budget exceeded")
+        .expect("the real conversation went over");
+    assert_eq!(warn["conversation_id"], "real-conv");
+}

@@ -3,7 +3,6 @@
 
 use crate::instruments::system;
 use crate::spans::{self, MSG_ID_HEADER, TARGET};
-use crate::subject::destination_name;
 use crate::{propagation, NatsTelemetry};
 use futures_util::Stream;
 use opentelemetry::KeyValue;
@@ -120,7 +119,7 @@ impl<M: ReceivedMessage> Traced<M> {
     /// ```
     pub fn new(message: M, group: Option<String>, tel: NatsTelemetry) -> Self {
         let msg = message.nats_message();
-        let dest = destination_name(&msg.subject).to_owned();
+        let dest = tel.destination(&msg.subject).to_string();
         let delivery = message.delivery();
         let group = group.or_else(|| delivery.map(|d| d.consumer.to_owned()));
         let msg_id = msg
@@ -204,10 +203,15 @@ impl<M> Traced<M> {
     /// ```no_run
     /// # fn f(mut m: baker_otel_nats::Traced<async_nats::Message>) { m.set_error("invalid_payload"); }
     /// ```
+    ///
+    /// `error_type` is normalised to a short token (free text becomes `_OTHER`) and at most
+    /// [`MAX_ERROR_TYPES`](crate::MAX_ERROR_TYPES) distinct values are kept, so a
+    /// label cannot be minted per message.
     pub fn set_error(&mut self, error_type: impl Into<String>) {
-        let t = error_type.into();
+        let raw = error_type.into();
+        let t = self.tel.error_type(&raw);
         spans::record_error(&self.span, &t, &t);
-        self.error_type = Some(t);
+        self.error_type = Some(t.to_string());
     }
 
     /// Runs `f` inside the `process` span.

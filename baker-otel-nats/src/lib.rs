@@ -57,8 +57,11 @@ pub use jetstream::{TracedJetStream, TracedPublishAck};
 pub use publish::TracedClient;
 pub use queue_depth::{QueueDepth, QueueDepthBuilder, QueueDepthError, QUEUE_DEPTH, QUEUE_STATE};
 pub use spans::{MSG_ID_HEADER, TARGET};
-pub use subject::{destination_name, INBOX_TEMPLATE};
-pub use telemetry::{NatsTelemetry, SCOPE};
+pub use subject::{
+    destination_name, SubjectPatternError, SubjectTemplates, DEFAULT_MAX_DESTINATIONS, ID_TOKEN,
+    INBOX_TEMPLATE,
+};
+pub use telemetry::{NatsTelemetry, MAX_ERROR_TYPES, SCOPE};
 
 /// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
 #[cfg(doctest)]

@@ -13,7 +13,6 @@
 use crate::instruments::{system, Instruments};
 use crate::propagation;
 use crate::spans::{self, msg_id, Op};
-use crate::subject::destination_name;
 use crate::NatsTelemetry;
 use async_nats::HeaderMap;
 use opentelemetry::KeyValue;
@@ -59,10 +58,10 @@ impl SendGuard {
         payload_len: usize,
         headers: &mut HeaderMap,
     ) -> Self {
-        let dest = destination_name(subject);
-        let span = spans::client_span(op, dest, payload_len, msg_id(headers));
+        let dest = tel.destination(subject);
+        let span = spans::client_span(op, &dest, payload_len, msg_id(headers));
         propagation::inject_context(&tel.propagation, &spans::context_of(&span), headers);
-        Self::new(tel.inst.clone(), op, dest, span)
+        Self::new(tel.inst.clone(), op, &dest, span)
     }
 
     /// Starts timing `op` to `dest`, traced by `span`; dropping it now records a cancellation.

@@ -1,7 +1,8 @@
 //! [`NatsTelemetry`]: the instruments and propagation every wrapper uses, from the hub.
 
 use crate::instruments::Instruments;
-use crate::{TracedClient, TracedJetStream};
+use crate::{SubjectTemplates, TracedClient, TracedJetStream};
+use baker_otel::cardinality::BoundedValues;
 use baker_otel::propagation::Propagation;
 use baker_otel::TelemetryHandle;
 use opentelemetry::metrics::Meter;
@@ -25,7 +26,12 @@ pub const SCOPE: &str = "baker-otel-nats";
 pub struct NatsTelemetry {
     pub(crate) inst: Arc<Instruments>,
     pub(crate) propagation: Propagation,
+    pub(crate) subjects: Arc<SubjectTemplates>,
+    pub(crate) error_types: BoundedValues,
 }
+
+/// Bound on distinct `error.type` values set with [`Traced::set_error`](crate::Traced::set_error).
+pub const MAX_ERROR_TYPES: usize = 50;
 
 impl NatsTelemetry {
     /// Instruments on `telemetry`'s meter provider, propagation with its propagators
@@ -39,7 +45,46 @@ impl NatsTelemetry {
         Self {
             inst: Arc::new(Instruments::new(telemetry.meter(SCOPE))),
             propagation: telemetry.propagation().clone(),
+            subjects: Arc::new(SubjectTemplates::new()),
+            error_types: BoundedValues::new(MAX_ERROR_TYPES),
         }
+    }
+
+    /// How subjects become destination names in span names and metric labels (default:
+    /// [`SubjectTemplates::new`] — inbox collapse, id collapse, at most
+    /// [`DEFAULT_MAX_DESTINATIONS`](crate::DEFAULT_MAX_DESTINATIONS) names). Declare the
+    /// subjects that carry tenants or other variable tokens:
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry()).subject_templates(
+    ///     baker_otel_nats::SubjectTemplates::new().pattern("jobs.{tenant}.agent").unwrap(),
+    /// );
+    /// assert_eq!(&*nats.destination("jobs.acme.agent"), "jobs.{tenant}.agent");
+    /// ```
+    #[must_use]
+    pub fn subject_templates(mut self, templates: SubjectTemplates) -> Self {
+        self.subjects = Arc::new(templates);
+        self
+    }
+
+    /// The destination name `subject` gets in span names and metric labels.
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry());
+    /// assert_eq!(&*nats.destination("_INBOX.x.1"), "_INBOX");
+    /// ```
+    pub fn destination(&self, subject: &str) -> Arc<str> {
+        self.subjects.apply(subject)
+    }
+
+    /// A user-supplied `error.type` normalised and bounded (see
+    /// [`baker_otel::cardinality::error_type`]; beyond [`MAX_ERROR_TYPES`] distinct values,
+    /// `_OTHER`).
+    pub(crate) fn error_type(&self, raw: &str) -> Arc<str> {
+        self.error_types
+            .get(baker_otel::cardinality::error_type(raw))
     }
 
     /// Wraps a core NATS client.

@@ -214,3 +214,75 @@ async fn failed_request_marks_the_span_and_returns_the_error_unchanged() {
         .prometheus_text()
         .contains("error_type=\"NoResponders\""));
 }
+
+/// Issue #14: 10 000 distinct subjects and error strings from a wildcard subscription create a
+/// bounded number of metric series (no `otel.metric.overflow`, real series keep updating).
+#[tokio::test]
+async fn ten_thousand_subjects_and_errors_make_bounded_series() {
+    let cap = Capture::new();
+    let _g = cap.set_default();
+    let nats = telemetry(&cap).subject_templates(
+        baker_otel_nats::SubjectTemplates::new()
+            .pattern("{run}.jobs.{tenant}.agent")
+            .unwrap(),
+    );
+    let client = nats.client(connect().await);
+    let root = unique("card");
+    let mut sub = client.subscribe(format!("{root}.>")).await.unwrap();
+    client.inner().flush().await.unwrap();
+    let n = 10_000;
+    for i in 0..n {
+        let subject = match i % 4 {
+            0 => format!("{root}.jobs.tenant{i}.agent"),
+            1 => format!("{root}.orders.{i}.created"),
+            2 => format!("{root}.sess.{:032x}", i as u128 * 7919 + 1),
+            _ => format!("{root}.free.word{i}x"),
+        };
+        client.publish(subject, "x".into()).await.unwrap();
+    }
+    client.inner().flush().await.unwrap();
+    for i in 0..n {
+        let mut msg = within(sub.next()).await.unwrap();
+        msg.set_error(format!("failed for user {i}"));
+        if i % 2 == 0 {
+            msg.set_error(format!("code_{i}"));
+        }
+    }
+    let prom = cap.prometheus_text();
+    let series = |metric: &str| {
+        prom.lines()
+            .filter(|l| l.starts_with(&format!("{metric}{{")))
+            .count()
+    };
+    let sent = series("messaging_client_sent_messages_total");
+    let processed = series("messaging_process_duration_seconds_count");
+    assert!(
+        sent <= baker_otel_nats::DEFAULT_MAX_DESTINATIONS + 1,
+        "{sent} sent series"
+    );
+    assert!(
+        processed
+            <= (baker_otel_nats::DEFAULT_MAX_DESTINATIONS + 1)
+                * (baker_otel_nats::MAX_ERROR_TYPES + 1),
+        "{processed} process series"
+    );
+    assert!(!prom.contains("otel_metric_overflow"), "no overflow");
+    assert!(prom.contains("messaging_destination_name=\"{run}.jobs.{tenant}.agent\""));
+    assert!(prom.contains(&format!(
+        "messaging_destination_name=\"{root}.orders.{{id}}.created\""
+    )));
+    let errors: std::collections::HashSet<&str> = prom
+        .lines()
+        .filter_map(|l| {
+            l.split_once("error_type=\"")
+                .map(|(_, r)| r.split('"').next().unwrap())
+        })
+        .collect();
+    assert!(errors.contains("_OTHER"), "free text is _OTHER");
+    assert!(
+        errors.len() <= baker_otel_nats::MAX_ERROR_TYPES + 1,
+        "{}",
+        errors.len()
+    );
+    assert!(!errors.iter().any(|e| e.contains("user")));
+}

@@ -14,6 +14,29 @@
 //! });
 //! assert_eq!(context::conversation_id(), None);
 //! ```
+//!
+//! # The application's ids always win
+//!
+//! An id set here replaces whatever the context inherited (e.g. baggage a client sent). An id
+//! that cannot be carried — empty, longer than [`MAX_ID_LEN`] bytes, or with control characters —
+//! is never silently replaced by the inherited value: [`BakerScope::try_conversation_id`] /
+//! [`BakerScope::try_job_id`] return an [`InvalidId`] error (reject the request), and the
+//! infallible [`BakerScope::conversation_id`] / [`BakerScope::job_id`] *remove* the inherited
+//! value and log a warning, so the scope carries no id rather than someone else's.
+//!
+//! ```
+//! use baker_otel::context::{self, BakerScope, InvalidId};
+//! use opentelemetry::baggage::BaggageExt;
+//!
+//! // A client sent `baggage: gen_ai.conversation.id=victim-conv`.
+//! let inbound = opentelemetry::Context::new()
+//!     .with_baggage([opentelemetry::KeyValue::new(context::CONVERSATION_ID, "victim-conv")]);
+//! let too_long = "x".repeat(300);
+//! let err = BakerScope::from_context(inbound.clone()).try_conversation_id(too_long.clone()).unwrap_err();
+//! assert!(matches!(err, InvalidId::TooLong { len: 300, .. }));
+//! let cx = BakerScope::from_context(inbound).conversation_id(too_long).context();
+//! assert_eq!(context::ids(&cx).0, None); // not "victim-conv"
+//! ```
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;
@@ -25,8 +48,65 @@ pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// Baggage key and span attribute of the job id.
 pub const JOB_ID: &str = "baker.job.id";
 
-/// Largest id kept; longer values (e.g. hostile baggage) are ignored.
-const MAX_ID_LEN: usize = 256;
+/// Largest id (bytes) carried; longer values (e.g. hostile baggage) are ignored on read and
+/// rejected on write.
+pub const MAX_ID_LEN: usize = 256;
+
+/// Why an id given to [`BakerScope`] cannot be used.
+///
+/// ```
+/// use baker_otel::context::{validate_id, InvalidId, CONVERSATION_ID};
+/// assert_eq!(validate_id(CONVERSATION_ID, ""), Err(InvalidId::Empty { key: CONVERSATION_ID }));
+/// assert!(validate_id(CONVERSATION_ID, "conv-42").is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidId {
+    /// The id is empty.
+    #[error("{key} is empty")]
+    Empty {
+        /// Baggage key of the id.
+        key: &'static str,
+    },
+    /// The id is longer than [`MAX_ID_LEN`] bytes.
+    #[error("{key} is {len} bytes long (at most {max})", max = MAX_ID_LEN)]
+    TooLong {
+        /// Baggage key of the id.
+        key: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The id contains a control character.
+    #[error("{key} contains a control character")]
+    ControlCharacter {
+        /// Baggage key of the id.
+        key: &'static str,
+    },
+}
+
+/// Checks that `value` can be carried as the id `key` (non-empty, at most [`MAX_ID_LEN`] bytes,
+/// no control characters).
+///
+/// ```
+/// use baker_otel::context::{validate_id, InvalidId, JOB_ID};
+/// assert_eq!(validate_id(JOB_ID, &"j".repeat(257)), Err(InvalidId::TooLong { key: JOB_ID, len: 257 }));
+/// assert_eq!(validate_id(JOB_ID, "a\nb"), Err(InvalidId::ControlCharacter { key: JOB_ID }));
+/// ```
+pub fn validate_id(key: &'static str, value: &str) -> Result<(), InvalidId> {
+    if value.is_empty() {
+        return Err(InvalidId::Empty { key });
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(InvalidId::TooLong {
+            key,
+            len: value.len(),
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(InvalidId::ControlCharacter { key });
+    }
+    Ok(())
+}
 
 /// Builder for a context carrying Baker ids on top of an existing [`Context`].
 #[derive(Debug, Clone)]
@@ -48,28 +128,93 @@ impl BakerScope {
         Self { cx }
     }
 
-    /// Sets the conversation id.
+    /// Sets the conversation id, replacing any inherited one. An invalid id (see
+    /// [`validate_id`]) removes the inherited id instead and logs a warning: the scope then
+    /// carries no conversation id — never the inherited one. Use
+    /// [`try_conversation_id`](Self::try_conversation_id) to reject the input instead.
+    ///
+    /// ```
+    /// use baker_otel::context::{self, BakerScope};
+    /// let cx = BakerScope::from_context(opentelemetry::Context::new()).conversation_id("c1").context();
+    /// assert_eq!(context::ids(&cx).0.as_deref(), Some("c1"));
+    /// ```
     pub fn conversation_id(self, id: impl Into<String>) -> Self {
-        self.with(CONVERSATION_ID, id.into())
+        self.with_or_clear(CONVERSATION_ID, id.into())
     }
 
-    /// Sets the job id.
+    /// Sets the job id, replacing any inherited one; an invalid id removes the inherited one
+    /// (see [`conversation_id`](Self::conversation_id)).
+    ///
+    /// ```
+    /// use baker_otel::context::{self, BakerScope};
+    /// let cx = BakerScope::from_context(opentelemetry::Context::new()).job_id("").context();
+    /// assert_eq!(context::ids(&cx).1, None);
+    /// ```
     pub fn job_id(self, id: impl Into<String>) -> Self {
-        self.with(JOB_ID, id.into())
+        self.with_or_clear(JOB_ID, id.into())
     }
 
-    fn with(self, key: &'static str, value: String) -> Self {
-        if value.len() > MAX_ID_LEN {
-            return self;
+    /// Sets the conversation id, or returns why it cannot be carried (the caller rejects the
+    /// request: a typed outcome, never a fallback to the inherited value).
+    ///
+    /// ```
+    /// use baker_otel::context::{BakerScope, InvalidId};
+    /// let r = BakerScope::from_context(opentelemetry::Context::new()).try_conversation_id("x".repeat(300));
+    /// assert!(matches!(r, Err(InvalidId::TooLong { .. })));
+    /// ```
+    pub fn try_conversation_id(self, id: impl Into<String>) -> Result<Self, InvalidId> {
+        let id = id.into();
+        validate_id(CONVERSATION_ID, &id)?;
+        Ok(self.with(CONVERSATION_ID, Some(id)))
+    }
+
+    /// Sets the job id, or returns why it cannot be carried.
+    ///
+    /// ```
+    /// use baker_otel::context::BakerScope;
+    /// assert!(BakerScope::from_context(opentelemetry::Context::new()).try_job_id("job-7").is_ok());
+    /// ```
+    pub fn try_job_id(self, id: impl Into<String>) -> Result<Self, InvalidId> {
+        let id = id.into();
+        validate_id(JOB_ID, &id)?;
+        Ok(self.with(JOB_ID, Some(id)))
+    }
+
+    fn with_or_clear(self, key: &'static str, value: String) -> Self {
+        match validate_id(key, &value) {
+            Ok(()) => self.with(key, Some(value)),
+            Err(e) => {
+                let scope = self.with(key, None);
+                // Logged in the new scope without Baker ids: the line carries no inherited id.
+                let quiet = scope.clone().with(CONVERSATION_ID, None).with(JOB_ID, None);
+                let _g = quiet.cx.attach();
+                tracing::warn!(
+                    target: crate::INTERNAL_TARGET,
+                    error = %e,
+                    "invalid Baker id not set; the inherited value is removed"
+                );
+                scope
+            }
         }
-        let mut kvs: Vec<KeyValue> = self
-            .cx
-            .baggage()
-            .iter()
-            .filter(|(k, _)| k.as_str() != key)
-            .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
-            .collect();
-        kvs.push(KeyValue::new(key, value));
+    }
+
+    /// Replaces `key` (or removes it for `None`). The new id goes in *first*, so baggage that is
+    /// already at the W3C limits (64 entries, 8 KiB) drops an inherited entry, never the id.
+    fn with(self, key: &'static str, value: Option<String>) -> Self {
+        let inherited = self.cx.baggage();
+        let mut kvs: Vec<opentelemetry::baggage::KeyValueMetadata> =
+            Vec::with_capacity(inherited.len() + 1);
+        if let Some(v) = value {
+            kvs.push(KeyValue::new(key, v).into());
+        }
+        kvs.extend(
+            inherited
+                .iter()
+                .filter(|(k, _)| k.as_str() != key)
+                .map(|(k, (v, m))| {
+                    opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+                }),
+        );
         Self {
             cx: self.cx.with_baggage(kvs),
         }

@@ -47,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+pub mod cardinality;
 pub mod config;
 pub mod context;
 mod error;

@@ -114,3 +114,84 @@ fn oversized_ids_are_ignored() {
         .context();
     assert_eq!(context::ids(&cx), (None, Some("ok".into())));
 }
+
+/// The issue #14 attack: a client sends `baggage: gen_ai.conversation.id=victim-conv` and a
+/// 300-byte conversation id in the path. The inherited value must never survive.
+#[test]
+fn an_invalid_id_never_falls_back_to_the_inherited_one() {
+    use opentelemetry::baggage::BaggageExt;
+    let capture = Capture::new();
+    let inbound = capture.telemetry().propagation().extract(&HashMap::from([(
+        "baggage".to_string(),
+        "gen_ai.conversation.id=victim-conv,baker.job.id=victim-job".to_string(),
+    )]));
+    assert_eq!(context::ids(&inbound).0.as_deref(), Some("victim-conv"));
+    let long = "c".repeat(300);
+
+    // The fallible setters: a typed error naming the id.
+    let err = BakerScope::from_context(inbound.clone())
+        .try_conversation_id(long.clone())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        context::InvalidId::TooLong {
+            key: context::CONVERSATION_ID,
+            len: 300
+        }
+    );
+    assert!(err.to_string().contains("300 bytes"), "{err}");
+
+    // The infallible setters: the inherited ids are removed, nothing else is touched.
+    let mut carrier = HashMap::new();
+    capture.in_scope(|| {
+        let _root = inbound.clone().attach();
+        BakerScope::current()
+            .conversation_id(long.clone())
+            .job_id("")
+            .in_scope(|| {
+                tracing::info_span!("work").in_scope(|| tracing::info!("working"));
+                assert_eq!(context::conversation_id(), None);
+                assert_eq!(context::job_id(), None);
+                capture.telemetry().propagation().inject(&mut carrier);
+            });
+    });
+    let everything = format!(
+        "{:?}{:?}{:?}{carrier:?}",
+        capture.spans(),
+        capture.json_lines(),
+        capture.logs()
+    );
+    assert!(!everything.contains("victim-conv"), "{everything}");
+    assert!(!everything.contains("victim-job"), "{everything}");
+    assert!(capture
+        .json_lines()
+        .iter()
+        .any(|l| l["message"] == "working"));
+
+    // A valid id replaces the inherited one.
+    let cx = BakerScope::from_context(inbound)
+        .try_conversation_id("mine")
+        .unwrap()
+        .context();
+    assert_eq!(context::ids(&cx).0.as_deref(), Some("mine"));
+    assert_eq!(cx.baggage().len(), 2);
+}
+
+/// Baggage already at the W3C limits (64 entries) cannot push the application's id out.
+#[test]
+fn the_new_id_wins_over_full_inherited_baggage() {
+    use opentelemetry::baggage::BaggageExt;
+    let full: Vec<opentelemetry::KeyValue> = (0..64)
+        .map(|i| opentelemetry::KeyValue::new(format!("k{i}"), "v"))
+        .collect();
+    let cx = opentelemetry::Context::new().with_baggage(full);
+    assert_eq!(cx.baggage().len(), 64);
+    let cx = BakerScope::from_context(cx)
+        .conversation_id("conv-1")
+        .job_id("job-1")
+        .context();
+    assert_eq!(
+        context::ids(&cx),
+        (Some("conv-1".into()), Some("job-1".into()))
+    );
+}

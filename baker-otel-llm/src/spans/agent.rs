@@ -89,7 +89,13 @@ impl AgentSpan {
 
     /// Marks the invocation failed (`error.type`, empty → `_OTHER`).
     pub fn record_error(&self, error_type: &str) {
-        super::record_error(&self.span, error_type, None);
+        super::record_error(
+            &self.span,
+            &crate::telemetry::shared(),
+            crate::content::ContentKind::Output,
+            error_type,
+            None,
+        );
     }
 }
 

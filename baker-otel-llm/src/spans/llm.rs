@@ -247,6 +247,40 @@ impl LlmSpan {
         )
     }
 
+    /// `gen_ai.input.messages` from a JSON value (e.g.
+    /// [`LlmRequest::input_messages`](crate::LlmRequest::input_messages)), if the content policy
+    /// allows; redacted on its parsed string values, then truncated.
+    ///
+    /// ```
+    /// let span = baker_otel_llm::llm_span!(model = "m");
+    /// span.record_input_messages_json(serde_json::json!([{"role": "user", "parts": []}]));
+    /// ```
+    pub fn record_input_messages_json(&self, messages: serde_json::Value) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::Input, messages)
+        {
+            self.span.set_attribute(sc::GEN_AI_INPUT_MESSAGES, v);
+        }
+    }
+    /// `gen_ai.output.messages` from a JSON value, if the content policy allows; redacted and
+    /// truncated.
+    ///
+    /// ```
+    /// let span = baker_otel_llm::llm_span!(model = "m");
+    /// span.record_output_messages_json(serde_json::json!([{"role": "assistant", "parts": []}]));
+    /// ```
+    pub fn record_output_messages_json(&self, messages: serde_json::Value) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::Output, messages)
+        {
+            self.span.set_attribute(sc::GEN_AI_OUTPUT_MESSAGES, v);
+        }
+    }
+
     fn content(&self, kind: ContentKind, field: &'static str, text: &str) {
         if let Some(v) = self.shared.capture.prepare(kind, text) {
             self.span.set_attribute(field, v);
@@ -348,12 +382,24 @@ impl Outcome for LlmSpan {
             self.record_response_model(m);
         }
         self.record_finish_reasons(&r.finish_reasons());
+        // Serialised only when the policy captures output.
+        if self.captures(ContentKind::Output) {
+            if let Some(m) = r.output_messages() {
+                self.record_output_messages_json(m);
+            }
+        }
     }
 
     fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(&self.span, error_type, description.as_deref());
+        let t = super::record_error(
+            &self.span,
+            &self.shared,
+            ContentKind::Output,
+            error_type,
+            description.as_deref(),
+        );
         if let Ok(mut s) = self.state.lock() {
-            s.error = Some(t.to_owned());
+            s.error = Some(t.to_string());
         }
     }
 }

@@ -128,9 +128,15 @@ impl MemorySpan {
 impl Outcome for MemorySpan {
     fn report(&self, _r: &dyn DynReports) {}
     fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(&self.span, error_type, description.as_deref());
+        let t = super::record_error(
+            &self.span,
+            &self.shared,
+            ContentKind::Output,
+            error_type,
+            description.as_deref(),
+        );
         if let Ok(mut e) = self.error.lock() {
-            *e = Some(t.to_owned());
+            *e = Some(t.to_string());
         }
     }
 }

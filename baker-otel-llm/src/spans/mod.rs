@@ -5,22 +5,26 @@ pub(crate) mod llm;
 pub(crate) mod memory;
 pub(crate) mod tool;
 
-/// Records `error.type` (empty → `_OTHER`) and an ERROR status on `span`; returns the
-/// normalised error type for the metrics.
-pub(crate) fn record_error<'a>(
+/// Records `error.type` and an ERROR status on `span`; returns the error type for the metrics.
+///
+/// The type is normalised to a short token (free text and empty → `_OTHER`) and bounded per
+/// hub (see [`baker_otel::cardinality`]). The description (the error's text) is recorded only
+/// when the content policy captures `kind`, redacted like content: with capture off, the
+/// error type alone.
+pub(crate) fn record_error(
     span: &tracing::Span,
-    error_type: &'a str,
+    shared: &crate::telemetry::Shared,
+    kind: crate::content::ContentKind,
+    error_type: &str,
     description: Option<&str>,
-) -> &'a str {
-    let t = if error_type.is_empty() {
-        crate::usage::OTHER_ERROR
-    } else {
-        error_type
-    };
-    span.record("error.type", t);
+) -> std::sync::Arc<str> {
+    let t = shared
+        .error_types
+        .get(baker_otel::cardinality::error_type(error_type));
+    span.record("error.type", &*t);
     span.record("otel.status_code", "ERROR");
-    if let Some(d) = description {
-        span.record("otel.status_description", d);
+    if let Some(d) = description.and_then(|d| shared.capture.error_description(kind, d)) {
+        span.record("otel.status_description", d.as_str());
     }
     t
 }

@@ -85,6 +85,53 @@ impl ToolSpan {
             self.span.record(sc::GEN_AI_TOOL_CALL_RESULT, v.as_str());
         }
     }
+    /// Whether content of `kind` would be recorded (check before serialising arguments).
+    ///
+    /// ```
+    /// use baker_otel_llm::content::ContentKind;
+    /// let t = baker_otel_llm::tool_span!("search");
+    /// assert!(!t.captures(ContentKind::ToolArguments)); // off by default
+    /// ```
+    pub fn captures(&self, kind: ContentKind) -> bool {
+        self.shared.capture.enabled(kind)
+    }
+    /// `gen_ai.tool.call.arguments` from a JSON value, if tool-argument capture is on; redacted
+    /// on its parsed string values, then truncated. `#[tool]` calls it with the function's
+    /// arguments that implement `serde::Serialize`.
+    ///
+    /// ```
+    /// let t = baker_otel_llm::tool_span!("search");
+    /// t.record_arguments_json(serde_json::json!({"q": "rust"}));
+    /// ```
+    pub fn record_arguments_json(&self, args: serde_json::Value) {
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::ToolArguments, args)
+        {
+            self.span.record(sc::GEN_AI_TOOL_CALL_ARGUMENTS, v.as_str());
+        }
+    }
+    /// `gen_ai.tool.call.result` from a JSON value, if tool-result capture is on; redacted and
+    /// truncated. `#[tool]` calls it with the `Ok` value (or the return value) when it
+    /// implements `serde::Serialize`.
+    ///
+    /// ```
+    /// let t = baker_otel_llm::tool_span!("search");
+    /// t.record_result_json(serde_json::json!(["hit"]));
+    /// ```
+    pub fn record_result_json(&self, result: serde_json::Value) {
+        if result.is_null() {
+            return;
+        }
+        if let Some(v) = self
+            .shared
+            .capture
+            .prepare_json(ContentKind::ToolResults, result)
+        {
+            self.span.record(sc::GEN_AI_TOOL_CALL_RESULT, v.as_str());
+        }
+    }
     /// Marks the execution failed (`error.type`, empty → `_OTHER`).
     pub fn record_error(&self, error_type: &str) {
         self.fail(error_type, None);
@@ -96,9 +143,15 @@ impl ToolSpan {
 impl Outcome for ToolSpan {
     fn report(&self, _r: &dyn DynReports) {}
     fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(&self.span, error_type, description.as_deref());
+        let t = super::record_error(
+            &self.span,
+            &self.shared,
+            ContentKind::ToolResults,
+            error_type,
+            description.as_deref(),
+        );
         if let Ok(mut e) = self.error.lock() {
-            *e = Some(t.to_owned());
+            *e = Some(t.to_string());
         }
     }
 }

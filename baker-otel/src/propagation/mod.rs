@@ -27,7 +27,10 @@
 //! propagator, for third-party code that uses `opentelemetry::global`.
 
 pub mod hex;
+mod outbound;
 mod w3c;
+
+pub use outbound::{Destinations, OutboundPolicy, INTERNAL_SUFFIXES};
 
 pub use crate::config::PropagatorKind;
 pub use w3c::{Field, FieldValues};
@@ -157,6 +160,34 @@ impl Propagation {
             w3c::inject_trace_context(cx, &mut set);
         }
         if self.inner.baggage {
+            w3c::inject_baggage(cx, &mut set);
+        }
+    }
+
+    /// Injects `cx`'s fields that `policy` lets through to `host` (the destination URL's host).
+    ///
+    /// ```
+    /// use baker_otel::propagation::{OutboundPolicy, Propagation, PropagatorKind};
+    /// use opentelemetry::baggage::BaggageExt;
+    /// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
+    /// let p = Propagation::new(&[PropagatorKind::Baggage]);
+    /// let mut seen = Vec::new();
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("api.openai.com"), |f, v| seen.push((f, v)));
+    /// assert!(seen.is_empty()); // no baggage to a third party by default
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("extension"), |f, v| seen.push((f, v)));
+    /// assert_eq!(seen.len(), 1);
+    /// ```
+    pub fn inject_for(
+        &self,
+        cx: &Context,
+        policy: &OutboundPolicy,
+        host: Option<&str>,
+        mut set: impl FnMut(Field, String),
+    ) {
+        if self.inner.trace_context && policy.sends_trace_context_to(host) {
+            w3c::inject_trace_context(cx, &mut set);
+        }
+        if self.inner.baggage && policy.sends_baggage_to(host) {
             w3c::inject_baggage(cx, &mut set);
         }
     }

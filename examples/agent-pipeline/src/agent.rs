@@ -85,7 +85,10 @@ impl Agent {
                     if final_turn {
                         return Some(self.stream_answer(&messages).await);
                     }
-                    let completion = self.llm.chat(&messages).await;
+                    let completion = self
+                        .llm
+                        .chat(crate::llm::ChatRequest::new(AGENT_MODEL, &messages))
+                        .await;
                     match completion.decision {
                         Decision::Answer(text) => Some(text),
                         Decision::ToolCalls(calls) => {
@@ -136,6 +139,10 @@ impl Agent {
             provider = PROVIDER,
             role = crate::llm::prompt_role(messages)
         );
+        // Serialised only when the content policy captures input.
+        if span.captures(baker_otel_llm::content::ContentKind::Input) {
+            span.record_input_messages_json(crate::llm::input_messages(messages));
+        }
         let mut stream = std::pin::pin!(LlmStream::new(self.llm.chat_stream(messages), span));
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
@@ -148,6 +155,17 @@ impl Agent {
                 }
             }
             text.push_str(&chunk.delta);
+            if chunk.usage.is_some() {
+                if let Some(span) = stream.span() {
+                    if span.captures(baker_otel_llm::content::ContentKind::Output) {
+                        span.record_output_messages_json(serde_json::json!([{
+                            "role": "assistant",
+                            "parts": [{ "type": "text", "content": text }],
+                            "finish_reason": chunk.finish_reason.unwrap_or("stop"),
+                        }]));
+                    }
+                }
+            }
         }
         text
     }

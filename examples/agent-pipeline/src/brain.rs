@@ -92,6 +92,12 @@ pub async fn connect(
 pub struct QueueDepthGuard(#[allow(dead_code)] Option<QueueDepth>);
 
 /// The Brain's router: the API behind `OtelLayer`, plus `/healthz` and `/metrics`.
+///
+/// The Brain is the public entry point, so its layer is a **public endpoint**: a client's
+/// `traceparent` becomes a span link (each request starts its own trace, sampled by our
+/// sampler), and client baggage is dropped — a client cannot set the conversation or job id
+/// that spans, logs and budgets are charged to. The Worker and the extensions behind it keep
+/// full propagation.
 pub fn router(state: AppState, telemetry: &baker_otel::Telemetry) -> Router {
     Router::new()
         .route(
@@ -100,7 +106,11 @@ pub fn router(state: AppState, telemetry: &baker_otel::Telemetry) -> Router {
         )
         .with_state(state)
         .merge(crate::metrics_router(telemetry))
-        .layer(baker_otel_axum::OtelLayer::new(telemetry))
+        .layer(
+            baker_otel_axum::OtelLayer::builder(telemetry)
+                .public_endpoint(true)
+                .build(),
+        )
 }
 
 fn error(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
@@ -124,9 +134,19 @@ async fn post_message(
         }
     };
     let job_id = new_id("job");
-    let scope = BakerScope::current()
-        .conversation_id(conversation_id.clone())
-        .job_id(job_id.clone());
+    // The id from the path always wins; one that cannot be carried is rejected, never
+    // replaced by an inherited value.
+    let scope = match BakerScope::current().try_conversation_id(conversation_id.clone()) {
+        Ok(s) => s.job_id(job_id.clone()),
+        Err(e) => {
+            tracing::warn!(exception.message = %e, "rejected message: invalid conversation id");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_conversation_id",
+                e.to_string(),
+            );
+        }
+    };
     scope
         .instrument(handle(st, conversation_id, job_id, request.message))
         .await
@@ -154,7 +174,10 @@ async fn handle(
     // One reasoning step: the call gets `baker.agent.iteration` = 1 like the worker's.
     let step = router.in_scope(|| iteration_span!(1));
     let completion = router
-        .instrument(step.instrument(st.llm.route(&msgs)))
+        .instrument(step.instrument(st.llm.route(crate::llm::ChatRequest::new(
+            crate::llm::ROUTER_MODEL,
+            &msgs,
+        ))))
         .await;
     drop(step);
     let route_usage = Usage::from_totals(&router.totals());

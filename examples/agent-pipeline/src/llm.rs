@@ -3,9 +3,11 @@
 //! prices its calls like real ones.
 //!
 //! The provider is instrumented the way a real client would be: `#[llm_call]` on its methods,
-//! with [`Completion`] and [`Chunk`] reporting usage through [`ReportsUsage`].
+//! taking a [`ChatRequest`] that tells the span its model, parameters and (when content capture
+//! is on) its messages through [`LlmRequest`], with [`Completion`] and [`Chunk`] reporting usage
+//! and output messages through [`ReportsUsage`].
 
-use baker_otel_llm::{llm_call, ReportsUsage, Usage};
+use baker_otel_llm::{llm_call, LlmRequest, ReportsUsage, Usage};
 use futures_util::Stream;
 use serde_json::json;
 use std::time::Duration;
@@ -77,11 +79,92 @@ impl Message {
     }
 }
 
-/// A tool call requested by the model.
+/// A chat request: the model to ask and the conversation so far.
+///
+/// ```
+/// use agent_pipeline::llm::{ChatRequest, Message, Role};
+/// use baker_otel_llm::LlmRequest;
+/// let msgs = [Message::new(Role::User, "hi")];
+/// let req = ChatRequest::new("gpt-4o", &msgs);
+/// assert_eq!(req.model(), Some("gpt-4o"));
+/// assert_eq!(req.input_messages().unwrap()[0]["parts"][0]["content"], "hi");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ChatRequest<'a> {
+    /// Model to ask.
+    pub model: &'static str,
+    /// The conversation.
+    pub messages: &'a [Message],
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Completion token limit.
+    pub max_tokens: Option<u64>,
+}
+
+impl<'a> ChatRequest<'a> {
+    /// A request with the provider's default parameters.
+    ///
+    /// ```
+    /// let r = agent_pipeline::llm::ChatRequest::new("gpt-4o-mini", &[]);
+    /// assert!(r.messages.is_empty());
+    /// ```
+    pub fn new(model: &'static str, messages: &'a [Message]) -> Self {
+        Self {
+            model,
+            messages,
+            temperature: None,
+            max_tokens: None,
+        }
+    }
+}
+
+impl LlmRequest for ChatRequest<'_> {
+    fn role(&self) -> Option<&str> {
+        Some(prompt_role(self.messages))
+    }
+    fn model(&self) -> Option<&str> {
+        Some(self.model)
+    }
+    fn temperature(&self) -> Option<f64> {
+        self.temperature
+    }
+    fn max_tokens(&self) -> Option<u64> {
+        self.max_tokens
+    }
+    fn input_messages(&self) -> Option<serde_json::Value> {
+        Some(input_messages(self.messages))
+    }
+}
+
+/// Messages in the GenAI input-messages shape
+/// (`[{"role": "user", "parts": [{"type": "text", "content": "…"}]}]`).
+///
+/// ```
+/// use agent_pipeline::llm::{input_messages, Message, Role};
+/// let v = input_messages(&[Message::new(Role::System, "be brief")]);
+/// assert_eq!(v[0]["role"], "system");
+/// ```
+pub fn input_messages(messages: &[Message]) -> serde_json::Value {
+    serde_json::Value::Array(
+        messages
+            .iter()
+            .map(|m| {
+                json!({
+                    "role": m.role.as_str(),
+                    "parts": [{ "type": "text", "content": m.content }],
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A tool call requested by the model. It serialises as its `arguments` (what `#[tool]`
+/// records as `gen_ai.tool.call.arguments` when capture is on).
 ///
 /// ```
 /// let c = agent_pipeline::llm::ToolCall { id: "call_1".into(), name: "calculator".into(), arguments: serde_json::json!({"expression": "1+1"}) };
 /// assert_eq!(c.name, "calculator");
+/// assert_eq!(serde_json::to_value(&c).unwrap(), serde_json::json!({"expression": "1+1"}));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ToolCall {
@@ -91,6 +174,12 @@ pub struct ToolCall {
     pub name: String,
     /// JSON arguments.
     pub arguments: serde_json::Value,
+}
+
+impl serde::Serialize for ToolCall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.arguments.serialize(s)
+    }
 }
 
 /// What the model decided.
@@ -137,6 +226,27 @@ impl ReportsUsage for Completion {
     }
     fn finish_reasons(&self) -> Vec<&str> {
         vec![self.finish_reason]
+    }
+    fn output_messages(&self) -> Option<serde_json::Value> {
+        let parts: Vec<serde_json::Value> = match &self.decision {
+            Decision::Answer(text) => vec![json!({ "type": "text", "content": text })],
+            Decision::ToolCalls(calls) => calls
+                .iter()
+                .map(|c| {
+                    json!({
+                        "type": "tool_call",
+                        "id": c.id,
+                        "name": c.name,
+                        "arguments": c.arguments,
+                    })
+                })
+                .collect(),
+        };
+        Some(json!([{
+            "role": "assistant",
+            "parts": parts,
+            "finish_reason": self.finish_reason,
+        }]))
     }
 }
 
@@ -191,7 +301,8 @@ fn text_tokens(s: &str) -> u64 {
 /// use agent_pipeline::llm::{Message, Role, ScriptedLlm};
 /// let llm = ScriptedLlm::new(std::time::Duration::ZERO);
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-/// let c = rt.block_on(llm.route(&[Message::new(Role::User, "what is 2+2?")]));
+/// let msgs = [Message::new(Role::User, "what is 2+2?")];
+/// let c = rt.block_on(llm.route(agent_pipeline::llm::ChatRequest::new("gpt-4o-mini", &msgs)));
 /// assert!(c.input_tokens > 0);
 /// ```
 #[derive(Debug, Clone)]
@@ -214,9 +325,11 @@ impl ScriptedLlm {
     }
 
     /// The Brain's routing call: classifies the message into a route (`math` or `general`).
-    /// Traced as `chat gpt-4o-mini` with usage, response id/model and finish reason.
-    #[llm_call(provider = "openai", model = "gpt-4o-mini", role = prompt_role(messages))]
-    pub async fn route(&self, messages: &[Message]) -> Completion {
+    /// Traced as `chat gpt-4o-mini` (model, role and messages from the [`ChatRequest`]) with
+    /// usage, response id/model and finish reason.
+    #[llm_call(provider = "openai")]
+    pub async fn route(&self, req: ChatRequest<'_>) -> Completion {
+        let messages = req.messages;
         let input_tokens = count_tokens(messages) + 180;
         tokio::time::sleep(self.delay(input_tokens) / 2).await;
         let user = last(messages, Role::User);
@@ -237,8 +350,9 @@ impl ScriptedLlm {
 
     /// One non-streaming step of the Worker's agent loop. The script: first memory search and
     /// calculator, then the order-lookup extension, then an answer. Traced as `chat gpt-4o`.
-    #[llm_call(provider = "openai", model = "gpt-4o", role = prompt_role(messages))]
-    pub async fn chat(&self, messages: &[Message]) -> Completion {
+    #[llm_call(provider = "openai")]
+    pub async fn chat(&self, req: ChatRequest<'_>) -> Completion {
+        let messages = req.messages;
         let input_tokens = count_tokens(messages) + 420; // + tool definitions
         tokio::time::sleep(self.delay(input_tokens)).await;
         let user = last(messages, Role::User);

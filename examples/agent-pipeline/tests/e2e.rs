@@ -1,5 +1,6 @@
 //! End to end: the real `brain` and `worker` binaries against the real NATS server, exporting to
-//! an OTLP receiver in this test. One good request, one with bad JSON, one whose tool fails.
+//! an OTLP receiver in this test. One good request (with secrets in it, content capture on), one
+//! with bad JSON, one whose tool fails, and the issue #14 identity attack.
 
 use agent_pipeline::demo::collector::{Collector, Kind, SpanRecord};
 use agent_pipeline::demo::procs::{free_port, wait_http_ok, Service};
@@ -124,11 +125,17 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         ("OTEL_BLRP_SCHEDULE_DELAY", "100".into()),
         ("OTEL_TRACES_SAMPLER", "always_on".into()),
         ("OTEL_SDK_DISABLED", "false".into()),
+        // Content capture on: messages and tool arguments/results are exported, redacted.
+        (
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "true".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let remove = [
+        "BAKER_LLM_CAPTURE",
         "OTEL_METRICS_EXPORTER",
         "OTEL_TRACES_EXPORTER",
         "OTEL_LOGS_EXPORTER",
@@ -179,12 +186,14 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         http,
     };
 
-    // 1. A good request.
+    // 1. A good request, with secrets a user might paste.
     let conversation = format!("conv-e2e-{id}");
     let good = run
         .post(
             &conversation,
-            r#"{"message": "How much tea is in my standing order? And what is 6 * 7?"}"#,
+            &format!(
+                r#"{{"message": "How much tea is in my standing order? And what is 6 * 7? (my password={PASSWORD}, key {API_KEY})"}}"#
+            ),
         )
         .await;
     assert_eq!(good.status, 200, "{}", good.body);
@@ -208,6 +217,45 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["error"], "invalid_json");
     assert_eq!(bad.trace_id.len(), 32);
+
+    // 2b. Issue #14: a client forges trace and conversation identity. An over-long path id is
+    // rejected (never replaced by the client's baggage); a valid one wins over the baggage; the
+    // client's traceparent is only a link.
+    let forged = |path_id: String| {
+        run.http
+            .post(format!(
+                "http://{}/v1/conversations/{path_id}/messages",
+                run.brain
+            ))
+            .header("content-type", "application/json")
+            .header("traceparent", format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"))
+            .header(
+                "baggage",
+                "gen_ai.conversation.id=victim-conv,baker.job.id=victim-job",
+            )
+            .body(r#"{"message": "what is 2 + 2?"}"#)
+            .send()
+    };
+    let rejected = forged("c".repeat(300)).await.expect("brain answers");
+    assert_eq!(rejected.status().as_u16(), 400);
+    let rejected_trace = rejected.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        rejected_trace, CLIENT_TRACE,
+        "the client does not choose the trace"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&rejected.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "invalid_conversation_id", "{body}");
+    let attacker_conv = format!("conv-attacker-{id}");
+    let accepted = forged(attacker_conv.clone()).await.expect("brain answers");
+    assert_eq!(accepted.status().as_u16(), 200);
+    let accepted_trace = accepted.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(accepted_trace, CLIENT_TRACE);
 
     // 3. A tool failure: the agent recovers and still replies.
     let failing = run
@@ -309,7 +357,7 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
             "http_server_request_duration_seconds_count",
             &["http_response_status_code=\"400\""]
         ),
-        1.0
+        2.0
     );
     assert!(
         promtext::sum(
@@ -647,5 +695,94 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
             .any(|l| l["message"] == "job usage"),
         "only the worker logs job usage"
     );
+    // Issue #14, the attack: not one span, OTLP log record or JSON line (the `job usage`
+    // cost line included) carries the client's ids; the accepted request ran under its own.
+    let attack_spans = collector
+        .wait_for_trace(&accepted_trace, Duration::from_secs(10), |s| {
+            s.iter()
+                .any(|s| s.service == "worker" && s.name == "invoke_agent baker-agent")
+        })
+        .await;
+    let attack_server = one(
+        &attack_spans,
+        "brain",
+        Some(Kind::Server),
+        "POST /v1/conversations/",
+    );
+    assert!(attack_server.parent_span_id.is_empty(), "a new root");
+    assert_eq!(
+        attack_server.links,
+        [(CLIENT_TRACE.to_string(), CLIENT_SPAN.to_string())],
+        "the client's context is a link"
+    );
+    let attack_agent = one(&attack_spans, "worker", None, "invoke_agent baker-agent");
+    assert_eq!(
+        attack_agent.attr_str("gen_ai.conversation.id"),
+        Some(attacker_conv.as_str())
+    );
+    let rejected_spans = collector
+        .wait_for_trace(&rejected_trace, Duration::from_secs(5), |s| !s.is_empty())
+        .await;
+    assert!(rejected_spans
+        .iter()
+        .all(|s| s.attr_str("gen_ai.conversation.id").is_none()));
+    let everything = format!(
+        "{:?}{:?}{}{}",
+        collector.spans(),
+        collector.logs(),
+        std::fs::read_to_string(dir.join("brain.log")).unwrap(),
+        std::fs::read_to_string(dir.join("worker.log")).unwrap()
+    );
+    for forged in ["victim-conv", "victim-job"] {
+        assert!(!everything.contains(forged), "{forged} was exported");
+    }
+    assert!(collector.spans().iter().all(|s| s.trace_id != CLIENT_TRACE));
+    assert!(json_lines(&dir.join("worker.log"))
+        .iter()
+        .any(|l| l["message"] == "job usage" && l["conversation_id"] == attacker_conv.as_str()));
+
+    // Content capture on the real path: messages, tool arguments and results are exported, and
+    // the secrets in them are not.
+    for c in chats.iter().chain([&route_call]) {
+        for key in ["gen_ai.input.messages", "gen_ai.output.messages"] {
+            let v = c
+                .attr_str(key)
+                .unwrap_or_else(|| panic!("{} lacks {key}", c.name));
+            assert!(
+                serde_json::from_str::<serde_json::Value>(v).is_ok(),
+                "{key} is JSON: {v}"
+            );
+        }
+    }
+    let first_input = route_call.attr_str("gen_ai.input.messages").unwrap();
+    assert!(
+        first_input.contains("password=[REDACTED]") && first_input.contains("6 * 7"),
+        "{first_input}"
+    );
+    for name in ["execute_tool memory_search", "execute_tool calculator"] {
+        let t = one(&spans, "worker", None, name);
+        assert!(
+            t.attr_str("gen_ai.tool.call.arguments").is_some(),
+            "{name} arguments"
+        );
+        assert!(
+            t.attr_str("gen_ai.tool.call.result").is_some(),
+            "{name} result"
+        );
+    }
+    assert_eq!(
+        one(&spans, "worker", None, "execute_tool calculator")
+            .attr_str("gen_ai.tool.call.arguments"),
+        Some(r#"{"expression":"6 * 7"}"#)
+    );
+    let exported = format!("{:?}{:?}", collector.spans(), collector.logs());
+    for secret in [PASSWORD, API_KEY] {
+        assert!(!exported.contains(secret), "{secret} left the process");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const PASSWORD: &str = "hunter2-tea-lover";
+const API_KEY: &str = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx";
+const CLIENT_TRACE: &str = "11111111111111111111111111111111";
+const CLIENT_SPAN: &str = "2222222222222222";

@@ -89,6 +89,8 @@ pub struct SpanRecord {
     pub error: bool,
     /// Status message.
     pub status_message: String,
+    /// Links as (trace id, span id), 32 and 16 hex digits.
+    pub links: Vec<(String, String)>,
 }
 
 impl SpanRecord {
@@ -322,6 +324,11 @@ async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes
                     attributes: s.attributes.iter().map(kv_to_json).collect(),
                     error,
                     status_message,
+                    links: s
+                        .links
+                        .iter()
+                        .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                        .collect(),
                 });
             }
         }
