@@ -377,3 +377,65 @@ async fn stream_error_item_sets_error_type_not_cancelled() {
         "{prom}"
     );
 }
+
+/// No `model = …` and no glue: with #14's plumbing, `#[llm_call]` reads model, sampling and the
+/// prompting role from the async-openai request, and — with capture on — records the request's and
+/// the response's messages.
+#[llm_call(provider = "openai")]
+async fn create_zero_glue(
+    req: &CreateChatCompletionRequest,
+) -> Result<CreateChatCompletionResponse, OpenAIError> {
+    let _ = req;
+    Ok(serde_json::from_str(COMPLETION).unwrap())
+}
+
+#[tokio::test]
+async fn llm_call_reads_the_request_and_captures_messages_without_glue() {
+    let capture = Capture::new();
+    let env = baker_otel::config::EnvSource::from_pairs([("BAKER_LLM_CAPTURE", "input,output")]);
+    LlmTelemetry::builder(capture.telemetry())
+        .env_source(env)
+        .build()
+        .unwrap();
+    let _g = capture.set_default();
+
+    let req = request();
+    let resp = create_zero_glue(&req).await.unwrap();
+
+    let chat = capture.span("chat gpt-4o");
+    assert_eq!(a(&chat, "gen_ai.request.model").as_deref(), Some("gpt-4o"));
+    assert_eq!(
+        a(&chat, "gen_ai.request.temperature").as_deref(),
+        Some("0.7")
+    );
+    assert_eq!(
+        a(&chat, "gen_ai.request.max_tokens").as_deref(),
+        Some("512")
+    );
+    assert_eq!(a(&chat, "baker.llm.role").as_deref(), Some("user"));
+    assert_eq!(
+        a(&chat, "gen_ai.usage.input_tokens").as_deref(),
+        Some("2006")
+    );
+    let input: serde_json::Value =
+        serde_json::from_str(&a(&chat, "gen_ai.input.messages").expect("input captured")).unwrap();
+    assert_eq!(input, req.input_messages().unwrap());
+    let output: serde_json::Value =
+        serde_json::from_str(&a(&chat, "gen_ai.output.messages").expect("output captured"))
+            .unwrap();
+    assert_eq!(output, resp.output_messages().unwrap());
+}
+
+#[tokio::test]
+async fn llm_call_without_capture_records_no_messages() {
+    let capture = Capture::new();
+    LlmTelemetry::builder(capture.telemetry()).build().unwrap();
+    let _g = capture.set_default();
+
+    create_zero_glue(&request()).await.unwrap();
+
+    let chat = capture.span("chat gpt-4o");
+    assert_eq!(a(&chat, "gen_ai.request.model").as_deref(), Some("gpt-4o"));
+    assert!(a(&chat, "gen_ai.input.messages").is_none());
+    assert!(a(&chat, "gen_ai.output.messages").is_none());
+}
