@@ -29,7 +29,7 @@
 //! Every layer is built from the [`baker_otel::Telemetry`] hub (`OtelLayer::new(&telemetry)`)
 //! and takes its tracer, meter and propagation from it; nothing is read from OpenTelemetry's
 //! globals, so a layer built at any point of start-up works, and a test's
-//! [`Capture`](baker_otel::testing::Capture) sees exactly its own requests.
+//! `baker_otel::testing::Capture` sees exactly its own requests.
 //!
 //! The SERVER span is started directly with the OpenTelemetry SDK — a tracer of the hub's
 //! tracer provider — not as a `tracing` span bridged by tracing-opentelemetry. Per request the layer:

@@ -78,7 +78,7 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Reads propagation fields from a NATS [`HeaderMap`]; see the [module docs](self) for what is skipped.
+/// Reads propagation fields from a NATS [`HeaderMap`]; names that are not valid NATS header names, values over [`MAX_VALUE_LEN`] bytes and repeated headers are skipped.
 ///
 /// ```
 /// use opentelemetry::propagation::Extractor;

@@ -40,7 +40,7 @@ struct Entry {
 
 type Cache = Arc<RwLock<Vec<Entry>>>;
 
-/// Builder for the queue-depth poller; see the [module docs](self).
+/// Builder for the queue-depth poller: which streams/consumers, how often, and the gauge it feeds.
 ///
 /// ```no_run
 /// # async fn run(js: async_nats::jetstream::Context) -> Result<(), Box<dyn std::error::Error>> {

@@ -53,7 +53,7 @@ const STRING_KEYS: &[&str] = &[
 ///
 /// ```ignore
 /// #[llm_call(provider = "anthropic", model = "claude-sonnet-4-5")]
-/// async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> { … }
+/// async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> { /* … */ }
 /// ```
 #[proc_macro_attribute]
 pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -76,7 +76,7 @@ pub fn llm_call(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[tool(name = "web_search", description = "Searches the web")]
-/// async fn web_search(&self, args: SearchArgs) -> Result<SearchResult, ToolError> { … }
+/// async fn web_search(&self, args: SearchArgs) -> Result<SearchResult, ToolError> { /* … */ }
 /// ```
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {

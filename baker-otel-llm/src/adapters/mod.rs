@@ -1,7 +1,7 @@
 //! Zero-glue usage extraction for the LLM client crates services already use, behind cargo
 //! features (all off by default):
 //!
-//! | feature | crate | request types ([`LlmRequest`](crate::LlmRequest)) | response / chunk types ([`ReportsUsage`](crate::ReportsUsage)) | error ([`ClassifyError`](crate::ClassifyError)) |
+//! | feature | crate | request types ([`LlmRequest`]) | response / chunk types ([`ReportsUsage`](crate::ReportsUsage)) | error ([`ClassifyError`](crate::ClassifyError)) |
 //! |---|---|---|---|---|
 //! | `async-openai` | [async-openai](https://crates.io/crates/async-openai) 0.43 | `CreateChatCompletionRequest` | `CreateChatCompletionResponse`, `CreateChatCompletionStreamResponse` | `OpenAIError` |
 //! | `ollama-rs` | [ollama-rs](https://crates.io/crates/ollama-rs) 0.3 | `ChatMessageRequest`, `GenerationRequest` | `ChatMessageResponse` (response and stream chunk), `GenerationResponse` | `OllamaError` |
@@ -10,7 +10,7 @@
 //! response type (`Result<_, ClientError>` too) records the response model and id, finish
 //! reasons, input/output tokens with the cached and reasoning breakdown, the cost, and
 //! `error.type` — without any impl in your code. The request gives the prompting role and
-//! [`LlmRequest::model`](crate::LlmRequest::model), `temperature`, `max_tokens` and, when the
+//! [`LlmRequest::model`], `temperature`, `max_tokens` and, when the
 //! content policy captures input, `input_messages` in the GenAI JSON shape (redacted and
 //! truncated by the policy); responses give `output_messages` likewise.
 //!

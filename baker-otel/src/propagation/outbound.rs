@@ -27,7 +27,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-/// A set of destination hosts. See the [module docs](self).
+/// A set of destination hosts: exact names, domain suffixes, and whether internal hosts
+/// (loopback, private addresses, single-label and cluster-local names) belong to it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct Destinations {
