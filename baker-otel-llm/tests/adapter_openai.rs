@@ -42,6 +42,24 @@ fn a(span: &SpanData, k: &str) -> Option<String> {
     Capture::attr(span, k).map(|v| v.to_string())
 }
 
+/// What the fixture request gives a `chat` span: sampling, role, tokens, and the captured input
+/// messages exactly as `LlmRequest::input_messages` shapes them (capture on for input).
+fn assert_request_recorded(chat: &SpanData, req: &CreateChatCompletionRequest, input_tokens: &str) {
+    assert_eq!(
+        a(chat, "gen_ai.request.temperature").as_deref(),
+        Some("0.7")
+    );
+    assert_eq!(a(chat, "gen_ai.request.max_tokens").as_deref(), Some("512"));
+    assert_eq!(a(chat, "baker.llm.role").as_deref(), Some("user"));
+    assert_eq!(
+        a(chat, "gen_ai.usage.input_tokens").as_deref(),
+        Some(input_tokens)
+    );
+    let input: serde_json::Value =
+        serde_json::from_str(&a(chat, "gen_ai.input.messages").expect("input captured")).unwrap();
+    assert_eq!(input, req.input_messages().unwrap());
+}
+
 fn expected_cost(model: &str, u: &Usage) -> f64 {
     Pricing::builder()
         .build()
@@ -319,22 +337,7 @@ async fn request_span_records_request_and_captured_input_for_streams() {
 
     let chat = capture.span("chat gpt-4o");
     assert_eq!(a(&chat, "gen_ai.provider.name").as_deref(), Some("openai"));
-    assert_eq!(
-        a(&chat, "gen_ai.request.temperature").as_deref(),
-        Some("0.7")
-    );
-    assert_eq!(
-        a(&chat, "gen_ai.request.max_tokens").as_deref(),
-        Some("512")
-    );
-    assert_eq!(a(&chat, "baker.llm.role").as_deref(), Some("user"));
-    assert_eq!(
-        a(&chat, "gen_ai.usage.input_tokens").as_deref(),
-        Some("1200")
-    );
-    let input: serde_json::Value =
-        serde_json::from_str(&a(&chat, "gen_ai.input.messages").expect("input captured")).unwrap();
-    assert_eq!(input, req.input_messages().unwrap());
+    assert_request_recorded(&chat, &req, "1200");
     assert!(
         a(&chat, "gen_ai.output.messages").is_none(),
         "output not enabled"
@@ -404,22 +407,7 @@ async fn llm_call_reads_the_request_and_captures_messages_without_glue() {
 
     let chat = capture.span("chat gpt-4o");
     assert_eq!(a(&chat, "gen_ai.request.model").as_deref(), Some("gpt-4o"));
-    assert_eq!(
-        a(&chat, "gen_ai.request.temperature").as_deref(),
-        Some("0.7")
-    );
-    assert_eq!(
-        a(&chat, "gen_ai.request.max_tokens").as_deref(),
-        Some("512")
-    );
-    assert_eq!(a(&chat, "baker.llm.role").as_deref(), Some("user"));
-    assert_eq!(
-        a(&chat, "gen_ai.usage.input_tokens").as_deref(),
-        Some("2006")
-    );
-    let input: serde_json::Value =
-        serde_json::from_str(&a(&chat, "gen_ai.input.messages").expect("input captured")).unwrap();
-    assert_eq!(input, req.input_messages().unwrap());
+    assert_request_recorded(&chat, &req, "2006");
     let output: serde_json::Value =
         serde_json::from_str(&a(&chat, "gen_ai.output.messages").expect("output captured"))
             .unwrap();
