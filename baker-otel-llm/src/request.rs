@@ -53,74 +53,27 @@ pub trait LlmRequest {
     }
 }
 
-impl<T: LlmRequest + ?Sized> LlmRequest for &T {
-    fn role(&self) -> Option<&str> {
-        (**self).role()
-    }
-    fn model(&self) -> Option<&str> {
-        (**self).model()
-    }
-    fn temperature(&self) -> Option<f64> {
-        (**self).temperature()
-    }
-    fn max_tokens(&self) -> Option<u64> {
-        (**self).max_tokens()
-    }
-    fn input_messages(&self) -> Option<serde_json::Value> {
-        (**self).input_messages()
-    }
+/// References and smart pointers forward every method to the request they point to.
+macro_rules! forward_llm_request {
+    ($($ptr:ty),+) => {$(
+        impl<T: LlmRequest + ?Sized> LlmRequest for $ptr {
+            fn role(&self) -> Option<&str> {
+                (**self).role()
+            }
+            fn model(&self) -> Option<&str> {
+                (**self).model()
+            }
+            fn temperature(&self) -> Option<f64> {
+                (**self).temperature()
+            }
+            fn max_tokens(&self) -> Option<u64> {
+                (**self).max_tokens()
+            }
+            fn input_messages(&self) -> Option<serde_json::Value> {
+                (**self).input_messages()
+            }
+        }
+    )+};
 }
 
-impl<T: LlmRequest + ?Sized> LlmRequest for &mut T {
-    fn role(&self) -> Option<&str> {
-        (**self).role()
-    }
-    fn model(&self) -> Option<&str> {
-        (**self).model()
-    }
-    fn temperature(&self) -> Option<f64> {
-        (**self).temperature()
-    }
-    fn max_tokens(&self) -> Option<u64> {
-        (**self).max_tokens()
-    }
-    fn input_messages(&self) -> Option<serde_json::Value> {
-        (**self).input_messages()
-    }
-}
-
-impl<T: LlmRequest + ?Sized> LlmRequest for Box<T> {
-    fn role(&self) -> Option<&str> {
-        (**self).role()
-    }
-    fn model(&self) -> Option<&str> {
-        (**self).model()
-    }
-    fn temperature(&self) -> Option<f64> {
-        (**self).temperature()
-    }
-    fn max_tokens(&self) -> Option<u64> {
-        (**self).max_tokens()
-    }
-    fn input_messages(&self) -> Option<serde_json::Value> {
-        (**self).input_messages()
-    }
-}
-
-impl<T: LlmRequest + ?Sized> LlmRequest for Arc<T> {
-    fn role(&self) -> Option<&str> {
-        (**self).role()
-    }
-    fn model(&self) -> Option<&str> {
-        (**self).model()
-    }
-    fn temperature(&self) -> Option<f64> {
-        (**self).temperature()
-    }
-    fn max_tokens(&self) -> Option<u64> {
-        (**self).max_tokens()
-    }
-    fn input_messages(&self) -> Option<serde_json::Value> {
-        (**self).input_messages()
-    }
-}
+forward_llm_request!(&T, &mut T, Box<T>, Arc<T>);
