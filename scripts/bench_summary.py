@@ -183,6 +183,12 @@ def axum_loopback_row(since: float) -> dict:
     return row
 
 
+def median_rps(demo_dir: Path, side: str) -> float | None:
+    """Median req/s over the rounds `<side>.<n>.txt` (or the single `<side>.txt`)."""
+    runs = [r for r in (parse_rps(f) for f in sorted(demo_dir.glob(f"{side}*.txt"))) if r]
+    return sorted(runs)[len(runs) // 2] if runs else None
+
+
 def demo_row(demo_dir: Path | None) -> dict:
     row = {"name": "example pipeline instrumented vs disabled", "ours_ns": None, "peer": "OTEL_SDK_DISABLED=true",
            "peer_ns": None, "ratio": None, "target": DEMO_TARGET}
@@ -195,7 +201,7 @@ def demo_row(demo_dir: Path | None) -> dict:
         except (OSError, ValueError, KeyError, TypeError):
             pass
     if (inst is None or dis is None) and demo_dir is not None:
-        inst, dis = parse_rps(demo_dir / "instrumented.txt"), parse_rps(demo_dir / "disabled.txt")
+        inst, dis = median_rps(demo_dir, "instrumented"), median_rps(demo_dir, "disabled")
     if inst and dis:
         row.update(ours_ns=1e9 / inst, peer_ns=1e9 / dis, ratio=(1e9 / inst) / (1e9 / dis))
     else:
