@@ -8,9 +8,12 @@
 //! process CPU from the first item to the end of shutdown (export thread, metrics and JSON
 //! included) and the emitting threads' own CPU; the receiver says what was exported, ours'
 //! `baker_otel.exporter.dropped` what it dropped (the peer: emitted − received). Loads: `steady`
-//! (a paced rate well under export capacity) and `burst` (as fast as possible from two threads,
-//! far beyond the 2048-entry queues). Ours and the peer run alternately, the median of the
-//! per-pair ratios is reported, and the rows go to `target/bench-whole-process.json`.
+//! (a paced rate well under export capacity), `burst` (the same paced rate for both sides, from
+//! two threads in 1 ms slices, beyond what either exporter drains and ~100× the 2048-entry
+//! queues, so drops compare at equal offered load) and `flood` (report only: as fast as each
+//! side can emit, so the faster emitter fills its queue sooner). Ours and the peer run
+//! alternately, the median of the per-pair ratios is reported, and the rows go to
+//! `target/bench-whole-process.json`. `WHOLE_PROCESS_ONLY=<substring>` runs the matching rows.
 //!
 //! `cargo bench -p baker-otel --bench whole_process [-- --quick | --sample-size 10]`; without
 //! `--bench` (test mode) it does nothing. `WHOLE_PROCESS_QUICK=1` forces the short run.
@@ -22,7 +25,7 @@ mod whole_app;
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use whole_app::{Report, Spec};
+use whole_app::{Report, Spec, LINES_PER_SPAN};
 
 const ROLE: &str = "WHOLE_PROCESS_ROLE";
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -88,6 +91,7 @@ fn child(role: &str) -> i32 {
         endpoint: std::env::var("WHOLE_PROCESS_ENDPOINT").unwrap_or_default(),
         items: env_u64("WHOLE_PROCESS_ITEMS"),
         rate: Some(env_u64("WHOLE_PROCESS_RATE")).filter(|r| *r > 0),
+        chunk: env_u64("WHOLE_PROCESS_CHUNK").max(1),
         threads: env_u64("WHOLE_PROCESS_THREADS").max(1),
     };
     let report = whole_app::run(&spec);
@@ -107,14 +111,29 @@ fn child(role: &str) -> i32 {
 // ---------------------------------------------------------------------------------------------
 // Parent side.
 
+/// How a row offers its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// A paced rate well under export capacity.
+    Steady,
+    /// The same paced rate for both sides, far beyond what the exporter drains and the queue
+    /// holds: drops compare at equal offered load.
+    Burst,
+    /// As fast as each side can emit (report only: the faster emitter fills its queue sooner).
+    Flood,
+}
+
 /// One row: protocol × load × signal.
 #[derive(Debug, Clone)]
 struct Config {
     http: bool,
-    burst: bool,
+    load: Load,
     log: bool,
     items: u64,
+    /// Offered items a second over all threads; 0 for as fast as possible.
     rate: u64,
+    /// Items a thread emits between two pacing sleeps.
+    chunk: u64,
     threads: u64,
 }
 
@@ -123,32 +142,67 @@ impl Config {
         format!(
             "whole process {} {} {}",
             if self.http { "http" } else { "grpc" },
-            if self.burst { "burst" } else { "steady" },
+            match self.load {
+                Load::Steady => "steady",
+                Load::Burst => "burst",
+                Load::Flood => "flood",
+            },
             if self.log { "log" } else { "span" }
         )
     }
+
+    fn target(&self) -> Option<f64> {
+        (self.load != Load::Flood).then(|| target(self.log))
+    }
 }
+
+/// Offered rate of the burst rows (items a second over two threads), overridable with
+/// `WHOLE_PROCESS_BURST_SPAN_RATE` / `WHOLE_PROCESS_BURST_LOG_RATE`. Measured on two shared,
+/// loaded cores: both sides' emitters sustain it (the peer's log line costs ~9 µs of emitting
+/// CPU; at 60 000 lines/s it fell to ~55 000/s, at 200 000 spans/s ours fell to ~155 000/s), the
+/// peer's exporter does not drain it (it drops in every burst row), and the totals (200 000
+/// spans, 120 000 lines) are ~100× and ~60× the 2048-entry queue.
+const BURST_SPAN_RATE: u64 = 150_000;
+const BURST_LOG_RATE: u64 = 50_000;
 
 fn configs(quick: bool) -> Vec<Config> {
     let secs = if quick { 1 } else { 2 };
+    let burst_rate = |log: bool| match env_u64(if log {
+        "WHOLE_PROCESS_BURST_LOG_RATE"
+    } else {
+        "WHOLE_PROCESS_BURST_SPAN_RATE"
+    }) {
+        0 if log => BURST_LOG_RATE,
+        0 => BURST_SPAN_RATE,
+        r => r,
+    };
+    let only = std::env::var("WHOLE_PROCESS_ONLY").unwrap_or_default();
     let mut out = Vec::new();
     for http in [false, true] {
         for log in [false, true] {
-            for burst in [false, true] {
-                let (items, rate) = match (log, burst) {
-                    (false, false) => (20_000 * secs, 20_000),
-                    (true, false) => (10_000 * secs, 10_000),
-                    (false, true) => (200_000, 0),
-                    (true, true) => (100_000, 0),
+            for load in [Load::Steady, Load::Burst, Load::Flood] {
+                let (items, rate, chunk) = match (log, load) {
+                    (false, Load::Steady) => (20_000 * secs, 20_000, 50),
+                    (true, Load::Steady) => (10_000 * secs, 10_000, LINES_PER_SPAN),
+                    // Paced in 1 ms slices (rate / 1000 items per slice over both threads),
+                    // so pacing itself costs little.
+                    (false, Load::Burst) => (200_000, burst_rate(log), burst_rate(log) / 2000),
+                    (true, Load::Burst) => (120_000, burst_rate(log), burst_rate(log) / 2000),
+                    (false, Load::Flood) => (200_000, 0, 1),
+                    (true, Load::Flood) => (100_000, 0, 1),
                 };
-                out.push(Config {
+                let c = Config {
                     http,
-                    burst,
+                    load,
                     log,
                     items,
                     rate,
+                    chunk: chunk.max(1),
                     threads: 2,
-                });
+                };
+                if c.name().contains(&only) {
+                    out.push(c);
+                }
             }
         }
     }
@@ -170,6 +224,10 @@ impl Run {
     }
     fn emit_per_item(&self) -> f64 {
         self.report.emit_cpu_ns as f64 / self.report.emitted.max(1) as f64
+    }
+    /// Items a second the emitting threads achieved.
+    fn achieved_rate(&self) -> f64 {
+        self.report.emitted as f64 * 1e9 / self.report.emit_wall_ns.max(1) as f64
     }
     /// Ours: its own counter; the peer: emitted − received.
     fn dropped(&self) -> u64 {
@@ -199,6 +257,7 @@ fn run_child(r: &otlp_sink::Receiver, c: &Config, ours: bool, seq: u32) -> Resul
         .env("WHOLE_PROCESS_ENDPOINT", &endpoint)
         .env("WHOLE_PROCESS_ITEMS", c.items.to_string())
         .env("WHOLE_PROCESS_RATE", c.rate.to_string())
+        .env("WHOLE_PROCESS_CHUNK", c.chunk.to_string())
         .env("WHOLE_PROCESS_THREADS", c.threads.to_string())
         .env("WHOLE_PROCESS_OUT", &out)
         .env("OTEL_SERVICE_NAME", "whole-process")
@@ -290,7 +349,7 @@ fn target(log: bool) -> f64 {
 fn not_run(c: &Config, why: &str) -> serde_json::Value {
     json!({
         "name": c.name(), "ours_ns": null, "peer": peer_name(c.log), "peer_ns": null,
-        "ratio": null, "target": target(c.log), "ours_exported": null, "ours_dropped": null,
+        "ratio": null, "target": c.target(), "ours_exported": null, "ours_dropped": null,
         "peer_exported": null, "peer_dropped": null, "emitted": c.items,
         "note": format!("not run: {why}"),
     })
@@ -340,7 +399,23 @@ fn run_all(r: &otlp_sink::Receiver, quick: bool) -> Vec<serde_json::Value> {
         let exported = |v: &[Run]| median_u(v.iter().map(|x| x.received));
         let dropped = |v: &[Run]| median_u(v.iter().map(Run::dropped));
         let (od, pd) = (dropped(&ours), dropped(&peer));
+        let rate = |v: &[Run]| median(v.iter().map(Run::achieved_rate).collect());
+        let offered = if c.rate == 0 {
+            "as fast as possible".to_owned()
+        } else {
+            format!("{}/s", c.rate)
+        };
         let mut note = format!(
+            "{} emitted from {} threads, offered {offered}, achieved ours {:.0}/s peer {:.0}/s; \
+             exported/dropped ours {}/{od} peer {}/{pd}; ",
+            c.items,
+            c.threads,
+            rate(&ours),
+            rate(&peer),
+            exported(&ours),
+            exported(&peer),
+        );
+        note += &format!(
             "{} pairs, median of ratios; emitting threads ns/item ours {:.0} peer {:.0}; \
              background (export, metrics, shutdown) ns/item ours {:.0} peer {:.0}",
             ratios.len(),
@@ -353,6 +428,21 @@ fn run_all(r: &otlp_sink::Receiver, quick: bool) -> Vec<serde_json::Value> {
             ours.iter()
                 .map(|x| x.report.emitted.saturating_sub(x.received)),
         );
+        let per_exported = |v: &[Run]| {
+            median(
+                v.iter()
+                    .map(|x| {
+                        x.report.cpu_ns.saturating_sub(x.report.emit_cpu_ns) as f64
+                            / x.received.max(1) as f64
+                    })
+                    .collect(),
+            )
+        };
+        note += &format!(
+            "; background ns per exported item ours {:.0} peer {:.0}",
+            per_exported(&ours),
+            per_exported(&peer)
+        );
         note += &format!(
             "; metric export requests ours {}",
             median_u(ours.iter().map(|x| x.metric_requests))
@@ -360,7 +450,9 @@ fn run_all(r: &otlp_sink::Receiver, quick: bool) -> Vec<serde_json::Value> {
         if lost != od {
             note += &format!("; ours emitted − received = {lost}");
         }
-        if od > pd {
+        if od > pd && c.load == Load::Flood {
+            note += "; drops: ours dropped more than the peer, having emitted faster (report only)";
+        } else if od > pd {
             note += "; drops: ours dropped more than the peer";
         }
         if let Some(e) = errors.first() {
@@ -372,12 +464,15 @@ fn run_all(r: &otlp_sink::Receiver, quick: bool) -> Vec<serde_json::Value> {
             "peer": peer_name(c.log),
             "peer_ns": cpu(&peer),
             "ratio": median(ratios),
-            "target": target(c.log),
+            "target": c.target(),
             "ours_exported": exported(&ours),
             "ours_dropped": od,
             "peer_exported": exported(&peer),
             "peer_dropped": pd,
             "emitted": c.items,
+            "offered_rate": (c.rate > 0).then_some(c.rate),
+            "ours_rate": rate(&ours),
+            "peer_rate": rate(&peer),
             "ours_emit_ns": emit(&ours),
             "peer_emit_ns": emit(&peer),
             "note": note,

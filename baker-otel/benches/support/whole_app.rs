@@ -21,6 +21,8 @@ pub struct Spec {
     pub items: u64,
     /// Items per second over all threads; `None` for as fast as possible.
     pub rate: Option<u64>,
+    /// Items a thread emits between two pacing sleeps.
+    pub chunk: u64,
     pub threads: u64,
 }
 
@@ -65,20 +67,25 @@ fn span_row(i: u64) {
     let _e = span.enter();
 }
 
-fn log_rows(n: u64) {
-    let span = tracing::info_span!("job", conversation_id = "conv-42", job_id = "job-7");
-    let _e = span.enter();
-    for _ in 0..n {
-        tracing::info!(
-            tokens = 812,
-            model = "claude-sonnet-4-5",
-            "llm call finished"
-        );
+fn log_row() {
+    tracing::info!(
+        tokens = 812,
+        model = "claude-sonnet-4-5",
+        "llm call finished"
+    );
+}
+
+/// Sleeps until `done` items are due at `per_sec` items a second from `start`.
+fn pace(start: Instant, done: u64, per_sec: f64) {
+    let due = start + Duration::from_secs_f64(done as f64 / per_sec);
+    if let Some(d) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(d);
     }
 }
 
-/// Emits `spec.items` from `spec.threads` threads, paced when `spec.rate` is set; returns the
-/// emitting threads' CPU.
+/// Emits `spec.items` from `spec.threads` threads, paced when `spec.rate` is set (a sleep
+/// against a deadline clock after every `spec.chunk` items); returns the emitting threads' CPU.
+/// Log lines go `LINES_PER_SPAN` to an enclosing span.
 fn emit(spec: &Spec) -> u64 {
     let threads = spec.threads.max(1);
     let handles: Vec<_> = (0..threads)
@@ -86,25 +93,26 @@ fn emit(spec: &Spec) -> u64 {
             let n = spec.items / threads + u64::from(t < spec.items % threads);
             let per_sec = spec.rate.map(|r| r as f64 / threads as f64);
             let log = spec.log;
+            let chunk = spec.chunk.max(1);
             std::thread::spawn(move || {
                 let cpu0 = ns(ClockId::ThreadCPUTime);
                 let start = Instant::now();
-                let chunk = if log { LINES_PER_SPAN } else { 50 };
                 let mut i = 0;
                 while i < n {
-                    let k = chunk.min(n - i);
-                    if log {
-                        log_rows(k);
-                    } else {
-                        for j in i..i + k {
-                            span_row(j);
+                    let span = log.then(|| {
+                        tracing::info_span!("job", conversation_id = "conv-42", job_id = "job-7")
+                    });
+                    let _e = span.as_ref().map(tracing::Span::enter);
+                    let end = if log { n.min(i + LINES_PER_SPAN) } else { n };
+                    while i < end {
+                        if log {
+                            log_row();
+                        } else {
+                            span_row(i);
                         }
-                    }
-                    i += k;
-                    if let Some(p) = per_sec {
-                        let due = start + Duration::from_secs_f64(i as f64 / p);
-                        if let Some(d) = due.checked_duration_since(Instant::now()) {
-                            std::thread::sleep(d);
+                        i += 1;
+                        if let Some(p) = per_sec.filter(|_| i % chunk == 0) {
+                            pace(start, i, p);
                         }
                     }
                 }
