@@ -210,6 +210,29 @@ def demo_row(demo_dir: Path | None) -> dict:
     return row
 
 
+def whole_process_rows(since: float) -> list[dict]:
+    """The whole-process rows (baker-otel/benches/whole_process.rs, target/bench-whole-process.json):
+    process CPU per span / log line of `init()` + plain tracing exporting to a live OTLP receiver,
+    vs the same program on tracing-opentelemetry + the SDK batch processors. A row misses when
+    ours dropped more than the peer, whatever its ratio."""
+    base = Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else ROOT / "target"
+    path = base / "bench-whole-process.json"
+    try:
+        if path.stat().st_mtime < since:
+            raise OSError("stale")
+        rows = [dict(r) for r in json.loads(path.read_text()) if isinstance(r, dict) and r.get("name")]
+    except (OSError, ValueError, TypeError):
+        return [{"name": "whole process", "ours_ns": None, "peer": None, "peer_ns": None, "ratio": None,
+                 "target": None, "note": "not run: no fresh target/bench-whole-process.json (baker-otel/benches/whole_process.rs)"}]
+    for r in rows:
+        od, pd = r.get("ours_dropped"), r.get("peer_dropped")
+        if isinstance(od, (int, float)) and isinstance(pd, (int, float)) and od > pd:
+            r["drops"] = True
+            if "drops" not in str(r.get("note", "")):
+                r["note"] = (str(r.get("note") or "") + "; drops: ours dropped more than the peer").lstrip("; ")
+    return rows
+
+
 def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
     results = collect(since)
     paired = collect_paired(since)
@@ -241,8 +264,11 @@ def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
         out.append(row)
     out.append(axum_loopback_row(since))
     out.append(demo_row(demo_dir))
+    out += whole_process_rows(since)
     for row in out:
         row["pass"] = None if row["ratio"] is None or row["target"] is None else row["ratio"] <= row["target"]
+        if row.pop("drops", False) and row["pass"] is not None:
+            row["pass"] = False
 
     dest = ROOT / "target" / "bench-summary.json"
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -122,8 +122,12 @@ macro_rules! otlp_builder {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
-                let client =
-                    super::tls::http_client(&tls, cfg.timeout).map_err(|e| err($signal, e))?;
+                let client = super::tls::http_client(
+                    &tls,
+                    cfg.endpoint.starts_with("https://"),
+                    cfg.timeout,
+                )
+                .map_err(|e| err($signal, e))?;
                 let client = super::http::CountingClient::new(
                     client,
                     $drops,

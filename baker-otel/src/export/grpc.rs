@@ -1,5 +1,6 @@
-//! baker-otel's OTLP/gRPC exporter for spans and log records, on the generated tonic client and
-//! the SDK→protobuf transform of `opentelemetry-proto` (no hand-written protobuf).
+//! baker-otel's OTLP/gRPC exporter for spans and log records, on the generated messages and the
+//! SDK→protobuf transform of `opentelemetry-proto` (no hand-written protobuf), sent by
+//! [`grpc_call`](super::grpc_call) so that retries share the request instead of copying it.
 //!
 //! Over the upstream exporter it adds what production collectors need: rejected items of an OTLP
 //! partial success are counted in `baker_otel.exporter.dropped{reason="rejected"}`, and retries
@@ -9,16 +10,17 @@
 
 use super::batch::BatchExporter;
 use super::build::LogItem;
+use super::grpc_call::{self, unary};
 use super::{DropReason, Drops};
 use crate::config::{Compression, Signal, SignalConfig};
 use crate::util::RateLimiter;
 use crate::InitError;
 use futures_util::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    logs_service_client::LogsServiceClient, ExportLogsServiceRequest,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    trace_service_client::TraceServiceClient, ExportTraceServiceRequest,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -172,19 +174,19 @@ impl BatchExporter<SpanData> for GrpcSpans {
     fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
         use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
         let c = &self.0;
-        let req = ExportTraceServiceRequest {
+        let req = Arc::new(ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(batch, &c.resource),
-        };
+        });
         Box::pin(async move {
             c.send(|| {
-                let mut client = TraceServiceClient::new(c.channel.clone())
-                    .max_encoding_message_size(usize::MAX);
-                if let Some(enc) = c.compression {
-                    client = client.send_compressed(enc);
-                }
-                let r = c.request(req.clone());
+                let call = unary::<_, ExportTraceServiceResponse>(
+                    c.channel.clone(),
+                    c.compression,
+                    &grpc_call::TRACES,
+                    c.request(req.clone()),
+                );
                 async move {
-                    let resp = client.export(r).await?.into_inner();
+                    let resp = call.await?;
                     Ok(resp
                         .partial_success
                         .map(|p| (p.rejected_spans, p.error_message))
@@ -208,19 +210,19 @@ impl BatchExporter<LogItem> for GrpcLogs {
         let c = &self.0;
         let refs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
             batch.iter().map(|(r, s)| (r, s)).collect();
-        let req = ExportLogsServiceRequest {
+        let req = Arc::new(ExportLogsServiceRequest {
             resource_logs: group_logs_by_resource_and_scope(&LogBatch::new(&refs), &c.resource),
-        };
+        });
         Box::pin(async move {
             c.send(|| {
-                let mut client =
-                    LogsServiceClient::new(c.channel.clone()).max_encoding_message_size(usize::MAX);
-                if let Some(enc) = c.compression {
-                    client = client.send_compressed(enc);
-                }
-                let r = c.request(req.clone());
+                let call = unary::<_, ExportLogsServiceResponse>(
+                    c.channel.clone(),
+                    c.compression,
+                    &grpc_call::LOGS,
+                    c.request(req.clone()),
+                );
                 async move {
-                    let resp = client.export(r).await?.into_inner();
+                    let resp = call.await?;
                     Ok(resp
                         .partial_success
                         .map(|p| (p.rejected_log_records, p.error_message))

@@ -11,6 +11,8 @@ pub(crate) mod build;
 pub(crate) mod console;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod grpc;
+#[cfg(feature = "otlp-grpc")]
+pub(crate) mod grpc_call;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http;
 pub(crate) mod runtime;

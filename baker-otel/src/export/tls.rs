@@ -120,17 +120,23 @@ pub(crate) fn tonic_config(
 
 /// The hyper client for OTLP/HTTP: rustls with an explicit ring provider (never the process-wide
 /// default, so nothing is installed and nothing depends on what the application installed),
-/// system + webpki roots, the configured CA and client identity; `http://` stays plain.
+/// system + webpki roots (read only for an `https://` endpoint), the configured CA and client
+/// identity; `http://` stays plain.
 #[cfg(feature = "otlp-http")]
 pub(crate) fn http_client(
     l: &Loaded,
+    https: bool,
     timeout: std::time::Duration,
 ) -> Result<super::http::HyperHttps, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    roots.add_parsable_certificates(native_roots().iter().cloned());
+    // A plain `http://` endpoint never verifies a server: reading the system's certificate store
+    // (a few milliseconds of start-up) is left to `https://` endpoints.
+    if https {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        roots.add_parsable_certificates(native_roots().iter().cloned());
+    }
     if let Some(ca) = &l.ca_pem {
         for c in CertificateDer::pem_slice_iter(ca) {
             let c = c.map_err(|e| format!("CA certificate: {e}"))?;
