@@ -305,9 +305,9 @@ def headline_rows(out: list[dict]) -> list[tuple[str, str, str, str]]:
             goal = "-" if target is None else "≤ %g" % target
         if kind == "time" and r.get("ours_ns") is not None and r.get("peer_ns") is not None and ratio is not None:
             today += " (%s vs %s ns)" % (fmt_ns(r["ours_ns"]), fmt_ns(r["peer_ns"]))
-        extra = r.get("drops")
-        if extra:
-            today += f"; {extra}"
+        od, pd = r.get("ours_dropped"), r.get("peer_dropped")
+        if od is not None and pd is not None and ratio is not None:
+            today += f"; dropped {od:,} vs {pd:,}"
         result = {True: "PASS", False: "MISS", None: "report" if ratio is not None else "not run"}[r.get("pass")]
         rows.append((label, today, goal, result))
     return rows
@@ -319,10 +319,10 @@ def fmt_ns(v: float) -> str:
 
 def print_headline(out: list[dict]) -> None:
     rows = headline_rows(out)
-    w = max(len(r[0]) for r in rows)
-    print(f"\nissue #19 table: today vs target\n{'row':<{w}}  {'today':<28} {'target':<9} result")
+    w, t = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    print(f"\nissue #19 table: today vs target\n{'row':<{w}}  {'today':<{t}}  {'target':<9} result")
     for label, today, goal, result in rows:
-        print(f"{label:<{w}}  {today:<28} {goal:<9} {result}")
+        print(f"{label:<{w}}  {today:<{t}}  {goal:<9} {result}")
 
 
 def markdown() -> int:
