@@ -2,14 +2,20 @@
 //! default W3C set → fast path) vs a `HashMap<String, String>` carrier with the SDK's
 //! `TextMapCompositePropagator(TraceContext + Baggage)`, same span context and baggage, same run.
 //! Two contexts: trace context only (the configuration of the DESIGN §5 baseline) and trace
-//! context + the two Baker ids in baggage (what every Baker message carries; both sides then pay
-//! opentelemetry's `Baggage` key validation, about 4k instructions per round trip, which we cannot
-//! bypass). Also reports the generic (non-fast-path) carrier path through the SDK propagator.
+//! context + the two Baker ids in baggage (what every Baker message carries; both sides then
+//! build an `opentelemetry::baggage::Baggage` for the extracted ids, whose key validation alone
+//! costs ≈ 4 200 instructions per round trip — a third of ours — and which `cx.baggage()`
+//! readers need). Also reports the generic (non-fast-path) carrier path through the SDK
+//! propagator.
+//!
+//! Instruction counts per round trip (stable on a loaded machine, unlike time):
+//! `BAKER_PROFILE_ITERS=2000 valgrind --tool=callgrind --toggle-collect='*profile_ours*' <bench
+//! binary>` (or `*profile_peer*`), then the inclusive cost of `profile_ours` / 2000.
 
 #[path = "../../baker-otel/benches/support/paired.rs"]
 mod paired;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
@@ -139,5 +145,39 @@ fn report(_c: &mut Criterion) {
     paired::write(&dir, "nats-propagation", &rows);
 }
 
+/// `BAKER_PROFILE_ITERS=n`: runs `n` round trips of each side (no criterion), for
+/// `valgrind --tool=callgrind --toggle-collect='*profile_*'` instruction counts per round trip
+/// (inclusive cost of `profile_ours` / `profile_peer` divided by `n`).
+fn profile(n: u32) {
+    let sdk = sdk();
+    let p = propagation();
+    let [_, (_, _, cx)] = cases();
+    // Warm up (thread locals, allocator) outside the collected functions.
+    ours_round_trip(&p, &cx);
+    peer_round_trip(&sdk, &cx);
+    profile_ours(&p, &cx, n);
+    profile_peer(&sdk, &cx, n);
+}
+
+#[inline(never)]
+fn profile_ours(p: &baker_otel::propagation::Propagation, cx: &Context, n: u32) {
+    (0..n).for_each(|_| ours_round_trip(p, cx));
+}
+
+#[inline(never)]
+fn profile_peer(sdk: &TextMapCompositePropagator, cx: &Context, n: u32) {
+    (0..n).for_each(|_| peer_round_trip(sdk, cx));
+}
+
 criterion_group!(benches, bench, report);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("BAKER_PROFILE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return profile(n);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -29,6 +29,8 @@ use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
 use baker_otel::propagation::FieldValues;
 use opentelemetry::propagation::{Extractor, Injector};
+use serde::de::value::StringDeserializer;
+use serde::Deserialize;
 use std::str::FromStr;
 
 /// Largest header value injected or extracted (8 KiB, the W3C baggage limit); longer ones are skipped.
@@ -52,11 +54,39 @@ pub(crate) fn header_name(key: &str) -> Option<HeaderName> {
 /// Converts `value` to a header value unless it is oversize or contains CR/LF (no copy).
 #[inline]
 pub(crate) fn header_value(value: String) -> Option<HeaderValue> {
-    if value.len() > MAX_VALUE_LEN || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+    if value.len() > MAX_VALUE_LEN || has_cr_or_lf(value.as_bytes()) {
         return None;
     }
-    // Validated above, so `From<String>`'s assertion cannot fire.
-    Some(HeaderValue::from(value))
+    checked_header_value(value)
+}
+
+/// Whether `s` holds a CR or LF byte, eight bytes at a time (the classic "has zero byte" word
+/// test on `word ^ b'\r'` and `word ^ b'\n'`): ≈ 2 instructions a byte instead of ≈ 9.
+#[inline]
+fn has_cr_or_lf(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_ne_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
+        if has_zero(w ^ (ONES * u64::from(b'\r'))) || has_zero(w ^ (ONES * u64::from(b'\n'))) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b == b'\r' || b == b'\n')
+}
+
+/// A header value from a string the caller has checked for CR/LF, without copying it and
+/// without async-nats checking it again: `HeaderValue`'s constructors all re-scan the value
+/// with a `char` pattern (≈ 10 instructions a byte, the largest cost of an inject after the
+/// allocations), while its `Deserialize` (`#[serde(transparent)]` over the `String`) takes the
+/// string as it is. `None` only if that impl ever stops accepting a plain string (a unit test
+/// pins it).
+#[inline]
+pub(crate) fn checked_header_value(value: String) -> Option<HeaderValue> {
+    debug_assert!(!has_cr_or_lf(value.as_bytes()));
+    HeaderValue::deserialize(StringDeserializer::<serde::de::value::Error>::new(value)).ok()
 }
 
 /// Writes propagation fields into a NATS [`HeaderMap`], replacing existing values.
@@ -251,6 +281,39 @@ mod tests {
                 assert_eq!(ex.w3c_values(), FieldValues::new(tp, ts, bg), "{h:?}");
             }
         }
+    }
+
+    #[test]
+    fn checked_values_are_the_values_async_nats_builds() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for v in [tp, "", "k=v,gen_ai.conversation.id=conv%2C1;p", "ü ñ"] {
+            let ours = checked_header_value(v.to_owned()).expect("deserialises");
+            assert_eq!(ours, HeaderValue::from(v));
+            assert_eq!(ours.as_str(), v);
+            assert_eq!(header_value(v.to_owned()), Some(HeaderValue::from(v)));
+        }
+        for bad in ["a\rb", "\n", "x\r\n"] {
+            assert_eq!(header_value(bad.to_owned()), None);
+        }
+    }
+
+    #[test]
+    fn cr_lf_found_at_every_offset() {
+        for len in 0..40 {
+            let clean = "ab=cd,".repeat(7)[..len].to_owned();
+            assert!(!has_cr_or_lf(clean.as_bytes()));
+            for at in 0..len {
+                for c in ['\r', '\n'] {
+                    let mut s = clean.clone().into_bytes();
+                    s[at] = c as u8;
+                    assert!(has_cr_or_lf(&s), "{len} {at}");
+                }
+            }
+        }
+        // Bytes around CR/LF (0x0c, 0x0e, 0x8d, 0x8a) are not false positives.
+        assert!(!has_cr_or_lf(&[
+            0x0c, 0x0e, 0x8d, 0x8a, 0x0b, 0x09, 0x0c, 0x0e, 0x8d
+        ]));
     }
 
     #[test]

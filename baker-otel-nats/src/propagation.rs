@@ -25,7 +25,9 @@
 //! assert_eq!(cx.span().span_context().span_id().to_string(), "00f067aa0ba902b7");
 //! ```
 
-use crate::carrier::{header_value, HeaderExtractor, BAGGAGE, TRACEPARENT, TRACESTATE};
+use crate::carrier::{
+    checked_header_value, header_value, HeaderExtractor, BAGGAGE, TRACEPARENT, TRACESTATE,
+};
 use async_nats::HeaderMap;
 use baker_otel::propagation::{Field, Propagation};
 use opentelemetry::Context;
@@ -41,13 +43,14 @@ use opentelemetry::Context;
 /// ```
 pub fn inject_context(p: &Propagation, cx: &Context, headers: &mut HeaderMap) {
     p.inject_with(cx, |field, value| {
-        let name = match field {
-            Field::TraceParent => TRACEPARENT,
-            Field::TraceState => TRACESTATE,
-            Field::Baggage => BAGGAGE,
+        let (name, value) = match field {
+            // 55 bytes of hex digits and `-`: nothing to check.
+            Field::TraceParent => (TRACEPARENT, checked_header_value(value)),
+            Field::TraceState => (TRACESTATE, header_value(value)),
+            Field::Baggage => (BAGGAGE, header_value(value)),
             _ => return,
         };
-        if let Some(v) = header_value(value) {
+        if let Some(v) = value {
             headers.insert(name, v);
         }
     });

@@ -70,24 +70,57 @@ pub fn traceparent(sc: &SpanContext) -> [u8; 55] {
     buf
 }
 
+/// The value of each lower-case hex digit; `0xff` for every other byte.
+const LOWER_HEX_VALUE: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[HEX[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Parses lower-case hex digits into a number; `None` on any other byte or more than 32 digits.
+/// One table lookup per digit and one validity check at the end (no branch per digit).
 pub(crate) fn parse_lower(s: &[u8]) -> Option<u128> {
     if s.len() > 32 {
         return None;
     }
     let mut v: u128 = 0;
+    let mut seen = 0u8;
     for &c in s {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(d);
+        let d = LOWER_HEX_VALUE[usize::from(c)];
+        seen |= d;
+        v = (v << 4) | u128::from(d & 0x0f);
     }
-    Some(v)
+    (seen <= 0x0f).then_some(v)
 }
 
 /// Bytes known to be ASCII hex and `-` as a `&str`.
 pub(crate) fn as_str(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_lower_accepts_only_lower_case_hex() {
+        assert_eq!(parse_lower(b""), Some(0));
+        assert_eq!(
+            parse_lower(b"00f067aa0ba902b7"),
+            Some(0x00f0_67aa_0ba9_02b7)
+        );
+        assert_eq!(parse_lower(&[b'f'; 32]), Some(u128::MAX));
+        assert_eq!(parse_lower(&[b'0'; 33]), None);
+        for bad in [&b"0A"[..], b"0g", b"-1", b" 1", b"1\xff", b"\x00"] {
+            assert_eq!(parse_lower(bad), None, "{bad:?}");
+        }
+        for b in 0..=255u8 {
+            let ok = b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            assert_eq!(parse_lower(&[b]).is_some(), ok, "{b}");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! value); W3C treats both the same.
 
 use crate::context::{CONVERSATION_ID, JOB_ID};
-use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
+use opentelemetry::baggage::{BaggageExt, BaggageMetadata, KeyValueMetadata};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, Key};
@@ -144,12 +144,21 @@ pub(crate) fn inject_baggage(cx: &Context, set: &mut dyn FnMut(Field, String)) {
     if baggage.is_empty() {
         return;
     }
-    let mut out = String::with_capacity(64);
+    // Exact unless something needs percent-encoding: one allocation for UUID-sized ids too.
+    let len = baggage
+        .iter()
+        .map(|(k, (v, m))| k.as_str().len() + v.as_str().len() + m.as_str().len() + 3)
+        .sum();
+    let mut out = String::with_capacity(len);
     for (i, (name, (value, metadata))) in baggage.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        encode_into(&mut out, trim(name.as_str()));
+        match name.as_str() {
+            // Known keys: nothing to trim or encode.
+            key @ (CONVERSATION_ID | JOB_ID) => out.push_str(key),
+            key => encode_into(&mut out, trim(key)),
+        }
         out.push('=');
         encode_into(&mut out, trim(value.as_str()));
         let md = trim(metadata.as_str());
@@ -161,8 +170,20 @@ pub(crate) fn inject_baggage(cx: &Context, set: &mut dyn FnMut(Field, String)) {
     set(Field::Baggage, out);
 }
 
+/// The bytes [`encode_into`] percent-encodes: controls, space, `"`, `,`, `;`, `=`, DEL and
+/// non-ASCII (one table lookup per byte).
+const NEEDS_ENCODING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x21 || b >= 0x7f || matches!(b as u8, b'"' | b';' | b',' | b'=');
+        b += 1;
+    }
+    t
+};
+
 fn encode_into(out: &mut String, s: &str) {
-    let needs = |b: u8| !(0x20..0x7f).contains(&b) || matches!(b, b' ' | b'"' | b';' | b',' | b'=');
+    let needs = |b: u8| NEEDS_ENCODING[usize::from(b)];
     if !s.bytes().any(needs) {
         out.push_str(s);
         return;
@@ -209,7 +230,7 @@ pub(crate) fn extract_baggage(
     let Some(b) = v.baggage else {
         return cx.clone();
     };
-    if b.len() > MAX_BAGGAGE_LENGTH || b.bytes().any(|c| c == b'%' || c == b';') {
+    if b.len() > MAX_BAGGAGE_LENGTH || contains_either(b.as_bytes(), b'%', b';') {
         let full = BaggagePropagator::new().extract_with_context(cx, v);
         return match filter {
             None => full,
@@ -224,21 +245,49 @@ pub(crate) fn extract_baggage(
             }
         };
     }
-    let items = b.split(',').take(MAX_BAGGAGE_ITEMS).filter_map(|item| {
-        // `k=v` (the SDK ignores anything after a second `=`).
-        let (k, rest) = item.split_once('=')?;
-        let k = trim(k);
-        if filter.is_some_and(|keep| !keep(k)) {
-            return None;
-        }
-        let v = rest.split_once('=').map_or(rest, |(v, _)| v);
-        Some(KeyValueMetadata::new(
-            baggage_key(k),
-            trim(v).to_owned(),
-            "",
-        ))
-    });
+    // Byte-wise splitting (`,` and `=` are ASCII, so every offset is a char boundary): no
+    // `memchr` call per item, which costs more than the scan on headers this short.
+    let mut start = 0;
+    let items = b
+        .as_bytes()
+        .split(|&c| c == b',')
+        .take(MAX_BAGGAGE_ITEMS)
+        .filter_map(move |item| {
+            let at = start;
+            start += item.len() + 1;
+            // `k=v` (the SDK ignores anything after a second `=`).
+            let eq = item.iter().position(|&c| c == b'=')?;
+            let k = trim(b.get(at..at + eq)?);
+            if filter.is_some_and(|keep| !keep(k)) {
+                return None;
+            }
+            let rest = &item[eq + 1..];
+            let v_len = rest.iter().position(|&c| c == b'=').unwrap_or(rest.len());
+            let v = trim(b.get(at + eq + 1..at + eq + 1 + v_len)?);
+            Some(KeyValueMetadata::new(
+                baggage_key(k),
+                v.to_owned(),
+                BaggageMetadata::default(),
+            ))
+        });
     cx.with_baggage(items)
+}
+
+/// Whether `s` holds `x` or `y`, eight bytes at a time (the "has zero byte" word test on
+/// `word ^ x` and `word ^ y`): ≈ 2 instructions a byte instead of ≈ 5.
+fn contains_either(s: &[u8], x: u8, y: u8) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let (xs, ys) = (ONES * u64::from(x), ONES * u64::from(y));
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_ne_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
+        if has_zero(w ^ xs) || has_zero(w ^ ys) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b == x || b == y)
 }
 
 /// Whether nothing would be extracted from `v`.
@@ -396,6 +445,26 @@ mod tests {
                 check_extract(&carrier(Some(tp), Some("rojo=1,congo=2"), bg)).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn contains_either_finds_every_offset() {
+        for len in 0..40 {
+            let clean = "ab=cd,".repeat(7)[..len].to_owned().into_bytes();
+            assert!(!contains_either(&clean, b'%', b';'));
+            for at in 0..len {
+                for c in [b'%', b';'] {
+                    let mut s = clean.clone();
+                    s[at] = c;
+                    assert!(contains_either(&s, b'%', b';'), "{len} {at}");
+                }
+            }
+        }
+        assert!(!contains_either(
+            &[0x24, 0x26, 0xa5, 0x3a, 0x3c, 0xbb, 0, 0xff, 0x25 ^ 0x80],
+            b'%',
+            b';'
+        ));
     }
 
     proptest! {
