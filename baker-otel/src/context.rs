@@ -205,6 +205,8 @@ impl BakerScope {
         let mut kvs: Vec<opentelemetry::baggage::KeyValueMetadata> =
             Vec::with_capacity(inherited.len() + 1);
         if let Some(v) = value {
+            // Reference-counted: every span and log record in the scope copies the id.
+            let v = opentelemetry::StringValue::from(std::sync::Arc::<str>::from(v));
             kvs.push(KeyValue::new(key, v).into());
         }
         kvs.extend(
@@ -281,16 +283,36 @@ pub fn ids(cx: &Context) -> (Option<String>, Option<String>) {
 /// The ids borrowed from `cx`'s baggage (no allocation: used on the log hot path).
 #[inline]
 pub(crate) fn id_refs(cx: &Context) -> (Option<&str>, Option<&str>) {
+    let (c, j) = id_values(cx);
+    (c.map(|v| v.as_str()), j.map(|v| v.as_str()))
+}
+
+/// The two ids in `cx`'s baggage (ignoring any longer than [`MAX_ID_LEN`]). Small baggage is
+/// scanned rather than looked up: comparing a few keys costs far less than SipHashing both.
+#[inline]
+fn id_values(
+    cx: &Context,
+) -> (
+    Option<&opentelemetry::StringValue>,
+    Option<&opentelemetry::StringValue>,
+) {
     let b = cx.baggage();
     if b.is_empty() {
         return (None, None);
     }
-    let get = |k: &str| {
-        b.get(k)
-            .map(|v| v.as_str())
-            .filter(|v| v.len() <= MAX_ID_LEN)
-    };
-    (get(CONVERSATION_ID), get(JOB_ID))
+    let ok = |v: &&opentelemetry::StringValue| v.as_str().len() <= MAX_ID_LEN;
+    if b.len() > 8 {
+        return (b.get(CONVERSATION_ID).filter(ok), b.get(JOB_ID).filter(ok));
+    }
+    let (mut conv, mut job) = (None, None);
+    for (k, (v, _)) in b {
+        match k.as_str() {
+            CONVERSATION_ID => conv = Some(v),
+            JOB_ID => job = Some(v),
+            _ => {}
+        }
+    }
+    (conv.filter(ok), job.filter(ok))
 }
 
 /// The current conversation id, if any.
@@ -317,15 +339,11 @@ pub(crate) fn push_id_attributes(
     cx: &Context,
     mut push: impl FnMut(&'static str, opentelemetry::StringValue),
 ) {
-    let b = cx.baggage();
-    if b.is_empty() {
-        return;
+    let (conv, job) = id_values(cx);
+    if let Some(v) = conv {
+        push(CONVERSATION_ID, v.clone());
     }
-    for key in [CONVERSATION_ID, JOB_ID] {
-        if let Some(v) = b.get(key) {
-            if v.as_str().len() <= MAX_ID_LEN {
-                push(key, v.clone());
-            }
-        }
+    if let Some(v) = job {
+        push(JOB_ID, v.clone());
     }
 }

@@ -69,18 +69,20 @@ impl BakerLogProcessor {
         }
     }
 
-    /// The record to queue: `record` itself, or a copy with its body and attributes cut to the
-    /// limits (values shortened with the `…[truncated]` marker, attributes past the count dropped).
-    fn limited(&self, record: &SdkLogRecord) -> SdkLogRecord {
+    /// The record to queue, taken out of `record` (the SDK drops the emitted record after its
+    /// only processor, this one, has seen it; taking it saves a deep copy per log line): as is, or
+    /// copied with its body and attributes cut to the limits (values shortened with the
+    /// `…[truncated]` marker, attributes past the count dropped).
+    fn limited(&self, record: &mut SdkLogRecord) -> SdkLogRecord {
+        use opentelemetry::logs::Logger as _;
         let mut n = 0usize;
         let over = record.attributes_iter().any(|(_, v)| {
             n += 1;
             n > self.max_attributes || self.too_long(v)
         }) || record.body().is_some_and(|b| self.too_long(b));
         if !over {
-            return record.clone();
+            return std::mem::replace(record, self.blank.create_log_record());
         }
-        use opentelemetry::logs::Logger as _;
         let mut out = self.blank.create_log_record();
         if let Some(name) = record.event_name() {
             out.set_event_name(name);
@@ -128,10 +130,7 @@ impl LogProcessor for BakerLogProcessor {
                 } else {
                     "job_id"
                 };
-                record.add_attribute(
-                    key,
-                    opentelemetry::logs::AnyValue::from(v.as_str().to_owned()),
-                )
+                record.add_attribute(key, AnyValue::String(v))
             });
         });
         self.queue.push((self.limited(record), scope.clone()));
