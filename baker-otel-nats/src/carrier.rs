@@ -60,21 +60,10 @@ pub(crate) fn header_value(value: String) -> Option<HeaderValue> {
     checked_header_value(value)
 }
 
-/// Whether `s` holds a CR or LF byte, eight bytes at a time (the classic "has zero byte" word
-/// test on `word ^ b'\r'` and `word ^ b'\n'`): ≈ 2 instructions a byte instead of ≈ 9.
+/// Whether `s` holds a CR or LF byte (memchr's vectorised search).
 #[inline]
 fn has_cr_or_lf(s: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_ne_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
-        if has_zero(w ^ (ONES * u64::from(b'\r'))) || has_zero(w ^ (ONES * u64::from(b'\n'))) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| b == b'\r' || b == b'\n')
+    memchr::memchr2(b'\r', b'\n', s).is_some()
 }
 
 /// A header value from a string the caller has checked for CR/LF, without copying it and

@@ -273,21 +273,9 @@ pub(crate) fn extract_baggage(
     cx.with_baggage(items)
 }
 
-/// Whether `s` holds `x` or `y`, eight bytes at a time (the "has zero byte" word test on
-/// `word ^ x` and `word ^ y`): ≈ 2 instructions a byte instead of ≈ 5.
+/// Whether `s` holds `x` or `y` (memchr's vectorised search: one pass over the header).
 fn contains_either(s: &[u8], x: u8, y: u8) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
-    let (xs, ys) = (ONES * u64::from(x), ONES * u64::from(y));
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_ne_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
-        if has_zero(w ^ xs) || has_zero(w ^ ys) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| b == x || b == y)
+    memchr::memchr2(x, y, s).is_some()
 }
 
 /// Whether nothing would be extracted from `v`.
