@@ -3,6 +3,7 @@
 use crate::carrier::HeaderInjector;
 use crate::request::{known_method, url_without_query};
 use baker_otel::propagation::{OutboundPolicy, Propagation};
+use baker_otel::OpenTelemetrySpanExt;
 use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
@@ -16,7 +17,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Target of the client spans.
 pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";

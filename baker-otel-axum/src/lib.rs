@@ -60,7 +60,7 @@
 //!
 //! Because the server span is not a `tracing` span, `tracing::Span::current()` inside a
 //! handler is whatever `tracing` span the handler entered (often none), and
-//! `tracing_opentelemetry::OpenTelemetrySpanExt::set_attribute` on it does not reach the
+//! `baker_otel::OpenTelemetrySpanExt::set_attribute` on it does not reach the
 //! server span. Use the OpenTelemetry context instead:
 //!
 //! ```

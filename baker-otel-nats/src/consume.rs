@@ -4,6 +4,7 @@
 use crate::instruments::system;
 use crate::spans::{self, MSG_ID_HEADER, TARGET};
 use crate::{propagation, NatsTelemetry};
+use baker_otel::OpenTelemetrySpanExt;
 use futures_util::Stream;
 use opentelemetry::KeyValue;
 use std::future::Future;
@@ -12,7 +13,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A received message: core NATS [`async_nats::Message`] or JetStream [`async_nats::jetstream::Message`].
 ///

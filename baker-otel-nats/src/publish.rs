@@ -5,10 +5,10 @@ use crate::spans::{self, Op};
 use crate::{propagation, NatsTelemetry, TracedSubscriber};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, PublishError, RequestError, SubscribeError};
+use baker_otel::OpenTelemetrySpanExt;
 use bytes::Bytes;
 use opentelemetry::trace::TraceContextExt;
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A core NATS [`Client`] that traces publishes and requests and propagates context in headers.
 ///

@@ -1,9 +1,9 @@
 //! Messaging span construction and error marking (outcome bookkeeping: `outcome.rs`).
 
+use baker_otel::OpenTelemetrySpanExt;
 use std::fmt::Debug;
 use tracing::field::Empty;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Tracing target of every span this crate creates.
 pub const TARGET: &str = "baker_otel_nats";

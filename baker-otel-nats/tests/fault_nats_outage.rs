@@ -25,6 +25,7 @@ use async_nats::jetstream::{self, consumer::pull, stream};
 use async_nats::{Client, ConnectOptions};
 use baker_otel::context::BakerScope;
 use baker_otel::testing::{Capture, CapturedSpan};
+use baker_otel::OpenTelemetrySpanExt;
 use baker_otel_nats::{NatsTelemetry, TracedClient, TracedMessages};
 use common::server_round_trip;
 use futures_util::StreamExt;
@@ -35,7 +36,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
 /// Bound of async-nats's command channel: the only place publishes may queue during an outage.

@@ -3,11 +3,13 @@
 use crate::config::{ExporterKind, SamplerConfig, SignalConfig};
 use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::{build, console::ConsoleSpans};
+use crate::span_layer::SpanLayer;
 use crate::InitError;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
@@ -23,20 +25,43 @@ pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
     }
 }
 
-/// Adds Baker ids from the parent context's baggage on start; queues finished spans.
+/// The export queue of finished spans, shared by the span layer and the SDK's span processor.
 #[derive(Debug)]
-pub(crate) struct BakerSpanProcessor {
+pub(crate) struct SpanSink {
     queue: BatchQueue<SpanData>,
     max_value_len: usize,
 }
 
-impl BakerSpanProcessor {
+impl SpanSink {
     pub(crate) fn new(queue: BatchQueue<SpanData>, max_value_len: usize) -> Self {
         Self {
             queue,
             max_value_len,
         }
     }
+
+    /// After shutdown: spans ending now are not exported (nor counted as drops).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    /// Cuts over-long attribute values and queues the span (never blocks).
+    #[inline]
+    pub(crate) fn push(&self, mut span: SpanData) {
+        truncate_attributes(&mut span.attributes, self.max_value_len);
+        for e in span.events.events.iter_mut() {
+            truncate_attributes(&mut e.attributes, self.max_value_len);
+        }
+        self.queue.push(span);
+    }
+}
+
+/// For spans started through the OpenTelemetry API: adds Baker ids from the parent context's
+/// baggage on start; queues finished spans.
+#[derive(Debug)]
+pub(crate) struct BakerSpanProcessor {
+    sink: Arc<SpanSink>,
 }
 
 /// Marker appended to a value cut by the attribute length limit.
@@ -85,22 +110,18 @@ impl SpanProcessor for BakerSpanProcessor {
     }
 
     #[inline]
-    fn on_end(&self, mut span: SpanData) {
+    fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            truncate_attributes(&mut span.attributes, self.max_value_len);
-            for e in span.events.events.iter_mut() {
-                truncate_attributes(&mut e.attributes, self.max_value_len);
-            }
-            self.queue.push(span);
+            self.sink.push(span);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.queue.flush(Duration::from_secs(5))
+        self.sink.queue.flush(Duration::from_secs(5))
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.queue.shutdown(timeout)
+        self.sink.queue.shutdown(timeout)
     }
 }
 
@@ -124,18 +145,18 @@ pub(crate) fn exporters(
 }
 
 /// The whole trace pipeline: the configured exporters plus `extra`, one bounded queue, the
-/// Baker span processor and the tracer provider.
+/// Baker span processor and the tracer provider, and the span layer feeding the same queue.
 pub(crate) fn pipeline(
     cfg: &crate::config::Config,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<SpanData>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
-) -> Result<SdkTracerProvider, InitError> {
+) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
     let mut list = exporters(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
-    let processor = build::combine(list).map(|e| {
-        BakerSpanProcessor::new(
+    let sink = build::combine(list).map(|e| {
+        Arc::new(SpanSink::new(
             BatchQueue::start(
                 handle,
                 e,
@@ -145,32 +166,19 @@ pub(crate) fn pipeline(
                 crate::export::size::span,
             ),
             cfg.limits.attribute_value_length,
-        )
+        ))
     });
-    Ok(provider(
-        resource.clone(),
-        sampler(cfg.sampler),
-        cfg.limits,
-        processor,
+    let layer = SpanLayer::new(sampler(cfg.sampler), cfg.limits, sink.clone());
+    let processor = sink.map(|sink| BakerSpanProcessor { sink });
+    Ok((
+        provider(
+            resource.clone(),
+            sampler(cfg.sampler),
+            cfg.limits,
+            processor,
+        ),
+        layer,
     ))
-}
-
-/// The `tracing` → OpenTelemetry span bridge, lean configuration (no location, thread ids,
-/// timings or level/target attributes; spans only, events stay log records).
-pub(crate) fn layer<S>(tp: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    use opentelemetry::trace::TracerProvider as _;
-    use tracing_subscriber::Layer as _;
-    tracing_opentelemetry::layer()
-        .with_tracer(tp.tracer("baker-otel"))
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        .with_target(false)
-        .with_level(false)
-        .with_filter(crate::logs::json::SpansOnly)
 }
 
 pub(crate) fn provider(

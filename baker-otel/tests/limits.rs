@@ -1,7 +1,7 @@
 //! Oversize attribute values are truncated with a marker; attribute count limits are honoured.
 use baker_otel::config::EnvSource;
 use baker_otel::testing::Capture;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use baker_otel::OpenTelemetrySpanExt;
 
 #[test]
 fn oversize_values_are_truncated_and_counts_limited() {

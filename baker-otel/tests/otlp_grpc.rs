@@ -1,10 +1,10 @@
 //! OTLP over gRPC to a real receiver (fake-opentelemetry-collector), inside a tokio runtime.
 use baker_otel::config::EnvSource;
 use baker_otel::context::BakerScope;
+use baker_otel::OpenTelemetrySpanExt;
 use fake_opentelemetry_collector::FakeCollectorServer;
 use opentelemetry::trace::TraceContextExt;
 use std::time::Duration;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_spans_and_correlated_logs_over_grpc() {

@@ -4,10 +4,10 @@ mod support;
 use baker_otel::config::EnvSource;
 use baker_otel::context::BakerScope;
 use baker_otel::JsonSink;
+use baker_otel::OpenTelemetrySpanExt;
 use opentelemetry::trace::TraceContextExt;
 use std::sync::{Arc, Mutex};
 use support::{attr, hex, HttpReceiver};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 #[test]
 fn exports_traces_logs_and_metrics_over_http() {

@@ -138,14 +138,14 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
     }
     match (t.cost(), t.costs.as_slice()) {
         (Some(c), _) => {
-            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            use baker_otel::OpenTelemetrySpanExt;
             span.record(sc::GEN_AI_USAGE_COST_AMOUNT, c.amount);
             span.record(sc::GEN_AI_USAGE_COST_CURRENCY, c.currency.as_str());
             span.set_attribute(sc::GEN_AI_USAGE_COST_SOURCE, sc::COST_SOURCE_LOCAL);
         }
         (None, []) => {}
         (None, many) => {
-            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            use baker_otel::OpenTelemetrySpanExt;
             span.record(sc::GEN_AI_USAGE_COST_CURRENCY, "mixed");
             span.set_attribute(sc::GEN_AI_USAGE_COST_SOURCE, sc::COST_SOURCE_LOCAL);
             for c in many {
@@ -176,7 +176,7 @@ impl Drop for AgentSpan {
             .iterations
             .load(std::sync::atomic::Ordering::Relaxed);
         if iterations > 0 && !self.span.is_disabled() {
-            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            use baker_otel::OpenTelemetrySpanExt;
             self.span
                 .set_attribute(sc::BAKER_AGENT_ITERATION_COUNT, iterations);
         }

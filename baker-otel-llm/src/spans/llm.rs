@@ -7,10 +7,10 @@ use crate::pricing::Cost;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
 use crate::Usage;
+use baker_otel::OpenTelemetrySpanExt;
 use opentelemetry::{Array, StringValue, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 #[derive(Default)]
 struct State {

@@ -119,6 +119,12 @@ impl<T: Send + 'static> BatchQueue<T> {
         }
     }
 
+    /// Whether [`shutdown`](Self::shutdown) has run.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
     /// Never blocks: a full or closed queue drops `item` and counts it.
     #[inline]
     pub(crate) fn push(&self, item: T) {

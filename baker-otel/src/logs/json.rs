@@ -66,29 +66,6 @@ impl<S: Subscriber> Layer<S> for NoSpans {
     }
 }
 
-/// Per-layer filter for the tracing-opentelemetry layer: spans only, so an event becomes one JSON
-/// line and one OTLP log record but never also a span event. The decision is static per callsite
-/// (`Interest::always`/`never`), so span callsites stay "always" for the whole stack and skip the
-/// per-span `enabled` walk that a closure filter would force.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SpansOnly;
-
-impl<S> tracing_subscriber::layer::Filter<S> for SpansOnly {
-    fn enabled(&self, m: &tracing::Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
-        m.is_span()
-    }
-    fn callsite_enabled(
-        &self,
-        m: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if m.is_span() {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-}
-
 /// The `tracing` layer that writes JSON lines.
 #[derive(Debug)]
 pub(crate) struct JsonLayer {

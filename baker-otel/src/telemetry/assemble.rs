@@ -95,10 +95,8 @@ impl TelemetryBuilder {
         crate::metrics::register_internal(&meter.provider, drops.clone());
         let logger_provider =
             crate::logs::otlp::pipeline(&cfg, &handle, &resource, extra_logs, drops.logs.clone())?;
-        let tracer_provider =
+        let (tracer_provider, otel_layer) =
             crate::traces::pipeline(&cfg, &handle, &resource, extra_spans, drops.traces.clone())?;
-
-        let otel_layer = crate::traces::layer(&tracer_provider);
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider
             .as_ref()

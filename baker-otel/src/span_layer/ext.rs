@@ -1,0 +1,143 @@
+//! Reading and changing the OpenTelemetry side of a `tracing::Span`.
+
+use super::state::SpanState;
+use super::{Shared, SpanLayer};
+use opentelemetry::trace::{Event, Link, SpanContext, Status};
+use opentelemetry::{Context, Key, KeyValue, Value};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Registry;
+
+/// Why [`OpenTelemetrySpanExt::set_parent`] did not take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetParentError {
+    /// The span's dispatcher has no baker-otel span layer (not installed by [`crate::init`] or
+    /// [`crate::TelemetryBuilder`]), or the span is disabled.
+    #[error("the span is not recorded by a baker-otel span layer")]
+    LayerNotFound,
+    /// The span was already entered or its context handed out; children may carry the old
+    /// trace id, so the parent can no longer change.
+    #[error("the span has already been entered or its context taken")]
+    AlreadyStarted,
+}
+
+/// OpenTelemetry operations on a `tracing::Span` recorded by baker-otel: its [`Context`] (for
+/// propagation), a remote parent, links, attributes, status and events.
+///
+/// The same methods as `baker_otel::OpenTelemetrySpanExt`, for spans recorded by
+/// baker-otel's own span layer (which replaces tracing-opentelemetry's in [`crate::init`]).
+///
+/// ```
+/// use baker_otel::OpenTelemetrySpanExt;
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// let (telemetry, dispatch) = baker_otel::Telemetry::builder()
+///     .env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_TRACES_EXPORTER", "none")]))
+///     .build()
+///     .unwrap();
+/// tracing::dispatcher::with_default(&dispatch, || {
+///     let span = tracing::info_span!("handle");
+///     span.set_attribute("app.tenant", "acme");
+///     let cx = span.context();
+///     assert!(cx.span().span_context().is_valid());
+/// });
+/// telemetry.shutdown().unwrap();
+/// ```
+pub trait OpenTelemetrySpanExt {
+    /// Makes `cx`'s span (typically extracted from an inbound message) this span's parent, and
+    /// its baggage this span's baggage. Call it right after creating the span: once it was
+    /// entered or its context taken, it returns [`SetParentError::AlreadyStarted`].
+    fn set_parent(&self, cx: Context) -> Result<(), SetParentError>;
+    /// Adds a link to `cx` (ignored when `cx` is not valid).
+    fn add_link(&self, cx: SpanContext);
+    /// Adds a link to `cx` with attributes (ignored when `cx` is not valid).
+    fn add_link_with_attributes(&self, cx: SpanContext, attributes: Vec<KeyValue>);
+    /// The parent context with this span in it: what `inject` propagates. A span not recorded
+    /// by baker-otel yields an empty context.
+    fn context(&self) -> Context;
+    /// Sets an attribute (any OpenTelemetry value, unlike `tracing` fields, which must be
+    /// declared up front).
+    fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>);
+    /// Sets the status (Unset < Error < Ok: a status never moves down).
+    fn set_status(&self, status: Status);
+    /// Adds a span event timestamped now.
+    fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>);
+    /// Adds a span event at `timestamp`.
+    fn add_event_with_timestamp(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    );
+}
+
+/// Runs `f` on the span's state; `None` when the span is disabled or not ours.
+fn with_state<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(&mut SpanState, &Arc<Shared>) -> R,
+) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let layer = dispatch.downcast_ref::<SpanLayer>()?;
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let data = registry.span(id)?;
+        let mut ext = data.extensions_mut();
+        let state = ext.get_mut::<SpanState>()?;
+        Some(f(state, &layer.shared))
+    })
+    .flatten()
+}
+
+impl OpenTelemetrySpanExt for tracing::Span {
+    fn set_parent(&self, cx: Context) -> Result<(), SetParentError> {
+        with_state(self, |s, shared| s.set_parent(shared, cx))
+            .unwrap_or(Err(SetParentError::LayerNotFound))
+    }
+
+    fn add_link(&self, cx: SpanContext) {
+        self.add_link_with_attributes(cx, Vec::new());
+    }
+
+    fn add_link_with_attributes(&self, cx: SpanContext, attributes: Vec<KeyValue>) {
+        if cx.is_valid() {
+            with_state(self, |s, shared| {
+                s.with_record(shared, |r, l| r.push_link(Link::new(cx, attributes, 0), l))
+            });
+        }
+    }
+
+    fn context(&self) -> Context {
+        with_state(self, |s, shared| s.context(shared)).unwrap_or_default()
+    }
+
+    fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
+        let kv = KeyValue::new(key, value);
+        with_state(self, |s, shared| {
+            s.with_record(shared, |r, l| r.push_attribute(kv, l))
+        });
+    }
+
+    fn set_status(&self, status: Status) {
+        with_state(self, |s, shared| {
+            s.with_record(shared, |r, _| r.set_status(status))
+        });
+    }
+
+    fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        self.add_event_with_timestamp(name, SystemTime::now(), attributes);
+    }
+
+    fn add_event_with_timestamp(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        let event = Event::new(name, timestamp, attributes, 0);
+        with_state(self, |s, shared| {
+            s.with_record(shared, |r, l| r.push_event(event, l))
+        });
+    }
+}

@@ -1,0 +1,113 @@
+//! A span that has been handed out in an OpenTelemetry `Context` (entered, or asked for with
+//! `context()`): shared between the `tracing` span and any code holding that context.
+
+use super::record::SpanRecord;
+use super::Shared;
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, Status};
+use opentelemetry::KeyValue;
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// The record behind a handed-out span; `None` once the span has ended.
+#[derive(Debug)]
+pub(crate) struct LiveCell {
+    record: Mutex<Option<SpanRecord>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sc: SpanContext,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+}
+
+impl LiveCell {
+    pub(crate) fn new(
+        record: SpanRecord,
+        shared: Arc<Shared>,
+        sc: SpanContext,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+    ) -> Self {
+        Self {
+            record: Mutex::new(Some(record)),
+            shared,
+            sc,
+            parent_span_id,
+            parent_is_remote,
+        }
+    }
+
+    /// The record, unless the span has ended. A poisoned lock still holds a usable record.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<SpanRecord>> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the span at `end` (or its last exit) and exports it; later calls do nothing.
+    pub(crate) fn finish(&self, end: Option<SystemTime>) {
+        let taken = self.lock().take();
+        if let Some(mut record) = taken {
+            if end.is_some() {
+                record.end = end;
+            }
+            self.shared.export(
+                record,
+                self.sc.clone(),
+                self.parent_span_id,
+                self.parent_is_remote,
+            );
+        }
+    }
+}
+
+/// The OpenTelemetry view of a `tracing` span: what `Context::current().span()` returns inside it.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveSpan(pub(crate) Arc<LiveCell>);
+
+impl LiveSpan {
+    fn with(&self, f: impl FnOnce(&mut SpanRecord, &Shared)) {
+        if let Some(r) = self.0.lock().as_mut() {
+            f(r, &self.0.shared);
+        }
+    }
+}
+
+impl opentelemetry::trace::Span for LiveSpan {
+    fn add_event_with_timestamp<T>(&mut self, name: T, timestamp: SystemTime, attrs: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.with(|r, s| r.push_event(Event::new(name, timestamp, attrs, 0), s));
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.0.sc
+    }
+
+    fn is_recording(&self) -> bool {
+        self.0.lock().is_some()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        self.with(|r, s| r.push_attribute(attribute, s));
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.with(|r, _| r.set_status(status));
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.with(|r, _| r.name = new_name.into());
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        if span_context.is_valid() {
+            self.with(|r, s| r.push_link(Link::new(span_context, attributes, 0), s));
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        self.0.finish(Some(timestamp));
+    }
+}

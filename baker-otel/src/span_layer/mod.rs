@@ -1,0 +1,281 @@
+//! The `tracing` → OpenTelemetry span layer.
+//!
+//! Each `tracing` span gets its trace and span ids and its sampling decision when it is created;
+//! its fields become attributes (`otel.name`, `otel.kind`, `otel.status_code` and
+//! `otel.status_description` set name, kind and status). The span is exported as `SpanData`
+//! into the same bounded queue the SDK's spans go to when it closes. Entering it (or asking for
+//! [`OpenTelemetrySpanExt::context`]) activates an OpenTelemetry [`Context`] holding it, so
+//! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.
+
+mod ext;
+mod live;
+mod record;
+mod state;
+
+pub use ext::{OpenTelemetrySpanExt, SetParentError};
+
+use crate::traces::SpanSink;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
+use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents,
+    SpanLinks,
+};
+use record::{FieldVisitor, SpanRecord};
+use state::SpanState;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::span::{Attributes, Id, Record};
+use tracing::Subscriber;
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Sampler, id generator, limits and the export queue, shared by every span of one pipeline.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    sampler: Sampler,
+    ids: RandomIdGenerator,
+    pub(crate) max_attributes: usize,
+    pub(crate) max_events: usize,
+    pub(crate) max_links: usize,
+    sink: Option<Arc<SpanSink>>,
+    scope: InstrumentationScope,
+}
+
+/// Ids and sampling decision of a new span.
+pub(crate) struct Sampled {
+    pub(crate) sc: SpanContext,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+    pub(crate) recording: bool,
+    /// Attributes the sampler adds.
+    pub(crate) extra: Vec<KeyValue>,
+}
+
+impl Shared {
+    /// Ids and sampling decision of a span named `record.name` under `parent` (the SDK's rules).
+    pub(crate) fn sample(&self, parent: &Context, record: &SpanRecord) -> Sampled {
+        let span_id = self.ids.new_span_id();
+        if parent.is_telemetry_suppressed() {
+            return Sampled {
+                sc: SpanContext::empty_context(),
+                parent_span_id: SpanId::INVALID,
+                parent_is_remote: false,
+                recording: false,
+                extra: Vec::new(),
+            };
+        }
+        let psc = parent.span().span_context().clone();
+        let (trace_id, parent_span_id, parent_is_remote, flags) = if psc.is_valid() {
+            (
+                psc.trace_id(),
+                psc.span_id(),
+                psc.is_remote(),
+                psc.trace_flags(),
+            )
+        } else {
+            (
+                self.ids.new_trace_id(),
+                SpanId::INVALID,
+                false,
+                TraceFlags::default(),
+            )
+        };
+        let r = self.sampler.should_sample(
+            Some(parent),
+            trace_id,
+            &record.name,
+            &record.kind,
+            &record.attributes,
+            &record.links,
+        );
+        let (sampled, recording) = match r.decision {
+            SamplingDecision::RecordAndSample => (true, true),
+            SamplingDecision::RecordOnly => (false, true),
+            SamplingDecision::Drop => (false, false),
+        };
+        Sampled {
+            sc: SpanContext::new(
+                trace_id,
+                span_id,
+                flags.with_sampled(sampled),
+                false,
+                r.trace_state,
+            ),
+            parent_span_id,
+            parent_is_remote,
+            recording,
+            extra: r.attributes,
+        }
+    }
+
+    /// Queues the finished span for export when it is sampled and the pipeline is running.
+    pub(crate) fn export(
+        &self,
+        record: SpanRecord,
+        sc: SpanContext,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+    ) {
+        let Some(sink) = self.sink.as_ref().filter(|s| !s.is_closed()) else {
+            return;
+        };
+        if !sc.is_sampled() {
+            return;
+        }
+        let mut events = SpanEvents::default();
+        events.events = record.events;
+        events.dropped_count = record.dropped_events;
+        let mut links = SpanLinks::default();
+        links.links = record.links;
+        links.dropped_count = record.dropped_links;
+        sink.push(SpanData {
+            span_context: sc,
+            parent_span_id,
+            parent_span_is_remote: parent_is_remote,
+            span_kind: record.kind,
+            name: record.name,
+            start_time: record.start,
+            end_time: record.end.unwrap_or_else(SystemTime::now),
+            attributes: record.attributes,
+            dropped_attributes_count: record.dropped_attributes,
+            events,
+            links,
+            status: record.status,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
+}
+
+/// The span layer; one per pipeline. Spans only: events are log records, never span events.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl SpanLayer {
+    pub(crate) fn new(
+        sampler: Sampler,
+        limits: crate::config::Limits,
+        sink: Option<Arc<SpanSink>>,
+    ) -> Self {
+        let max = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            shared: Arc::new(Shared {
+                sampler,
+                ids: RandomIdGenerator::default(),
+                max_attributes: max(limits.attribute_count),
+                max_events: max(limits.event_count),
+                max_links: max(limits.link_count),
+                sink,
+                scope: InstrumentationScope::builder("baker-otel").build(),
+            }),
+        }
+    }
+
+    fn parent<S>(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Context
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if attrs.is_contextual() {
+            // The entered span's context is the current one (activated on enter).
+            return Context::current();
+        }
+        attrs
+            .parent()
+            .and_then(|p| ctx.span(p))
+            .and_then(|p| {
+                p.extensions()
+                    .get::<SpanState>()
+                    .map(SpanState::child_parent)
+            })
+            .unwrap_or_default()
+    }
+}
+
+thread_local! {
+    /// Contexts attached by `on_enter`, detached by the matching `on_exit`.
+    static GUARDS: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let parent = self.parent(attrs, &ctx);
+        let name = attrs.metadata().name();
+        let mut record = SpanRecord::new(name, attrs.fields().len());
+        attrs.record(&mut FieldVisitor {
+            record: &mut record,
+            limits: &self.shared,
+        });
+        let state = SpanState::start(&self.shared, parent, record, name);
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            state.with_record(&self.shared, |record, limits| {
+                values.record(&mut FieldVisitor { record, limits })
+            });
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(sc) = ctx
+            .span(follows)
+            .and_then(|f| f.extensions().get::<SpanState>().map(|s| s.sc.clone()))
+            .filter(SpanContext::is_valid)
+        else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            state.with_record(&self.shared, |r, limits| {
+                r.push_link(opentelemetry::trace::Link::new(sc, Vec::new(), 0), limits)
+            });
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let cx = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .map(|s| s.context(&self.shared));
+        // Attached with the extensions unlocked: nothing here may log into a locked span.
+        if let Some(cx) = cx {
+            let guard = cx.attach();
+            GUARDS.with(|g| g.borrow_mut().push((id.clone(), guard)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                let now = SystemTime::now();
+                state.with_record(&self.shared, |r, _| r.end = Some(now));
+            }
+        }
+        let guard = GUARDS.with(|g| {
+            let mut g = g.borrow_mut();
+            let at = g.iter().rposition(|(i, _)| i == id)?;
+            Some(g.remove(at).1)
+        });
+        drop(guard);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let state = span.extensions_mut().remove::<SpanState>();
+        if let Some(state) = state {
+            state.finish(&self.shared);
+        }
+    }
+}

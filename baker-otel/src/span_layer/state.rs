@@ -1,0 +1,196 @@
+//! Per-span state kept in the `tracing` span's extensions.
+
+use super::live::{LiveCell, LiveSpan};
+use super::record::SpanRecord;
+use super::{Sampled, Shared};
+use crate::span_layer::SetParentError;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use std::sync::Arc;
+
+/// Where the span's data lives.
+#[derive(Debug)]
+enum Body {
+    /// Recording, not yet handed out: the `tracing` span owns the record.
+    Pending(SpanRecord),
+    /// Recording and handed out in a `Context`: shared with that context.
+    Live(Arc<LiveCell>),
+    /// Not recording (sampled out or telemetry suppressed): only its ids propagate.
+    Off,
+}
+
+/// The OpenTelemetry side of one `tracing` span.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    /// The parent context: parent span ids and the baggage carrying the Baker ids.
+    parent: Context,
+    pub(crate) sc: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    name: &'static str,
+    body: Body,
+    /// `parent` + this span, built the first time it is needed.
+    active: Option<Context>,
+}
+
+impl SpanState {
+    pub(crate) fn start(
+        shared: &Shared,
+        parent: Context,
+        mut record: SpanRecord,
+        name: &'static str,
+    ) -> Self {
+        let s = shared.sample(&parent, &record);
+        let body = if s.recording {
+            for kv in s.extra {
+                record.push_attribute(kv, shared);
+            }
+            Body::Pending(record)
+        } else {
+            Body::Off
+        };
+        Self::assemble(
+            parent,
+            s.sc,
+            s.parent_span_id,
+            s.parent_is_remote,
+            name,
+            body,
+        )
+    }
+
+    fn assemble(
+        parent: Context,
+        sc: SpanContext,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+        name: &'static str,
+        body: Body,
+    ) -> Self {
+        Self {
+            parent,
+            sc,
+            parent_span_id,
+            parent_is_remote,
+            name,
+            body,
+            active: None,
+        }
+    }
+
+    /// The context a child created with this span as its explicit parent starts from; does not
+    /// hand the span out.
+    pub(crate) fn child_parent(&self) -> Context {
+        match &self.active {
+            Some(cx) => cx.clone(),
+            None => self.parent.with_remote_span_context(self.sc.clone()),
+        }
+    }
+
+    /// `parent` + this span; from now on the record is shared with the returned context.
+    pub(crate) fn context(&mut self, shared: &Arc<Shared>) -> Context {
+        if let Some(cx) = &self.active {
+            return cx.clone();
+        }
+        let cx = match std::mem::replace(&mut self.body, Body::Off) {
+            Body::Pending(mut record) => {
+                push_ids(&self.parent, &mut record, shared);
+                let cell = Arc::new(LiveCell::new(
+                    record,
+                    shared.clone(),
+                    self.sc.clone(),
+                    self.parent_span_id,
+                    self.parent_is_remote,
+                ));
+                self.body = Body::Live(cell.clone());
+                self.parent.with_span(LiveSpan(cell))
+            }
+            Body::Live(cell) => {
+                self.body = Body::Live(cell.clone());
+                self.parent.with_span(LiveSpan(cell))
+            }
+            Body::Off => self.parent.with_remote_span_context(self.sc.clone()),
+        };
+        self.active = Some(cx.clone());
+        cx
+    }
+
+    /// Runs `f` on the record while the span is recording.
+    pub(crate) fn with_record(
+        &mut self,
+        shared: &Shared,
+        f: impl FnOnce(&mut SpanRecord, &Shared),
+    ) {
+        match &mut self.body {
+            Body::Pending(r) => f(r, shared),
+            Body::Live(cell) => {
+                if let Some(r) = cell.lock().as_mut() {
+                    f(r, shared);
+                }
+            }
+            Body::Off => {}
+        }
+    }
+
+    /// Re-parents a span that has not been handed out yet: new trace id and sampling decision.
+    pub(crate) fn set_parent(
+        &mut self,
+        shared: &Shared,
+        cx: Context,
+    ) -> Result<(), SetParentError> {
+        if self.active.is_some() {
+            return Err(SetParentError::AlreadyStarted);
+        }
+        let record = match std::mem::replace(&mut self.body, Body::Off) {
+            Body::Pending(r) => r,
+            // `active` is set whenever the body is live.
+            Body::Live(_) => return Err(SetParentError::AlreadyStarted),
+            Body::Off => SpanRecord::new(self.name, 0),
+        };
+        let Sampled {
+            sc,
+            parent_span_id,
+            parent_is_remote,
+            recording,
+            extra,
+        } = shared.sample(&cx, &record);
+        let mut record = record;
+        if recording {
+            for kv in extra {
+                record.push_attribute(kv, shared);
+            }
+            self.body = Body::Pending(record);
+        }
+        self.parent = cx;
+        self.sc = SpanContext::new(
+            sc.trace_id(),
+            self.sc.span_id(),
+            sc.trace_flags(),
+            false,
+            sc.trace_state().clone(),
+        );
+        self.parent_span_id = parent_span_id;
+        self.parent_is_remote = parent_is_remote;
+        Ok(())
+    }
+
+    /// Ends the span (at its last exit, or now) and exports it if it is sampled.
+    pub(crate) fn finish(self, shared: &Shared) {
+        match self.body {
+            Body::Pending(mut record) => {
+                push_ids(&self.parent, &mut record, shared);
+                shared.export(record, self.sc, self.parent_span_id, self.parent_is_remote);
+            }
+            Body::Live(cell) => cell.finish(None),
+            Body::Off => {}
+        }
+    }
+}
+
+/// The conversation and job ids in the parent's baggage, as span attributes (what the SDK
+/// path's span processor adds on start).
+fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
+    crate::context::push_id_attributes(parent, |k, v| {
+        record.push_attribute(KeyValue::new(k, v), shared)
+    });
+}
