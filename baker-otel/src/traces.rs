@@ -168,7 +168,7 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         ))
     });
-    let layer = SpanLayer::new(sampler(cfg.sampler), cfg.limits, sink.clone());
+    let layer = SpanLayer::new(cfg.sampler, cfg.limits, sink.clone());
     let processor = sink.map(|sink| BakerSpanProcessor { sink });
     Ok((
         provider(

@@ -5,6 +5,7 @@ use super::record::SpanRecord;
 use super::Shared;
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, Status};
 use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SpanData;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -41,19 +42,24 @@ impl LiveCell {
         self.record.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ends the span at `end` (or its last exit) and exports it; later calls do nothing.
+    /// Ends the span at `end` (or its last exit): the finished span to export, the first time.
+    pub(crate) fn take_data(&self, end: Option<SystemTime>) -> Option<SpanData> {
+        let mut record = self.lock().take()?;
+        if end.is_some() {
+            record.end = end;
+        }
+        self.shared.span_data(
+            record,
+            self.sc.clone(),
+            self.parent_span_id,
+            self.parent_is_remote,
+        )
+    }
+
+    /// Ends and exports the span; later calls do nothing.
     pub(crate) fn finish(&self, end: Option<SystemTime>) {
-        let taken = self.lock().take();
-        if let Some(mut record) = taken {
-            if end.is_some() {
-                record.end = end;
-            }
-            self.shared.export(
-                record,
-                self.sc.clone(),
-                self.parent_span_id,
-                self.parent_is_remote,
-            );
+        if let Some(data) = self.take_data(end) {
+            self.shared.push(data);
         }
     }
 }

@@ -14,6 +14,7 @@ mod state;
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 
+use crate::config::SamplerConfig;
 use crate::traces::SpanSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
@@ -34,7 +35,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// Sampler, id generator, limits and the export queue, shared by every span of one pipeline.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    sampler: Sampler,
+    sampler: SamplerConfig,
+    /// The same sampler as the SDK runs it (for the ratio-based ones).
+    sdk_sampler: Sampler,
     ids: RandomIdGenerator,
     pub(crate) max_attributes: usize,
     pub(crate) max_events: usize,
@@ -82,18 +85,40 @@ impl Shared {
                 TraceFlags::default(),
             )
         };
-        let r = self.sampler.should_sample(
-            Some(parent),
-            trace_id,
-            &record.name,
-            &record.kind,
-            &record.attributes,
-            &record.links,
-        );
-        let (sampled, recording) = match r.decision {
-            SamplingDecision::RecordAndSample => (true, true),
-            SamplingDecision::RecordOnly => (false, true),
-            SamplingDecision::Drop => (false, false),
+        // The SDK's samplers, decided inline where no trace id arithmetic is involved: they keep
+        // the parent's trace state and add no attributes.
+        let inline = |root: bool| {
+            if parent.has_active_span() {
+                psc.is_sampled()
+            } else {
+                root
+            }
+        };
+        let decision = match self.sampler {
+            SamplerConfig::AlwaysOn => Some(true),
+            SamplerConfig::AlwaysOff => Some(false),
+            SamplerConfig::ParentBasedAlwaysOn => Some(inline(true)),
+            SamplerConfig::ParentBasedAlwaysOff => Some(inline(false)),
+            _ => None,
+        };
+        let (sampled, recording, trace_state, extra) = match decision {
+            Some(d) => (d, d, psc.trace_state().clone(), Vec::new()),
+            None => {
+                let r = self.sdk_sampler.should_sample(
+                    Some(parent),
+                    trace_id,
+                    &record.name,
+                    &record.kind,
+                    &record.attributes,
+                    &record.links,
+                );
+                let (sampled, recording) = match r.decision {
+                    SamplingDecision::RecordAndSample => (true, true),
+                    SamplingDecision::RecordOnly => (false, true),
+                    SamplingDecision::Drop => (false, false),
+                };
+                (sampled, recording, r.trace_state, r.attributes)
+            }
         };
         Sampled {
             sc: SpanContext::new(
@@ -101,28 +126,27 @@ impl Shared {
                 span_id,
                 flags.with_sampled(sampled),
                 false,
-                r.trace_state,
+                trace_state,
             ),
             parent_span_id,
             parent_is_remote,
             recording,
-            extra: r.attributes,
+            extra,
         }
     }
 
-    /// Queues the finished span for export when it is sampled and the pipeline is running.
-    pub(crate) fn export(
+    /// The finished span as the exporters take it; `None` when it is not sampled or the
+    /// pipeline has no exporter or has shut down.
+    #[inline]
+    pub(crate) fn span_data(
         &self,
         record: SpanRecord,
         sc: SpanContext,
         parent_span_id: SpanId,
         parent_is_remote: bool,
-    ) {
-        let Some(sink) = self.sink.as_ref().filter(|s| !s.is_closed()) else {
-            return;
-        };
-        if !sc.is_sampled() {
-            return;
+    ) -> Option<SpanData> {
+        if !sc.is_sampled() || self.sink.as_ref().is_none_or(|s| s.is_closed()) {
+            return None;
         }
         let mut events = SpanEvents::default();
         events.events = record.events;
@@ -130,7 +154,7 @@ impl Shared {
         let mut links = SpanLinks::default();
         links.links = record.links;
         links.dropped_count = record.dropped_links;
-        sink.push(SpanData {
+        Some(SpanData {
             span_context: sc,
             parent_span_id,
             parent_span_is_remote: parent_is_remote,
@@ -144,7 +168,15 @@ impl Shared {
             links,
             status: record.status,
             instrumentation_scope: self.scope.clone(),
-        });
+        })
+    }
+
+    /// Queues a finished span (never blocks; a full queue drops and counts it).
+    #[inline]
+    pub(crate) fn push(&self, data: SpanData) {
+        if let Some(sink) = &self.sink {
+            sink.push(data);
+        }
     }
 }
 
@@ -156,7 +188,7 @@ pub(crate) struct SpanLayer {
 
 impl SpanLayer {
     pub(crate) fn new(
-        sampler: Sampler,
+        sampler: SamplerConfig,
         limits: crate::config::Limits,
         sink: Option<Arc<SpanSink>>,
     ) -> Self {
@@ -164,6 +196,7 @@ impl SpanLayer {
         Self {
             shared: Arc::new(Shared {
                 sampler,
+                sdk_sampler: crate::traces::sampler(sampler),
                 ids: RandomIdGenerator::default(),
                 max_attributes: max(limits.attribute_count),
                 max_events: max(limits.event_count),
@@ -207,12 +240,14 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
         let name = attrs.metadata().name();
-        let mut record = SpanRecord::new(name, attrs.fields().len());
-        attrs.record(&mut FieldVisitor {
-            record: &mut record,
-            limits: &self.shared,
-        });
-        let state = SpanState::start(&self.shared, parent, record, name);
+        let mut state = SpanState::new(parent, name, attrs.fields().len());
+        if let Some(record) = state.pending() {
+            attrs.record(&mut FieldVisitor {
+                record,
+                limits: &self.shared,
+            });
+        }
+        state.sample(&self.shared);
         span.extensions_mut().insert(state);
     }
 
@@ -273,9 +308,13 @@ where
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(state) = state {
-            state.finish(&self.shared);
+        // The registry drops the extensions after the last layer's `on_close`.
+        let data = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .and_then(|s| s.end(&self.shared));
+        if let Some(data) = data {
+            self.shared.push(data);
         }
     }
 }

@@ -6,6 +6,7 @@ use super::{Sampled, Shared};
 use crate::span_layer::SetParentError;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SpanData;
 use std::sync::Arc;
 
 /// Where the span's data lives.
@@ -34,48 +35,46 @@ pub(crate) struct SpanState {
 }
 
 impl SpanState {
-    pub(crate) fn start(
-        shared: &Shared,
-        parent: Context,
-        mut record: SpanRecord,
-        name: &'static str,
-    ) -> Self {
-        let s = shared.sample(&parent, &record);
-        let body = if s.recording {
+    /// A new span under `parent`, recording until [`sample`](Self::sample) decides.
+    #[inline]
+    pub(crate) fn new(parent: Context, name: &'static str, fields: usize) -> Self {
+        Self {
+            parent,
+            sc: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            name,
+            body: Body::Pending(SpanRecord::new(name, fields)),
+            active: None,
+        }
+    }
+
+    /// The record the creation fields go into (before sampling).
+    #[inline]
+    pub(crate) fn pending(&mut self) -> Option<&mut SpanRecord> {
+        match &mut self.body {
+            Body::Pending(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Gives the span its ids and sampling decision; a span sampled out stops recording.
+    #[inline]
+    pub(crate) fn sample(&mut self, shared: &Shared) {
+        let Body::Pending(record) = &mut self.body else {
+            return;
+        };
+        let s = shared.sample(&self.parent, record);
+        if s.recording {
             for kv in s.extra {
                 record.push_attribute(kv, shared);
             }
-            Body::Pending(record)
         } else {
-            Body::Off
-        };
-        Self::assemble(
-            parent,
-            s.sc,
-            s.parent_span_id,
-            s.parent_is_remote,
-            name,
-            body,
-        )
-    }
-
-    fn assemble(
-        parent: Context,
-        sc: SpanContext,
-        parent_span_id: SpanId,
-        parent_is_remote: bool,
-        name: &'static str,
-        body: Body,
-    ) -> Self {
-        Self {
-            parent,
-            sc,
-            parent_span_id,
-            parent_is_remote,
-            name,
-            body,
-            active: None,
+            self.body = Body::Off;
         }
+        self.sc = s.sc;
+        self.parent_span_id = s.parent_span_id;
+        self.parent_is_remote = s.parent_is_remote;
     }
 
     /// The context a child created with this span as its explicit parent starts from; does not
@@ -174,15 +173,22 @@ impl SpanState {
         Ok(())
     }
 
-    /// Ends the span (at its last exit, or now) and exports it if it is sampled.
-    pub(crate) fn finish(self, shared: &Shared) {
-        match self.body {
+    /// Ends the span: the finished span to export (when still pending), having ended a
+    /// handed-out one itself. The state stays behind as a non-recording husk.
+    #[inline]
+    pub(crate) fn end(&mut self, shared: &Shared) -> Option<SpanData> {
+        match std::mem::replace(&mut self.body, Body::Off) {
             Body::Pending(mut record) => {
                 push_ids(&self.parent, &mut record, shared);
-                shared.export(record, self.sc, self.parent_span_id, self.parent_is_remote);
+                shared.span_data(
+                    record,
+                    self.sc.clone(),
+                    self.parent_span_id,
+                    self.parent_is_remote,
+                )
             }
-            Body::Live(cell) => cell.finish(None),
-            Body::Off => {}
+            Body::Live(cell) => cell.take_data(None),
+            Body::Off => None,
         }
     }
 }
