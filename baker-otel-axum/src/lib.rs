@@ -32,7 +32,7 @@
 //! `baker_otel::testing::Capture` sees exactly its own requests.
 //!
 //! The SERVER span is started directly with the OpenTelemetry SDK — a tracer of the hub's
-//! tracer provider — not as a `tracing` span bridged by tracing-opentelemetry. Per request the layer:
+//! tracer provider — not as a `tracing` span recorded by the core's span layer. Per request the layer:
 //!
 //! 1. asks the `tracing` filter whether a span of target [`SERVER_SPAN_TARGET`] at `INFO` is
 //!    enabled (so `RUST_LOG` still controls it: `RUST_LOG=info,baker_otel_axum::server=off`
@@ -48,10 +48,10 @@
 //! 4. records the metrics with an attribute set cached per route (no `KeyValue` built, no
 //!    allocation on the hot path) and writes `X-Trace-Id` from a stack buffer.
 //!
-//! This skips the `tracing` span registry, field visitors and the tracing-opentelemetry
-//! bridge: the whole layer costs a fraction of a `tracing`-based one (see `benches/axum.rs`).
+//! This skips the `tracing` span registry, field visitors and the core's span
+//! layer: the whole layer costs a fraction of a `tracing`-based one (see `benches/axum.rs`).
 //! Everything that reads the *OpenTelemetry* current context sees the server span: child
-//! `tracing` spans (tracing-opentelemetry parents them on `Context::current()`), JSON log lines
+//! `tracing` spans (the core's span layer parents them on `Context::current()`), JSON log lines
 //! and OTLP log records (their `trace_id`/`span_id` equal `X-Trace-Id` and the server span's
 //! id), [`baker_otel::context::BakerScope`] (records the ids on the server span), baggage
 //! copied onto the span by the core's span processor, and outgoing propagation.

@@ -78,7 +78,7 @@ macro_rules! __llm_span_impl {
             // Found by position (LlmSpan's `USAGE_FIELDS`, from index 12): keep the order, or
             // update it there too (a unit test checks). Rarer attributes (response id/model,
             // cache/reasoning tokens, time to first chunk, cancelled, content) are set on the
-            // OpenTelemetry span directly: fewer declared fields keep tracing-opentelemetry's
+            // OpenTelemetry span directly: fewer declared fields keep the span layer's
             // per-span attribute buffer small.
             gen_ai.usage.input_tokens = $crate::__private::tracing::field::Empty,
             gen_ai.usage.output_tokens = $crate::__private::tracing::field::Empty,

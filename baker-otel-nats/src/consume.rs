@@ -142,7 +142,7 @@ impl<M: ReceivedMessage> Traced<M> {
             baker.messaging.delivery_count = delivery.map(|d| d.delivered),
             error.type = Empty,
         );
-        // Parent must be set before the span is entered (tracing-opentelemetry 0.34).
+        // The parent must be set before the span is entered or its context taken.
         let _ = span.set_parent(propagation::extract(&tel.propagation, msg.headers.as_ref()));
 
         let mut attrs = Vec::with_capacity(4);

@@ -120,7 +120,7 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
     if span.is_disabled() || t.calls == 0 {
         return;
     }
-    // Integers go in as i64: tracing-opentelemetry 0.34 exports u64 fields as strings.
+    // Integers go in as i64 (OTLP has no unsigned integer type).
     span.record(
         sc::GEN_AI_USAGE_INPUT_TOKENS,
         crate::spans::int(t.usage.input_tokens),

@@ -160,7 +160,7 @@ impl LlmSpan {
         let amount = cost.map(|c| c.amount);
         let currency = cost.map(|c| c.currency.as_str());
         use tracing::field::Value as V;
-        // i64, not u64: tracing-opentelemetry 0.34 exports u64 fields as strings.
+        // i64, not u64: OTLP has no unsigned integer type.
         let (input, output) = (
             crate::spans::int(u.input_tokens),
             crate::spans::int(u.output_tokens),

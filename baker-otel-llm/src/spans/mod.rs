@@ -29,8 +29,8 @@ pub(crate) fn record_error(
     t
 }
 
-/// A count as `i64` (saturating): tracing-opentelemetry 0.34 has no `record_u64` and would
-/// export `u64` span fields as strings, while the GenAI conventions want integers.
+/// A count as `i64` (saturating): OTLP has no unsigned integer type and the GenAI conventions
+/// want integers.
 #[inline]
 pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

@@ -107,8 +107,8 @@ impl SpanRecord {
         self.attr(key).and_then(|v| v.as_str())
     }
 
-    /// A numeric attribute by key. Numeric strings count too: tracing-opentelemetry 0.34 exports
-    /// `u64` fields (token counts) as their decimal text.
+    /// A numeric attribute by key. Numeric strings count too (a `u64` beyond `i64::MAX` is
+    /// exported as its decimal text).
     ///
     /// ```
     /// let mut s = agent_pipeline::demo::collector::SpanRecord::default();

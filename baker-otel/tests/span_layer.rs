@@ -1,0 +1,580 @@
+//! Behaviour of baker-otel's own `tracing` → OpenTelemetry span layer, asserted on the
+//! `SpanData` the pipeline actually exports. Every test builds its own pipeline and runs under
+//! `tracing::dispatcher::with_default`: no global subscriber, no one-test-per-process isolation.
+use baker_otel::config::EnvSource;
+use baker_otel::context::{BakerScope, CONVERSATION_ID, JOB_ID};
+use baker_otel::{JsonSink, OpenTelemetrySpanExt, SetParentError, Telemetry};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Context, Key, KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tracing::{Dispatch, Span};
+
+/// Keeps every exported span, also across shutdown (the SDK's in-memory exporter clears them).
+#[derive(Debug, Clone, Default)]
+struct Sink(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for Sink {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+struct Pipeline {
+    telemetry: Telemetry,
+    dispatch: Dispatch,
+    sink: Sink,
+}
+
+impl Pipeline {
+    fn new() -> Self {
+        Self::with_env(&[])
+    }
+
+    fn with_env(extra: &[(&str, &str)]) -> Self {
+        let mut env = vec![
+            ("OTEL_SERVICE_NAME", "span-layer"),
+            ("RUST_LOG", "trace"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ];
+        env.extend_from_slice(extra);
+        let sink = Sink::default();
+        let (telemetry, dispatch) = Telemetry::builder()
+            .env_source(EnvSource::from_pairs(env))
+            .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
+            .with_span_exporter(sink.clone())
+            .build()
+            .expect("valid test configuration");
+        Self {
+            telemetry,
+            dispatch,
+            sink,
+        }
+    }
+
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        tracing::dispatcher::with_default(&self.dispatch, f)
+    }
+
+    /// Everything exported so far (flushes first).
+    fn spans(&self) -> Vec<SpanData> {
+        self.telemetry.force_flush().expect("flush");
+        self.sink.0.lock().unwrap().clone()
+    }
+
+    #[track_caller]
+    fn span(&self, name: &str) -> SpanData {
+        let spans = self.spans();
+        let names: Vec<String> = spans.iter().map(|s| s.name.to_string()).collect();
+        spans
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span named {name:?}; exported: {names:?}"))
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.telemetry.shutdown();
+    }
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == Key::new(key.to_owned()))
+        .map(|kv| kv.value.clone())
+}
+
+fn remote_parent(flags: TraceFlags) -> SpanContext {
+    SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        flags,
+        true,
+        TraceState::default(),
+    )
+}
+
+// 1. fields → attributes ---------------------------------------------------------------------
+
+#[test]
+fn typed_fields_become_typed_attributes() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let _s = tracing::info_span!(
+            "typed",
+            i = -7_i64,
+            u = 42_u64,
+            big = u64::MAX,
+            f = 1.5_f64,
+            b = true,
+            s = "text",
+            d = ?Some(3),
+        );
+    });
+    let span = p.span("typed");
+    assert_eq!(attr(&span, "i"), Some(Value::I64(-7)));
+    assert_eq!(attr(&span, "u"), Some(Value::I64(42)));
+    assert_eq!(
+        attr(&span, "big"),
+        Some(Value::String("18446744073709551615".into()))
+    );
+    assert_eq!(attr(&span, "f"), Some(Value::F64(1.5)));
+    assert_eq!(attr(&span, "b"), Some(Value::Bool(true)));
+    assert_eq!(attr(&span, "s"), Some(Value::String("text".into())));
+    assert_eq!(attr(&span, "d"), Some(Value::String("Some(3)".into())));
+    assert_eq!(span.attributes.len(), 7);
+    assert_eq!(span.dropped_attributes_count, 0);
+    assert_eq!(span.span_kind, SpanKind::Internal);
+    assert_eq!(span.status, Status::Unset);
+}
+
+#[test]
+fn otel_fields_set_name_kind_and_status() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let _s = tracing::info_span!(
+            "original",
+            otel.name = "GET /users",
+            otel.kind = "server",
+            otel.status_code = "ERROR",
+            otel.status_description = "boom",
+        );
+    });
+    let spans = p.spans();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.name, "GET /users");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(span.status, Status::error("boom"));
+    // The otel.* fields are instructions, not attributes.
+    assert!(
+        span.attributes
+            .iter()
+            .all(|kv| !kv.key.as_str().starts_with("otel.")),
+        "{:?}",
+        span.attributes
+    );
+}
+
+#[test]
+fn fields_recorded_later_land_on_the_span() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let span = tracing::info_span!(
+            "late",
+            before_enter = tracing::field::Empty,
+            while_entered = tracing::field::Empty,
+            otel.name = tracing::field::Empty,
+        );
+        span.record("before_enter", 5_i64);
+        span.in_scope(|| {
+            Span::current().record("while_entered", "yes");
+        });
+        span.record("otel.name", "renamed later");
+    });
+    let span = p.span("renamed later");
+    assert_eq!(attr(&span, "before_enter"), Some(Value::I64(5)));
+    assert_eq!(
+        attr(&span, "while_entered"),
+        Some(Value::String("yes".into()))
+    );
+}
+
+// 2. parentage -------------------------------------------------------------------------------
+
+#[test]
+fn child_of_entered_parent_inherits_trace_and_parent_id() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let parent = tracing::info_span!("parent");
+        parent.in_scope(|| {
+            let _child = tracing::info_span!("child");
+        });
+    });
+    let parent = p.span("parent");
+    let child = p.span("child");
+    assert!(parent.span_context.is_valid());
+    assert_eq!(parent.parent_span_id, SpanId::INVALID);
+    assert_eq!(
+        child.span_context.trace_id(),
+        parent.span_context.trace_id()
+    );
+    assert_eq!(child.parent_span_id, parent.span_context.span_id());
+    assert!(!child.parent_span_is_remote);
+    assert_ne!(child.span_context.span_id(), parent.span_context.span_id());
+}
+
+#[test]
+fn explicit_parent_never_entered_is_the_parent() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let parent = tracing::info_span!("explicit parent");
+        let _child = tracing::info_span!(parent: &parent, "explicit child");
+        // Another span is current: the explicit parent must win over it.
+        tracing::info_span!("unrelated").in_scope(|| {
+            let _c2 = tracing::info_span!(parent: &parent, "explicit child 2");
+        });
+    });
+    let parent = p.span("explicit parent");
+    for name in ["explicit child", "explicit child 2"] {
+        let child = p.span(name);
+        assert_eq!(
+            child.span_context.trace_id(),
+            parent.span_context.trace_id(),
+            "{name}"
+        );
+        assert_eq!(
+            child.parent_span_id,
+            parent.span_context.span_id(),
+            "{name}"
+        );
+        assert!(!child.parent_span_is_remote, "{name}");
+    }
+}
+
+#[test]
+fn explicit_root_inside_entered_span_starts_a_new_trace() {
+    let p = Pipeline::new();
+    p.run(|| {
+        tracing::info_span!("outer").in_scope(|| {
+            let _root = tracing::info_span!(parent: None, "detached root");
+        });
+    });
+    let outer = p.span("outer");
+    let root = p.span("detached root");
+    assert_eq!(root.parent_span_id, SpanId::INVALID);
+    assert_ne!(root.span_context.trace_id(), outer.span_context.trace_id());
+}
+
+#[test]
+fn follows_from_adds_a_link() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let cause = tracing::info_span!("cause");
+        let effect = tracing::info_span!("effect");
+        effect.follows_from(&cause);
+    });
+    let cause = p.span("cause");
+    let effect = p.span("effect");
+    assert_eq!(effect.links.links.len(), 1);
+    assert_eq!(effect.links.links[0].span_context, cause.span_context);
+    assert_eq!(effect.links.dropped_count, 0);
+    // A link, not a parent.
+    assert_eq!(effect.parent_span_id, SpanId::INVALID);
+}
+
+// 3. context activation ----------------------------------------------------------------------
+
+#[test]
+fn entered_span_is_the_current_otel_context() {
+    let p = Pipeline::new();
+    let (inside, outside) = p.run(|| {
+        let span = tracing::info_span!("active");
+        let inside = span.in_scope(|| {
+            let current = Context::current().span().span_context().clone();
+            assert_eq!(&current, span.context().span().span_context());
+            Context::current()
+                .span()
+                .set_attribute(KeyValue::new("k", "v"));
+            current
+        });
+        let outside = Context::current().span().span_context().clone();
+        (inside, outside)
+    });
+    assert!(inside.is_valid());
+    assert!(!outside.is_valid(), "context detached on exit");
+    let span = p.span("active");
+    assert_eq!(span.span_context, inside);
+    assert_eq!(attr(&span, "k"), Some(Value::String("v".into())));
+}
+
+// 4. set_parent ------------------------------------------------------------------------------
+
+#[test]
+fn set_parent_with_remote_sampled_context() {
+    let p = Pipeline::new();
+    let remote = remote_parent(TraceFlags::SAMPLED);
+    p.run(|| {
+        let span = tracing::info_span!("consumer");
+        span.set_parent(Context::new().with_remote_span_context(remote.clone()))
+            .expect("fresh span");
+        span.in_scope(|| {
+            let _child = tracing::info_span!("consumer child");
+        });
+    });
+    let span = p.span("consumer");
+    assert_eq!(span.span_context.trace_id(), remote.trace_id());
+    assert_eq!(span.parent_span_id, remote.span_id());
+    assert!(span.parent_span_is_remote);
+    assert!(!span.span_context.is_remote());
+    assert!(span.span_context.is_sampled());
+    let child = p.span("consumer child");
+    assert_eq!(child.span_context.trace_id(), remote.trace_id());
+    assert_eq!(child.parent_span_id, span.span_context.span_id());
+    assert!(!child.parent_span_is_remote);
+}
+
+#[test]
+fn set_parent_after_enter_is_refused() {
+    let p = Pipeline::new();
+    let remote = remote_parent(TraceFlags::SAMPLED);
+    p.run(|| {
+        let span = tracing::info_span!("too late");
+        span.in_scope(|| {});
+        assert_eq!(
+            span.set_parent(Context::new().with_remote_span_context(remote.clone())),
+            Err(SetParentError::AlreadyStarted)
+        );
+        let taken = tracing::info_span!("context taken");
+        let _cx = taken.context();
+        assert_eq!(
+            taken.set_parent(Context::new().with_remote_span_context(remote.clone())),
+            Err(SetParentError::AlreadyStarted)
+        );
+    });
+    for name in ["too late", "context taken"] {
+        let span = p.span(name);
+        assert_ne!(span.span_context.trace_id(), remote.trace_id(), "{name}");
+        assert_eq!(span.parent_span_id, SpanId::INVALID, "{name}");
+    }
+}
+
+#[test]
+fn set_parent_with_unsampled_remote_drops_but_propagates() {
+    let p = Pipeline::new();
+    let remote = remote_parent(TraceFlags::default());
+    let sc = p.run(|| {
+        let span = tracing::info_span!("unsampled");
+        span.set_parent(Context::new().with_remote_span_context(remote.clone()))
+            .expect("fresh span");
+        let cx = span.context();
+        let sc = cx.span().span_context().clone();
+        span.in_scope(|| {
+            let _child = tracing::info_span!("unsampled child");
+        });
+        sc
+    });
+    assert_eq!(sc.trace_id(), remote.trace_id());
+    assert!(!sc.is_sampled());
+    assert!(sc.is_valid());
+    assert!(p.spans().is_empty(), "{:?}", p.spans());
+}
+
+// 5. ext methods -----------------------------------------------------------------------------
+
+#[test]
+fn ext_methods_reach_the_exported_span() {
+    let p = Pipeline::new();
+    let before = SystemTime::now();
+    p.run(|| {
+        let span = tracing::info_span!("ext");
+        span.set_attribute("app.tenant", "acme");
+        span.set_status(Status::Ok);
+        span.set_status(Status::error("late failure"));
+        span.add_event("tool called", vec![KeyValue::new("tool", "search")]);
+        span.add_link(SpanContext::empty_context());
+        span.add_link_with_attributes(SpanContext::empty_context(), vec![KeyValue::new("x", 1)]);
+        let linked = remote_parent(TraceFlags::SAMPLED);
+        span.add_link_with_attributes(linked, vec![KeyValue::new("why", "retry")]);
+        // And once the span is live (entered), too.
+        span.in_scope(|| span.set_attribute("app.live", 3_i64));
+    });
+    let span = p.span("ext");
+    assert_eq!(
+        attr(&span, "app.tenant"),
+        Some(Value::String("acme".into()))
+    );
+    assert_eq!(attr(&span, "app.live"), Some(Value::I64(3)));
+    assert_eq!(span.status, Status::Ok, "Ok is never downgraded");
+    assert_eq!(span.events.events.len(), 1);
+    let event = &span.events.events[0];
+    assert_eq!(event.name, "tool called");
+    assert_eq!(event.attributes, vec![KeyValue::new("tool", "search")]);
+    assert!(event.timestamp >= before);
+    assert_eq!(span.links.links.len(), 1, "invalid contexts are ignored");
+    assert_eq!(
+        span.links.links[0].span_context,
+        remote_parent(TraceFlags::SAMPLED)
+    );
+    assert_eq!(
+        span.links.links[0].attributes,
+        vec![KeyValue::new("why", "retry")]
+    );
+    assert_eq!(span.links.dropped_count, 0);
+}
+
+// 6. limits ----------------------------------------------------------------------------------
+
+#[test]
+fn attribute_count_limit_drops_and_counts() {
+    let p = Pipeline::with_env(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2")]);
+    p.run(|| {
+        let _s = tracing::info_span!("limited", a = 1, b = 2, c = 3, d = 4);
+    });
+    let span = p.span("limited");
+    assert_eq!(span.attributes.len(), 2, "{:?}", span.attributes);
+    assert_eq!(span.dropped_attributes_count, 2);
+    assert_eq!(attr(&span, "a"), Some(Value::I64(1)));
+    assert_eq!(attr(&span, "b"), Some(Value::I64(2)));
+}
+
+// 7. Baker ids -------------------------------------------------------------------------------
+
+#[test]
+fn baker_ids_in_scope_become_span_attributes() {
+    let p = Pipeline::new();
+    p.run(|| {
+        BakerScope::current()
+            .conversation_id("c1")
+            .job_id("j1")
+            .in_scope(|| {
+                let _s = tracing::info_span!("with ids");
+                tracing::info_span!("entered with ids").in_scope(|| {
+                    let _nested = tracing::info_span!("nested with ids");
+                });
+            });
+        let _s = tracing::info_span!("without ids");
+    });
+    for name in ["with ids", "entered with ids", "nested with ids"] {
+        let span = p.span(name);
+        assert_eq!(
+            attr(&span, CONVERSATION_ID),
+            Some(Value::String("c1".into())),
+            "{name}"
+        );
+        assert_eq!(
+            attr(&span, JOB_ID),
+            Some(Value::String("j1".into())),
+            "{name}"
+        );
+    }
+    assert_eq!(CONVERSATION_ID, "gen_ai.conversation.id");
+    assert_eq!(JOB_ID, "baker.job.id");
+    let plain = p.span("without ids");
+    assert_eq!(attr(&plain, CONVERSATION_ID), None);
+    assert_eq!(attr(&plain, JOB_ID), None);
+}
+
+// 8. shutdown and foreign dispatchers --------------------------------------------------------
+
+#[test]
+fn spans_after_shutdown_are_not_exported_and_do_not_panic() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let _s = tracing::info_span!("before shutdown");
+    });
+    assert_eq!(p.spans().len(), 1);
+    p.telemetry.shutdown().expect("shutdown");
+    p.run(|| {
+        let span = tracing::info_span!("after shutdown", n = 1);
+        span.set_attribute("k", "v");
+        span.add_event("e", Vec::new());
+        span.in_scope(|| {
+            let _child = tracing::info_span!("child after shutdown");
+            Context::current()
+                .span()
+                .set_attribute(KeyValue::new("x", 1));
+        });
+        let _ = span.context();
+    });
+    let _ = p.telemetry.force_flush();
+    let names: Vec<String> = p
+        .sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["before shutdown".to_string()]);
+}
+
+#[test]
+fn spans_without_baker_otel_have_no_context() {
+    let remote = remote_parent(TraceFlags::SAMPLED);
+    for dispatch in [
+        Dispatch::none(),
+        Dispatch::new(tracing_subscriber::registry()),
+    ] {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("foreign");
+            assert!(!span.context().span().span_context().is_valid());
+            assert_eq!(
+                span.set_parent(Context::new().with_remote_span_context(remote.clone())),
+                Err(SetParentError::LayerNotFound)
+            );
+            // The other methods are silently ignored.
+            span.set_attribute("k", "v");
+            span.set_status(Status::Ok);
+            span.add_event("e", Vec::new());
+            span.add_link(remote.clone());
+            span.in_scope(|| {
+                assert!(!Context::current().span().span_context().is_valid());
+            });
+        });
+    }
+}
+
+#[test]
+fn disabled_span_yields_layer_not_found() {
+    // RUST_LOG=info: a debug span is disabled by the filter.
+    let p = Pipeline::with_env(&[("RUST_LOG", "info")]);
+    p.run(|| {
+        let span = tracing::debug_span!("filtered out");
+        assert!(span.is_disabled());
+        assert!(!span.context().span().span_context().is_valid());
+        assert_eq!(
+            span.set_parent(Context::new()),
+            Err(SetParentError::LayerNotFound)
+        );
+    });
+    assert!(p.spans().is_empty());
+}
+
+// 9. end time --------------------------------------------------------------------------------
+
+#[test]
+fn span_ends_at_its_last_exit_not_at_drop() {
+    let p = Pipeline::new();
+    let (after_exit, before_drop) = p.run(|| {
+        let span = tracing::info_span!("ends at exit");
+        span.in_scope(|| {});
+        let after_exit = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let before_drop = SystemTime::now();
+        drop(span);
+        (after_exit, before_drop)
+    });
+    let span = p.span("ends at exit");
+    assert!(span.start_time <= span.end_time);
+    assert!(span.end_time <= after_exit, "ended at the exit");
+    assert!(span.end_time <= before_drop);
+}
+
+#[test]
+fn live_span_also_ends_at_its_last_exit() {
+    // Same, for a span whose context was handed out (the record is shared with the Context).
+    let p = Pipeline::new();
+    let (cx, after_exit) = p.run(|| {
+        let span = tracing::info_span!("live ends at exit");
+        let cx = span.context();
+        span.in_scope(|| {});
+        let after_exit = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(span);
+        (cx, after_exit)
+    });
+    let span = p.span("live ends at exit");
+    assert!(span.end_time <= after_exit);
+    // The context outliving the span does not keep it recording.
+    assert!(!cx.span().is_recording());
+}
