@@ -578,3 +578,98 @@ fn live_span_also_ends_at_its_last_exit() {
     // The context outliving the span does not keep it recording.
     assert!(!cx.span().is_recording());
 }
+
+// Extra probes -------------------------------------------------------------------------------
+
+#[test]
+fn set_parent_carries_the_parent_baggage_ids() {
+    let p = Pipeline::new();
+    let remote = remote_parent(TraceFlags::SAMPLED);
+    let inside = p.run(|| {
+        let cx = BakerScope::from_context(Context::new().with_remote_span_context(remote.clone()))
+            .conversation_id("c9")
+            .context();
+        let span = tracing::info_span!("with remote ids");
+        span.set_parent(cx).expect("fresh span");
+        span.in_scope(baker_otel::context::conversation_id)
+    });
+    assert_eq!(inside.as_deref(), Some("c9"));
+    let span = p.span("with remote ids");
+    assert_eq!(span.parent_span_id, remote.span_id());
+    assert_eq!(
+        attr(&span, CONVERSATION_ID),
+        Some(Value::String("c9".into()))
+    );
+}
+
+#[test]
+fn event_and_link_count_limits_drop_and_count() {
+    let p = Pipeline::with_env(&[
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "1"),
+    ]);
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    p.run(|| {
+        let span = tracing::info_span!("many");
+        span.add_event_with_timestamp("first", at, Vec::new());
+        span.add_event("second", Vec::new());
+        span.add_link(remote_parent(TraceFlags::SAMPLED));
+        span.add_link(remote_parent(TraceFlags::default()));
+    });
+    let span = p.span("many");
+    assert_eq!(span.events.events.len(), 1);
+    assert_eq!(span.events.events[0].name, "first");
+    assert_eq!(span.events.events[0].timestamp, at);
+    assert_eq!(span.events.dropped_count, 1);
+    assert_eq!(span.links.links.len(), 1);
+    assert_eq!(span.links.dropped_count, 1);
+}
+
+/// Recording a field that already has a value replaces it (OTel: setting an existing key
+/// "SHOULD overwrite"), instead of exporting both values.
+#[test]
+fn re_recording_a_field_overwrites_it() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let span = tracing::info_span!("rerecord", status = 0_i64);
+        span.record("status", 200_i64);
+    });
+    let span = p.span("rerecord");
+    let values: Vec<&Value> = span
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == "status")
+        .map(|kv| &kv.value)
+        .collect();
+    assert_eq!(values, vec![&Value::I64(200)], "{:?}", span.attributes);
+}
+
+/// A root span the sampler dropped (here parentbased_always_off; in production
+/// parentbased_traceidratio) and then re-parented under a *sampled* remote parent — a NATS
+/// consumer span — is exported with the fields, `otel.name` and `otel.kind` it was created with.
+#[test]
+fn set_parent_on_a_sampled_out_root_keeps_its_fields() {
+    let p = Pipeline::with_env(&[("OTEL_TRACES_SAMPLER", "parentbased_always_off")]);
+    let remote = remote_parent(TraceFlags::SAMPLED);
+    p.run(|| {
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = "orders process",
+            otel.kind = "consumer",
+            messaging.system = "nats",
+        );
+        span.set_parent(Context::new().with_remote_span_context(remote.clone()))
+            .expect("fresh span");
+    });
+    let spans = p.spans();
+    assert_eq!(spans.len(), 1, "sampled through the remote parent");
+    let span = &spans[0];
+    assert_eq!(span.span_context.trace_id(), remote.trace_id());
+    assert_eq!(span.parent_span_id, remote.span_id());
+    assert_eq!(span.name, "orders process");
+    assert_eq!(span.span_kind, SpanKind::Consumer);
+    assert_eq!(
+        attr(span, "messaging.system"),
+        Some(Value::String("nats".into()))
+    );
+}

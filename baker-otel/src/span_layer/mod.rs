@@ -245,6 +245,7 @@ where
             attrs.record(&mut FieldVisitor {
                 record,
                 limits: &self.shared,
+                replace: false,
             });
         }
         state.sample(&self.shared);
@@ -256,7 +257,11 @@ where
         let mut ext = span.extensions_mut();
         if let Some(state) = ext.get_mut::<SpanState>() {
             state.with_record(&self.shared, |record, limits| {
-                values.record(&mut FieldVisitor { record, limits })
+                values.record(&mut FieldVisitor {
+                    record,
+                    limits,
+                    replace: true,
+                })
             });
         }
     }

@@ -110,12 +110,23 @@ fn status_code(s: &str) -> Status {
 pub(crate) struct FieldVisitor<'a> {
     pub(crate) record: &'a mut SpanRecord,
     pub(crate) limits: &'a Shared,
+    /// Recording after creation (`Span::record`): a field recorded again replaces its value.
+    pub(crate) replace: bool,
 }
 
 impl FieldVisitor<'_> {
     fn push(&mut self, key: &'static str, value: Value) {
-        self.record
-            .push_attribute(KeyValue::new(Key::from_static_str(key), value), self.limits);
+        self.put(KeyValue::new(Key::from_static_str(key), value));
+    }
+
+    fn put(&mut self, kv: KeyValue) {
+        if self.replace {
+            if let Some(old) = self.record.attributes.iter_mut().find(|a| a.key == kv.key) {
+                old.value = kv.value;
+                return;
+            }
+        }
+        self.record.push_attribute(kv, self.limits);
     }
 
     /// Handles an `otel.*` field; `false` when `name` is an ordinary field.

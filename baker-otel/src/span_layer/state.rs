@@ -16,6 +16,9 @@ enum Body {
     Pending(SpanRecord),
     /// Recording and handed out in a `Context`: shared with that context.
     Live(Arc<LiveCell>),
+    /// Sampled out at creation, not handed out yet: the fields are kept in case
+    /// [`set_parent`](SpanState::set_parent) gives the span a sampled parent.
+    Dormant(SpanRecord),
     /// Not recording (sampled out or telemetry suppressed): only its ids propagate.
     Off,
 }
@@ -69,8 +72,8 @@ impl SpanState {
             for kv in s.extra {
                 record.push_attribute(kv, shared);
             }
-        } else {
-            self.body = Body::Off;
+        } else if let Body::Pending(r) = std::mem::replace(&mut self.body, Body::Off) {
+            self.body = Body::Dormant(r);
         }
         self.sc = s.sc;
         self.parent_span_id = s.parent_span_id;
@@ -108,7 +111,7 @@ impl SpanState {
                 self.body = Body::Live(cell.clone());
                 self.parent.with_span(LiveSpan(cell))
             }
-            Body::Off => self.parent.with_remote_span_context(self.sc.clone()),
+            Body::Dormant(_) | Body::Off => self.parent.with_remote_span_context(self.sc.clone()),
         };
         self.active = Some(cx.clone());
         cx
@@ -121,7 +124,7 @@ impl SpanState {
         f: impl FnOnce(&mut SpanRecord, &Shared),
     ) {
         match &mut self.body {
-            Body::Pending(r) => f(r, shared),
+            Body::Pending(r) | Body::Dormant(r) => f(r, shared),
             Body::Live(cell) => {
                 if let Some(r) = cell.lock().as_mut() {
                     f(r, shared);
@@ -141,7 +144,7 @@ impl SpanState {
             return Err(SetParentError::AlreadyStarted);
         }
         let record = match std::mem::replace(&mut self.body, Body::Off) {
-            Body::Pending(r) => r,
+            Body::Pending(r) | Body::Dormant(r) => r,
             // `active` is set whenever the body is live.
             Body::Live(_) => return Err(SetParentError::AlreadyStarted),
             Body::Off => SpanRecord::new(self.name, 0),
@@ -159,6 +162,8 @@ impl SpanState {
                 record.push_attribute(kv, shared);
             }
             self.body = Body::Pending(record);
+        } else {
+            self.body = Body::Dormant(record);
         }
         self.parent = cx;
         self.sc = SpanContext::new(
@@ -188,7 +193,7 @@ impl SpanState {
                 )
             }
             Body::Live(cell) => cell.take_data(None),
-            Body::Off => None,
+            Body::Dormant(_) | Body::Off => None,
         }
     }
 }
