@@ -28,12 +28,29 @@ pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
 /// The export queue of finished spans, shared by the span layer and the SDK's span processor.
 #[derive(Debug)]
 pub(crate) struct SpanSink {
-    queue: BatchQueue<SpanData>,
+    /// Boxed: a span moves from the `tracing` span into the ring as a pointer.
+    queue: BatchQueue<Box<SpanData>>,
     max_value_len: usize,
 }
 
+/// Hands the queued (boxed) spans to an exporter of `SpanData`, on the export thread.
+struct Unboxed(Box<dyn BatchExporter<SpanData>>);
+
+impl BatchExporter<Box<SpanData>> for Unboxed {
+    fn export(
+        &self,
+        batch: Vec<Box<SpanData>>,
+    ) -> futures_util::future::BoxFuture<'_, OTelSdkResult> {
+        self.0.export(batch.into_iter().map(|b| *b).collect())
+    }
+
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown(timeout)
+    }
+}
+
 impl SpanSink {
-    pub(crate) fn new(queue: BatchQueue<SpanData>, max_value_len: usize) -> Self {
+    pub(crate) fn new(queue: BatchQueue<Box<SpanData>>, max_value_len: usize) -> Self {
         Self {
             queue,
             max_value_len,
@@ -48,7 +65,7 @@ impl SpanSink {
 
     /// Cuts over-long attribute values and queues the span (never blocks).
     #[inline]
-    pub(crate) fn push(&self, mut span: SpanData) {
+    pub(crate) fn push(&self, mut span: Box<SpanData>) {
         truncate_attributes(&mut span.attributes, self.max_value_len);
         for e in span.events.events.iter_mut() {
             truncate_attributes(&mut e.attributes, self.max_value_len);
@@ -112,7 +129,7 @@ impl SpanProcessor for BakerSpanProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.sink.push(span);
+            self.sink.push(Box::new(span));
         }
     }
 
@@ -159,11 +176,11 @@ pub(crate) fn pipeline(
         Arc::new(SpanSink::new(
             BatchQueue::start(
                 handle,
-                e,
+                Unboxed(e),
                 cfg.span_batch,
                 dropped,
                 "traces",
-                crate::export::size::span,
+                |s: &Box<SpanData>| crate::export::size::span(s),
             ),
             cfg.limits.attribute_value_length,
         ))

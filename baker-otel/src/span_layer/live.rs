@@ -43,10 +43,10 @@ impl LiveCell {
     }
 
     /// Ends the span at `end` (or its last exit): the finished span to export, the first time.
-    pub(crate) fn take_data(&self, end: Option<SystemTime>) -> Option<SpanData> {
+    pub(crate) fn take_data(&self, end: Option<SystemTime>) -> Option<Box<SpanData>> {
         let mut record = self.lock().take()?;
-        if end.is_some() {
-            record.end = end;
+        if let Some(at) = end {
+            record.set_end(at);
         }
         self.shared.span_data(
             record,
@@ -104,7 +104,7 @@ impl opentelemetry::trace::Span for LiveSpan {
     where
         T: Into<Cow<'static, str>>,
     {
-        self.with(|r, _| r.name = new_name.into());
+        self.with(|r, _| r.set_name(new_name.into()));
     }
 
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {

@@ -19,8 +19,7 @@ use crate::traces::SpanSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents,
-    SpanLinks,
+    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData,
 };
 use record::{FieldVisitor, SpanRecord};
 use state::SpanState;
@@ -43,7 +42,7 @@ pub(crate) struct Shared {
     pub(crate) max_events: usize,
     pub(crate) max_links: usize,
     sink: Option<Arc<SpanSink>>,
-    scope: InstrumentationScope,
+    pub(crate) scope: InstrumentationScope,
 }
 
 /// Ids and sampling decision of a new span.
@@ -107,10 +106,10 @@ impl Shared {
                 let r = self.sdk_sampler.should_sample(
                     Some(parent),
                     trace_id,
-                    &record.name,
-                    &record.kind,
-                    &record.attributes,
-                    &record.links,
+                    record.name(),
+                    record.kind(),
+                    record.attributes(),
+                    record.links(),
                 );
                 let (sampled, recording) = match r.decision {
                     SamplingDecision::RecordAndSample => (true, true),
@@ -144,36 +143,16 @@ impl Shared {
         sc: SpanContext,
         parent_span_id: SpanId,
         parent_is_remote: bool,
-    ) -> Option<SpanData> {
+    ) -> Option<Box<SpanData>> {
         if !sc.is_sampled() || self.sink.as_ref().is_none_or(|s| s.is_closed()) {
             return None;
         }
-        let mut events = SpanEvents::default();
-        events.events = record.events;
-        events.dropped_count = record.dropped_events;
-        let mut links = SpanLinks::default();
-        links.links = record.links;
-        links.dropped_count = record.dropped_links;
-        Some(SpanData {
-            span_context: sc,
-            parent_span_id,
-            parent_span_is_remote: parent_is_remote,
-            span_kind: record.kind,
-            name: record.name,
-            start_time: record.start,
-            end_time: record.end.unwrap_or_else(SystemTime::now),
-            attributes: record.attributes,
-            dropped_attributes_count: record.dropped_attributes,
-            events,
-            links,
-            status: record.status,
-            instrumentation_scope: self.scope.clone(),
-        })
+        Some(record.finish(sc, parent_span_id, parent_is_remote))
     }
 
     /// Queues a finished span (never blocks; a full queue drops and counts it).
     #[inline]
-    pub(crate) fn push(&self, data: SpanData) {
+    pub(crate) fn push(&self, data: Box<SpanData>) {
         if let Some(sink) = &self.sink {
             sink.push(data);
         }
@@ -240,7 +219,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
         let name = attrs.metadata().name();
-        let mut state = SpanState::new(parent, name, attrs.fields().len());
+        let mut state = SpanState::new(parent, name, attrs.fields().len(), &self.shared);
         if let Some(record) = state.pending() {
             attrs.record(&mut FieldVisitor {
                 record,
@@ -300,7 +279,7 @@ where
         if let Some(span) = ctx.span(id) {
             if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
                 let now = SystemTime::now();
-                state.with_record(&self.shared, |r, _| r.end = Some(now));
+                state.with_record(&self.shared, |r, _| r.set_end(now));
             }
         }
         let guard = GUARDS.with(|g| {

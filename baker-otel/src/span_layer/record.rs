@@ -1,8 +1,9 @@
 //! What a recording span has collected so far, and the `tracing` field visitor that fills it.
 
 use super::Shared;
-use opentelemetry::trace::{Event, Link, SpanKind, Status};
-use opentelemetry::{Key, KeyValue, StringValue, Value};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
@@ -17,70 +18,120 @@ const STATUS_CODE_FIELD: &str = "otel.status_code";
 /// `otel.status_description`: sets an error status with this description.
 const STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";
 
-/// The mutable part of a recording span, exported as `SpanData` when the span ends.
+/// A recording span: the `SpanData` it is exported as, boxed from creation so that it moves
+/// as a pointer from the `tracing` span into the export queue.
 #[derive(Debug)]
-pub(crate) struct SpanRecord {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) kind: SpanKind,
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) dropped_attributes: u32,
-    pub(crate) events: Vec<Event>,
-    pub(crate) dropped_events: u32,
-    pub(crate) links: Vec<Link>,
-    pub(crate) dropped_links: u32,
-    pub(crate) status: Status,
-    pub(crate) start: SystemTime,
-    /// Time of the last exit (the span ends there, as with tracing-opentelemetry).
-    pub(crate) end: Option<SystemTime>,
-}
+pub(crate) struct SpanRecord(Box<SpanData>);
+
+/// `end_time` of a span not exited yet.
+const NOT_EXITED: SystemTime = SystemTime::UNIX_EPOCH;
 
 impl SpanRecord {
-    pub(crate) fn new(name: &'static str, fields: usize) -> Self {
-        Self {
+    #[inline]
+    pub(crate) fn new(name: &'static str, fields: usize, scope: &InstrumentationScope) -> Self {
+        Self(Box::new(SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
             name: Cow::Borrowed(name),
-            kind: SpanKind::Internal,
+            start_time: SystemTime::now(),
+            end_time: NOT_EXITED,
             attributes: Vec::with_capacity(fields),
-            dropped_attributes: 0,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
             status: Status::Unset,
-            start: SystemTime::now(),
-            end: None,
-        }
+            instrumentation_scope: scope.clone(),
+        }))
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(crate) fn set_name(&mut self, name: Cow<'static, str>) {
+        self.0.name = name;
+    }
+
+    pub(crate) fn kind(&self) -> &SpanKind {
+        &self.0.span_kind
+    }
+
+    pub(crate) fn attributes(&self) -> &[KeyValue] {
+        &self.0.attributes
+    }
+
+    pub(crate) fn links(&self) -> &[Link] {
+        &self.0.links.links
+    }
+
+    /// The span ends at its last exit (as with tracing-opentelemetry), or when it closes.
+    #[inline]
+    pub(crate) fn set_end(&mut self, at: SystemTime) {
+        self.0.end_time = at;
     }
 
     /// Adds an attribute, or counts it as dropped past the per-span limit.
+    #[inline]
     pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &Shared) {
-        if self.attributes.len() < limits.max_attributes {
-            self.attributes.push(kv);
+        if self.0.attributes.len() < limits.max_attributes {
+            self.0.attributes.push(kv);
         } else {
-            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            self.0.dropped_attributes_count = self.0.dropped_attributes_count.saturating_add(1);
+        }
+    }
+
+    /// Replaces the value of attribute `kv.key` if it is there, else adds `kv`.
+    #[inline]
+    pub(crate) fn put_attribute(&mut self, kv: KeyValue, limits: &Shared) {
+        match self.0.attributes.iter_mut().find(|a| a.key == kv.key) {
+            Some(old) => old.value = kv.value,
+            None => self.push_attribute(kv, limits),
         }
     }
 
     /// Status only moves up the order Unset < Error < Ok (the SDK's rule).
     pub(crate) fn set_status(&mut self, status: Status) {
-        if status > self.status {
-            self.status = status;
+        if status > self.0.status {
+            self.0.status = status;
         }
     }
 
     pub(crate) fn push_event(&mut self, event: Event, limits: &Shared) {
-        if self.events.len() < limits.max_events {
-            self.events.push(event);
+        let events = &mut self.0.events;
+        if events.events.len() < limits.max_events {
+            events.events.push(event);
         } else {
-            self.dropped_events = self.dropped_events.saturating_add(1);
+            events.dropped_count = events.dropped_count.saturating_add(1);
         }
     }
 
     pub(crate) fn push_link(&mut self, link: Link, limits: &Shared) {
-        if self.links.len() < limits.max_links {
-            self.links.push(link);
+        let links = &mut self.0.links;
+        if links.links.len() < limits.max_links {
+            links.links.push(link);
         } else {
-            self.dropped_links = self.dropped_links.saturating_add(1);
+            links.dropped_count = links.dropped_count.saturating_add(1);
         }
+    }
+
+    /// The finished span, with its ids, ending now unless it was exited before.
+    #[inline]
+    pub(crate) fn finish(
+        self,
+        sc: SpanContext,
+        parent_span_id: SpanId,
+        parent_is_remote: bool,
+    ) -> Box<SpanData> {
+        let mut d = self.0;
+        d.span_context = sc;
+        d.parent_span_id = parent_span_id;
+        d.parent_span_is_remote = parent_is_remote;
+        if d.end_time == NOT_EXITED {
+            d.end_time = SystemTime::now();
+        }
+        d
     }
 }
 
@@ -115,27 +166,27 @@ pub(crate) struct FieldVisitor<'a> {
 }
 
 impl FieldVisitor<'_> {
+    #[inline]
     fn push(&mut self, key: &'static str, value: Value) {
         self.put(KeyValue::new(Key::from_static_str(key), value));
     }
 
+    #[inline]
     fn put(&mut self, kv: KeyValue) {
         if self.replace {
-            if let Some(old) = self.record.attributes.iter_mut().find(|a| a.key == kv.key) {
-                old.value = kv.value;
-                return;
-            }
+            self.record.put_attribute(kv, self.limits);
+        } else {
+            self.record.push_attribute(kv, self.limits);
         }
-        self.record.push_attribute(kv, self.limits);
     }
 
     /// Handles an `otel.*` field; `false` when `name` is an ordinary field.
     fn special(&mut self, name: &str, value: &dyn Fn() -> String) -> bool {
         match name {
-            NAME_FIELD => self.record.name = Cow::Owned(value()),
+            NAME_FIELD => self.record.set_name(Cow::Owned(value())),
             KIND_FIELD => {
                 if let Some(kind) = span_kind(&value()) {
-                    self.record.kind = kind;
+                    self.record.0.span_kind = kind;
                 }
             }
             STATUS_CODE_FIELD => self.record.set_status(status_code(&value())),

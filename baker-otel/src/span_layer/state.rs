@@ -40,14 +40,14 @@ pub(crate) struct SpanState {
 impl SpanState {
     /// A new span under `parent`, recording until [`sample`](Self::sample) decides.
     #[inline]
-    pub(crate) fn new(parent: Context, name: &'static str, fields: usize) -> Self {
+    pub(crate) fn new(parent: Context, name: &'static str, fields: usize, shared: &Shared) -> Self {
         Self {
             parent,
             sc: SpanContext::empty_context(),
             parent_span_id: SpanId::INVALID,
             parent_is_remote: false,
             name,
-            body: Body::Pending(SpanRecord::new(name, fields)),
+            body: Body::Pending(SpanRecord::new(name, fields, &shared.scope)),
             active: None,
         }
     }
@@ -147,7 +147,7 @@ impl SpanState {
             Body::Pending(r) | Body::Dormant(r) => r,
             // `active` is set whenever the body is live.
             Body::Live(_) => return Err(SetParentError::AlreadyStarted),
-            Body::Off => SpanRecord::new(self.name, 0),
+            Body::Off => SpanRecord::new(self.name, 0, &shared.scope),
         };
         let Sampled {
             sc,
@@ -181,7 +181,7 @@ impl SpanState {
     /// Ends the span: the finished span to export (when still pending), having ended a
     /// handed-out one itself. The state stays behind as a non-recording husk.
     #[inline]
-    pub(crate) fn end(&mut self, shared: &Shared) -> Option<SpanData> {
+    pub(crate) fn end(&mut self, shared: &Shared) -> Option<Box<SpanData>> {
         match std::mem::replace(&mut self.body, Body::Off) {
             Body::Pending(mut record) => {
                 push_ids(&self.parent, &mut record, shared);
