@@ -73,7 +73,7 @@ impl SpanRecord {
     }
 
     /// Adds an attribute, or counts it as dropped past the per-span limit.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &Shared) {
         if self.0.attributes.len() < limits.max_attributes {
             self.0.attributes.push(kv);
@@ -166,12 +166,12 @@ pub(crate) struct FieldVisitor<'a> {
 }
 
 impl FieldVisitor<'_> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, key: &'static str, value: Value) {
         self.put(KeyValue::new(Key::from_static_str(key), value));
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, kv: KeyValue) {
         if self.replace {
             self.record.put_attribute(kv, self.limits);
