@@ -180,7 +180,7 @@ pub(crate) fn pipeline(
                 cfg.span_batch,
                 dropped,
                 "traces",
-                |s: &Box<SpanData>| crate::export::size::span(s),
+                |s| crate::export::size::span(s),
             ),
             cfg.limits.attribute_value_length,
         ))
