@@ -92,7 +92,7 @@ DEMO_TARGET = round(1 / 0.95, 2)
 # ours/bare requests per second (higher is better, target is a floor), i.e. 1 / the time ratio.
 HEADLINE: list[tuple[str, str, str]] = [
     ("span create + 4 attrs + end vs tracing-opentelemetry defaults (paired)", "span vs t-o default", "time"),
-    ("same vs raw SDK", "span vs raw sdk", "time"),
+    ("same vs raw SDK (paired)", "span vs raw sdk", "time"),
     ("JSON log line in a span vs fmt JSON + t-o (paired)", "json log line vs fmt json + t-o", "time"),
     ("span with the SDK disabled vs a bare `tracing` span, no subscriber", "disabled span vs no subscriber", "time"),
     ("NATS inject + extract with the two Baker ids in baggage (paired)", "nats inject+extract vs hashmap (+ 2 baggage ids)", "time"),

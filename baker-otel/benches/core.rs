@@ -1,7 +1,8 @@
 //! Core hot paths, each with its peer baseline in the same run (see ../shared/DESIGN.md §5).
 //!
 //! * `span/*`     — span create + 4 attributes + end: baker-otel vs tracing-opentelemetry
-//!   defaults (and its lean config) vs the raw OpenTelemetry SDK. Target: ours ≤ 0.6× t-o default.
+//!   defaults (and its lean config) vs the raw OpenTelemetry SDK. Targets: ours ≤ 0.6× t-o default,
+//!   ≤ 1.5× the raw SDK (both also timed paired).
 //! * `json_log/*` — one event inside a span carrying trace/conversation/job ids: baker-otel JSON
 //!   line (+ OTLP log record) vs tracing-subscriber fmt JSON + t-o. Target ≤ 0.5×.
 //! * `disabled/*` — a span with the SDK disabled vs a bare `tracing` span with no subscriber.
@@ -300,6 +301,13 @@ fn paired_rows() {
         41,
         2000,
     );
+    let raw_tracer = tp.tracer("raw");
+    let raw = paired::paired(
+        |k| in_dispatch(&ours, &|| (0..k).for_each(|_| span_body())),
+        |k| (0..k).for_each(|_| raw_sdk_body(&raw_tracer)),
+        41,
+        2000,
+    );
     let json = paired::paired(
         |k| {
             in_dispatch(&ours, &|| {
@@ -322,6 +330,7 @@ fn paired_rows() {
     );
     for (name, m) in [
         ("span vs t-o default", span),
+        ("span vs raw sdk", raw),
         ("json log line vs fmt json + t-o", json),
     ] {
         println!(
@@ -334,6 +343,7 @@ fn paired_rows() {
         "core",
         &[
             ("span", "ours", "t-o default", span),
+            ("span", "ours", "raw sdk", raw),
             ("json_log", "ours", "fmt json + t-o", json),
         ],
     );
