@@ -174,14 +174,9 @@ pub(crate) fn pipeline(
     list.extend(extra);
     let sink = build::combine(list).map(|e| {
         Arc::new(SpanSink::new(
-            BatchQueue::start(
-                handle,
-                Unboxed(e),
-                cfg.span_batch,
-                dropped,
-                "traces",
-                |s| crate::export::size::span(s),
-            ),
+            BatchQueue::start(handle, Unboxed(e), cfg.span_batch, dropped, "traces", |s| {
+                crate::export::size::span(s)
+            }),
             cfg.limits.attribute_value_length,
         ))
     });

@@ -271,7 +271,9 @@ where
         // Attached with the extensions unlocked: nothing here may log into a locked span.
         if let Some(cx) = cx {
             let guard = cx.attach();
-            GUARDS.with(|g| g.borrow_mut().push((id.clone(), guard)));
+            // During thread teardown the stack may be gone: the context is then detached again
+            // at once (the guard drops here) instead of panicking.
+            let _ = GUARDS.try_with(|g| g.borrow_mut().push((id.clone(), guard)));
         }
     }
 
@@ -282,11 +284,15 @@ where
                 state.with_record(&self.shared, |r, _| r.set_end(now));
             }
         }
-        let guard = GUARDS.with(|g| {
-            let mut g = g.borrow_mut();
-            let at = g.iter().rposition(|(i, _)| i == id)?;
-            Some(g.remove(at).1)
-        });
+        let guard = GUARDS
+            .try_with(|g| {
+                let mut g = g.borrow_mut();
+                let at = g.iter().rposition(|(i, _)| i == id)?;
+                Some(g.remove(at).1)
+            })
+            .ok()
+            .flatten();
+        // Dropped outside the borrow: detaching may log.
         drop(guard);
     }
 
