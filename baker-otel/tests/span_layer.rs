@@ -464,6 +464,67 @@ fn baker_ids_in_scope_become_span_attributes() {
     assert_eq!(attr(&plain, JOB_ID), None);
 }
 
+/// A span that names its own conversation keeps it: the id inherited from the parent's
+/// baggage is added only when the span did not set that attribute itself, and an id recorded
+/// on the active span by a later `BakerScope` replaces the value instead of adding a second one.
+#[test]
+fn explicit_ids_win_over_baggage_and_are_never_duplicated() {
+    let p = Pipeline::new();
+    p.run(|| {
+        BakerScope::current().conversation_id("c1").in_scope(|| {
+            let _own = tracing::info_span!("own id", gen_ai.conversation.id = "mine");
+            tracing::info_span!("scoped later").in_scope(|| {
+                BakerScope::current().conversation_id("c2").in_scope(|| {});
+            });
+        });
+    });
+    let own = p.span("own id");
+    let ids: Vec<_> = own
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == CONVERSATION_ID)
+        .map(|kv| kv.value.clone())
+        .collect();
+    assert_eq!(ids, vec![Value::String("mine".into())]);
+    let later = p.span("scoped later");
+    let ids: Vec<_> = later
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == CONVERSATION_ID)
+        .map(|kv| kv.value.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![Value::String("c2".into())],
+        "{:?}",
+        later.attributes
+    );
+}
+
+/// `set_attribute` on a key that is already there keeps one value, the last.
+#[test]
+fn set_attribute_twice_keeps_the_last_value() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let span = tracing::info_span!("twice");
+        span.set_attribute("app.tenant", "a");
+        span.set_attribute("app.tenant", "b");
+        span.in_scope(|| {
+            opentelemetry::Context::current()
+                .span()
+                .set_attribute(opentelemetry::KeyValue::new("app.tenant", "c"));
+        });
+    });
+    let span = p.span("twice");
+    let values: Vec<_> = span
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == "app.tenant")
+        .map(|kv| kv.value.clone())
+        .collect();
+    assert_eq!(values, vec![Value::String("c".into())]);
+}
+
 // 8. shutdown and foreign dispatchers --------------------------------------------------------
 
 #[test]

@@ -59,7 +59,7 @@ pub trait OpenTelemetrySpanExt {
     /// by baker-otel yields an empty context.
     fn context(&self) -> Context;
     /// Sets an attribute (any OpenTelemetry value, unlike `tracing` fields, which must be
-    /// declared up front).
+    /// declared up front); a key set before keeps one value, the last.
     fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>);
     /// Sets the status (Unset < Error < Ok: a status never moves down).
     fn set_status(&self, status: Status);
@@ -115,7 +115,7 @@ impl OpenTelemetrySpanExt for tracing::Span {
     fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
         let kv = KeyValue::new(key, value);
         with_state(self, |s, shared| {
-            s.with_record(shared, |r, l| r.push_attribute(kv, l))
+            s.with_record(shared, |r, l| r.put_attribute(kv, l))
         });
     }
 

@@ -93,7 +93,7 @@ impl opentelemetry::trace::Span for LiveSpan {
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
-        self.with(|r, s| r.push_attribute(attribute, s));
+        self.with(|r, s| r.put_attribute(attribute, s));
     }
 
     fn set_status(&mut self, status: Status) {

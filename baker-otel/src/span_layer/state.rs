@@ -199,9 +199,11 @@ impl SpanState {
 }
 
 /// The conversation and job ids in the parent's baggage, as span attributes (what the SDK
-/// path's span processor adds on start).
+/// path's span processor adds on start), unless the span already set them itself.
 fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
     crate::context::push_id_attributes(parent, |k, v| {
-        record.push_attribute(KeyValue::new(k, v), shared)
+        if !record.attributes().iter().any(|a| a.key.as_str() == k) {
+            record.push_attribute(KeyValue::new(k, v), shared)
+        }
     });
 }
