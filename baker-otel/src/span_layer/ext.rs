@@ -35,7 +35,11 @@ pub enum SetParentError {
 /// use opentelemetry::trace::TraceContextExt;
 ///
 /// let (telemetry, dispatch) = baker_otel::Telemetry::builder()
-///     .env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_TRACES_EXPORTER", "none")]))
+///     .env_source(baker_otel::config::EnvSource::from_pairs([
+///         ("OTEL_TRACES_EXPORTER", "none"),
+///         ("OTEL_METRICS_EXPORTER", "none"),
+///         ("OTEL_LOGS_EXPORTER", "none"),
+///     ]))
 ///     .build()
 ///     .unwrap();
 /// tracing::dispatcher::with_default(&dispatch, || {
