@@ -75,11 +75,13 @@ impl SpanRecord {
     /// Adds an attribute, or counts it as dropped past the per-span limit.
     #[inline(always)]
     pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &Shared) {
-        if self.0.attributes.len() < limits.max_attributes {
-            self.0.attributes.push(kv);
-        } else {
-            self.0.dropped_attributes_count = self.0.dropped_attributes_count.saturating_add(1);
-        }
+        let d = &mut *self.0;
+        push_limited(
+            &mut d.attributes,
+            &mut d.dropped_attributes_count,
+            kv,
+            limits.max_attributes,
+        );
     }
 
     /// Replaces the value of attribute `kv.key` if it is there, else adds `kv`.
@@ -99,21 +101,18 @@ impl SpanRecord {
     }
 
     pub(crate) fn push_event(&mut self, event: Event, limits: &Shared) {
-        let events = &mut self.0.events;
-        if events.events.len() < limits.max_events {
-            events.events.push(event);
-        } else {
-            events.dropped_count = events.dropped_count.saturating_add(1);
-        }
+        let e = &mut self.0.events;
+        push_limited(
+            &mut e.events,
+            &mut e.dropped_count,
+            event,
+            limits.max_events,
+        );
     }
 
     pub(crate) fn push_link(&mut self, link: Link, limits: &Shared) {
-        let links = &mut self.0.links;
-        if links.links.len() < limits.max_links {
-            links.links.push(link);
-        } else {
-            links.dropped_count = links.dropped_count.saturating_add(1);
-        }
+        let l = &mut self.0.links;
+        push_limited(&mut l.links, &mut l.dropped_count, link, limits.max_links);
     }
 
     /// The finished span, with its ids, ending now unless it was exited before.
@@ -132,6 +131,16 @@ impl SpanRecord {
             d.end_time = SystemTime::now();
         }
         d
+    }
+}
+
+/// Adds `item` while `list` is under `max`, else counts it in `dropped` (the SDK's span limits).
+#[inline(always)]
+fn push_limited<T>(list: &mut Vec<T>, dropped: &mut u32, item: T, max: usize) {
+    if list.len() < max {
+        list.push(item);
+    } else {
+        *dropped = dropped.saturating_add(1);
     }
 }
 
