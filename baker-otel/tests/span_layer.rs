@@ -340,8 +340,22 @@ fn set_parent_after_enter_is_refused() {
             taken.set_parent(Context::new().with_remote_span_context(remote.clone())),
             Err(SetParentError::AlreadyStarted)
         );
+        // A child made with an explicit parent carries the parent's trace id already.
+        let parent = tracing::info_span!("has a child");
+        let _child = tracing::info_span!(parent: &parent, "explicit child");
+        assert_eq!(
+            parent.set_parent(Context::new().with_remote_span_context(remote.clone())),
+            Err(SetParentError::AlreadyStarted)
+        );
+        // So does a span that follows from it.
+        let followed = tracing::info_span!("followed");
+        tracing::info_span!("follower").follows_from(&followed);
+        assert_eq!(
+            followed.set_parent(Context::new().with_remote_span_context(remote.clone())),
+            Err(SetParentError::AlreadyStarted)
+        );
     });
-    for name in ["too late", "context taken"] {
+    for name in ["too late", "context taken", "has a child", "followed"] {
         let span = p.span(name);
         assert_ne!(span.span_context.trace_id(), remote.trace_id(), "{name}");
         assert_eq!(span.parent_span_id, SpanId::INVALID, "{name}");

@@ -18,9 +18,9 @@ pub enum SetParentError {
     /// [`crate::TelemetryBuilder`]), or the span is disabled.
     #[error("the span is not recorded by a baker-otel span layer")]
     LayerNotFound,
-    /// The span was already entered or its context handed out; children may carry the old
-    /// trace id, so the parent can no longer change.
-    #[error("the span has already been entered or its context taken")]
+    /// The span was already entered, its context handed out, or a child or link carries its
+    /// ids: they would keep the old trace id, so the parent can no longer change.
+    #[error("the span has already been entered, its context taken, or a child or link made")]
     AlreadyStarted,
 }
 
@@ -53,7 +53,8 @@ pub enum SetParentError {
 pub trait OpenTelemetrySpanExt {
     /// Makes `cx`'s span (typically extracted from an inbound message) this span's parent, and
     /// its baggage this span's baggage. Call it right after creating the span: once it was
-    /// entered or its context taken, it returns [`SetParentError::AlreadyStarted`].
+    /// entered, its context taken, or a child or link created from it, it returns
+    /// [`SetParentError::AlreadyStarted`].
     fn set_parent(&self, cx: Context) -> Result<(), SetParentError>;
     /// Adds a link to `cx` (ignored when `cx` is not valid).
     fn add_link(&self, cx: SpanContext);

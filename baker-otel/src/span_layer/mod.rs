@@ -198,9 +198,8 @@ impl SpanLayer {
             .parent()
             .and_then(|p| ctx.span(p))
             .and_then(|p| {
-                p.extensions()
-                    .get::<SpanState>()
-                    .map(SpanState::child_parent)
+                let mut ext = p.extensions_mut();
+                ext.get_mut::<SpanState>().map(|s| s.child_parent())
             })
             .unwrap_or_default()
     }
@@ -248,7 +247,10 @@ where
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
         let Some(sc) = ctx
             .span(follows)
-            .and_then(|f| f.extensions().get::<SpanState>().map(|s| s.sc.clone()))
+            .and_then(|f| {
+                let mut ext = f.extensions_mut();
+                ext.get_mut::<SpanState>().map(|s| s.link_target())
+            })
             .filter(SpanContext::is_valid)
         else {
             return;

@@ -35,6 +35,8 @@ pub(crate) struct SpanState {
     body: Body,
     /// `parent` + this span, built the first time it is needed.
     active: Option<Context>,
+    /// A child or a link already carries this span's ids: its trace can no longer change.
+    observed: bool,
 }
 
 impl SpanState {
@@ -49,6 +51,7 @@ impl SpanState {
             name,
             body: Body::Pending(SpanRecord::new(name, fields, &shared.scope)),
             active: None,
+            observed: false,
         }
     }
 
@@ -81,12 +84,19 @@ impl SpanState {
     }
 
     /// The context a child created with this span as its explicit parent starts from; does not
-    /// hand the span out.
-    pub(crate) fn child_parent(&self) -> Context {
+    /// hand the span out, but fixes its trace (no `set_parent` after it).
+    pub(crate) fn child_parent(&mut self) -> Context {
+        self.observed = true;
         match &self.active {
             Some(cx) => cx.clone(),
             None => self.parent.with_remote_span_context(self.sc.clone()),
         }
+    }
+
+    /// Its span context, for a link: fixes its trace (no `set_parent` after it).
+    pub(crate) fn link_target(&mut self) -> SpanContext {
+        self.observed = true;
+        self.sc.clone()
     }
 
     /// `parent` + this span; from now on the record is shared with the returned context.
@@ -140,7 +150,7 @@ impl SpanState {
         shared: &Shared,
         cx: Context,
     ) -> Result<(), SetParentError> {
-        if self.active.is_some() {
+        if self.active.is_some() || self.observed {
             return Err(SetParentError::AlreadyStarted);
         }
         let record = match std::mem::replace(&mut self.body, Body::Off) {
