@@ -1,0 +1,158 @@
+//! The `tracing` layer: creates, enters, exits, records and closes the spans.
+
+use super::record::FieldVisitor;
+use super::shared::Shared;
+use super::state::SpanState;
+use crate::config::SamplerConfig;
+use crate::traces::SpanSink;
+use opentelemetry::trace::SpanContext;
+use opentelemetry::{Context, ContextGuard};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::span::{Attributes, Id, Record};
+use tracing::Subscriber;
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+
+/// The span layer; one per pipeline. Spans only: events are log records, never span events.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl SpanLayer {
+    pub(crate) fn new(
+        sampler: SamplerConfig,
+        limits: crate::config::Limits,
+        sink: Option<Arc<SpanSink>>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(sampler, limits, sink)),
+        }
+    }
+
+    fn parent<S>(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Context
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if attrs.is_contextual() {
+            // The entered span's context is the current one (activated on enter).
+            return Context::current();
+        }
+        attrs
+            .parent()
+            .and_then(|p| ctx.span(p))
+            .and_then(|p| {
+                let mut ext = p.extensions_mut();
+                ext.get_mut::<SpanState>().map(|s| s.child_parent())
+            })
+            .unwrap_or_default()
+    }
+}
+
+thread_local! {
+    /// Contexts attached by `on_enter`, detached by the matching `on_exit`.
+    static GUARDS: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let parent = self.parent(attrs, &ctx);
+        let name = attrs.metadata().name();
+        let mut state = SpanState::new(parent, name, attrs.fields().len(), &self.shared);
+        if let Some(record) = state.pending() {
+            attrs.record(&mut FieldVisitor {
+                record,
+                limits: &self.shared,
+                replace: false,
+            });
+        }
+        state.sample(&self.shared);
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            state.with_record(&self.shared, |record, limits| {
+                values.record(&mut FieldVisitor {
+                    record,
+                    limits,
+                    replace: true,
+                })
+            });
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(sc) = ctx
+            .span(follows)
+            .and_then(|f| {
+                let mut ext = f.extensions_mut();
+                ext.get_mut::<SpanState>().map(|s| s.link_target())
+            })
+            .filter(SpanContext::is_valid)
+        else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            state.with_record(&self.shared, |r, limits| {
+                r.push_link(opentelemetry::trace::Link::new(sc, Vec::new(), 0), limits)
+            });
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let cx = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .map(|s| s.context(&self.shared));
+        // Attached with the extensions unlocked: nothing here may log into a locked span.
+        if let Some(cx) = cx {
+            let guard = cx.attach();
+            // During thread teardown the stack may be gone: the context is then detached again
+            // at once (the guard drops here) instead of panicking.
+            let _ = GUARDS.try_with(|g| g.borrow_mut().push((id.clone(), guard)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                let now = SystemTime::now();
+                state.with_record(&self.shared, |r, _| r.set_end(now));
+            }
+        }
+        let guard = GUARDS
+            .try_with(|g| {
+                let mut g = g.borrow_mut();
+                let at = g.iter().rposition(|(i, _)| i == id)?;
+                Some(g.remove(at).1)
+            })
+            .ok()
+            .flatten();
+        // Dropped outside the borrow: detaching may log.
+        drop(guard);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        // The registry drops the extensions after the last layer's `on_close`.
+        let data = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .and_then(|s| s.end(&self.shared));
+        if let Some(data) = data {
+            self.shared.push(data);
+        }
+    }
+}
