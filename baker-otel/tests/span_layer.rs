@@ -8,22 +8,14 @@ use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{Context, Key, KeyValue, Value};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SpanData;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tracing::{Dispatch, Span};
 
-/// Keeps every exported span, also across shutdown (the SDK's in-memory exporter clears them).
-#[derive(Debug, Clone, Default)]
-struct Sink(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Sink {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
+#[path = "support/span_sink.rs"]
+mod span_sink;
+use span_sink::Sink;
 
 struct Pipeline {
     telemetry: Telemetry,

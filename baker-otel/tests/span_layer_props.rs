@@ -4,22 +4,15 @@
 use baker_otel::config::EnvSource;
 use baker_otel::{JsonSink, OpenTelemetrySpanExt, Telemetry};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SpanData;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tracing::field::Empty;
 
-#[derive(Debug, Clone, Default)]
-struct Sink(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Sink {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
+#[path = "support/span_sink.rs"]
+mod span_sink;
+use span_sink::Sink;
 
 #[derive(Debug, Clone)]
 enum Op {
