@@ -3,7 +3,7 @@
 use crate::config::{ExporterKind, SamplerConfig, SignalConfig};
 use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::{build, console::ConsoleSpans};
-use crate::span_layer::SpanLayer;
+use crate::span_layer::{Shared, SpanLayer};
 use crate::InitError;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -180,7 +180,7 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         ))
     });
-    let layer = SpanLayer::new(cfg.sampler, cfg.limits, sink.clone());
+    let layer = SpanLayer::new(Shared::new(cfg.sampler, cfg.limits, sink.clone()));
     let processor = sink.map(|sink| BakerSpanProcessor { sink });
     Ok((
         provider(

@@ -3,8 +3,6 @@
 use super::record::FieldVisitor;
 use super::shared::Shared;
 use super::state::SpanState;
-use crate::config::SamplerConfig;
-use crate::traces::SpanSink;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Context, ContextGuard};
 use std::cell::RefCell;
@@ -22,13 +20,9 @@ pub(crate) struct SpanLayer {
 }
 
 impl SpanLayer {
-    pub(crate) fn new(
-        sampler: SamplerConfig,
-        limits: crate::config::Limits,
-        sink: Option<Arc<SpanSink>>,
-    ) -> Self {
+    pub(crate) fn new(shared: Shared) -> Self {
         Self {
-            shared: Arc::new(Shared::new(sampler, limits, sink)),
+            shared: Arc::new(shared),
         }
     }
 
@@ -128,8 +122,8 @@ where
     fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
         if let Some(span) = ctx.span(id) {
             if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-                let now = SystemTime::now();
-                state.with_record(&self.shared, |r, _| r.set_end(now));
+                // Read only for a recording span.
+                state.with_record(&self.shared, |r, _| r.set_end(SystemTime::now()));
             }
         }
         let guard = GUARDS

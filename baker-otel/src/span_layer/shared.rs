@@ -55,7 +55,6 @@ impl Shared {
 
     /// Ids and sampling decision of a span named `record.name` under `parent` (the SDK's rules).
     pub(crate) fn sample(&self, parent: &Context, record: &SpanRecord) -> Sampled {
-        let span_id = self.ids.new_span_id();
         if parent.is_telemetry_suppressed() {
             return Sampled {
                 sc: SpanContext::empty_context(),
@@ -65,7 +64,9 @@ impl Shared {
                 extra: Vec::new(),
             };
         }
-        let psc = parent.span().span_context().clone();
+        let span_id = self.ids.new_span_id();
+        let parent_span = parent.span();
+        let psc = parent_span.span_context();
         let (trace_id, parent_span_id, parent_is_remote, flags) = if psc.is_valid() {
             (
                 psc.trace_id(),

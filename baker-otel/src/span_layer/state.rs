@@ -67,17 +67,27 @@ impl SpanState {
     /// Gives the span its ids and sampling decision; a span sampled out stops recording.
     #[inline]
     pub(crate) fn sample(&mut self, shared: &Shared) {
-        let Body::Pending(record) = &mut self.body else {
+        let Body::Pending(record) = &self.body else {
             return;
         };
         let s = shared.sample(&self.parent, record);
-        if s.recording {
+        let Body::Pending(record) = std::mem::replace(&mut self.body, Body::Off) else {
+            return;
+        };
+        self.apply(s, record, shared);
+    }
+
+    /// Takes on a sampling result: ids, parent ids, and whether `record` keeps recording.
+    #[inline]
+    fn apply(&mut self, s: Sampled, mut record: SpanRecord, shared: &Shared) {
+        self.body = if s.recording {
             for kv in s.extra {
                 record.push_attribute(kv, shared);
             }
-        } else if let Body::Pending(r) = std::mem::replace(&mut self.body, Body::Off) {
-            self.body = Body::Dormant(r);
-        }
+            Body::Pending(record)
+        } else {
+            Body::Dormant(record)
+        };
         self.sc = s.sc;
         self.parent_span_id = s.parent_span_id;
         self.parent_is_remote = s.parent_is_remote;
@@ -159,32 +169,17 @@ impl SpanState {
             Body::Live(_) => return Err(SetParentError::AlreadyStarted),
             Body::Off => SpanRecord::new(self.name, 0, &shared.scope),
         };
-        let Sampled {
-            sc,
-            parent_span_id,
-            parent_is_remote,
-            recording,
-            extra,
-        } = shared.sample(&cx, &record);
-        let mut record = record;
-        if recording {
-            for kv in extra {
-                record.push_attribute(kv, shared);
-            }
-            self.body = Body::Pending(record);
-        } else {
-            self.body = Body::Dormant(record);
-        }
-        self.parent = cx;
-        self.sc = SpanContext::new(
-            sc.trace_id(),
+        let mut s = shared.sample(&cx, &record);
+        // The span keeps the id it was created with.
+        s.sc = SpanContext::new(
+            s.sc.trace_id(),
             self.sc.span_id(),
-            sc.trace_flags(),
+            s.sc.trace_flags(),
             false,
-            sc.trace_state().clone(),
+            s.sc.trace_state().clone(),
         );
-        self.parent_span_id = parent_span_id;
-        self.parent_is_remote = parent_is_remote;
+        self.parent = cx;
+        self.apply(s, record, shared);
         Ok(())
     }
 
