@@ -85,6 +85,15 @@ fn attr(span: &SpanData, key: &str) -> Option<Value> {
         .map(|kv| kv.value.clone())
 }
 
+/// Every value exported under `key` (a key set twice would show twice).
+fn attr_values(span: &SpanData, key: &str) -> Vec<Value> {
+    span.attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+        .collect()
+}
+
 fn remote_parent(flags: TraceFlags) -> SpanContext {
     SpanContext::new(
         TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
@@ -485,20 +494,10 @@ fn explicit_ids_win_over_baggage_and_are_never_duplicated() {
         });
     });
     let own = p.span("own id");
-    let ids: Vec<_> = own
-        .attributes
-        .iter()
-        .filter(|kv| kv.key.as_str() == CONVERSATION_ID)
-        .map(|kv| kv.value.clone())
-        .collect();
+    let ids = attr_values(&own, CONVERSATION_ID);
     assert_eq!(ids, vec![Value::String("mine".into())]);
     let later = p.span("scoped later");
-    let ids: Vec<_> = later
-        .attributes
-        .iter()
-        .filter(|kv| kv.key.as_str() == CONVERSATION_ID)
-        .map(|kv| kv.value.clone())
-        .collect();
+    let ids = attr_values(&later, CONVERSATION_ID);
     assert_eq!(
         ids,
         vec![Value::String("c2".into())],
@@ -522,12 +521,7 @@ fn set_attribute_twice_keeps_the_last_value() {
         });
     });
     let span = p.span("twice");
-    let values: Vec<_> = span
-        .attributes
-        .iter()
-        .filter(|kv| kv.key.as_str() == "app.tenant")
-        .map(|kv| kv.value.clone())
-        .collect();
+    let values = attr_values(&span, "app.tenant");
     assert_eq!(values, vec![Value::String("c".into())]);
 }
 
@@ -702,13 +696,8 @@ fn re_recording_a_field_overwrites_it() {
         span.record("status", 200_i64);
     });
     let span = p.span("rerecord");
-    let values: Vec<&Value> = span
-        .attributes
-        .iter()
-        .filter(|kv| kv.key.as_str() == "status")
-        .map(|kv| &kv.value)
-        .collect();
-    assert_eq!(values, vec![&Value::I64(200)], "{:?}", span.attributes);
+    let values = attr_values(&span, "status");
+    assert_eq!(values, vec![Value::I64(200)], "{:?}", span.attributes);
 }
 
 /// A root span the sampler dropped (here parentbased_always_off; in production
