@@ -158,3 +158,91 @@ fn exports_traces_logs_and_metrics_over_http() {
     assert_eq!(line["level"], "INFO");
     assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+/// The trace exporter's own request: gzip when configured, protobuf content type, the configured
+/// headers, spans with their status, events and links as the receiver decodes them.
+#[test]
+fn spans_over_http_are_gzipped_and_carry_the_configured_headers() {
+    let rx = HttpReceiver::start();
+    // Built, not installed: the other test of this binary installs the global one.
+    let (telemetry, dispatch) = baker_otel::Telemetry::builder()
+        .env_source(EnvSource::from_pairs([
+            ("OTEL_SERVICE_NAME", "worker"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", rx.endpoint().as_str()),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "x-api-key=k-123,X-Tenant=blue",
+            ),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("BAKER_OTEL_JSON_LOGS", "false"),
+        ]))
+        .build()
+        .expect("build");
+    let linked = tracing::dispatcher::with_default(&dispatch, || {
+        let first = tracing::info_span!("first");
+        first.context().span().span_context().clone()
+    });
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!(
+            "call",
+            otel.kind = "client",
+            otel.status_code = "error",
+            otel.status_description = "rate limited",
+            model = "gpt-4o",
+            tokens = 12_u64,
+        );
+        span.add_link(linked.clone());
+        span.add_event(
+            "retrying",
+            vec![opentelemetry::KeyValue::new("after_ms", 200)],
+        );
+    });
+    telemetry.shutdown().expect("clean shutdown");
+    rx.wait_for("both spans", |r| {
+        r.traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum::<usize>()
+            == 2
+    });
+    let got = rx.received.lock().unwrap();
+    for h in &got.trace_headers {
+        assert_eq!(h["content-type"], "application/x-protobuf");
+        assert_eq!(h["content-encoding"], "gzip");
+        assert_eq!(h["x-api-key"], "k-123");
+        assert_eq!(h["x-tenant"], "blue");
+    }
+    let rs = &got.traces[0].resource_spans[0];
+    assert_eq!(
+        attr(&rs.resource.as_ref().unwrap().attributes, "service.name").as_deref(),
+        Some("worker")
+    );
+    let spans: Vec<_> = got
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    let call = spans.iter().find(|s| s.name == "call").expect("call span");
+    assert_eq!(call.kind, 3, "SPAN_KIND_CLIENT");
+    let status = call.status.as_ref().expect("status");
+    assert_eq!((status.code, status.message.as_str()), (2, "rate limited"));
+    assert_eq!(attr(&call.attributes, "model").as_deref(), Some("gpt-4o"));
+    assert_eq!(attr(&call.attributes, "tokens").as_deref(), Some("12"));
+    assert_eq!(call.events.len(), 1);
+    assert_eq!(call.events[0].name, "retrying");
+    assert_eq!(
+        attr(&call.events[0].attributes, "after_ms").as_deref(),
+        Some("200")
+    );
+    assert_eq!(call.links.len(), 1);
+    assert_eq!(hex(&call.links[0].span_id), linked.span_id().to_string());
+    assert_eq!(call.flags & 0x300, 0x100, "parent known to be local");
+    assert!(call.start_time_unix_nano > 0 && call.end_time_unix_nano >= call.start_time_unix_nano);
+}

@@ -122,18 +122,7 @@ macro_rules! otlp_builder {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
-                let client = super::tls::http_client(
-                    &tls,
-                    cfg.endpoint.starts_with("https://"),
-                    cfg.timeout,
-                )
-                .map_err(|e| err($signal, e))?;
-                let client = super::http::CountingClient::new(
-                    client,
-                    $drops,
-                    $signal,
-                    cfg.protocol == Protocol::HttpJson,
-                );
+                let client = counting_client(cfg, &tls, $signal, $drops)?;
                 let mut b = $builder
                     .with_http()
                     .with_http_client(client)
@@ -155,6 +144,12 @@ macro_rules! otlp_builder {
 
 #[cfg(feature = "otlp-grpc")]
 pub(crate) fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
+    tonic_md::MetadataMap::from_headers(header_map(cfg))
+}
+
+/// The configured headers as an HTTP header map (lower-cased names, values marked sensitive).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn header_map(cfg: &SignalConfig) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &cfg.headers {
         // Names and values from the environment were checked when it was read; invalid ones
@@ -168,12 +163,30 @@ pub(crate) fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
             headers.insert(k, v);
         }
     }
-    tonic_md::MetadataMap::from_headers(headers)
+    headers
 }
 
 #[cfg(feature = "otlp-grpc")]
 mod tonic_md {
     pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
+}
+
+/// The HTTP client of an OTLP/HTTP exporter, counting partial-success rejections in `drops`.
+#[cfg(feature = "otlp-http")]
+fn counting_client(
+    cfg: &SignalConfig,
+    tls: &super::tls::Loaded,
+    signal: Signal,
+    drops: std::sync::Arc<super::Drops>,
+) -> Result<super::http::CountingClient, InitError> {
+    let client = super::tls::http_client(tls, cfg.endpoint.starts_with("https://"), cfg.timeout)
+        .map_err(|e| err(signal, e))?;
+    Ok(super::http::CountingClient::new(
+        client,
+        drops,
+        signal,
+        cfg.protocol == Protocol::HttpJson,
+    ))
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -187,6 +200,15 @@ pub(crate) fn otlp_spans(
     #[cfg(feature = "otlp-grpc")]
     if cfg.protocol == Protocol::Grpc {
         return Ok(Box::new(super::grpc::spans(cfg, resource, drops.clone())?));
+    }
+    #[cfg(feature = "otlp-http")]
+    if cfg.protocol == Protocol::HttpProtobuf {
+        require_otlp(cfg, Signal::Traces)?;
+        let tls = super::tls::load(&cfg.tls)?;
+        let client = counting_client(cfg, &tls, Signal::Traces, drops.clone())?;
+        return Ok(Box::new(super::http_spans::HttpSpans::new(
+            cfg, client, resource,
+        )?));
     }
     let mut e = otlp_builder!(
         opentelemetry_otlp::SpanExporter::builder(),

@@ -11,6 +11,7 @@
 use super::batch::BatchExporter;
 use super::build::LogItem;
 use super::grpc_call::{self, unary};
+use super::span_proto::TraceEncoder;
 use super::{DropReason, Drops};
 use crate::config::{Compression, Signal, SignalConfig};
 use crate::util::RateLimiter;
@@ -19,9 +20,7 @@ use futures_util::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
@@ -32,13 +31,6 @@ use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
-
-/// Retries after the first attempt.
-const MAX_RETRIES: u32 = 4;
-const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The longest server-requested delay honoured; longer ones are cut to this.
-const MAX_THROTTLE: Duration = Duration::from_secs(30);
 
 /// What both signals share: the channel, headers, limits and counters.
 struct Common {
@@ -56,10 +48,7 @@ struct Common {
 pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Duration> {
     use tonic::Code;
     use tonic_types::StatusExt;
-    let throttle = status
-        .get_details_retry_info()
-        .and_then(|r| r.retry_delay)
-        .map(|d| d.min(MAX_THROTTLE));
+    let throttle = status.get_details_retry_info().and_then(|r| r.retry_delay);
     let retryable = match status.code() {
         Code::Cancelled
         | Code::DeadlineExceeded
@@ -70,13 +59,10 @@ pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Durati
         Code::ResourceExhausted => throttle.is_some(),
         _ => false,
     };
-    if !retryable || attempt >= MAX_RETRIES {
+    if !retryable {
         return None;
     }
-    let backoff = INITIAL_BACKOFF
-        .saturating_mul(1 << attempt.min(16))
-        .min(MAX_BACKOFF);
-    Some(throttle.unwrap_or(backoff))
+    super::retry::delay(attempt, throttle)
 }
 
 impl Common {
@@ -167,16 +153,15 @@ impl Common {
     }
 }
 
-/// Spans over OTLP/gRPC.
-pub(crate) struct GrpcSpans(Common);
+/// Spans over OTLP/gRPC, the request encoded straight from the spans
+/// ([`span_proto`](super::span_proto)).
+pub(crate) struct GrpcSpans(Common, TraceEncoder);
 
 impl BatchExporter<SpanData> for GrpcSpans {
     fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
-        use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
         let c = &self.0;
-        let req = Arc::new(ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &c.resource),
-        });
+        let req = bytes::Bytes::from(self.1.encode(&batch));
+        drop(batch);
         Box::pin(async move {
             c.send(|| {
                 let call = unary::<_, ExportTraceServiceResponse>(
@@ -242,12 +227,10 @@ pub(crate) fn spans(
     resource: &Resource,
     drops: Arc<Drops>,
 ) -> Result<GrpcSpans, InitError> {
-    Ok(GrpcSpans(Common::new(
-        cfg,
-        resource,
-        drops,
-        Signal::Traces,
-    )?))
+    Ok(GrpcSpans(
+        Common::new(cfg, resource, drops, Signal::Traces)?,
+        TraceEncoder::new(resource),
+    ))
 }
 
 pub(crate) fn logs(
@@ -261,6 +244,7 @@ pub(crate) fn logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::retry::{INITIAL_BACKOFF, MAX_RETRIES, MAX_THROTTLE};
     use tonic::Code;
 
     #[test]

@@ -1,10 +1,11 @@
-//! One OTLP/gRPC unary call whose request message is shared across retries.
+//! One OTLP/gRPC unary call whose request is shared across retries.
 //!
 //! The generated clients take the request by value, so a retrying caller must clone the whole
 //! `Export*ServiceRequest` (every span, attribute and string) before each attempt, the first
-//! included: a deep copy and a second deep drop per export. Here the message travels as an
-//! `Arc` and the codec encodes it by reference (the same protobuf bytes the generated client's
-//! prost codec writes); the response is decoded as the generated client does.
+//! included: a deep copy and a second deep drop per export. Here the request travels as a
+//! [`Body`]: a message in an `Arc` that the codec encodes by reference (the same protobuf bytes
+//! the generated client's prost codec writes), or bytes encoded in advance; the response is
+//! decoded as the generated client does.
 
 use prost::Message;
 use std::marker::PhantomData;
@@ -15,18 +16,39 @@ use tonic::codegen::GrpcMethod;
 use tonic::transport::Channel;
 use tonic::Status;
 
-/// Encodes an `Arc<Req>` with prost, decodes `Resp` with prost.
-struct SharedCodec<Req, Resp>(PhantomData<fn(Req) -> Resp>);
+/// A request body: cheap to clone for a retry, written into the call's buffer.
+pub(crate) trait Body: Send + Sync + 'static {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status>;
+}
 
-struct SharedEncoder<Req>(PhantomData<fn(Req)>);
+/// A generated message, encoded by prost.
+impl<M: Message + 'static> Body for Arc<M> {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        self.encode(dst)
+            .map_err(|e| Status::internal(format!("encoding the request: {e}")))
+    }
+}
+
+/// A message's protobuf bytes, encoded in advance.
+impl Body for bytes::Bytes {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        use bytes::BufMut;
+        dst.put_slice(self);
+        Ok(())
+    }
+}
+
+/// Writes a [`Body`], decodes `Resp` with prost.
+struct SharedCodec<B, Resp>(PhantomData<fn(B) -> Resp>);
+
+struct SharedEncoder<B>(PhantomData<fn(B)>);
 struct PlainDecoder<Resp>(PhantomData<fn() -> Resp>);
 
-impl<Req: Message + 'static> Encoder for SharedEncoder<Req> {
-    type Item = Arc<Req>;
+impl<B: Body> Encoder for SharedEncoder<B> {
+    type Item = B;
     type Error = Status;
-    fn encode(&mut self, item: Arc<Req>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding the request: {e}")))
+    fn encode(&mut self, item: B, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.write(dst)
     }
 }
 
@@ -40,14 +62,14 @@ impl<Resp: Message + Default + 'static> Decoder for PlainDecoder<Resp> {
     }
 }
 
-impl<Req, Resp> Codec for SharedCodec<Req, Resp>
+impl<B, Resp> Codec for SharedCodec<B, Resp>
 where
-    Req: Message + Send + Sync + 'static,
+    B: Body,
     Resp: Message + Default + Send + 'static,
 {
-    type Encode = Arc<Req>;
+    type Encode = B;
     type Decode = Resp;
-    type Encoder = SharedEncoder<Req>;
+    type Encoder = SharedEncoder<B>;
     type Decoder = PlainDecoder<Resp>;
     fn encoder(&mut self) -> Self::Encoder {
         SharedEncoder(PhantomData)
@@ -73,16 +95,16 @@ pub(crate) const LOGS: Method = Method {
     path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
 };
 
-/// Sends `request` (its message shared, not copied) as one unary call, like the generated
+/// Sends `request` (its body shared, not copied) as one unary call, like the generated
 /// client's `export`.
-pub(crate) async fn unary<Req, Resp>(
+pub(crate) async fn unary<B, Resp>(
     channel: Channel,
     compression: Option<tonic::codec::CompressionEncoding>,
     method: &Method,
-    mut request: tonic::Request<Arc<Req>>,
+    mut request: tonic::Request<B>,
 ) -> Result<Resp, Status>
 where
-    Req: Message + Send + Sync + 'static,
+    B: Body,
     Resp: Message + Default + Send + 'static,
 {
     let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
@@ -95,7 +117,7 @@ where
     request
         .extensions_mut()
         .insert(GrpcMethod::new(method.service, "Export"));
-    let codec = SharedCodec::<Req, Resp>(PhantomData);
+    let codec = SharedCodec::<B, Resp>(PhantomData);
     grpc.unary(request, PathAndQuery::from_static(method.path), codec)
         .await
         .map(tonic::Response::into_inner)

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Received {
     pub traces: Vec<ExportTraceServiceRequest>,
+    /// The headers of each trace export request.
+    pub trace_headers: Vec<axum::http::HeaderMap>,
     pub logs: Vec<ExportLogsServiceRequest>,
     pub metrics: Vec<ExportMetricsServiceRequest>,
 }
@@ -68,11 +70,25 @@ impl HttpReceiver {
     }
 }
 
-async fn traces(State(r): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static str {
-    r.lock()
-        .unwrap()
-        .traces
+async fn traces(
+    State(r): State<Arc<Mutex<Received>>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> &'static str {
+    let body = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        Bytes::from(out)
+    } else {
+        body
+    };
+    let mut r = r.lock().unwrap();
+    r.traces
         .push(ExportTraceServiceRequest::decode(body).expect("valid protobuf"));
+    r.trace_headers.push(headers);
     ""
 }
 async fn logs(State(r): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static str {
