@@ -33,22 +33,6 @@ pub(crate) struct SpanSink {
     max_value_len: usize,
 }
 
-/// Hands the queued (boxed) spans to an exporter of `SpanData`, on the export thread.
-struct Unboxed(Box<dyn BatchExporter<SpanData>>);
-
-impl BatchExporter<Box<SpanData>> for Unboxed {
-    fn export(
-        &self,
-        batch: Vec<Box<SpanData>>,
-    ) -> futures_util::future::BoxFuture<'_, OTelSdkResult> {
-        self.0.export(batch.into_iter().map(|b| *b).collect())
-    }
-
-    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown(timeout)
-    }
-}
-
 impl SpanSink {
     pub(crate) fn new(queue: BatchQueue<Box<SpanData>>, max_value_len: usize) -> Self {
         Self {
@@ -149,8 +133,8 @@ pub(crate) fn exporters(
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     drops: &std::sync::Arc<crate::export::Drops>,
-) -> Result<Vec<Box<dyn BatchExporter<SpanData>>>, InitError> {
-    let mut list: Vec<Box<dyn BatchExporter<SpanData>>> = Vec::new();
+) -> Result<Vec<Box<dyn BatchExporter<Box<SpanData>>>>, InitError> {
+    let mut list: Vec<Box<dyn BatchExporter<Box<SpanData>>>> = Vec::new();
     for kind in &sc.exporters {
         match kind {
             ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource, drops)?),
@@ -167,14 +151,14 @@ pub(crate) fn pipeline(
     cfg: &crate::config::Config,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
-    extra: Vec<Box<dyn BatchExporter<SpanData>>>,
+    extra: Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
     let mut list = exporters(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
     let sink = build::combine(list).map(|e| {
         Arc::new(SpanSink::new(
-            BatchQueue::start(handle, Unboxed(e), cfg.span_batch, dropped, "traces", |s| {
+            BatchQueue::start(handle, e, cfg.span_batch, dropped, "traces", |s| {
                 crate::export::size::span(s)
             }),
             cfg.limits.attribute_value_length,

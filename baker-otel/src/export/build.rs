@@ -27,11 +27,18 @@ use tokio::runtime::Handle;
 /// A log record with its scope, as queued for export.
 pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
 
-/// Adapts an SDK [`SpanExporter`] to the batch queue.
+/// Adapts an SDK [`SpanExporter`] to the batch queue (whose spans are boxed).
 pub(crate) struct Spans<E>(pub(crate) E);
-impl<E: SpanExporter + 'static> BatchExporter<SpanData> for Spans<E> {
-    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
-        Box::pin(self.0.export(batch))
+impl<E: SpanExporter + 'static> BatchExporter<Box<SpanData>> for Spans<E> {
+    fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
+        // The spans move out of their boxes, which go back for new spans (`recycle`).
+        let mut boxes = batch;
+        let spans = boxes
+            .iter_mut()
+            .map(|b| super::recycle::take_out(b))
+            .collect();
+        super::recycle::give_back(boxes);
+        Box::pin(self.0.export(spans))
     }
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         self.0.shutdown_with_timeout(timeout)
@@ -195,7 +202,7 @@ pub(crate) fn otlp_spans(
     handle: &Handle,
     resource: &Resource,
     drops: &std::sync::Arc<super::Drops>,
-) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
+) -> Result<Box<dyn BatchExporter<Box<SpanData>>>, InitError> {
     let _g = handle.enter();
     #[cfg(feature = "otlp-grpc")]
     if cfg.protocol == Protocol::Grpc {
@@ -268,7 +275,7 @@ pub(crate) fn otlp_spans(
     _: &Handle,
     _: &Resource,
     _: &std::sync::Arc<super::Drops>,
-) -> Result<Box<dyn BatchExporter<SpanData>>, InitError> {
+) -> Result<Box<dyn BatchExporter<Box<SpanData>>>, InitError> {
     require_otlp(cfg, Signal::Traces)?;
     Err(err_no_otlp(Signal::Traces))
 }

@@ -37,8 +37,8 @@ pub(crate) fn format_span(s: &SpanData) -> String {
     line
 }
 
-impl BatchExporter<SpanData> for ConsoleSpans {
-    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
+impl BatchExporter<Box<SpanData>> for ConsoleSpans {
+    fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
         let mut out = String::new();
         for s in &batch {
             out.push_str(&format_span(s));

@@ -157,11 +157,11 @@ impl Common {
 /// ([`span_proto`](super::span_proto)).
 pub(crate) struct GrpcSpans(Common, TraceEncoder);
 
-impl BatchExporter<SpanData> for GrpcSpans {
-    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
+impl BatchExporter<Box<SpanData>> for GrpcSpans {
+    fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
         let c = &self.0;
         let req = bytes::Bytes::from(self.1.encode(&batch));
-        drop(batch);
+        super::recycle::give_back(batch);
         Box::pin(async move {
             c.send(|| {
                 let call = unary::<_, ExportTraceServiceResponse>(

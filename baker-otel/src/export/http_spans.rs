@@ -108,10 +108,10 @@ fn gzip(body: &[u8]) -> Result<Vec<u8>, OTelSdkError> {
         .map_err(|err| OTelSdkError::InternalFailure(format!("gzip: {err}")))
 }
 
-impl BatchExporter<SpanData> for HttpSpans {
-    fn export(&self, batch: Vec<SpanData>) -> BoxFuture<'_, OTelSdkResult> {
+impl BatchExporter<Box<SpanData>> for HttpSpans {
+    fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
         let body = self.encoder.encode(&batch);
-        drop(batch);
+        super::recycle::give_back(batch);
         Box::pin(async move {
             let body = Bytes::from(if self.gzip { gzip(&body)? } else { body });
             let mut attempt = 0;

@@ -17,6 +17,7 @@ pub(crate) mod grpc_call;
 pub(crate) mod http;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http_spans;
+pub(crate) mod recycle;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod retry;
 pub(crate) mod runtime;
@@ -98,7 +99,7 @@ impl DropCounters {
 /// What a test capture puts in place of the configured exporters (in-memory sinks).
 #[cfg(feature = "testing")]
 pub(crate) struct Overrides {
-    pub(crate) spans: Box<dyn batch::BatchExporter<opentelemetry_sdk::trace::SpanData>>,
+    pub(crate) spans: Box<dyn batch::BatchExporter<Box<opentelemetry_sdk::trace::SpanData>>>,
     pub(crate) logs: Box<dyn batch::BatchExporter<build::LogItem>>,
     pub(crate) metrics: crate::metrics::ExtraReader,
 }

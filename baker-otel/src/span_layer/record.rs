@@ -3,7 +3,7 @@
 use super::Shared;
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry_sdk::trace::SpanData;
 use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
@@ -24,26 +24,26 @@ const STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";
 pub(crate) struct SpanRecord(Box<SpanData>);
 
 /// `end_time` of a span not exited yet.
+/// (`recycle::blank` sets it so.)
 const NOT_EXITED: SystemTime = SystemTime::UNIX_EPOCH;
 
 impl SpanRecord {
     #[inline]
     pub(crate) fn new(name: &'static str, fields: usize, scope: &InstrumentationScope) -> Self {
-        Self(Box::new(SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: Cow::Borrowed(name),
-            start_time: SystemTime::now(),
-            end_time: NOT_EXITED,
-            attributes: Vec::with_capacity(fields),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: scope.clone(),
-        }))
+        use crate::export::recycle;
+        // An exported span's allocations when one is waiting, blank; otherwise new ones.
+        let mut b = match recycle::take() {
+            Some(mut b) => {
+                b.attributes.reserve(fields);
+                b
+            }
+            None => Box::new(recycle::blank(Vec::with_capacity(fields))),
+        };
+        // The rest as `blank` left it (end time `NOT_EXITED`).
+        b.name = Cow::Borrowed(name);
+        b.start_time = SystemTime::now();
+        b.instrumentation_scope = scope.clone();
+        Self(b)
     }
 
     pub(crate) fn name(&self) -> &str {

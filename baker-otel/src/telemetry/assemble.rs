@@ -125,7 +125,7 @@ impl TelemetryBuilder {
 /// Exporters added next to the configured ones: logs, spans, and an extra metric reader.
 type Extras = (
     Vec<Box<dyn BatchExporter<LogItem>>>,
-    Vec<Box<dyn BatchExporter<SpanData>>>,
+    Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     Option<crate::metrics::ExtraReader>,
 );
 

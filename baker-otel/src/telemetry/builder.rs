@@ -40,7 +40,7 @@ pub struct TelemetryBuilder {
     edits: Vec<ConfigEdit>,
     pub(crate) json_sink: JsonSink,
     pub(crate) registry: Option<crate::metrics::Registry>,
-    pub(crate) extra_spans: Vec<ExporterFactory<SpanData>>,
+    pub(crate) extra_spans: Vec<ExporterFactory<Box<SpanData>>>,
     pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
     #[cfg(feature = "testing")]
     pub(crate) overrides: Option<crate::export::Overrides>,
