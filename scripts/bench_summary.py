@@ -177,7 +177,12 @@ def axum_loopback_row(since: float) -> dict:
             raise OSError("stale")
         d = json.loads(path.read_text())
         ours, bare = float(d["ours_rps"]), float(d["bare_rps"])
-        row.update(ours_ns=1e9 / ours, peer_ns=1e9 / bare, ratio=bare / ours)
+        # Paired: the median of per-round ratios (rounds run bare, ours, peer back to back).
+        paired = d.get("rps_ratio")
+        ratio = 1 / float(paired) if paired else bare / ours
+        row.update(ours_ns=1e9 / ours, peer_ns=1e9 / bare, ratio=ratio)
+        if paired:
+            row["note"] = "paired: median of per-round ours/bare requests/s"
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
         row["note"] = "not run: no fresh loopback figures in target/bench-axum.json"
     return row

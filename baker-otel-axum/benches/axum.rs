@@ -6,7 +6,9 @@
 //! 2. **Loopback throughput**: each server runs alone on a current-thread runtime on its own
 //!    thread (one server core), bound to 127.0.0.1:0, and an in-process HTTP/1.1 keep-alive
 //!    client (16 connections, plain `TcpStream`s on a second thread, like `wrk`) sends a fixed
-//!    number of `GET /hello/{id}` requests. Rounds alternate bare/ours/peer; medians reported.
+//!    number of `GET /hello/{id}` requests. Rounds run bare, ours and peer back to back; the
+//!    ratios are the median of the per-round ratios (paired, so drift between rounds cancels),
+//!    requests/s the median of each side.
 //!
 //! Setup shared by both:
 //! * baker-otel is installed globally with its real pipelines (OTLP to the closed port
@@ -18,7 +20,8 @@
 //!
 //! `main` prints a table and writes `target/bench-axum.json`:
 //! `{"bare_ns","ours_ns","peer_ns","ours_spans_only_ns","bare_rps","ours_rps","peer_rps",
-//! "added_ratio","throughput_ratio","rps_ratio","rps_vs_peer"}` (ns = criterion's slope, else mean).
+//! "added_ratio","throughput_ratio","rps_ratio","rps_vs_peer"}` (ns = criterion's slope, else mean;
+//! `rps_ratio` and `rps_vs_peer` paired).
 //! Targets: added CPU ours ≤ 0.5 × peer's; throughput ours ≥ 0.85 × bare.
 //!
 //! The loopback figures include the span pipeline's background work (OTLP encoding and failed
@@ -45,7 +48,7 @@ use tracing_subscriber::layer::SubscriberExt;
 const CONNECTIONS: usize = 16;
 const REQUESTS: usize = 20_000;
 const WARMUP: usize = 2_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 const SETTLE: Duration = Duration::from_millis(400);
 
 fn router() -> Router {
@@ -226,8 +229,22 @@ fn drive(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: usize) -> f64 {
     })
 }
 
-/// Median requests/s of bare, ours and peer over [`ROUNDS`] alternating rounds.
-fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> [f64; 3] {
+/// Loopback figures: median requests/s of each side, and the paired ratios.
+struct Loopback {
+    /// Median requests/s of bare, ours and peer.
+    rps: [f64; 3],
+    /// Median over rounds of ours/bare and ours/peer requests/s within the round: each round
+    /// runs the three back to back, so drift of the shared machine between rounds cancels out.
+    paired: [f64; 2],
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Bare, ours and peer over [`ROUNDS`] alternating rounds.
+fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loopback {
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -252,10 +269,13 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> [f64
             handle.join().unwrap();
         }
     }
-    samples.map(|mut v| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    })
+    let [b, o, p] = &samples;
+    let per_round = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| x / y).collect();
+    let paired = [median(per_round(o, b)), median(per_round(o, p))];
+    Loopback {
+        rps: samples.map(median),
+        paired,
+    }
 }
 
 fn main() {
@@ -269,8 +289,8 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     in_process(&mut c, &telemetry, &peer);
     c.final_summary();
-    let rps = run_loopback().then(|| loopback(&telemetry, &peer));
-    report(rps);
+    let lb = run_loopback().then(|| loopback(&telemetry, &peer));
+    report(lb);
     drop(telemetry);
 }
 
@@ -295,7 +315,8 @@ fn run_loopback() -> bool {
         && filter.is_none_or(|(_, f)| "loopback".contains(f.as_str()))
 }
 
-fn report(rps: Option<[f64; 3]>) {
+fn report(lb: Option<Loopback>) {
+    let rps = lb.as_ref().map(|l| l.rps);
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
     let estimate = |name: &str| -> Option<f64> {
@@ -336,17 +357,22 @@ fn report(rps: Option<[f64; 3]>) {
         "bare_ns": bare, "ours_ns": ours, "peer_ns": peer, "ours_spans_only_ns": spans_only,
         "added_ratio": added_ratio, "throughput_ratio": throughput_ratio,
     });
-    if let Some([b, o, p]) = rps {
+    if let Some(Loopback {
+        rps: [b, o, p],
+        paired: [vs_bare, vs_peer],
+    }) = lb
+    {
         println!(
-            "loopback throughput ours/bare = {:.2} (target ≥ 0.85), ours/peer = {:.2}",
+            "loopback throughput ours/bare = {vs_bare:.2} (target ≥ 0.85), ours/peer = {vs_peer:.2} \
+             (median of per-round ratios over {ROUNDS} rounds; ratio of the medians {:.2} and {:.2})",
             o / b,
             o / p
         );
         json["bare_rps"] = b.into();
         json["ours_rps"] = o.into();
         json["peer_rps"] = p.into();
-        json["rps_ratio"] = (o / b).into();
-        json["rps_vs_peer"] = (o / p).into();
+        json["rps_ratio"] = vs_bare.into();
+        json["rps_vs_peer"] = vs_peer.into();
     }
     let _ = std::fs::write(format!("{target}/bench-axum.json"), json.to_string());
 }

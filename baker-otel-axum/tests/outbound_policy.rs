@@ -2,8 +2,6 @@
 //! default never to third-party hosts such as an LLM provider's API.
 mod common;
 
-use axum::routing::get;
-use axum::Router;
 use baker_otel::context::BakerScope;
 use baker_otel::propagation::{Destinations, OutboundPolicy};
 use common::*;
@@ -122,6 +120,8 @@ async fn tower_layer_follows_a_user_policy() {
 #[cfg(feature = "reqwest")]
 #[tokio::test]
 async fn reqwest_send_follows_the_policy_over_the_wire() {
+    use axum::routing::get;
+    use axum::Router;
     let cap = capture();
     let echo = serve(Router::new().route(
         "/echo",
