@@ -213,9 +213,9 @@ pub(crate) fn otlp_spans(
         require_otlp(cfg, Signal::Traces)?;
         let tls = super::tls::load(&cfg.tls)?;
         let client = counting_client(cfg, &tls, Signal::Traces, drops.clone())?;
-        return Ok(Box::new(super::http_spans::HttpSpans::new(
-            cfg, client, resource,
-        )?));
+        return Ok(Box::new(super::http_proto::HttpProto::<
+            super::proto::TraceEncoder,
+        >::new(cfg, client, resource)?));
     }
     let mut e = otlp_builder!(
         opentelemetry_otlp::SpanExporter::builder(),
@@ -238,6 +238,15 @@ pub(crate) fn otlp_logs(
     #[cfg(feature = "otlp-grpc")]
     if cfg.protocol == Protocol::Grpc {
         return Ok(Box::new(super::grpc::logs(cfg, resource, drops.clone())?));
+    }
+    #[cfg(feature = "otlp-http")]
+    if cfg.protocol == Protocol::HttpProtobuf {
+        require_otlp(cfg, Signal::Logs)?;
+        let tls = super::tls::load(&cfg.tls)?;
+        let client = counting_client(cfg, &tls, Signal::Logs, drops.clone())?;
+        return Ok(Box::new(super::http_proto::HttpProto::<
+            super::proto::LogEncoder,
+        >::new(cfg, client, resource)?));
     }
     let mut e = otlp_builder!(
         opentelemetry_otlp::LogExporter::builder(),

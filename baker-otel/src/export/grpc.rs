@@ -1,6 +1,6 @@
-//! baker-otel's OTLP/gRPC exporter for spans and log records, on the generated messages and the
-//! SDK→protobuf transform of `opentelemetry-proto` (no hand-written protobuf), sent by
-//! [`grpc_call`](super::grpc_call) so that retries share the request instead of copying it.
+//! baker-otel's OTLP/gRPC exporter for spans and log records: the request encoded once from the
+//! SDK's data ([`proto`](super::proto)), sent by [`grpc_call`](super::grpc_call) so that retries
+//! share the bytes instead of copying the request.
 //!
 //! Over the upstream exporter it adds what production collectors need: rejected items of an OTLP
 //! partial success are counted in `baker_otel.exporter.dropped{reason="rejected"}`, and retries
@@ -11,19 +11,15 @@
 use super::batch::BatchExporter;
 use super::build::LogItem;
 use super::grpc_call::{self, unary};
-use super::span_proto::TraceEncoder;
+use super::proto::{LogEncoder, TraceEncoder};
 use super::{DropReason, Drops};
 use crate::config::{Compression, Signal, SignalConfig};
 use crate::util::RateLimiter;
 use crate::InitError;
 use futures_util::future::BoxFuture;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use std::sync::Arc;
@@ -38,7 +34,6 @@ struct Common {
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
     timeout: Duration,
-    resource: ResourceAttributesWithSchema,
     drops: Arc<Drops>,
     warn: RateLimiter,
     signal: &'static str,
@@ -66,12 +61,7 @@ pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Durati
 }
 
 impl Common {
-    fn new(
-        cfg: &SignalConfig,
-        resource: &Resource,
-        drops: Arc<Drops>,
-        signal: Signal,
-    ) -> Result<Self, InitError> {
+    fn new(cfg: &SignalConfig, drops: Arc<Drops>, signal: Signal) -> Result<Self, InitError> {
         let tls = super::tls::load(&cfg.tls)?;
         let err = |e: &dyn std::fmt::Display| InitError::Exporter {
             signal: signal.as_str(),
@@ -93,7 +83,6 @@ impl Common {
                 Compression::Gzip => CompressionEncoding::Gzip,
             }),
             timeout: cfg.timeout,
-            resource: resource.into(),
             drops,
             warn: RateLimiter::new(Duration::from_secs(60)),
             signal: signal.as_str(),
@@ -154,7 +143,7 @@ impl Common {
 }
 
 /// Spans over OTLP/gRPC, the request encoded straight from the spans
-/// ([`span_proto`](super::span_proto)).
+/// ([`proto`](super::proto)).
 pub(crate) struct GrpcSpans(Common, TraceEncoder);
 
 impl BatchExporter<Box<SpanData>> for GrpcSpans {
@@ -164,7 +153,7 @@ impl BatchExporter<Box<SpanData>> for GrpcSpans {
         super::recycle::give_back(batch);
         Box::pin(async move {
             c.send(|| {
-                let call = unary::<_, ExportTraceServiceResponse>(
+                let call = unary::<ExportTraceServiceResponse>(
                     c.channel.clone(),
                     c.compression,
                     &grpc_call::TRACES,
@@ -186,21 +175,18 @@ impl BatchExporter<Box<SpanData>> for GrpcSpans {
     }
 }
 
-/// Log records over OTLP/gRPC.
-pub(crate) struct GrpcLogs(Common);
+/// Log records over OTLP/gRPC, the request encoded straight from the records
+/// ([`proto`](super::proto)).
+pub(crate) struct GrpcLogs(Common, LogEncoder);
 
 impl BatchExporter<LogItem> for GrpcLogs {
     fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
-        use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
         let c = &self.0;
-        let refs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
-            batch.iter().map(|(r, s)| (r, s)).collect();
-        let req = Arc::new(ExportLogsServiceRequest {
-            resource_logs: group_logs_by_resource_and_scope(&LogBatch::new(&refs), &c.resource),
-        });
+        let req = bytes::Bytes::from(self.1.encode(&batch));
+        drop(batch);
         Box::pin(async move {
             c.send(|| {
-                let call = unary::<_, ExportLogsServiceResponse>(
+                let call = unary::<ExportLogsServiceResponse>(
                     c.channel.clone(),
                     c.compression,
                     &grpc_call::LOGS,
@@ -228,7 +214,7 @@ pub(crate) fn spans(
     drops: Arc<Drops>,
 ) -> Result<GrpcSpans, InitError> {
     Ok(GrpcSpans(
-        Common::new(cfg, resource, drops, Signal::Traces)?,
+        Common::new(cfg, drops, Signal::Traces)?,
         TraceEncoder::new(resource),
     ))
 }
@@ -238,7 +224,10 @@ pub(crate) fn logs(
     resource: &Resource,
     drops: Arc<Drops>,
 ) -> Result<GrpcLogs, InitError> {
-    Ok(GrpcLogs(Common::new(cfg, resource, drops, Signal::Logs)?))
+    Ok(GrpcLogs(
+        Common::new(cfg, drops, Signal::Logs)?,
+        LogEncoder::new(resource),
+    ))
 }
 
 #[cfg(test)]

@@ -16,16 +16,16 @@ pub(crate) mod grpc_call;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http;
 #[cfg(feature = "otlp-http")]
-pub(crate) mod http_spans;
+pub(crate) mod http_proto;
 pub(crate) mod recycle;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod retry;
 pub(crate) mod runtime;
 pub(crate) mod tls;
 
-pub(crate) mod size;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) mod span_proto;
+pub(crate) mod proto;
+pub(crate) mod size;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

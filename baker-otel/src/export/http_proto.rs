@@ -1,7 +1,7 @@
-//! Spans over OTLP/HTTP with protobuf bodies: the request encoded straight from `SpanData`
-//! ([`span_proto`](super::span_proto)), gzip-compressed when configured, posted by the same
-//! hyper client the other signals use ([`CountingClient`], which counts partial-success
-//! rejections).
+//! Spans and log records over OTLP/HTTP with protobuf bodies: the request encoded straight from
+//! `SpanData` / `SdkLogRecord` ([`proto`](super::proto)), gzip-compressed when configured, posted
+//! by the same hyper client the metrics exporter uses ([`CountingClient`], which counts
+//! partial-success rejections).
 //!
 //! Retries follow the OTLP/HTTP specification: 429, 502, 503 and 504 and failures without a
 //! response are retried with backoff; a `Retry-After` header (seconds or an HTTP date) on 429/503
@@ -9,9 +9,10 @@
 //! encoded and compressed once and shared by the attempts.
 
 use super::batch::BatchExporter;
+use super::build::LogItem;
 use super::http::CountingClient;
-use super::span_proto::TraceEncoder;
-use crate::config::{Compression, SignalConfig};
+use super::proto::{LogEncoder, TraceEncoder};
+use crate::config::{Compression, Signal, SignalConfig};
 use crate::InitError;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -25,17 +26,50 @@ use std::time::{Duration, SystemTime};
 const PROTOBUF: HeaderValue = HeaderValue::from_static("application/x-protobuf");
 const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
-/// The OTLP/HTTP (protobuf) span exporter.
-pub(crate) struct HttpSpans {
+/// Turns a batch into the protobuf bytes of its export request.
+pub(crate) trait Encode: Send + Sync + 'static {
+    type Item: Send + 'static;
+    const SIGNAL: Signal;
+    fn new(resource: &Resource) -> Self;
+    fn encode_batch(&self, batch: Vec<Self::Item>) -> Vec<u8>;
+}
+
+impl Encode for TraceEncoder {
+    type Item = Box<SpanData>;
+    const SIGNAL: Signal = Signal::Traces;
+    fn new(resource: &Resource) -> Self {
+        TraceEncoder::new(resource)
+    }
+    fn encode_batch(&self, batch: Vec<Box<SpanData>>) -> Vec<u8> {
+        let body = self.encode(&batch);
+        super::recycle::give_back(batch);
+        body
+    }
+}
+
+impl Encode for LogEncoder {
+    type Item = LogItem;
+    const SIGNAL: Signal = Signal::Logs;
+    fn new(resource: &Resource) -> Self {
+        LogEncoder::new(resource)
+    }
+    fn encode_batch(&self, batch: Vec<LogItem>) -> Vec<u8> {
+        self.encode(&batch)
+    }
+}
+
+/// The OTLP/HTTP (protobuf) exporter of spans (`HttpProto<TraceEncoder>`) or log records
+/// (`HttpProto<LogEncoder>`).
+pub(crate) struct HttpProto<E> {
     client: CountingClient,
     uri: http::Uri,
     /// Content type, encoding and the configured headers (values marked sensitive).
     headers: HeaderMap,
     gzip: bool,
-    encoder: TraceEncoder,
+    encoder: E,
 }
 
-impl HttpSpans {
+impl<E: Encode> HttpProto<E> {
     pub(crate) fn new(
         cfg: &SignalConfig,
         client: CountingClient,
@@ -45,7 +79,7 @@ impl HttpSpans {
             .endpoint
             .parse::<http::Uri>()
             .map_err(|e| InitError::Exporter {
-                signal: "traces",
+                signal: E::SIGNAL.as_str(),
                 message: format!("invalid OTLP endpoint: {e}"),
             })?;
         let mut headers = super::build::header_map(cfg);
@@ -59,7 +93,7 @@ impl HttpSpans {
             uri,
             headers,
             gzip,
-            encoder: TraceEncoder::new(resource),
+            encoder: E::new(resource),
         })
     }
 
@@ -108,10 +142,9 @@ fn gzip(body: &[u8]) -> Result<Vec<u8>, OTelSdkError> {
         .map_err(|err| OTelSdkError::InternalFailure(format!("gzip: {err}")))
 }
 
-impl BatchExporter<Box<SpanData>> for HttpSpans {
-    fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
-        let body = self.encoder.encode(&batch);
-        super::recycle::give_back(batch);
+impl<E: Encode> BatchExporter<E::Item> for HttpProto<E> {
+    fn export(&self, batch: Vec<E::Item>) -> BoxFuture<'_, OTelSdkResult> {
+        let body = self.encoder.encode_batch(batch);
         Box::pin(async move {
             let body = Bytes::from(if self.gzip { gzip(&body)? } else { body });
             let mut attempt = 0;

@@ -1,24 +1,14 @@
-//! An OTLP `ExportTraceServiceRequest` encoded straight from the SDK's `SpanData`.
-//!
-//! `opentelemetry-proto`'s transform first builds the generated messages (a `String` per
-//! attribute key, a `Vec` per id, an `AnyValue` per value), then prost encodes them and the
-//! export thread frees both. Here each span is written once, by reference, with prost's wire
-//! primitives, into one buffer sized exactly in advance. The bytes are the ones prost writes for
-//! the generated messages (fields in tag order, defaults omitted the same way): the tests
-//! compare them byte for byte with `group_spans_by_resource_and_scope` + `encode_to_vec`.
-//! The resource and each scope are still converted and encoded by `opentelemetry-proto`.
+//! `ExportTraceServiceRequest` from `SpanData` (see the [module](super) docs).
 
+use super::wire::*;
 use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1 as pb_common;
-use opentelemetry_proto::tonic::resource::v1 as pb_resource;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message;
 use std::borrow::Borrow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bit 8 of `Span.flags`/`Link.flags`: whether the parent/linked context is remote is known.
 const HAS_IS_REMOTE: u32 = 0x100;
@@ -27,25 +17,11 @@ const IS_REMOTE: u32 = 0x200;
 
 /// Encodes batches of spans as OTLP trace export requests for one resource.
 #[derive(Debug)]
-pub(crate) struct TraceEncoder {
-    /// `ResourceSpans.resource`, encoded once.
-    resource: Vec<u8>,
-    schema_url: String,
-}
+pub(crate) struct TraceEncoder(ResourceFrame);
 
 impl TraceEncoder {
     pub(crate) fn new(resource: &Resource) -> Self {
-        let r = ResourceAttributesWithSchema::from(resource);
-        let resource = pb_resource::Resource {
-            attributes: r.attributes.0,
-            dropped_attributes_count: 0,
-            entity_refs: vec![],
-        }
-        .encode_to_vec();
-        Self {
-            resource,
-            schema_url: r.schema_url.unwrap_or_default(),
-        }
+        Self(ResourceFrame::new(resource))
     }
 
     /// The protobuf bytes of an `ExportTraceServiceRequest` holding `spans`: one
@@ -53,110 +29,26 @@ impl TraceEncoder {
     /// spans in batch order.
     pub(crate) fn encode<S: Borrow<SpanData>>(&self, spans: &[S]) -> Vec<u8> {
         // Group by scope; a batch holds few distinct scopes, so a linear scan beats hashing.
-        let mut scopes: Vec<ScopeGroup<'_>> = Vec::new();
-        let mut span_lens = Vec::with_capacity(spans.len());
+        let mut groups: Vec<(&InstrumentationScope, ScopeGroup)> = Vec::new();
         for (i, s) in spans.iter().enumerate() {
             let s = s.borrow();
-            let len = span_len(s);
-            span_lens.push(len);
-            let field = len_field(2, len);
-            match scopes
-                .iter_mut()
-                .find(|g| *g.scope == s.instrumentation_scope)
-            {
-                Some(g) => {
-                    g.spans.push(i);
-                    g.len += field;
-                }
+            let scope = &s.instrumentation_scope;
+            let at = match groups.iter().position(|(k, _)| *k == scope) {
+                Some(at) => at,
                 None => {
-                    let scope = &s.instrumentation_scope;
                     let encoded =
                         pb_common::InstrumentationScope::from((scope, None)).encode_to_vec();
-                    let len = len_field(1, encoded.len())
-                        + str_len(3, scope.schema_url().unwrap_or_default())
-                        + field;
-                    scopes.push(ScopeGroup {
-                        scope,
-                        encoded,
-                        spans: vec![i],
-                        len,
-                    });
+                    let g = ScopeGroup::new(encoded, scope.schema_url().unwrap_or_default());
+                    groups.push((scope, g));
+                    groups.len() - 1
                 }
-            }
+            };
+            groups[at].1.push(i, span_len(s));
         }
-        let rs_len = len_field(1, self.resource.len())
-            + scopes.iter().map(|g| len_field(2, g.len)).sum::<usize>()
-            + str_len(3, &self.schema_url);
-        let mut buf = Vec::with_capacity(len_field(1, rs_len));
-        put_header(1, rs_len, &mut buf);
-        put_header(1, self.resource.len(), &mut buf);
-        buf.extend_from_slice(&self.resource);
-        for g in &scopes {
-            put_header(2, g.len, &mut buf);
-            put_header(1, g.encoded.len(), &mut buf);
-            buf.extend_from_slice(&g.encoded);
-            for &i in &g.spans {
-                put_header(2, span_lens[i], &mut buf);
-                put_span(spans[i].borrow(), &mut buf);
-            }
-            put_str(3, g.scope.schema_url().unwrap_or_default(), &mut buf);
-        }
-        put_str(3, &self.schema_url, &mut buf);
-        debug_assert_eq!(buf.len(), buf.capacity());
-        buf
+        let groups: Vec<ScopeGroup> = groups.into_iter().map(|(_, g)| g).collect();
+        self.0
+            .encode(&groups, |i, buf| put_span(spans[i].borrow(), buf))
     }
-}
-
-/// The spans of one scope: their indices in the batch and the `ScopeSpans` body length.
-struct ScopeGroup<'a> {
-    scope: &'a InstrumentationScope,
-    encoded: Vec<u8>,
-    spans: Vec<usize>,
-    len: usize,
-}
-
-// ---- lengths ----------------------------------------------------------------------------------
-
-/// A length-delimited field of `len` body bytes.
-#[inline]
-fn len_field(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-/// A proto3 string/bytes field: omitted when empty.
-#[inline]
-fn str_len(tag: u32, s: &str) -> usize {
-    if s.is_empty() {
-        0
-    } else {
-        len_field(tag, s.len())
-    }
-}
-
-/// A proto3 varint field: omitted when zero.
-#[inline]
-fn varint_len(tag: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(tag) + encoded_len_varint(v)
-    }
-}
-
-/// A proto3 fixed64 field: omitted when zero.
-#[inline]
-fn fixed64_len(tag: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(tag) + 8
-    }
-}
-
-fn to_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 /// `Span.flags` / `Link.flags`: the W3C trace flags plus the is-remote bits.
@@ -274,49 +166,6 @@ fn span_len(s: &SpanData) -> usize {
     n
 }
 
-// ---- writing ----------------------------------------------------------------------------------
-
-#[inline]
-fn put_header(tag: u32, len: usize, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
-}
-
-#[inline]
-fn put_bytes(tag: u32, b: &[u8], buf: &mut Vec<u8>) {
-    put_header(tag, b.len(), buf);
-    buf.extend_from_slice(b);
-}
-
-#[inline]
-fn put_str(tag: u32, s: &str, buf: &mut Vec<u8>) {
-    if !s.is_empty() {
-        put_bytes(tag, s.as_bytes(), buf);
-    }
-}
-
-#[inline]
-fn put_varint(tag: u32, v: u64, buf: &mut Vec<u8>) {
-    if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v, buf);
-    }
-}
-
-#[inline]
-fn put_fixed64(tag: u32, v: u64, buf: &mut Vec<u8>) {
-    if v != 0 {
-        encode_key(tag, WireType::SixtyFourBit, buf);
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-#[inline]
-fn put_fixed32(tag: u32, v: u32, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::ThirtyTwoBit, buf);
-    buf.extend_from_slice(&v.to_le_bytes());
-}
-
 /// `AnyValue` body (its `oneof` member is written even when it holds a default value).
 fn put_value(v: &Value, buf: &mut Vec<u8>) {
     match v {
@@ -330,21 +179,6 @@ fn put_value(v: &Value, buf: &mut Vec<u8>) {
         }
         _ => {}
     }
-}
-
-fn put_bool(b: bool, buf: &mut Vec<u8>) {
-    encode_key(2, WireType::Varint, buf);
-    encode_varint(u64::from(b), buf);
-}
-
-fn put_i64(i: i64, buf: &mut Vec<u8>) {
-    encode_key(3, WireType::Varint, buf);
-    encode_varint(i as u64, buf);
-}
-
-fn put_f64(f: f64, buf: &mut Vec<u8>) {
-    encode_key(4, WireType::SixtyFourBit, buf);
-    buf.extend_from_slice(&f.to_le_bytes());
 }
 
 fn put_array(a: &Array, buf: &mut Vec<u8>) {
