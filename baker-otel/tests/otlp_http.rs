@@ -76,13 +76,7 @@ fn exports_traces_logs_and_metrics_over_http() {
     assert_eq!(attr(res, "k8s.namespace.name").as_deref(), Some("baker"));
     assert_eq!(attr(res, "telemetry.sdk.language").as_deref(), Some("rust"));
 
-    let spans: Vec<_> = got
-        .traces
-        .iter()
-        .flat_map(|t| &t.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .collect();
+    let spans = got.spans();
     let child = spans
         .iter()
         .find(|s| s.name == "run_job")
@@ -201,15 +195,7 @@ fn spans_over_http_are_gzipped_and_carry_the_configured_headers() {
         );
     });
     telemetry.shutdown().expect("clean shutdown");
-    rx.wait_for("both spans", |r| {
-        r.traces
-            .iter()
-            .flat_map(|t| &t.resource_spans)
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum::<usize>()
-            == 2
-    });
+    rx.wait_for("both spans", |r| r.spans().len() == 2);
     let got = rx.received.lock().unwrap();
     for h in &got.trace_headers {
         assert_eq!(h["content-type"], "application/x-protobuf");
@@ -222,13 +208,7 @@ fn spans_over_http_are_gzipped_and_carry_the_configured_headers() {
         attr(&rs.resource.as_ref().unwrap().attributes, "service.name").as_deref(),
         Some("worker")
     );
-    let spans: Vec<_> = got
-        .traces
-        .iter()
-        .flat_map(|t| &t.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .collect();
+    let spans = got.spans();
     let call = spans.iter().find(|s| s.name == "call").expect("call span");
     assert_eq!(call.kind, 3, "SPAN_KIND_CLIENT");
     let status = call.status.as_ref().expect("status");

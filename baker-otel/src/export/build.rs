@@ -196,6 +196,19 @@ fn counting_client(
     ))
 }
 
+/// baker-otel's own OTLP/HTTP protobuf exporter of the signal `E` encodes.
+#[cfg(feature = "otlp-http")]
+fn http_proto<E: super::http_proto::Encode>(
+    cfg: &SignalConfig,
+    resource: &Resource,
+    drops: &std::sync::Arc<super::Drops>,
+) -> Result<super::http_proto::HttpProto<E>, InitError> {
+    require_otlp(cfg, E::SIGNAL)?;
+    let tls = super::tls::load(&cfg.tls)?;
+    let client = counting_client(cfg, &tls, E::SIGNAL, drops.clone())?;
+    super::http_proto::HttpProto::new(cfg, client, resource)
+}
+
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_spans(
     cfg: &SignalConfig,
@@ -210,12 +223,9 @@ pub(crate) fn otlp_spans(
     }
     #[cfg(feature = "otlp-http")]
     if cfg.protocol == Protocol::HttpProtobuf {
-        require_otlp(cfg, Signal::Traces)?;
-        let tls = super::tls::load(&cfg.tls)?;
-        let client = counting_client(cfg, &tls, Signal::Traces, drops.clone())?;
-        return Ok(Box::new(super::http_proto::HttpProto::<
-            super::proto::TraceEncoder,
-        >::new(cfg, client, resource)?));
+        return Ok(Box::new(http_proto::<super::proto::TraceEncoder>(
+            cfg, resource, drops,
+        )?));
     }
     let mut e = otlp_builder!(
         opentelemetry_otlp::SpanExporter::builder(),
@@ -241,12 +251,9 @@ pub(crate) fn otlp_logs(
     }
     #[cfg(feature = "otlp-http")]
     if cfg.protocol == Protocol::HttpProtobuf {
-        require_otlp(cfg, Signal::Logs)?;
-        let tls = super::tls::load(&cfg.tls)?;
-        let client = counting_client(cfg, &tls, Signal::Logs, drops.clone())?;
-        return Ok(Box::new(super::http_proto::HttpProto::<
-            super::proto::LogEncoder,
-        >::new(cfg, client, resource)?));
+        return Ok(Box::new(http_proto::<super::proto::LogEncoder>(
+            cfg, resource, drops,
+        )?));
     }
     let mut e = otlp_builder!(
         opentelemetry_otlp::LogExporter::builder(),

@@ -21,6 +21,18 @@ pub struct Received {
     pub metrics: Vec<ExportMetricsServiceRequest>,
 }
 
+impl Received {
+    /// Every span received, in order.
+    pub fn spans(&self) -> Vec<&opentelemetry_proto::tonic::trace::v1::Span> {
+        self.traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 pub struct HttpReceiver {
     pub addr: std::net::SocketAddr,
