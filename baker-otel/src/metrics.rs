@@ -119,7 +119,7 @@ pub(crate) struct MeterParts {
 pub(crate) fn build(
     cfg: &Config,
     resource: Resource,
-    handle: &tokio::runtime::Handle,
+    bridge: &crate::export::runtime::Bridge,
     registry: Option<Registry>,
     extra: Option<ExtraReader>,
 ) -> Result<MeterParts, InitError> {
@@ -129,7 +129,7 @@ pub(crate) fn build(
     for kind in &cfg.metrics.exporters {
         match kind {
             ExporterKind::Otlp => {
-                let exporter = build::otlp_metrics(&cfg.metrics, handle)?;
+                let exporter = build::otlp_metrics(&cfg.metrics, bridge)?;
                 b = b.with_reader(
                     PeriodicReader::builder(exporter)
                         .with_interval(cfg.metric_export_interval)

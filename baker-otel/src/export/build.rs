@@ -1,7 +1,7 @@
 //! Builds exporters from a [`SignalConfig`] and adapts them to [`BatchExporter`].
 
 use super::batch::BatchExporter;
-use super::runtime::InRuntime;
+use super::runtime::{Bridge, InRuntime};
 use crate::config::{Compiled, ExporterKind, Signal, SignalConfig};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::config::{Compression, Protocol};
@@ -14,7 +14,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_otlp::WithHttpConfig;
 #[cfg(feature = "otlp-grpc")]
 use opentelemetry_otlp::WithTonicConfig;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -64,20 +64,23 @@ impl<E: LogExporter + 'static> BatchExporter<LogItem> for Logs<E> {
 #[derive(Debug)]
 pub(crate) struct BridgedMetrics<E> {
     pub(crate) inner: E,
-    pub(crate) handle: Handle,
+    pub(crate) bridge: Bridge,
 }
 impl<E: PushMetricExporter> PushMetricExporter for BridgedMetrics<E> {
     fn export(
         &self,
         metrics: &ResourceMetrics,
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        InRuntime::new(self.handle.clone(), self.inner.export(metrics))
+        InRuntime::new(self.bridge.clone(), self.inner.export(metrics))
     }
     fn force_flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
     }
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let _g = self.handle.enter();
+        if self.bridge.is_closed() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let _g = self.bridge.enter();
         self.inner.shutdown_with_timeout(timeout)
     }
     fn temporality(&self) -> Temporality {
@@ -268,9 +271,9 @@ pub(crate) fn otlp_logs(
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_metrics(
     cfg: &SignalConfig,
-    handle: &Handle,
+    bridge: &Bridge,
 ) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
-    let _g = handle.enter();
+    let _g = bridge.enter();
     // Rejected data points are not counted (the counter covers spans and log records).
     let inner = otlp_builder!(
         opentelemetry_otlp::MetricExporter::builder(),
@@ -280,7 +283,7 @@ pub(crate) fn otlp_metrics(
     );
     Ok(BridgedMetrics {
         inner,
-        handle: handle.clone(),
+        bridge: bridge.clone(),
     })
 }
 
@@ -311,7 +314,7 @@ pub(crate) fn otlp_logs(
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 pub(crate) fn otlp_metrics(
     cfg: &SignalConfig,
-    _: &Handle,
+    _: &Bridge,
 ) -> Result<BridgedMetrics<super::console::ConsoleMetrics>, InitError> {
     require_otlp(cfg, Signal::Metrics)?;
     Err(err_no_otlp(Signal::Metrics))

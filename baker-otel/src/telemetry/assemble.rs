@@ -88,7 +88,7 @@ impl TelemetryBuilder {
         let meter = crate::metrics::build(
             &cfg,
             resource.clone(),
-            &handle,
+            &runtime.bridge(),
             self.registry.take(),
             extra_reader,
         )?;
