@@ -4,11 +4,19 @@
 //! 1. **In-process added CPU per request** (criterion): the router is driven as a tower
 //!    `Service` (`oneshot`) on a current-thread runtime; added CPU = x − bare.
 //! 2. **Loopback throughput**: each server runs alone on a current-thread runtime on its own
-//!    thread (one server core), bound to 127.0.0.1:0, and an in-process HTTP/1.1 keep-alive
-//!    client (16 connections, plain `TcpStream`s on a second thread, like `wrk`) sends a fixed
-//!    number of `GET /hello/{id}` requests. Rounds run bare, ours and peer back to back; the
-//!    ratios are the median of the per-round ratios (paired, so drift between rounds cancels),
-//!    requests/s the median of each side.
+//!    thread pinned to the second CPU (one server core), bound to 127.0.0.1:0, and an
+//!    in-process HTTP/1.1 keep-alive client (16 connections, plain `TcpStream`s, like `wrk`)
+//!    pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests; the export
+//!    thread floats. Pinning keeps client and server off each other's core: unpinned, the
+//!    scheduler sometimes stacks them on one core and a round's server CPU per request varies
+//!    by 2.5× between rounds of the same server. Rounds run bare, ours and peer back to back;
+//!    the ratios are the median of the per-round ratios (paired, so drift between rounds
+//!    cancels), requests/s the median of each side.
+//!
+//! For profiling, `AXUM_BENCH_REQ=n` runs one round of `n` requests (and `n`/10 warm-up) and
+//! `AXUM_BENCH_ONLY=0|1|2` serves only bare, ours or peer (the others report 1 req/s), e.g.
+//! `AXUM_BENCH_ONLY=1 AXUM_BENCH_REQ=3000 valgrind --tool=callgrind --separate-threads=yes
+//! <bench binary> --bench loopback`; `AXUM_BENCH_ROUNDS=1` prints every round's requests/s.
 //!
 //! Setup shared by both:
 //! * baker-otel is installed globally with its real pipelines (OTLP to the closed port
@@ -141,6 +149,7 @@ fn spawn_server(
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let handle = std::thread::spawn(move || {
+        pin(1);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -238,6 +247,13 @@ struct Loopback {
     paired: [f64; 2],
 }
 
+/// Pins the calling thread to CPU `i` (if the machine has it and allows it).
+fn pin(i: usize) {
+    if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.get(i).copied()) {
+        core_affinity::set_for_current(id);
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -245,13 +261,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Bare, ours and peer over [`ROUNDS`] alternating rounds.
 fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loopback {
+    pin(0);
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let mut samples: [Vec<f64>; 3] = Default::default();
-    for _ in 0..ROUNDS {
+    let dbg: Option<usize> = std::env::var("AXUM_BENCH_REQ")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let (rounds, warm, reqs) = dbg.map_or((ROUNDS, WARMUP, REQUESTS), |n| (1, n / 10, n));
+    for _ in 0..rounds {
         for (i, sample) in samples.iter_mut().enumerate() {
+            if std::env::var("AXUM_BENCH_ONLY").is_ok_and(|v| v != i.to_string()) {
+                sample.push(1.0);
+                continue;
+            }
             let (app, dispatch) = match i {
                 0 => (router(), None),
                 1 => (
@@ -263,11 +288,14 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
             // Let the export thread drain the previous round's spans (it shares the cores).
             std::thread::sleep(SETTLE);
             let (addr, stop, handle) = spawn_server(app, dispatch);
-            drive(&client, addr, WARMUP);
-            sample.push(drive(&client, addr, REQUESTS));
+            drive(&client, addr, warm);
+            sample.push(drive(&client, addr, reqs));
             drop(stop);
             handle.join().unwrap();
         }
+    }
+    if std::env::var_os("AXUM_BENCH_ROUNDS").is_some() {
+        eprintln!("rounds: {samples:?}");
     }
     let [b, o, p] = &samples;
     let per_round = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| x / y).collect();
