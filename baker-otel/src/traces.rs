@@ -47,14 +47,18 @@ impl SpanSink {
         self.queue.is_closed()
     }
 
-    /// Cuts over-long attribute values and queues the span (never blocks).
+    /// Cuts over-long attribute values and queues the span (never blocks). A span the full
+    /// queue drops gives its allocation to the next span (`export::recycle`): while the
+    /// collector is down, dropping is the hot path.
     #[inline]
     pub(crate) fn push(&self, mut span: Box<SpanData>) {
         truncate_attributes(&mut span.attributes, self.max_value_len);
         for e in span.events.events.iter_mut() {
             truncate_attributes(&mut e.attributes, self.max_value_len);
         }
-        self.queue.push(span);
+        if let Err(span) = self.queue.push(span) {
+            crate::export::recycle::give_back_one(span);
+        }
     }
 }
 

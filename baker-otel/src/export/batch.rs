@@ -125,17 +125,23 @@ impl<T: Send + 'static> BatchQueue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Never blocks: a full or closed queue drops `item` and counts it.
+    /// Never blocks: a full or closed queue counts `item` as dropped and hands it back (the
+    /// span sink recycles its allocation).
     #[inline]
-    pub(crate) fn push(&self, item: T) {
+    pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let s = &*self.shared;
-        if self.closed.load(Ordering::Relaxed) || s.queue.push(item).is_err() {
+        if self.closed.load(Ordering::Relaxed) {
             self.on_drop();
-            return;
+            return Err(item);
+        }
+        if let Err(item) = s.queue.push(item) {
+            self.on_drop();
+            return Err(item);
         }
         if s.queue.len() >= s.batch && !s.signalled.swap(true, Ordering::AcqRel) {
             s.wake.notify_one();
         }
+        Ok(())
     }
 
     #[cold]
@@ -364,7 +370,7 @@ mod tests {
             one,
         );
         for i in 0..10 {
-            q.push(i);
+            let _ = q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
         assert_eq!(*out.lock().unwrap(), (0..10).collect::<Vec<_>>());
@@ -388,7 +394,7 @@ mod tests {
             one,
         );
         for i in 0..1000 {
-            q.push(i);
+            let _ = q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
         assert_eq!(
@@ -429,7 +435,7 @@ mod tests {
         );
         let items: Vec<u32> = (0..300).map(|i| [10, 400, 999, 3000, 1][i % 5]).collect();
         for &i in &items {
-            q.push(i);
+            let _ = q.push(i);
         }
         q.flush(Duration::from_secs(5)).unwrap();
         let batches = batches.lock().unwrap();
@@ -468,7 +474,7 @@ mod tests {
         c.export_timeout = Duration::from_secs(3600);
         let q = BatchQueue::start(&rt.handle(), Stall, c, dropped.clone(), "traces", one);
         for i in 0..50 {
-            q.push(i);
+            let _ = q.push(i);
         }
         assert!(
             q.shutdown(Duration::from_millis(200)).is_err(),
@@ -494,7 +500,7 @@ mod tests {
             one,
         );
         for i in 0..100 {
-            q.push(i);
+            let _ = q.push(i);
         }
         q.shutdown(Duration::from_secs(5)).unwrap();
         assert_eq!(dropped.total(), 100);

@@ -63,18 +63,26 @@ pub(crate) fn take_out(b: &mut SpanData) -> SpanData {
 /// Blanks exported spans (freeing their values here) and keeps them for reuse, up to the bound.
 #[allow(clippy::vec_box)] // the boxes are what is kept
 pub(crate) fn give_back(spans: Vec<Box<SpanData>>) {
-    for mut s in spans {
-        if POOL.is_full() {
+    for s in spans {
+        if !give_back_one(s) {
             return;
         }
-        if s.attributes.capacity() > MAX_KEPT_ATTRIBUTES {
-            continue;
-        }
+    }
+}
+
+/// Blanks `s` and keeps it for reuse; `false` when the pool is full (`s` is freed).
+#[inline]
+pub(crate) fn give_back_one(mut s: Box<SpanData>) -> bool {
+    if POOL.is_full() {
+        return false;
+    }
+    if s.attributes.capacity() <= MAX_KEPT_ATTRIBUTES {
         let mut attributes = std::mem::take(&mut s.attributes);
         attributes.clear();
         *s = blank(attributes);
         let _ = POOL.push(s);
     }
+    true
 }
 
 #[cfg(test)]

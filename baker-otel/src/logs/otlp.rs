@@ -133,7 +133,8 @@ impl LogProcessor for BakerLogProcessor {
                 record.add_attribute(key, AnyValue::String(v))
             });
         });
-        self.queue.push((self.limited(record), scope.clone()));
+        // A dropped record is counted by the queue; nothing to do with it here.
+        let _ = self.queue.push((self.limited(record), scope.clone()));
     }
 
     fn event_enabled(
