@@ -393,10 +393,16 @@ mod tests {
             "logs",
             one,
         );
+        let mut refused = 0u64;
         for i in 0..1000 {
-            let _ = q.push(i);
+            if let Err(back) = q.push(i) {
+                assert_eq!(back, i, "a refused item is handed back");
+                refused += 1;
+            }
         }
         q.flush(Duration::from_secs(5)).unwrap();
+        assert!(refused > 0, "a queue of 8 refuses some of 1000 items");
+        assert_eq!(dropped.get(DropReason::QueueFull), refused);
         assert_eq!(
             dropped.total(),
             1000,
