@@ -64,15 +64,80 @@ impl LiveCell {
     }
 }
 
-/// The OpenTelemetry view of a `tracing` span: what `Context::current().span()` returns inside it.
-#[derive(Debug, Clone)]
-pub(crate) struct LiveSpan(pub(crate) Arc<LiveCell>);
+/// The OpenTelemetry view of a recording span: what `Context::current().span()` returns inside
+/// a `tracing` span, or in the context a [`SpanStarter`](super::SpanStarter) returns.
+#[derive(Debug)]
+pub(crate) enum LiveSpan {
+    /// A `tracing` span's record, shared with that span (which ends it).
+    View(Arc<LiveCell>),
+    /// A started span, owned by the context holding it (whose own lock guards it): it ends
+    /// when dropped if nothing ended it before, as the SDK's spans do.
+    Owned(Owned),
+}
+
+/// A span started by a [`SpanStarter`](super::SpanStarter).
+#[derive(Debug)]
+pub(crate) struct Owned {
+    /// `None` once the span has ended.
+    record: Option<SpanRecord>,
+    shared: Arc<Shared>,
+    sc: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+}
 
 impl LiveSpan {
-    fn with(&self, f: impl FnOnce(&mut SpanRecord, &Shared)) {
-        if let Some(r) = self.0.lock().as_mut() {
-            f(r, &self.0.shared);
+    /// A started span, with its ids and sampling decision.
+    pub(crate) fn owned(record: SpanRecord, shared: Arc<Shared>, s: super::Sampled) -> Self {
+        Self::Owned(Owned {
+            record: Some(record),
+            shared,
+            sc: s.sc,
+            parent_span_id: s.parent_span_id,
+            parent_is_remote: s.parent_is_remote,
+        })
+    }
+
+    fn with(&mut self, f: impl FnOnce(&mut SpanRecord, &Shared)) {
+        match self {
+            Self::View(cell) => {
+                if let Some(r) = cell.lock().as_mut() {
+                    f(r, &cell.shared);
+                }
+            }
+            Self::Owned(o) => {
+                if let Some(r) = o.record.as_mut() {
+                    f(r, &o.shared);
+                }
+            }
         }
+    }
+}
+
+impl Owned {
+    /// Ends and exports the span; later calls do nothing.
+    fn finish(&mut self, end: Option<SystemTime>) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        if let Some(at) = end {
+            record.set_end(at);
+        }
+        let data = self.shared.span_data(
+            record,
+            self.sc.clone(),
+            self.parent_span_id,
+            self.parent_is_remote,
+        );
+        if let Some(data) = data {
+            self.shared.push(data);
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.finish(None);
     }
 }
 
@@ -85,11 +150,17 @@ impl opentelemetry::trace::Span for LiveSpan {
     }
 
     fn span_context(&self) -> &SpanContext {
-        &self.0.sc
+        match self {
+            Self::View(cell) => &cell.sc,
+            Self::Owned(o) => &o.sc,
+        }
     }
 
     fn is_recording(&self) -> bool {
-        self.0.lock().is_some()
+        match self {
+            Self::View(cell) => cell.lock().is_some(),
+            Self::Owned(o) => o.record.is_some(),
+        }
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
@@ -114,6 +185,9 @@ impl opentelemetry::trace::Span for LiveSpan {
     }
 
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        self.0.finish(Some(timestamp));
+        match self {
+            Self::View(cell) => cell.finish(Some(timestamp)),
+            Self::Owned(o) => o.finish(Some(timestamp)),
+        }
     }
 }

@@ -12,8 +12,10 @@ mod layer;
 mod live;
 mod record;
 mod shared;
+mod starter;
 mod state;
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 pub(crate) use layer::SpanLayer;
 pub(crate) use shared::{Sampled, Shared};
+pub use starter::SpanStarter;

@@ -30,6 +30,17 @@ const NOT_EXITED: SystemTime = SystemTime::UNIX_EPOCH;
 impl SpanRecord {
     #[inline]
     pub(crate) fn new(name: &'static str, fields: usize, scope: &InstrumentationScope) -> Self {
+        Self::starting(Cow::Borrowed(name), SystemTime::now(), fields, scope)
+    }
+
+    /// A record named `name` starting at `start`, with room for `fields` attributes.
+    #[inline]
+    pub(crate) fn starting(
+        name: Cow<'static, str>,
+        start: SystemTime,
+        fields: usize,
+        scope: &InstrumentationScope,
+    ) -> Self {
         use crate::export::recycle;
         // An exported span's allocations when one is waiting, blank; otherwise new ones.
         let mut b = match recycle::take() {
@@ -40,8 +51,8 @@ impl SpanRecord {
             None => Box::new(recycle::blank(Vec::with_capacity(fields))),
         };
         // The rest as `blank` left it (end time `NOT_EXITED`).
-        b.name = Cow::Borrowed(name);
-        b.start_time = SystemTime::now();
+        b.name = name;
+        b.start_time = start;
         b.instrumentation_scope = scope.clone();
         Self(b)
     }
@@ -52,6 +63,10 @@ impl SpanRecord {
 
     pub(crate) fn set_name(&mut self, name: Cow<'static, str>) {
         self.0.name = name;
+    }
+
+    pub(crate) fn set_kind(&mut self, kind: SpanKind) {
+        self.0.span_kind = kind;
     }
 
     pub(crate) fn kind(&self) -> &SpanKind {
@@ -82,6 +97,23 @@ impl SpanRecord {
             kv,
             limits.max_attributes,
         );
+    }
+
+    /// Adds attributes up to the per-span limit, counting the rest as dropped.
+    #[inline]
+    pub(crate) fn extend_attributes(
+        &mut self,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        limits: &Shared,
+    ) {
+        let d = &mut *self.0;
+        let room = limits.max_attributes.saturating_sub(d.attributes.len());
+        let mut attributes = attributes.into_iter();
+        d.attributes.extend(attributes.by_ref().take(room));
+        let dropped = attributes.count();
+        d.dropped_attributes_count = d
+            .dropped_attributes_count
+            .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
     }
 
     /// Replaces the value of attribute `kv.key` if it is there, else adds `kv`.

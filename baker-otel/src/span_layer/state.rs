@@ -125,11 +125,11 @@ impl SpanState {
                     self.parent_is_remote,
                 ));
                 self.body = Body::Live(cell.clone());
-                self.parent.with_span(LiveSpan(cell))
+                self.parent.with_span(LiveSpan::View(cell))
             }
             Body::Live(cell) => {
                 self.body = Body::Live(cell.clone());
-                self.parent.with_span(LiveSpan(cell))
+                self.parent.with_span(LiveSpan::View(cell))
             }
             Body::Dormant(_) | Body::Off => self.parent.with_remote_span_context(self.sc.clone()),
         };
@@ -205,7 +205,7 @@ impl SpanState {
 
 /// The conversation and job ids in the parent's baggage, as span attributes (what the SDK
 /// path's span processor adds on start), unless the span already set them itself.
-fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
+pub(super) fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
     crate::context::push_id_attributes(parent, |k, v| {
         if !record.attributes().iter().any(|a| a.key.as_str() == k) {
             record.push_attribute(KeyValue::new(k, v), shared)

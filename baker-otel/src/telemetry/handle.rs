@@ -6,6 +6,7 @@ use crate::export::runtime::ExportRuntime;
 use crate::export::DropCounters;
 use crate::metrics::MetricsHandler;
 use crate::propagation::Propagation;
+use crate::SpanStarter;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -20,6 +21,8 @@ pub(crate) struct Inner {
     pub(crate) env: EnvSource,
     pub(crate) propagation: Propagation,
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    /// What the span layer's spans share (sampler, limits, export queue), for [`SpanStarter`].
+    pub(crate) spans: Option<Arc<crate::span_layer::Shared>>,
     pub(crate) logger_provider: Option<SdkLoggerProvider>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) metrics_handler: Option<MetricsHandler>,
@@ -35,6 +38,7 @@ pub(crate) struct Parts {
     pub(crate) env: EnvSource,
     pub(crate) runtime: Option<ExportRuntime>,
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    pub(crate) spans: Option<Arc<crate::span_layer::Shared>>,
     pub(crate) logger_provider: Option<SdkLoggerProvider>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) metrics_handler: Option<MetricsHandler>,
@@ -82,6 +86,7 @@ impl TelemetryHandle {
                 env: p.env,
                 propagation,
                 tracer_provider: p.tracer_provider,
+                spans: p.spans,
                 logger_provider: p.logger_provider,
                 meter_provider: p.meter_provider,
                 metrics_handler,
@@ -174,6 +179,25 @@ impl TelemetryHandle {
     /// ```
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.inner.tracer_provider.as_ref()
+    }
+
+    /// Starts spans straight into this hub's export queue under `scope`: the fast path
+    /// integrations use for a span per request (see [`SpanStarter`]). With the SDK disabled the
+    /// starter starts nothing.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+    /// use opentelemetry::{Context, InstrumentationScope};
+    ///
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let starter = capture.telemetry().span_starter(InstrumentationScope::builder("db").build());
+    /// let cx = starter.start(SpanBuilder::from_name("query"), &Context::new());
+    /// drop(cx); // the last context holding the span: it ends
+    /// assert_eq!(capture.spans().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn span_starter(&self, scope: opentelemetry::InstrumentationScope) -> SpanStarter {
+        SpanStarter::new(self.inner.spans.clone(), scope)
     }
 
     /// The `/metrics` handler, when `prometheus` is among the metrics exporters
