@@ -7,7 +7,6 @@ use crate::service::OtelService;
 use baker_otel::propagation::Propagation;
 use baker_otel::TelemetryHandle;
 use http::HeaderName;
-use opentelemetry::global::BoxedTracer;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ pub(crate) struct Shared {
     pub(crate) traceresponse: bool,
     pub(crate) excluded: Box<[Cow<'static, str>]>,
     pub(crate) metrics: Option<ServerMetrics>,
-    pub(crate) tracer: BoxedTracer,
+    pub(crate) spans: baker_otel::SpanStarter,
     pub(crate) propagation: Propagation,
     /// `server.address` and `user_agent.original` are usually the same on every request.
     pub(crate) host: FirstSeen,
@@ -403,7 +402,7 @@ impl OtelLayerBuilder {
                 metrics: self
                     .metrics
                     .then(|| ServerMetrics::new(&self.hub.meter(crate::metrics::SCOPE))),
-                tracer: crate::tracer::tracer(&self.hub),
+                spans: crate::tracer::starter(&self.hub),
                 propagation,
                 host: FirstSeen::default(),
                 user_agent: FirstSeen::default(),

@@ -24,15 +24,17 @@
 //!   [`OutboundPolicy`](baker_otel::propagation::OutboundPolicy): baggage only to internal hosts
 //!   unless you allow more.
 //!
-//! # Design: an SDK span, attached as the current context
+//! # Design: a span started straight into the export queue, attached as the current context
 //!
 //! Every layer is built from the [`baker_otel::Telemetry`] hub (`OtelLayer::new(&telemetry)`)
-//! and takes its tracer, meter and propagation from it; nothing is read from OpenTelemetry's
+//! and takes its span starter, meter and propagation from it; nothing is read from OpenTelemetry's
 //! globals, so a layer built at any point of start-up works, and a test's
 //! `baker_otel::testing::Capture` sees exactly its own requests.
 //!
-//! The SERVER span is started directly with the OpenTelemetry SDK — a tracer of the hub's
-//! tracer provider — not as a `tracing` span recorded by the core's span layer. Per request the layer:
+//! The SERVER span is an OpenTelemetry span started with the hub's
+//! [`baker_otel::SpanStarter`] — the same sampler, limits, ids and export queue as every other
+//! span of the hub, without the SDK tracer's per-span machinery — not a `tracing` span. Per
+//! request the layer:
 //!
 //! 1. asks the `tracing` filter whether a span of target [`SERVER_SPAN_TARGET`] at `INFO` is
 //!    enabled (so `RUST_LOG` still controls it: `RUST_LOG=info,baker_otel_axum::server=off`
@@ -54,7 +56,7 @@
 //! `tracing` spans (the core's span layer parents them on `Context::current()`), JSON log lines
 //! and OTLP log records (their `trace_id`/`span_id` equal `X-Trace-Id` and the server span's
 //! id), [`baker_otel::context::BakerScope`] (records the ids on the server span), baggage
-//! copied onto the span by the core's span processor, and outgoing propagation.
+//! copied onto the span when it starts, and outgoing propagation.
 //!
 //! ## `tracing::Span::current()` is not the server span
 //!

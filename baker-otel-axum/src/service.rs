@@ -11,7 +11,7 @@ use crate::route::RouteState;
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
@@ -29,10 +29,6 @@ use std::time::SystemTime;
 /// Target of the server spans: `RUST_LOG=baker_otel_axum::server=off` (or any filter that
 /// disables it at `INFO`) turns them off.
 pub const SERVER_SPAN_TARGET: &str = "baker_otel_axum::server";
-
-/// Attributes of a server span: 9 at start, 2 added by the core's span processor (baggage
-/// ids), 2 at the end (status code, error type) — one allocation for all.
-const SPAN_ATTRIBUTES: usize = 13;
 
 /// The service produced by [`OtelLayer`](crate::OtelLayer). See the layer for behaviour.
 ///
@@ -107,13 +103,22 @@ fn remote_context(shared: &Shared, headers: &http::HeaderMap) -> Option<Context>
     (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
 }
 
+/// Whether any propagation field is among the request's headers. A request carries a handful
+/// of headers: comparing their names with the two or three field names costs less than hashing
+/// each field name for a lookup (callgrind: ≈ 40 instead of ≈ 400 instructions for a request
+/// with two headers); past [`SCAN_HEADERS`] names, the lookups.
 #[inline]
 fn has_fields(shared: &Shared, headers: &http::HeaderMap) -> bool {
-    shared
-        .propagation_fields
-        .iter()
-        .any(|f| headers.contains_key(f))
+    let fields = &shared.propagation_fields;
+    if headers.keys_len() <= SCAN_HEADERS {
+        headers.keys().any(|k| fields.contains(k))
+    } else {
+        fields.iter().any(|f| headers.contains_key(f))
+    }
 }
+
+/// Up to this many distinct header names, [`has_fields`] scans them.
+const SCAN_HEADERS: usize = 16;
 
 /// A public request's inbound context: the client's span context (for a link, never a parent)
 /// and a context holding only the allow-listed client baggage (no span: a new root).
@@ -206,58 +211,54 @@ where
             (None, remote_context(shared, req.headers()))
         };
 
-        let (cx, recording) = if span_enabled() {
+        let (cx, recording) = if shared.spans.is_enabled() && span_enabled() {
             let name = match state {
                 Some(st) => st.span_name(method),
                 None => crate::route::span_name(method, matched),
             };
-            let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES);
-            attrs.push(KeyValue::new(HTTP_REQUEST_METHOD, METHODS[method]));
-            if method == OTHER_METHOD {
-                attrs.push(KeyValue::new(
-                    HTTP_REQUEST_METHOD_ORIGINAL,
-                    req.method().as_str().to_owned(),
-                ));
-            }
-            if let Some(r) = &route_value {
-                attrs.push(KeyValue::new(HTTP_ROUTE, r.clone()));
-            }
-            attrs.push(KeyValue::new(URL_PATH, req.uri().path().to_owned()));
-            attrs.push(KeyValue::new(URL_SCHEME, scheme));
             let (host, port) = host_port(req.uri(), req.headers());
-            if let Some(h) = host {
-                attrs.push(KeyValue::new(SERVER_ADDRESS, shared.host.value(h)));
-            }
-            if let Some(p) = port {
-                attrs.push(KeyValue::new(SERVER_PORT, i64::from(p)));
-            }
-            attrs.push(KeyValue::new(
-                NETWORK_PROTOCOL_VERSION,
-                protocol_version(req.version()),
-            ));
-            if let Some(ua) = req
+            let user_agent = req
                 .headers()
                 .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-            {
-                attrs.push(KeyValue::new(
-                    USER_AGENT_ORIGINAL,
-                    shared.user_agent.value(ua),
-                ));
-            }
+                .and_then(|v| v.to_str().ok());
+            // On the stack, moved one by one into the span's (recycled) attribute vector; the
+            // iterator borrows the array (a by-value array iterator would copy all of it).
+            let mut attrs = [
+                Some(KeyValue::new(HTTP_REQUEST_METHOD, METHODS[method])),
+                (method == OTHER_METHOD).then(|| {
+                    KeyValue::new(
+                        HTTP_REQUEST_METHOD_ORIGINAL,
+                        req.method().as_str().to_owned(),
+                    )
+                }),
+                route_value.clone().map(|r| KeyValue::new(HTTP_ROUTE, r)),
+                Some(KeyValue::new(URL_PATH, req.uri().path().to_owned())),
+                Some(KeyValue::new(URL_SCHEME, scheme)),
+                host.map(|h| KeyValue::new(SERVER_ADDRESS, shared.host.value(h))),
+                port.map(|p| KeyValue::new(SERVER_PORT, i64::from(p))),
+                Some(KeyValue::new(
+                    NETWORK_PROTOCOL_VERSION,
+                    protocol_version(req.version()),
+                )),
+                user_agent
+                    .map(|ua| KeyValue::new(USER_AGENT_ORIGINAL, shared.user_agent.value(ua))),
+            ];
             let mut builder = SpanBuilder::from_name(name)
                 .with_kind(SpanKind::Server)
                 .with_start_time(start);
-            builder.attributes = Some(attrs); // keeps the pre-sized Vec
             if let Some(sc) = link {
                 builder.links = Some(vec![opentelemetry::trace::Link::with_context(sc)]);
             }
             let parent = remote.unwrap_or_else(Context::current);
-            let span = shared.tracer.build_with_context(builder, &parent);
-            (Some(parent.with_span(span)), true)
+            let cx = shared.spans.start_with_attributes(
+                builder,
+                attrs.iter_mut().filter_map(Option::take),
+                &parent,
+            );
+            (Some(cx), true)
         } else {
-            // No span: the remote context (if any) still flows to the handler, so outgoing
-            // calls and logs stay in the caller's trace.
+            // No span (filtered out, or the SDK disabled): the remote context (if any) still
+            // flows to the handler, so outgoing calls and logs stay in the caller's trace.
             (remote, false)
         };
         let span_context = cx

@@ -1,7 +1,5 @@
-//! Where the SERVER and CLIENT spans come from: the hub's tracer provider.
+//! Where the SERVER spans come from: the hub's span starter, under this crate's scope.
 
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 
 /// Instrumentation scope of the spans and instruments of this crate.
@@ -12,12 +10,8 @@ pub(crate) fn scope() -> InstrumentationScope {
         .build()
 }
 
-/// A tracer of the hub's provider, or a no-op tracer when the SDK is disabled.
-pub(crate) fn tracer(hub: &baker_otel::TelemetryHandle) -> BoxedTracer {
-    match hub.tracer_provider() {
-        Some(tp) => BoxedTracer::new(Box::new(tp.tracer_with_scope(scope()))),
-        None => BoxedTracer::new(Box::new(
-            opentelemetry::trace::noop::NoopTracerProvider::new().tracer_with_scope(scope()),
-        )),
-    }
+/// Starts the server spans straight into the hub's export queue (starts nothing when the SDK
+/// is disabled).
+pub(crate) fn starter(hub: &baker_otel::TelemetryHandle) -> baker_otel::SpanStarter {
+    hub.span_starter(scope())
 }
