@@ -5,8 +5,8 @@
 //!    `Service` (`oneshot`) on a current-thread runtime; added CPU = x − bare.
 //! 2. **Loopback throughput**: each server runs alone on a current-thread runtime on its own
 //!    thread pinned to the second CPU (one server core), bound to 127.0.0.1:0, and an
-//!    in-process HTTP/1.1 keep-alive client (16 connections, plain `TcpStream`s, like `wrk`)
-//!    pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests; the export
+//!    in-process HTTP/1.1 keep-alive client (16 connections, plain `TcpStream`s and `httparse`,
+//!    like `wrk`) pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests; the export
 //!    thread floats. Pinning keeps client and server off each other's core: unpinned, the
 //!    scheduler sometimes stacks them on one core and a round's server CPU per request varies
 //!    by 2.5× between rounds of the same server. Rounds run bare, ours and peer back to back;
@@ -14,7 +14,8 @@
 //!    cancels), requests/s the median of each side.
 //!
 //! For profiling, `AXUM_BENCH_REQ=n` runs one round of `n` requests (and `n`/10 warm-up) and
-//! `AXUM_BENCH_ONLY=0|1|2` serves only bare, ours or peer (the others report 1 req/s), e.g.
+//! `AXUM_BENCH_ONLY=0|1|2` serves only bare, ours or peer (the others report 1 req/s),
+//! `AXUM_BENCH_CONNECTIONS=n` changes the number of client connections, e.g.
 //! `AXUM_BENCH_ONLY=1 AXUM_BENCH_REQ=3000 valgrind --tool=callgrind --separate-threads=yes
 //! <bench binary> --bench loopback`; `AXUM_BENCH_ROUNDS=1` prints every round's requests/s.
 //!
@@ -205,28 +206,44 @@ async fn connection(addr: SocketAddr, left: Arc<AtomicUsize>) -> io::Result<usiz
     Ok(done)
 }
 
-/// Header length + Content-Length of a complete response head in `b`.
+/// Length of the complete response at the start of `b` (head + `Content-Length` body), once
+/// its head has arrived. Parsed with `httparse` (hyper's parser; `wrk` uses the C http-parser):
+/// the client's cost per response should not depend on how many header lines the server
+/// sends (the earlier `from_utf8` + line-split parse cost the client 800 instructions more per
+/// response for ours' `X-Trace-Id` line, callgrind).
 fn response_len(b: &[u8]) -> Option<usize> {
-    let head = b.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let text = std::str::from_utf8(&b[..head]).ok()?;
-    let body = text
-        .split("\r\n")
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())
-                .flatten()
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let mut res = httparse::Response::new(&mut headers);
+    let head = match res.parse(b) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    let body = res
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
         })
         .unwrap_or(0);
     Some(head + body)
 }
 
-/// Requests per second over `n` requests on [`CONNECTIONS`] connections.
+/// Requests per second over `n` requests on [`CONNECTIONS`] connections (or
+/// `AXUM_BENCH_CONNECTIONS`).
 fn drive(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: usize) -> f64 {
     rt.block_on(async {
         let left = Arc::new(AtomicUsize::new(n));
         let start = Instant::now();
-        let tasks: Vec<_> = (0..CONNECTIONS)
+        let conns = std::env::var("AXUM_BENCH_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(CONNECTIONS);
+        let tasks: Vec<_> = (0..conns)
             .map(|_| tokio::spawn(connection(addr, left.clone())))
             .collect();
         let mut total = 0;
