@@ -1,6 +1,7 @@
 //! Allocation-free attribute values on the hot path: interned span names and first-seen
 //! strings.
 
+use http::{HeaderMap, Uri};
 use opentelemetry::StringValue;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -51,6 +52,51 @@ impl FirstSeen {
     }
 }
 
+/// `server.address` and `server.port` of the first authority seen (the `Host` a server is
+/// reached by), split once and shared; another authority is split per call.
+#[derive(Debug, Default)]
+pub(crate) struct FirstAuthority(OnceLock<Authority>);
+
+#[derive(Debug)]
+struct Authority {
+    /// The authority as received: the request target's, else the `Host` header's.
+    raw: Box<[u8]>,
+    host: Option<Arc<str>>,
+    port: Option<u16>,
+}
+
+impl FirstAuthority {
+    /// `server.address` and `server.port` of a request: a comparison with the first
+    /// authority seen instead of UTF-8 validation, a split and a copy.
+    #[inline]
+    pub(crate) fn split(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> (Option<StringValue>, Option<u16>) {
+        let raw = match uri.authority() {
+            Some(a) => a.as_str().as_bytes(),
+            None => match headers.get(http::header::HOST) {
+                Some(h) => h.as_bytes(),
+                None => return (None, None),
+            },
+        };
+        let first = self.0.get_or_init(|| {
+            let (host, port) = crate::request::host_port(uri, headers);
+            Authority {
+                raw: raw.into(),
+                host: host.map(Arc::from),
+                port,
+            }
+        });
+        if *first.raw == *raw {
+            return (first.host.clone().map(StringValue::from), first.port);
+        }
+        let (host, port) = crate::request::host_port(uri, headers);
+        (host.map(|h| StringValue::from(h.to_owned())), port)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +107,32 @@ mod tests {
         let b = intern_name("GET /a/{id}".to_owned()).unwrap();
         assert!(std::ptr::eq(a, b));
         assert_eq!(a, "GET /a/{id}");
+    }
+
+    #[test]
+    fn first_authority_is_split_once_and_others_each_time() {
+        let a = FirstAuthority::default();
+        let mut headers = HeaderMap::new();
+        let origin: Uri = "/x".parse().unwrap();
+        assert_eq!(a.split(&origin, &headers), (None, None));
+        headers.insert(http::header::HOST, "example.com:8443".parse().unwrap());
+        let (h, p) = a.split(&origin, &headers);
+        assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
+        let (h, p) = a.split(&origin, &headers);
+        assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
+        headers.insert(http::header::HOST, "[::1]:80".parse().unwrap());
+        let (h, p) = a.split(&origin, &headers);
+        assert_eq!((h.unwrap().as_str(), p), ("::1", Some(80)));
+        // The request target's authority wins over `Host`.
+        let absolute: Uri = "http://api.internal/x".parse().unwrap();
+        let (h, p) = a.split(&absolute, &headers);
+        assert_eq!((h.unwrap().as_str(), p), ("api.internal", None));
+        // Not UTF-8: no address.
+        headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        assert_eq!(a.split(&origin, &headers), (None, None));
     }
 
     #[test]

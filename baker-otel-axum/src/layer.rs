@@ -1,6 +1,6 @@
 //! [`OtelLayer`] and its builder.
 
-use crate::intern::FirstSeen;
+use crate::intern::{FirstAuthority, FirstSeen};
 use crate::metrics::ServerMetrics;
 use crate::route::RouteRegistry;
 use crate::service::OtelService;
@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     pub(crate) spans: baker_otel::SpanStarter,
     pub(crate) propagation: Propagation,
     /// `server.address` and `user_agent.original` are usually the same on every request.
-    pub(crate) host: FirstSeen,
+    pub(crate) host: FirstAuthority,
     pub(crate) user_agent: FirstSeen,
     pub(crate) routes: RouteRegistry,
     /// Header names of the propagation fields (extraction is skipped when none is present).
@@ -404,7 +404,7 @@ impl OtelLayerBuilder {
                     .then(|| ServerMetrics::new(&self.hub.meter(crate::metrics::SCOPE))),
                 spans: crate::tracer::starter(&self.hub),
                 propagation,
-                host: FirstSeen::default(),
+                host: FirstAuthority::default(),
                 user_agent: FirstSeen::default(),
                 routes: RouteRegistry::default(),
                 propagation_fields,

@@ -6,7 +6,7 @@
 use crate::carrier::{trace_id_value, traceresponse_value, HeaderExtractor};
 use crate::layer::Shared;
 use crate::metrics::{Labels, Outcome};
-use crate::request::{host_port, method_slot, protocol_version, scheme, METHODS, OTHER_METHOD};
+use crate::request::{method_slot, protocol_version, scheme, METHODS, OTHER_METHOD};
 use crate::route::RouteState;
 use axum::extract::MatchedPath;
 use http::{Request, Response};
@@ -216,7 +216,7 @@ where
                 Some(st) => st.span_name(method),
                 None => crate::route::span_name(method, matched),
             };
-            let (host, port) = host_port(req.uri(), req.headers());
+            let (host, port) = shared.host.split(req.uri(), req.headers());
             let user_agent = req
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -234,7 +234,7 @@ where
                 route_value.clone().map(|r| KeyValue::new(HTTP_ROUTE, r)),
                 Some(KeyValue::new(URL_PATH, req.uri().path().to_owned())),
                 Some(KeyValue::new(URL_SCHEME, scheme)),
-                host.map(|h| KeyValue::new(SERVER_ADDRESS, shared.host.value(h))),
+                host.map(|h| KeyValue::new(SERVER_ADDRESS, h)),
                 port.map(|p| KeyValue::new(SERVER_PORT, i64::from(p))),
                 Some(KeyValue::new(
                     NETWORK_PROTOCOL_VERSION,
