@@ -1,21 +1,17 @@
 //! Behaviour of baker-otel's own `tracing` → OpenTelemetry span layer, asserted on the
 //! `SpanData` the pipeline actually exports. Every test builds its own pipeline and runs under
 //! `tracing::dispatcher::with_default`: no global subscriber, no one-test-per-process isolation.
-use baker_otel::config::EnvSource;
 use baker_otel::context::{BakerScope, CONVERSATION_ID, JOB_ID};
-use baker_otel::{JsonSink, OpenTelemetrySpanExt, SetParentError, Telemetry};
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
-};
+use baker_otel::{OpenTelemetrySpanExt, SetParentError, Telemetry};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tracing::{Dispatch, Span};
 
 #[path = "support/span_sink.rs"]
 mod span_sink;
-use span_sink::Sink;
+use span_sink::{remote_parent, Sink};
 
 struct Pipeline {
     telemetry: Telemetry,
@@ -29,21 +25,7 @@ impl Pipeline {
     }
 
     fn with_env(extra: &[(&str, &str)]) -> Self {
-        let mut env = vec![
-            ("OTEL_SERVICE_NAME", "span-layer"),
-            ("RUST_LOG", "trace"),
-            ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-        ];
-        env.extend_from_slice(extra);
-        let sink = Sink::default();
-        let (telemetry, dispatch) = Telemetry::builder()
-            .env_source(EnvSource::from_pairs(env))
-            .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
-            .with_span_exporter(sink.clone())
-            .build()
-            .expect("valid test configuration");
+        let (telemetry, dispatch, sink) = span_sink::pipeline(extra);
         Self {
             telemetry,
             dispatch,
@@ -92,16 +74,6 @@ fn attr_values(span: &SpanData, key: &str) -> Vec<Value> {
         .filter(|kv| kv.key.as_str() == key)
         .map(|kv| kv.value.clone())
         .collect()
-}
-
-fn remote_parent(flags: TraceFlags) -> SpanContext {
-    SpanContext::new(
-        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
-        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-        flags,
-        true,
-        TraceState::default(),
-    )
 }
 
 // 1. fields → attributes ---------------------------------------------------------------------

@@ -1,18 +1,15 @@
 //! Property test of the span layer: any sequence of creating, entering, exiting, recording,
 //! re-parenting, linking, taking the context of and ending `tracing` spans never panics, and what
 //! is exported is consistent — each span exported once, with its parent's trace id.
-use baker_otel::config::EnvSource;
-use baker_otel::{JsonSink, OpenTelemetrySpanExt, Telemetry};
+use baker_otel::OpenTelemetrySpanExt;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::trace::SpanData;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use tracing::field::Empty;
 
 #[path = "support/span_sink.rs"]
 mod span_sink;
-use span_sink::Sink;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -60,19 +57,7 @@ fn remote(sampled: bool) -> opentelemetry::Context {
 }
 
 fn run(ops: &[Op]) -> (Vec<SpanData>, usize) {
-    let sink = Sink::default();
-    let (telemetry, dispatch) = Telemetry::builder()
-        .env_source(EnvSource::from_pairs([
-            ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
-            ("RUST_LOG", "trace"),
-        ]))
-        .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
-        .with_span_exporter(sink.clone())
-        .build()
-        .expect("pipeline");
+    let (telemetry, dispatch, sink) = span_sink::pipeline(&[("OTEL_BSP_MAX_QUEUE_SIZE", "4096")]);
     let mut created = 0;
     tracing::dispatcher::with_default(&dispatch, || {
         let mut spans: Vec<Option<tracing::Span>> = Vec::new();

@@ -2,14 +2,13 @@
 //! `SpanData` the pipeline exports. Each test builds its own pipeline (no global state).
 use baker_otel::config::EnvSource;
 use baker_otel::context::{BakerScope, CONVERSATION_ID, JOB_ID};
-use baker_otel::{JsonSink, SpanStarter, Telemetry};
+use baker_otel::{SpanStarter, Telemetry};
 use opentelemetry::trace::{
     Event, Link, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
     TraceId, TraceState,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 #[path = "support/span_sink.rs"]
@@ -24,20 +23,7 @@ struct Pipeline {
 
 impl Pipeline {
     fn new(extra: &[(&str, &str)]) -> Self {
-        let mut env = vec![
-            ("OTEL_SERVICE_NAME", "span-starter"),
-            ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-        ];
-        env.extend_from_slice(extra);
-        let sink = Sink::default();
-        let (telemetry, _dispatch) = Telemetry::builder()
-            .env_source(EnvSource::from_pairs(env))
-            .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
-            .with_span_exporter(sink.clone())
-            .build()
-            .expect("valid test configuration");
+        let (telemetry, _dispatch, sink) = span_sink::pipeline(extra);
         let scope = InstrumentationScope::builder("starter-test")
             .with_version("1.2.3")
             .build();
@@ -63,13 +49,7 @@ fn attr(span: &SpanData, key: &str) -> Option<Value> {
 }
 
 fn remote(flags: TraceFlags) -> Context {
-    Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
-        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-        flags,
-        true,
-        TraceState::default(),
-    ))
+    Context::new().with_remote_span_context(span_sink::remote_parent(flags))
 }
 
 #[test]
