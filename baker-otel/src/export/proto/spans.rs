@@ -1,7 +1,7 @@
 //! `ExportTraceServiceRequest` from `SpanData` (see the [module](super) docs).
 
 use super::wire::*;
-use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, Status, TraceState};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1 as pb_common;
 use opentelemetry_sdk::trace::SpanData;
@@ -121,6 +121,14 @@ fn link_len(l: &Link, ts: Option<&str>) -> usize {
         + 4
 }
 
+/// `Span.Event` body.
+fn event_len(e: &Event) -> usize {
+    fixed64_len(1, to_nanos(e.timestamp))
+        + str_len(2, &e.name)
+        + attrs_len(3, &e.attributes)
+        + varint_len(4, u64::from(e.dropped_attributes_count))
+}
+
 fn status_len(s: &Status) -> usize {
     match s {
         Status::Unset => 0,
@@ -150,11 +158,7 @@ fn span_len(s: &SpanData) -> usize {
     n += attrs_len(9, &s.attributes);
     n += varint_len(10, u64::from(s.dropped_attributes_count));
     for e in s.events.iter() {
-        let body = fixed64_len(1, to_nanos(e.timestamp))
-            + str_len(2, &e.name)
-            + attrs_len(3, &e.attributes)
-            + varint_len(4, u64::from(e.dropped_attributes_count));
-        n += len_field(11, body);
+        n += len_field(11, event_len(e));
     }
     n += varint_len(12, u64::from(s.events.dropped_count));
     for l in s.links.iter() {
@@ -240,13 +244,8 @@ fn put_span(s: &SpanData, buf: &mut Vec<u8>) {
     put_attrs(9, &s.attributes, buf);
     put_varint(10, u64::from(s.dropped_attributes_count), buf);
     for e in s.events.iter() {
-        let time = to_nanos(e.timestamp);
-        let body = fixed64_len(1, time)
-            + str_len(2, &e.name)
-            + attrs_len(3, &e.attributes)
-            + varint_len(4, u64::from(e.dropped_attributes_count));
-        put_header(11, body, buf);
-        put_fixed64(1, time, buf);
+        put_header(11, event_len(e), buf);
+        put_fixed64(1, to_nanos(e.timestamp), buf);
         put_str(2, &e.name, buf);
         put_attrs(3, &e.attributes, buf);
         put_varint(4, u64::from(e.dropped_attributes_count), buf);
