@@ -183,6 +183,11 @@ def axum_loopback_row(since: float) -> dict:
         row.update(ours_ns=1e9 / ours, peer_ns=1e9 / bare, ratio=ratio)
         if paired:
             row["note"] = "paired: median of per-round ours/bare requests/s"
+        floor = d.get("minimal_ratio")
+        if floor:
+            # The bench's reference floor: a layer that only inserts one constant header.
+            row["note"] = (row.get("note", "") + f"; a minimal layer (one constant response header) "
+                           f"serves {float(floor):.2f} of bare").lstrip("; ")
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
         row["note"] = "not run: no fresh loopback figures in target/bench-axum.json"
     return row

@@ -6,17 +6,18 @@
 //! 2. **Loopback throughput**: each server runs alone on a current-thread runtime on its own
 //!    thread pinned to the second CPU (one server core), bound to 127.0.0.1:0, and an
 //!    in-process HTTP/1.1 keep-alive client (16 connections, plain `TcpStream`s and `httparse`,
-//!    like `wrk`) pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests; the export
-//!    thread floats. Pinning keeps client and server off each other's core: unpinned, the
-//!    scheduler sometimes stacks them on one core and a round's server CPU per request varies
-//!    by 2.5× between rounds of the same server. Rounds run bare, ours and peer back to back;
-//!    the ratios are the median of the per-round ratios (paired, so drift between rounds
-//!    cancels), requests/s the median of each side.
+//!    like `wrk`) pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests;
+//!    the export thread floats. Pinning keeps client and server off each other's core:
+//!    unpinned, the scheduler sometimes stacks them on one core and a round's server CPU per
+//!    request varies by 2.5× between rounds of the same server. Rounds run bare, ours, peer and
+//!    a minimal layer (one constant response header: the floor of any tower layer on the
+//!    machine) back to back; the ratios are the median of the per-round ratios (paired, so
+//!    drift between rounds cancels), requests/s the median of each side.
 //!
-//! For profiling, `AXUM_BENCH_REQ=n` runs one round of `n` requests (and `n`/10 warm-up) and
-//! `AXUM_BENCH_ONLY=0|1|2` serves only bare, ours or peer (the others report 1 req/s),
-//! `AXUM_BENCH_CONNECTIONS=n` changes the number of client connections, e.g.
-//! `AXUM_BENCH_ONLY=1 AXUM_BENCH_REQ=3000 valgrind --tool=callgrind --separate-threads=yes
+//! For profiling, `AXUM_BENCH_REQ=n` runs one round of `n` requests (and `n`/10 warm-up),
+//! `AXUM_BENCH_ONLY=0|1|2|3` serves only bare, ours, peer or the minimal layer (the others
+//! report 1 req/s) and `AXUM_BENCH_CONNECTIONS=n` changes the number of client connections,
+//! e.g. `AXUM_BENCH_ONLY=1 AXUM_BENCH_REQ=3000 valgrind --tool=callgrind --separate-threads=yes
 //! <bench binary> --bench loopback`; `AXUM_BENCH_ROUNDS=1` prints every round's requests/s.
 //!
 //! Setup shared by both:
@@ -29,8 +30,8 @@
 //!
 //! `main` prints a table and writes `target/bench-axum.json`:
 //! `{"bare_ns","ours_ns","peer_ns","ours_spans_only_ns","bare_rps","ours_rps","peer_rps",
-//! "added_ratio","throughput_ratio","rps_ratio","rps_vs_peer"}` (ns = criterion's slope, else mean;
-//! `rps_ratio` and `rps_vs_peer` paired).
+//! "minimal_rps","added_ratio","throughput_ratio","rps_ratio","rps_vs_peer","minimal_ratio"}`
+//! (ns = criterion's slope, else mean; `rps_ratio`, `rps_vs_peer` and `minimal_ratio` paired).
 //! Targets: added CPU ours ≤ 0.5 × peer's; throughput ours ≥ 0.85 × bare.
 //!
 //! The loopback figures include the span pipeline's background work (OTLP encoding and failed
@@ -257,11 +258,27 @@ fn drive(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: usize) -> f64 {
 
 /// Loopback figures: median requests/s of each side, and the paired ratios.
 struct Loopback {
-    /// Median requests/s of bare, ours and peer.
-    rps: [f64; 3],
-    /// Median over rounds of ours/bare and ours/peer requests/s within the round: each round
-    /// runs the three back to back, so drift of the shared machine between rounds cancels out.
-    paired: [f64; 2],
+    /// Median requests/s of bare, ours, peer and the minimal layer.
+    rps: [f64; 4],
+    /// Median over rounds of ours/bare, ours/peer and minimal/bare requests/s within the round:
+    /// each round runs the four back to back, so drift of the shared machine between rounds
+    /// cancels out.
+    paired: [f64; 3],
+}
+
+/// The reference floor of the loopback rows: a layer that does nothing but insert one constant
+/// response header (`X-Trace-Id`-sized), i.e. what any tower layer on an axum route costs per
+/// request (a cloned, boxed service and a boxed future) before it does any work.
+fn minimal_router() -> Router {
+    router().layer(axum::middleware::map_response(
+        |mut res: axum::response::Response| async move {
+            res.headers_mut().insert(
+                "x-trace-id",
+                http::HeaderValue::from_static("0af7651916cd43dd8448eb211c80319c"),
+            );
+            res
+        },
+    ))
 }
 
 /// Pins the calling thread to CPU `i` (if the machine has it and allows it).
@@ -276,14 +293,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Bare, ours and peer over [`ROUNDS`] alternating rounds.
+/// Bare, ours, peer and the minimal layer over [`ROUNDS`] alternating rounds.
 fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loopback {
     pin(0);
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut samples: [Vec<f64>; 4] = Default::default();
     let dbg: Option<usize> = std::env::var("AXUM_BENCH_REQ")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -300,7 +317,8 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
                     router().layer(baker_otel_axum::OtelLayer::new(telemetry)),
                     None,
                 ),
-                _ => (peer_router(), Some(peer.clone())),
+                2 => (peer_router(), Some(peer.clone())),
+                _ => (minimal_router(), None),
             };
             // Let the export thread drain the previous round's spans (it shares the cores).
             std::thread::sleep(SETTLE);
@@ -314,9 +332,13 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
     if std::env::var_os("AXUM_BENCH_ROUNDS").is_some() {
         eprintln!("rounds: {samples:?}");
     }
-    let [b, o, p] = &samples;
+    let [b, o, p, m] = &samples;
     let per_round = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| x / y).collect();
-    let paired = [median(per_round(o, b)), median(per_round(o, p))];
+    let paired = [
+        median(per_round(o, b)),
+        median(per_round(o, p)),
+        median(per_round(m, b)),
+    ];
     Loopback {
         rps: samples.map(median),
         paired,
@@ -403,10 +425,14 @@ fn report(lb: Option<Loopback>) {
         "added_ratio": added_ratio, "throughput_ratio": throughput_ratio,
     });
     if let Some(Loopback {
-        rps: [b, o, p],
-        paired: [vs_bare, vs_peer],
+        rps: [b, o, p, m],
+        paired: [vs_bare, vs_peer, minimal],
     }) = lb
     {
+        println!(
+            "loopback minimal layer (one constant response header): {m:.0} req/s, {minimal:.2} of bare \
+             (the floor of any tower layer on this machine)"
+        );
         println!(
             "loopback throughput ours/bare = {vs_bare:.2} (target ≥ 0.85), ours/peer = {vs_peer:.2} \
              (median of per-round ratios over {ROUNDS} rounds; ratio of the medians {:.2} and {:.2})",
@@ -418,6 +444,8 @@ fn report(lb: Option<Loopback>) {
         json["peer_rps"] = p.into();
         json["rps_ratio"] = vs_bare.into();
         json["rps_vs_peer"] = vs_peer.into();
+        json["minimal_rps"] = m.into();
+        json["minimal_ratio"] = minimal.into();
     }
     let _ = std::fs::write(format!("{target}/bench-axum.json"), json.to_string());
 }
