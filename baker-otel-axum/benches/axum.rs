@@ -264,6 +264,7 @@ struct Loopback {
     /// each round runs the four back to back, so drift of the shared machine between rounds
     /// cancels out.
     paired: [f64; 3],
+    rounds: usize,
 }
 
 /// The reference floor of the loopback rows: a layer that does nothing but insert one constant
@@ -342,6 +343,7 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
     Loopback {
         rps: samples.map(median),
         paired,
+        rounds,
     }
 }
 
@@ -427,6 +429,7 @@ fn report(lb: Option<Loopback>) {
     if let Some(Loopback {
         rps: [b, o, p, m],
         paired: [vs_bare, vs_peer, minimal],
+        rounds,
     }) = lb
     {
         println!(
@@ -435,7 +438,7 @@ fn report(lb: Option<Loopback>) {
         );
         println!(
             "loopback throughput ours/bare = {vs_bare:.2} (target ≥ 0.85), ours/peer = {vs_peer:.2} \
-             (median of per-round ratios over {ROUNDS} rounds; ratio of the medians {:.2} and {:.2})",
+             (median of per-round ratios over {rounds} rounds; ratio of the medians {:.2} and {:.2})",
             o / b,
             o / p
         );

@@ -117,15 +117,7 @@ impl SpanProcessor for BakerSpanProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            // A recycled box when one is waiting (`export::recycle`).
-            let boxed = match crate::export::recycle::take() {
-                Some(mut b) => {
-                    *b = span;
-                    b
-                }
-                None => Box::new(span),
-            };
-            self.sink.push(boxed);
+            self.sink.push(crate::export::recycle::boxed(span));
         }
     }
 

@@ -32,6 +32,19 @@ pub(crate) fn take() -> Option<Box<SpanData>> {
     POOL.pop()
 }
 
+/// `span` in a recycled box when one is waiting (its attribute vector is replaced by the span's
+/// own), else in a new one.
+#[inline]
+pub(crate) fn boxed(span: SpanData) -> Box<SpanData> {
+    match take() {
+        Some(mut b) => {
+            *b = span;
+            b
+        }
+        None => Box::new(span),
+    }
+}
+
 /// A span with nothing in it, allocating nothing: ids invalid, kind internal, times at the
 /// epoch, no name, attributes, events or links, status unset, default scope.
 pub(crate) fn blank(attributes: Vec<KeyValue>) -> SpanData {
