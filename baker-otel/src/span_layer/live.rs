@@ -44,16 +44,9 @@ impl LiveCell {
 
     /// Ends the span at `end` (or its last exit): the finished span to export, the first time.
     pub(crate) fn take_data(&self, end: Option<SystemTime>) -> Option<Box<SpanData>> {
-        let mut record = self.lock().take()?;
-        if let Some(at) = end {
-            record.set_end(at);
-        }
-        self.shared.span_data(
-            record,
-            self.sc.clone(),
-            self.parent_span_id,
-            self.parent_is_remote,
-        )
+        let record = self.lock().take()?;
+        let (sc, parent, remote) = (&self.sc, self.parent_span_id, self.parent_is_remote);
+        finished(record, end, &self.shared, sc, parent, remote)
     }
 
     /// Ends and exports the span; later calls do nothing.
@@ -117,22 +110,30 @@ impl LiveSpan {
 impl Owned {
     /// Ends and exports the span; later calls do nothing.
     fn finish(&mut self, end: Option<SystemTime>) {
-        let Some(mut record) = self.record.take() else {
+        let Some(record) = self.record.take() else {
             return;
         };
-        if let Some(at) = end {
-            record.set_end(at);
-        }
-        let data = self.shared.span_data(
-            record,
-            self.sc.clone(),
-            self.parent_span_id,
-            self.parent_is_remote,
-        );
-        if let Some(data) = data {
+        let (sc, parent, remote) = (&self.sc, self.parent_span_id, self.parent_is_remote);
+        if let Some(data) = finished(record, end, &self.shared, sc, parent, remote) {
             self.shared.push(data);
         }
     }
+}
+
+/// `record` ended at `end` (or its last exit, or now) as the exporters take it; `None` when it
+/// is not sampled or the pipeline has no exporter or has shut down.
+fn finished(
+    mut record: SpanRecord,
+    end: Option<SystemTime>,
+    shared: &Shared,
+    sc: &SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+) -> Option<Box<SpanData>> {
+    if let Some(at) = end {
+        record.set_end(at);
+    }
+    shared.span_data(record, sc.clone(), parent_span_id, parent_is_remote)
 }
 
 impl Drop for Owned {

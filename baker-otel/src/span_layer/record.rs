@@ -57,6 +57,11 @@ impl SpanRecord {
         Self(b)
     }
 
+    /// Gives the allocation back to the recycle pool (a record that will not be exported).
+    pub(crate) fn recycle(self) {
+        crate::export::recycle::give_back_one(self.0);
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.0.name
     }

@@ -100,8 +100,9 @@ impl SpanStarter {
     }
 
     /// [`start`](Self::start), with `attributes` added after the builder's: a caller that
-    /// knows its attributes up front passes them without collecting them into a `Vec` first
-    /// (an array of `Option<KeyValue>` flattened, say).
+    /// knows its attributes up front passes them without collecting them into a `Vec` first —
+    /// say an array of `Option<KeyValue>` it borrows, `attrs.iter_mut().filter_map(Option::take)`
+    /// (a by-value `attrs.into_iter().flatten()` copies the whole array along with the iterator).
     ///
     /// ```
     /// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
@@ -110,13 +111,13 @@ impl SpanStarter {
     /// let capture = baker_otel::testing::Capture::new();
     /// let starter = capture.telemetry().span_starter(InstrumentationScope::builder("db").build());
     /// let table: Option<&'static str> = None;
-    /// let attrs = [
+    /// let mut attrs = [
     ///     Some(KeyValue::new("db.system.name", "postgresql")),
     ///     table.map(|t| KeyValue::new("db.collection.name", t)),
     /// ];
     /// let cx = starter.start_with_attributes(
     ///     SpanBuilder::from_name("SELECT"),
-    ///     attrs.into_iter().flatten(),
+    ///     attrs.iter_mut().filter_map(Option::take),
     ///     &Context::new(),
     /// );
     /// cx.span().end();
@@ -156,11 +157,12 @@ impl SpanStarter {
         }
         let mut s = shared.sample(parent, &record);
         if !s.recording {
+            // Sampled out (the common case under ratio sampling): the allocation goes back to
+            // the pool for the next span.
+            record.recycle();
             return parent.with_remote_span_context(s.sc);
         }
-        for kv in std::mem::take(&mut s.extra) {
-            record.push_attribute(kv, shared);
-        }
+        record.extend_attributes(std::mem::take(&mut s.extra), shared);
         super::state::push_ids(parent, &mut record, shared);
         parent.with_span(LiveSpan::owned(record, shared.clone(), s))
     }
