@@ -9,10 +9,17 @@
 //!    like `wrk`) pinned to the first CPU sends a fixed number of `GET /hello/{id}` requests;
 //!    the export thread floats. Pinning keeps client and server off each other's core:
 //!    unpinned, the scheduler sometimes stacks them on one core and a round's server CPU per
-//!    request varies by 2.5× between rounds of the same server. Rounds run bare, ours, peer and
-//!    a minimal layer (one constant response header: the floor of any tower layer on the
-//!    machine) back to back; the ratios are the median of the per-round ratios (paired, so
-//!    drift between rounds cancels), requests/s the median of each side.
+//!    request varies by 2.5× between rounds of the same server. (The CPUs are listed before any
+//!    thread is pinned: listed from the server thread, which inherits the pinned client's
+//!    affinity, they were the client's CPU alone, and until this was found client and server
+//!    shared one core.) Rounds run bare, ours, peer and a minimal layer (one constant response
+//!    header: the floor of any tower layer on the machine) back to back, each round starting
+//!    with the next of the four; the ratios are the median of the per-round ratios (paired, so
+//!    drift between rounds cancels), requests/s the median of each side. Each round also reads
+//!    the CPU time per request of the server thread, the client thread and the rest of the
+//!    process (the export thread) from `/proc/self/task/*/schedstat`: on a shared VM whose
+//!    request rate varies by ±30 % between rounds, server CPU per request says what the layer
+//!    costs where the rate says what a client sees.
 //!
 //! For profiling, `AXUM_BENCH_REQ=n` runs one round of `n` requests (and `n`/10 warm-up),
 //! `AXUM_BENCH_ONLY=0|1|2|3` serves only bare, ours, peer or the minimal layer (the others
@@ -31,6 +38,8 @@
 //! `main` prints a table and writes `target/bench-axum.json`:
 //! `{"bare_ns","ours_ns","peer_ns","ours_spans_only_ns","bare_rps","ours_rps","peer_rps",
 //! "minimal_rps","added_ratio","throughput_ratio","rps_ratio","rps_vs_peer","minimal_ratio"}`
+//! and, per server (`bare`, `ours`, `peer`, `minimal`), `<server>_server_cpu_ns`,
+//! `<server>_client_cpu_ns` and `<server>_other_cpu_ns` (median CPU time per request)
 //! (ns = criterion's slope, else mean; `rps_ratio`, `rps_vs_peer` and `minimal_ratio` paired).
 //! Targets: added CPU ours ≤ 0.5 × peer's; throughput ours ≥ 0.85 × bare.
 //!
@@ -56,9 +65,9 @@ use tracing_subscriber::layer::SubscriberExt;
 
 /// Loopback: connections, requests per measured round, rounds per server.
 const CONNECTIONS: usize = 16;
-const REQUESTS: usize = 20_000;
-const WARMUP: usize = 2_000;
-const ROUNDS: usize = 7;
+const REQUESTS: usize = 15_000;
+const WARMUP: usize = 1_500;
+const ROUNDS: usize = 11;
 const SETTLE: Duration = Duration::from_millis(400);
 
 fn router() -> Router {
@@ -147,6 +156,7 @@ fn spawn_server(
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
+    Option<String>,
 ) {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -159,7 +169,9 @@ fn spawn_server(
         let run = || {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                addr_tx
+                    .send((listener.local_addr().unwrap(), thread_id()))
+                    .unwrap();
                 tokio::select! {
                     r = axum::serve(listener, app) => r.unwrap(),
                     _ = stop_rx => {}
@@ -171,7 +183,56 @@ fn spawn_server(
             None => run(),
         }
     });
-    (addr_rx.recv().unwrap(), stop_tx, handle)
+    let (addr, tid) = addr_rx.recv().unwrap();
+    (addr, stop_tx, handle, tid)
+}
+
+/// The calling thread's id in `/proc/self/task` (Linux), for [`cpu_ns`].
+fn thread_id() -> Option<String> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(link.file_name()?.to_str()?.to_owned())
+}
+
+/// CPU time of thread `tid` of this process so far, in ns (`/proc/self/task/<tid>/schedstat`).
+fn cpu_ns(tid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// CPU time of every live thread of this process so far, in ns.
+fn process_cpu_ns() -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| cpu_ns(e.file_name().to_str()?))
+        .sum()
+}
+
+/// CPU time per request of one measured loopback round: server thread, client thread, and
+/// every other thread of the process (the export thread, mostly).
+#[derive(Clone, Copy, Default, Debug)]
+struct Cpu {
+    server: f64,
+    client: f64,
+    other: f64,
+}
+
+impl Cpu {
+    /// Runs `f` (which serves `n` requests) and returns its CPU time per request.
+    fn measure(server: Option<&str>, n: usize, f: impl FnOnce()) -> Option<Self> {
+        let (server, client) = (server?, thread_id()?);
+        let before = (cpu_ns(server)?, cpu_ns(&client)?, process_cpu_ns());
+        f();
+        let after = (cpu_ns(server)?, cpu_ns(&client)?, process_cpu_ns());
+        let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / n as f64;
+        let (s, c) = (per(after.0, before.0), per(after.1, before.1));
+        Some(Self {
+            server: s,
+            client: c,
+            other: (per(after.2, before.2) - s - c).max(0.0),
+        })
+    }
 }
 
 /// One keep-alive connection sending requests until `left` runs out.
@@ -265,6 +326,9 @@ struct Loopback {
     /// cancels out.
     paired: [f64; 3],
     rounds: usize,
+    /// Median CPU time per request of bare, ours, peer and the minimal layer (`None` where
+    /// `/proc` cannot tell).
+    cpu: [Option<Cpu>; 4],
 }
 
 /// The reference floor of the loopback rows: a layer that does nothing but insert one constant
@@ -283,8 +347,15 @@ fn minimal_router() -> Router {
 }
 
 /// Pins the calling thread to CPU `i` (if the machine has it and allows it).
+///
+/// The CPUs are listed once, before any thread is pinned: `get_core_ids` lists the calling
+/// thread's affinity mask, which a thread spawned by a pinned one inherits — listed from the
+/// server thread (spawned by the pinned client thread) it held only the client's CPU, and the
+/// server ran on the client's core.
 fn pin(i: usize) {
-    if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.get(i).copied()) {
+    static CORES: std::sync::OnceLock<Vec<core_affinity::CoreId>> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default());
+    if let Some(id) = cores.get(i).copied() {
         core_affinity::set_for_current(id);
     }
 }
@@ -302,12 +373,15 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
         .build()
         .unwrap();
     let mut samples: [Vec<f64>; 4] = Default::default();
+    let mut cpu: [Vec<Cpu>; 4] = Default::default();
     let dbg: Option<usize> = std::env::var("AXUM_BENCH_REQ")
         .ok()
         .and_then(|v| v.parse().ok());
     let (rounds, warm, reqs) = dbg.map_or((ROUNDS, WARMUP, REQUESTS), |n| (1, n / 10, n));
-    for _ in 0..rounds {
-        for (i, sample) in samples.iter_mut().enumerate() {
+    for round in 0..rounds {
+        // Each round starts with the next server: none of them always follows the same one.
+        for i in (0..4).map(|k| (k + round) % 4) {
+            let sample = &mut samples[i];
             if std::env::var("AXUM_BENCH_ONLY").is_ok_and(|v| v != i.to_string()) {
                 sample.push(1.0);
                 continue;
@@ -323,15 +397,19 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
             };
             // Let the export thread drain the previous round's spans (it shares the cores).
             std::thread::sleep(SETTLE);
-            let (addr, stop, handle) = spawn_server(app, dispatch);
+            let (addr, stop, handle, tid) = spawn_server(app, dispatch);
             drive(&client, addr, warm);
-            sample.push(drive(&client, addr, reqs));
+            let mut rps = 0.0;
+            let used = Cpu::measure(tid.as_deref(), reqs, || rps = drive(&client, addr, reqs));
+            sample.push(rps);
+            cpu[i].extend(used);
             drop(stop);
             handle.join().unwrap();
         }
     }
     if std::env::var_os("AXUM_BENCH_ROUNDS").is_some() {
         eprintln!("rounds: {samples:?}");
+        eprintln!("cpu: {cpu:?}");
     }
     let [b, o, p, m] = &samples;
     let per_round = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| x / y).collect();
@@ -344,6 +422,13 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
         rps: samples.map(median),
         paired,
         rounds,
+        cpu: cpu.map(|v| {
+            (!v.is_empty()).then(|| Cpu {
+                server: median(v.iter().map(|c| c.server).collect()),
+                client: median(v.iter().map(|c| c.client).collect()),
+                other: median(v.iter().map(|c| c.other).collect()),
+            })
+        }),
     }
 }
 
@@ -430,6 +515,7 @@ fn report(lb: Option<Loopback>) {
         rps: [b, o, p, m],
         paired: [vs_bare, vs_peer, minimal],
         rounds,
+        cpu,
     }) = lb
     {
         println!(
@@ -449,6 +535,30 @@ fn report(lb: Option<Loopback>) {
         json["rps_vs_peer"] = vs_peer.into();
         json["minimal_rps"] = m.into();
         json["minimal_ratio"] = minimal.into();
+        println!(
+            "loopback CPU per request (median over rounds): {:<22}{:>9}{:>9}{:>9}",
+            "", "server", "client", "other"
+        );
+        let names = [
+            "bare",
+            "ours (OtelLayer)",
+            "peer (OtelAxumLayer)",
+            "minimal layer",
+        ];
+        let keys = ["bare", "ours", "peer", "minimal"];
+        for ((name, key), c) in names.iter().zip(keys).zip(cpu) {
+            let Some(c) = c else { continue };
+            println!(
+                "{name:>70}{:>7.0}ns{:>7.0}ns{:>7.0}ns",
+                c.server, c.client, c.other
+            );
+            json[format!("{key}_server_cpu_ns")] = c.server.into();
+            json[format!("{key}_client_cpu_ns")] = c.client.into();
+            json[format!("{key}_other_cpu_ns")] = c.other.into();
+        }
+        if let [Some(b), Some(o), ..] = cpu {
+            json["server_cpu_ratio"] = (o.server / b.server).into();
+        }
     }
     let _ = std::fs::write(format!("{target}/bench-axum.json"), json.to_string());
 }
