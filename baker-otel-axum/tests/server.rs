@@ -156,6 +156,48 @@ async fn valid_traceparent_continues_the_trace() {
     assert_eq!(attr(&span, "baker.job.id").as_deref(), Some("job-9"));
 }
 
+/// The layer finds the propagation fields and `User-Agent` by scanning a request's few header
+/// names, and by lookups past 16 names: both give the same span.
+#[tokio::test]
+async fn propagation_fields_and_user_agent_are_found_among_few_or_many_headers() {
+    let cap = capture();
+    let addr = serve(app(&cap)).await;
+    for (extra, trace) in [
+        (0, "0af7651916cd43dd8448eb211c803190"),
+        (3, "0af7651916cd43dd8448eb211c803191"),
+        (24, "0af7651916cd43dd8448eb211c803192"),
+    ] {
+        let mut req = client().get(format!("http://{addr}/ok"));
+        for i in 0..extra {
+            req = req.header(format!("x-extra-{i}"), "v");
+        }
+        let res = req
+            .header("user-agent", format!("agent-{extra}"))
+            .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(trace_header(&res), trace, "{extra} extra headers");
+        let span = server_span(&cap, trace);
+        assert_eq!(span.parent_span_id.to_string(), "b7ad6b7169203331");
+        assert_eq!(
+            attr(&span, "user_agent.original").as_deref(),
+            Some(format!("agent-{extra}").as_str()),
+            "{extra} extra headers"
+        );
+    }
+    // No propagation field and no User-Agent: a new root, no user_agent.original.
+    // (reqwest sends no User-Agent of its own.)
+    let res = client()
+        .get(format!("http://{addr}/ok"))
+        .send()
+        .await
+        .unwrap();
+    let span = server_span(&cap, &trace_header(&res));
+    assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert_eq!(attr(&span, "user_agent.original"), None);
+}
+
 #[tokio::test]
 async fn malformed_traceparent_starts_a_new_trace() {
     let cap = capture();
