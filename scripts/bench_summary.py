@@ -188,6 +188,12 @@ def axum_loopback_row(since: float) -> dict:
             # The bench's reference floor: a layer that only inserts one constant header.
             row["note"] = (row.get("note", "") + f"; a minimal layer (one constant response header) "
                            f"serves {float(floor):.2f} of bare").lstrip("; ")
+        sb, so = d.get("bare_server_cpu_ns"), d.get("ours_server_cpu_ns")
+        if sb and so:
+            # The server thread's CPU time per request (median over rounds): what the layer
+            # costs, where the request rate of a shared VM drifts by ±30 % between rounds.
+            row["note"] = (row.get("note", "") + f"; server CPU per request {float(so):.0f} vs "
+                           f"{float(sb):.0f} ns (bare/ours {float(sb) / float(so):.2f})").lstrip("; ")
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
         row["note"] = "not run: no fresh loopback figures in target/bench-axum.json"
     return row
