@@ -1,54 +1,77 @@
-//! Allocation-free attribute values on the hot path: interned span names and first-seen
-//! strings.
+//! Allocation-free attribute values on the hot path: interned span names, routes and
+//! first-seen strings.
+//!
+//! The values every request of a route repeats (its span name, `http.route`, the `Host` and
+//! `User-Agent` a server is usually reached with) are interned as `&'static str` — a bounded,
+//! process-wide leak — so that a request copies a pointer instead of allocating, and instead of
+//! bumping an `Arc` count: the span's attributes are dropped on the export thread, so a shared
+//! count would move between the application's core and the exporter's on every request.
 
 use http::{HeaderMap, Uri};
 use opentelemetry::StringValue;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-/// Most distinct span names ever interned by the process (bounded leak; beyond it names are
-/// formatted per request).
-const MAX_NAMES: usize = 1024;
+/// Most distinct strings ever interned by the process (bounded leak; beyond it values are
+/// formatted, copied or reference-counted per request).
+const MAX_INTERNED: usize = 1024;
 
-static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+/// Longest string interned: the fixed values interning is for are short; anything longer is
+/// reference-counted instead. With [`MAX_INTERNED`], the leak stays under 256 KiB.
+const MAX_INTERNED_LEN: usize = 256;
 
-/// `name` as a `&'static str`, shared by every layer of the process, or `None` once
-/// [`MAX_NAMES`] names exist. Span names are `{METHOD} {route template}`: a small, fixed set per
-/// application, so leaking each one once replaces an allocation per request.
-pub(crate) fn intern_name(name: String) -> Option<&'static str> {
-    let mut guard = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-    let set = guard.get_or_insert_with(HashSet::new);
-    if let Some(s) = set.get(name.as_str()) {
-        return Some(s);
-    }
-    if set.len() >= MAX_NAMES {
+static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+
+/// `s` as a `&'static str`, shared by every layer of the process, or `None` once
+/// [`MAX_INTERNED`] strings exist or when `s` is longer than [`MAX_INTERNED_LEN`].
+pub(crate) fn intern(s: &str) -> Option<&'static str> {
+    if s.len() > MAX_INTERNED_LEN {
         return None;
     }
-    let s: &'static str = Box::leak(name.into_boxed_str());
+    let mut guard = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let set = guard.get_or_insert_with(HashSet::new);
+    if let Some(s) = set.get(s) {
+        return Some(s);
+    }
+    if set.len() >= MAX_INTERNED {
+        return None;
+    }
+    let s: &'static str = Box::leak(s.into());
     set.insert(s);
     Some(s)
 }
 
-/// Remembers the first value seen (e.g. the `Host` a server is reached by) and hands out
-/// reference-counted copies of it; other values are copied per call.
+/// `name` as a `&'static str` (see [`intern`]). Span names are `{METHOD} {route template}`: a
+/// small, fixed set per application, so leaking each one once replaces an allocation per request.
+pub(crate) fn intern_name(name: String) -> Option<&'static str> {
+    intern(&name)
+}
+
+/// `s` as a [`StringValue`] whose clones copy a pointer: interned, else reference-counted.
+pub(crate) fn shared_value(s: &str) -> StringValue {
+    intern(s).map_or_else(|| StringValue::from(Arc::<str>::from(s)), StringValue::from)
+}
+
+/// Remembers the first value seen (e.g. the `User-Agent` of a server's usual client) and hands
+/// out shared copies of it ([`shared_value`]); other values are copied per call.
 #[derive(Debug, Default)]
-pub(crate) struct FirstSeen(OnceLock<Arc<str>>);
+pub(crate) struct FirstSeen(OnceLock<StringValue>);
 
 impl FirstSeen {
     /// `s` as a [`StringValue`], without allocating when it is the first value seen.
     #[inline]
     pub(crate) fn value(&self, s: &str) -> StringValue {
         match self.get(s) {
-            Some(a) => StringValue::from(a.clone()),
+            Some(v) => v.clone(),
             None => StringValue::from(s.to_owned()),
         }
     }
 
     /// The remembered value when it equals `s`.
     #[inline]
-    pub(crate) fn get(&self, s: &str) -> Option<&Arc<str>> {
-        let cached = self.0.get_or_init(|| Arc::from(s));
-        (cached.as_ref() == s).then_some(cached)
+    pub(crate) fn get(&self, s: &str) -> Option<&StringValue> {
+        let cached = self.0.get_or_init(|| shared_value(s));
+        (cached.as_str() == s).then_some(cached)
     }
 }
 
@@ -61,7 +84,7 @@ pub(crate) struct FirstAuthority(OnceLock<Authority>);
 struct Authority {
     /// The authority as received: the request target's, else the `Host` header's.
     raw: Box<[u8]>,
-    host: Option<Arc<str>>,
+    host: Option<StringValue>,
     port: Option<u16>,
 }
 
@@ -85,12 +108,12 @@ impl FirstAuthority {
             let (host, port) = crate::request::host_port(uri, headers);
             Authority {
                 raw: raw.into(),
-                host: host.map(Arc::from),
+                host: host.map(shared_value),
                 port,
             }
         });
         if *first.raw == *raw {
-            return (first.host.clone().map(StringValue::from), first.port);
+            return (first.host.clone(), first.port);
         }
         let (host, port) = crate::request::host_port(uri, headers);
         (host.map(|h| StringValue::from(h.to_owned())), port)
@@ -142,5 +165,19 @@ mod tests {
         assert!(f.get("localhost").is_some());
         assert!(f.get("example.com").is_none());
         assert_eq!(f.value("example.com").as_str(), "example.com");
+    }
+
+    #[test]
+    fn short_values_are_interned_and_long_ones_reference_counted() {
+        let a = intern("curl/8.5.0").unwrap();
+        assert!(std::ptr::eq(a, intern("curl/8.5.0").unwrap()));
+        let long = "x".repeat(MAX_INTERNED_LEN + 1);
+        assert_eq!(intern(&long), None);
+        // Either way a value whose clones share one string.
+        for s in ["curl/8.5.0", long.as_str()] {
+            let v = shared_value(s);
+            assert_eq!(v.as_str(), s);
+            assert!(std::ptr::eq(v.as_str(), v.clone().as_str()));
+        }
     }
 }

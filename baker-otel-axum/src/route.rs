@@ -10,6 +10,7 @@
 use crate::intern::intern_name;
 use crate::metrics::AttrCache;
 use crate::request::{METHODS, OTHER_METHOD};
+use opentelemetry::StringValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
@@ -51,6 +52,9 @@ impl RouteRegistry {
 pub(crate) struct RouteState {
     /// The route template (`None`: requests without a route).
     route: Option<Arc<str>>,
+    /// `route` as the `http.route` value of spans and metrics (interned: a clone copies a
+    /// pointer).
+    value: Option<StringValue>,
     /// `{METHOD} {route}` per method slot.
     names: [OnceLock<&'static str>; METHODS.len()],
     /// `http.server.request.duration` attribute sets of this route.
@@ -93,6 +97,7 @@ impl Default for RouteState {
 impl RouteState {
     pub(crate) fn new(route: Option<Arc<str>>) -> Self {
         Self {
+            value: route.as_deref().map(crate::intern::shared_value),
             route,
             names: [const { OnceLock::new() }; METHODS.len()],
             attrs: AttrCache::default(),
@@ -103,6 +108,12 @@ impl RouteState {
     #[inline]
     pub(crate) fn route(&self) -> Option<&Arc<str>> {
         self.route.as_ref()
+    }
+
+    /// The `http.route` value of this route.
+    #[inline]
+    pub(crate) fn route_value(&self) -> Option<&StringValue> {
+        self.value.as_ref()
     }
 
     /// `{METHOD} {route}` of this state's route (`{METHOD}` alone without a route), interned
@@ -132,6 +143,12 @@ mod tests {
         let st = reg.get("/users/{id}").unwrap();
         assert!(Arc::ptr_eq(&st, &reg.get("/users/{id}").unwrap()));
         assert_eq!(st.route().map(|r| &**r), Some("/users/{id}"));
+        let v = st.route_value().unwrap();
+        assert_eq!(v.as_str(), "/users/{id}");
+        assert!(
+            std::ptr::eq(v.as_str(), v.clone().as_str()),
+            "shared, not copied"
+        );
         let n = st.span_name(0);
         assert_eq!(n, "GET /users/{id}");
         assert!(matches!(n, Cow::Borrowed(_)));

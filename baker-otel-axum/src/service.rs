@@ -225,8 +225,8 @@ where
                 .map_or(RouteRef::Uncached, RouteRef::Route),
         };
         let state = route.get(shared);
-        let route_value = match (state.and_then(RouteState::route), matched) {
-            (Some(r), _) => Some(StringValue::from(r.clone())),
+        let route_value = match (state.and_then(RouteState::route_value), matched) {
+            (Some(r), _) => Some(r.clone()),
             (None, Some(r)) => Some(StringValue::from(r.to_owned())),
             (None, None) => None,
         };
