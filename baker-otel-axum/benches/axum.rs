@@ -48,7 +48,7 @@
 //! `OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none` to measure
 //! the middleware alone (spans are still built and ended, just not exported).
 //!
-//! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 60–90 s).
+//! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 90–120 s).
 
 use axum::body::Body;
 use axum::routing::get;
@@ -65,10 +65,10 @@ use tracing_subscriber::layer::SubscriberExt;
 
 /// Loopback: connections, requests per measured round, rounds per server.
 const CONNECTIONS: usize = 16;
-const REQUESTS: usize = 15_000;
-const WARMUP: usize = 1_500;
-const ROUNDS: usize = 11;
-const SETTLE: Duration = Duration::from_millis(400);
+const REQUESTS: usize = 12_000;
+const WARMUP: usize = 1_200;
+const ROUNDS: usize = 21;
+const SETTLE: Duration = Duration::from_millis(200);
 
 fn router() -> Router {
     Router::new().route("/hello/{id}", get(|| async { "hello" }))
