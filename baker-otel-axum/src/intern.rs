@@ -13,11 +13,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Most distinct strings ever interned by the process (bounded leak; beyond it values are
-/// formatted, copied or reference-counted per request).
-const MAX_INTERNED: usize = 1024;
+/// formatted, copied or reference-counted per request). Span names (≤ 10 per route) and route
+/// templates (one per route; a layer's registry holds up to 1024 routes) share it with the
+/// first `User-Agent` and host of each layer.
+const MAX_INTERNED: usize = 4096;
 
 /// Longest string interned: the fixed values interning is for are short; anything longer is
-/// reference-counted instead. With [`MAX_INTERNED`], the leak stays under 256 KiB.
+/// reference-counted instead. With [`MAX_INTERNED`], the leak stays under 1 MiB (typically a
+/// few KiB: names and routes are short).
 const MAX_INTERNED_LEN: usize = 256;
 
 static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
