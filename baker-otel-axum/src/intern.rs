@@ -26,7 +26,9 @@ const MAX_INTERNED_LEN: usize = 256;
 static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
 
 /// `s` as a `&'static str`, shared by every layer of the process, or `None` once
-/// [`MAX_INTERNED`] strings exist or when `s` is longer than [`MAX_INTERNED_LEN`].
+/// [`MAX_INTERNED`] strings exist or when `s` is longer than [`MAX_INTERNED_LEN`]. Span names
+/// are `{METHOD} {route template}`: a small, fixed set per application, so leaking each one once
+/// replaces an allocation per request; the same holds for route templates.
 pub(crate) fn intern(s: &str) -> Option<&'static str> {
     if s.len() > MAX_INTERNED_LEN {
         return None;
@@ -42,12 +44,6 @@ pub(crate) fn intern(s: &str) -> Option<&'static str> {
     let s: &'static str = Box::leak(s.into());
     set.insert(s);
     Some(s)
-}
-
-/// `name` as a `&'static str` (see [`intern`]). Span names are `{METHOD} {route template}`: a
-/// small, fixed set per application, so leaking each one once replaces an allocation per request.
-pub(crate) fn intern_name(name: String) -> Option<&'static str> {
-    intern(&name)
 }
 
 /// `s` as a [`StringValue`] whose clones copy a pointer: interned, else reference-counted.
@@ -129,8 +125,8 @@ mod tests {
 
     #[test]
     fn names_are_deduplicated() {
-        let a = intern_name("GET /a/{id}".to_owned()).unwrap();
-        let b = intern_name("GET /a/{id}".to_owned()).unwrap();
+        let a = intern("GET /a/{id}").unwrap();
+        let b = intern("GET /a/{id}").unwrap();
         assert!(std::ptr::eq(a, b));
         assert_eq!(a, "GET /a/{id}");
     }

@@ -7,7 +7,7 @@
 //! a [`RouteRegistry`] owned by the layer, and each service instance only keeps a pointer to
 //! its route's state, resolved on its first request.
 
-use crate::intern::intern_name;
+use crate::intern::{intern, shared_value};
 use crate::metrics::AttrCache;
 use crate::request::{METHODS, OTHER_METHOD};
 use opentelemetry::StringValue;
@@ -41,20 +41,17 @@ impl RouteRegistry {
         if write.len() >= MAX_ROUTES {
             return None;
         }
-        let route: Arc<str> = Arc::from(route);
-        let st = Arc::new(RouteState::new(Some(route.clone())));
-        write.insert(route, st.clone());
+        let st = Arc::new(RouteState::new(Some(route)));
+        write.insert(Arc::from(route), st.clone());
         Some(st)
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct RouteState {
-    /// The route template (`None`: requests without a route).
-    route: Option<Arc<str>>,
-    /// `route` as the `http.route` value of spans and metrics (interned: a clone copies a
-    /// pointer).
-    value: Option<StringValue>,
+    /// The route template (`None`: requests without a route), as the `http.route` value of
+    /// spans and metrics (interned: a clone copies a pointer).
+    route: Option<StringValue>,
     /// `{METHOD} {route}` per method slot.
     names: [OnceLock<&'static str>; METHODS.len()],
     /// `http.server.request.duration` attribute sets of this route.
@@ -95,38 +92,31 @@ impl Default for RouteState {
 }
 
 impl RouteState {
-    pub(crate) fn new(route: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(route: Option<&str>) -> Self {
         Self {
-            value: route.as_deref().map(crate::intern::shared_value),
-            route,
+            route: route.map(shared_value),
             names: [const { OnceLock::new() }; METHODS.len()],
             attrs: AttrCache::default(),
         }
     }
 
-    /// The route template.
+    /// The route template, as the `http.route` value.
     #[inline]
-    pub(crate) fn route(&self) -> Option<&Arc<str>> {
+    pub(crate) fn route(&self) -> Option<&StringValue> {
         self.route.as_ref()
-    }
-
-    /// The `http.route` value of this route.
-    #[inline]
-    pub(crate) fn route_value(&self) -> Option<&StringValue> {
-        self.value.as_ref()
     }
 
     /// `{METHOD} {route}` of this state's route (`{METHOD}` alone without a route), interned
     /// once per method.
     pub(crate) fn span_name(&self, method: usize) -> Cow<'static, str> {
-        let Some(route) = self.route.as_deref() else {
+        let Some(route) = self.route.as_ref().map(StringValue::as_str) else {
             return Cow::Borrowed(name_prefix(method));
         };
         let slot = &self.names[method];
         if let Some(name) = slot.get() {
             return Cow::Borrowed(name);
         }
-        match intern_name(format_name(method, route)) {
+        match intern(&format_name(method, route)) {
             Some(name) => Cow::Borrowed(slot.get_or_init(|| name)),
             None => Cow::Owned(format_name(method, route)),
         }
@@ -142,8 +132,8 @@ mod tests {
         let reg = RouteRegistry::default();
         let st = reg.get("/users/{id}").unwrap();
         assert!(Arc::ptr_eq(&st, &reg.get("/users/{id}").unwrap()));
-        assert_eq!(st.route().map(|r| &**r), Some("/users/{id}"));
-        let v = st.route_value().unwrap();
+        assert_eq!(st.route().map(StringValue::as_str), Some("/users/{id}"));
+        let v = st.route().unwrap();
         assert_eq!(v.as_str(), "/users/{id}");
         assert!(
             std::ptr::eq(v.as_str(), v.clone().as_str()),

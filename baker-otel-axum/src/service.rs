@@ -65,7 +65,7 @@ impl<S> OtelService<S> {
     fn route_state(&self, matched: &str) -> Option<Arc<RouteState>> {
         let cached = self.route.get_or_init(|| self.shared.routes.get(matched));
         match cached {
-            Some(st) if st.route().is_some_and(|r| **r == *matched) => Some(st.clone()),
+            Some(st) if st.route().is_some_and(|r| r.as_str() == matched) => Some(st.clone()),
             // A service in front of several routes (e.g. a nested router): look it up.
             _ => self.shared.routes.get(matched),
         }
@@ -225,7 +225,7 @@ where
                 .map_or(RouteRef::Uncached, RouteRef::Route),
         };
         let state = route.get(shared);
-        let route_value = match (state.and_then(RouteState::route_value), matched) {
+        let route_value = match (state.and_then(RouteState::route), matched) {
             (Some(r), _) => Some(r.clone()),
             (None, Some(r)) => Some(StringValue::from(r.to_owned())),
             (None, None) => None,
