@@ -219,19 +219,29 @@ struct Cpu {
 }
 
 impl Cpu {
-    /// Runs `f` (which serves `n` requests) and returns its CPU time per request.
-    fn measure(server: Option<&str>, n: usize, f: impl FnOnce()) -> Option<Self> {
-        let (server, client) = (server?, thread_id()?);
-        let before = (cpu_ns(server)?, cpu_ns(&client)?, process_cpu_ns());
-        f();
-        let after = (cpu_ns(server)?, cpu_ns(&client)?, process_cpu_ns());
+    /// Runs `f` (which serves `n` requests): its result, and its CPU time per request.
+    fn measure<R>(server: Option<&str>, n: usize, f: impl FnOnce() -> R) -> (R, Option<Self>) {
+        let threads = server.zip(thread_id());
+        let read = || {
+            let (server, client) = threads.as_ref()?;
+            Some((cpu_ns(server)?, cpu_ns(client)?, process_cpu_ns()))
+        };
+        let before = read();
+        let out = f();
+        (
+            out,
+            before.zip(read()).map(|(b, a)| Self::per_request(b, a, n)),
+        )
+    }
+
+    fn per_request(before: (u64, u64, u64), after: (u64, u64, u64), n: usize) -> Self {
         let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / n as f64;
         let (s, c) = (per(after.0, before.0), per(after.1, before.1));
-        Some(Self {
+        Self {
             server: s,
             client: c,
             other: (per(after.2, before.2) - s - c).max(0.0),
-        })
+        }
     }
 }
 
@@ -399,8 +409,7 @@ fn loopback(telemetry: &baker_otel::Telemetry, peer: &tracing::Dispatch) -> Loop
             std::thread::sleep(SETTLE);
             let (addr, stop, handle, tid) = spawn_server(app, dispatch);
             drive(&client, addr, warm);
-            let mut rps = 0.0;
-            let used = Cpu::measure(tid.as_deref(), reqs, || rps = drive(&client, addr, reqs));
+            let (rps, used) = Cpu::measure(tid.as_deref(), reqs, || drive(&client, addr, reqs));
             sample.push(rps);
             cpu[i].extend(used);
             drop(stop);
