@@ -26,7 +26,7 @@ pub(crate) const MAX_KEPT_ATTRIBUTES: usize = 32;
 static POOL: LazyLock<ArrayQueue<Box<SpanData>>> = LazyLock::new(|| ArrayQueue::new(CAPACITY));
 
 /// A blank span allocation (every field as [`blank`] has it, an empty attribute vector with
-/// capacity), if one is waiting.
+/// capacity, the scope of the span it last held), if one is waiting.
 #[inline]
 pub(crate) fn take() -> Option<Box<SpanData>> {
     POOL.pop()
@@ -45,9 +45,9 @@ pub(crate) fn boxed(span: SpanData) -> Box<SpanData> {
     }
 }
 
-/// A span with nothing in it, allocating nothing: ids invalid, kind internal, times at the
-/// epoch, no name, attributes, events or links, status unset, default scope.
-pub(crate) fn blank(attributes: Vec<KeyValue>) -> SpanData {
+/// A span with nothing in it but `scope`, allocating nothing: ids invalid, kind internal,
+/// times at the epoch, no name, attributes, events or links, status unset.
+pub(crate) fn blank(attributes: Vec<KeyValue>, scope: InstrumentationScope) -> SpanData {
     SpanData {
         span_context: SpanContext::empty_context(),
         parent_span_id: SpanId::INVALID,
@@ -61,7 +61,7 @@ pub(crate) fn blank(attributes: Vec<KeyValue>) -> SpanData {
         events: SpanEvents::default(),
         links: SpanLinks::default(),
         status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::default(),
+        instrumentation_scope: scope,
     }
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn blank(attributes: Vec<KeyValue>) -> SpanData {
 /// allocator cache holds the memory of the spans it frees.
 pub(crate) fn take_out(b: &mut SpanData) -> SpanData {
     let attributes = Vec::with_capacity(b.attributes.len().min(MAX_KEPT_ATTRIBUTES));
-    std::mem::replace(b, blank(attributes))
+    std::mem::replace(b, blank(attributes, InstrumentationScope::default()))
 }
 
 /// Blanks exported spans (freeing their values here) and keeps them for reuse, up to the bound.
@@ -92,7 +92,10 @@ pub(crate) fn give_back_one(mut s: Box<SpanData>) -> bool {
     if s.attributes.capacity() <= MAX_KEPT_ATTRIBUTES {
         let mut attributes = std::mem::take(&mut s.attributes);
         attributes.clear();
-        *s = blank(attributes);
+        // The scope stays: the next span on this allocation is most likely of the same scope
+        // (`SpanRecord::starting` then keeps it instead of dropping and cloning it again).
+        let scope = std::mem::take(&mut s.instrumentation_scope);
+        *s = blank(attributes, scope);
         let _ = POOL.push(s);
     }
     true
@@ -131,7 +134,9 @@ mod tests {
         while let Some(s) = take() {
             assert!(s.attributes.is_empty());
             assert!(s.attributes.capacity() <= MAX_KEPT_ATTRIBUTES);
-            let mut expected = blank(Vec::new());
+            // The scope of the span it last held stays (`SpanRecord::starting` keeps or
+            // replaces it).
+            let mut expected = blank(Vec::new(), s.instrumentation_scope.clone());
             expected.attributes = s.attributes.clone();
             assert_eq!(*s, expected);
             seen += 1;
