@@ -48,15 +48,18 @@ impl SpanSink {
     }
 
     /// Cuts over-long attribute values and queues the span (never blocks). A span the full
-    /// queue drops gives its allocation to the next span (`export::recycle`): while the
+    /// queue drops gives its allocation to the next span (`export::recycle`), uncut: while the
     /// collector is down, dropping is the hot path.
     #[inline]
-    pub(crate) fn push(&self, mut span: Box<SpanData>) {
-        truncate_attributes(&mut span.attributes, self.max_value_len);
-        for e in span.events.events.iter_mut() {
-            truncate_attributes(&mut e.attributes, self.max_value_len);
-        }
-        if let Err(span) = self.queue.push(span) {
+    pub(crate) fn push(&self, span: Box<SpanData>) {
+        let max = self.max_value_len;
+        let cut = |span: &mut Box<SpanData>| {
+            truncate_attributes(&mut span.attributes, max);
+            for e in span.events.events.iter_mut() {
+                truncate_attributes(&mut e.attributes, max);
+            }
+        };
+        if let Err(span) = self.queue.push_prepared(span, cut) {
             crate::export::recycle::give_back_one(span);
         }
     }

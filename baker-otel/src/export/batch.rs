@@ -125,6 +125,19 @@ impl<T: Send + 'static> BatchQueue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    /// [`push`](Self::push) after `prepare`, which a queue already full or closed skips: the
+    /// item is dropped (and counted) without it. While the collector is down, dropping is the
+    /// hot path, and preparing an item only to drop it would tax it.
+    #[inline]
+    pub(crate) fn push_prepared(&self, mut item: T, prepare: impl FnOnce(&mut T)) -> Result<(), T> {
+        if self.shared.queue.is_full() || self.closed.load(Ordering::Relaxed) {
+            self.on_drop();
+            return Err(item);
+        }
+        prepare(&mut item);
+        self.push(item)
+    }
+
     /// Never blocks: a full or closed queue counts `item` as dropped and hands it back (the
     /// span sink recycles its allocation).
     #[inline]
@@ -379,6 +392,58 @@ mod tests {
             q.shutdown(Duration::from_secs(5)).is_err(),
             "second shutdown is refused"
         );
+    }
+
+    /// Everything exported went through `prepare`; what a full queue refuses is handed back
+    /// and counted, and (refused before preparing) costs no preparation.
+    #[test]
+    fn push_prepared_prepares_what_it_queues() {
+        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let dropped = Arc::new(Drops::default());
+        let q = BatchQueue::start(
+            &rt.handle(),
+            Sink(out.clone(), false),
+            cfg(8),
+            dropped.clone(),
+            "traces",
+            one,
+        );
+        let prepared = std::sync::atomic::AtomicU32::new(0);
+        let mut refused = 0u64;
+        for i in 0..1000u32 {
+            let r = q.push_prepared(i, |v| {
+                prepared.fetch_add(1, Ordering::Relaxed);
+                *v += 1_000_000;
+            });
+            if let Err(back) = r {
+                assert!(back == i || back == i + 1_000_000, "handed back: {back}");
+                refused += 1;
+            }
+        }
+        q.flush(Duration::from_secs(5)).unwrap();
+        let out = out.lock().unwrap();
+        assert!(refused > 0, "a queue of 8 refuses some of 1000 items");
+        assert!(
+            out.iter().all(|v| *v >= 1_000_000),
+            "every exported item was prepared"
+        );
+        assert_eq!(out.len() as u64 + refused, 1000);
+        assert_eq!(dropped.get(DropReason::QueueFull), refused);
+        assert!(
+            u64::from(prepared.load(Ordering::Relaxed)) < 1000,
+            "items refused by a full queue are not prepared"
+        );
+        drop(out);
+        q.shutdown(Duration::from_secs(5)).unwrap();
+        // Closed: refused and counted, not prepared.
+        let before = prepared.load(Ordering::Relaxed);
+        let r = q.push_prepared(7, |v| {
+            prepared.fetch_add(1, Ordering::Relaxed);
+            *v += 1;
+        });
+        assert_eq!(r, Err(7));
+        assert_eq!(prepared.load(Ordering::Relaxed), before);
     }
 
     #[test]
