@@ -297,7 +297,8 @@ def summarize(since: float, status: Path | None, demo_dir: Path | None) -> int:
     for row in out:
         verdict = {True: "PASS", False: "MISS", None: "report" if row["ratio"] is not None else "not run"}[row["pass"]]
         print(f"{row['name']:<44} {f(row['ours_ns'], '%.1f'):>11} {str(row['peer'] or '-')[:28]:<28} "
-              f"{f(row['peer_ns'], '%.1f'):>11} {f(row['ratio'], '%.2f'):>7} {f(row['target'], '%.2f'):>7}  {verdict}")
+              f"{f(row['peer_ns'], '%.1f'):>11} {'-' if row['ratio'] is None else shown(row['ratio'], row['target']):>7} "
+              f"{f(row['target'], '%.2f'):>7}  {verdict}")
         if row.get("note"):
             print(f"{'':<4}{row['note']}")
     print_headline(out)
@@ -314,10 +315,10 @@ def headline_rows(out: list[dict]) -> list[tuple[str, str, str, str]]:
         r = by_name.get(name, {})
         ratio, target = r.get("ratio"), r.get("target")
         if kind == "throughput":
-            today = "-" if not ratio else "%.2f×" % (1 / ratio)
+            today = "-" if not ratio else shown(1 / ratio, target and 1 / target) + "×"
             goal = "-" if not target else "≥ %.2f×" % (1 / target)
         else:
-            today = "-" if ratio is None else "%.2f" % ratio
+            today = "-" if ratio is None else shown(ratio, target)
             goal = "-" if target is None else "≤ %g" % target
         if kind == "time" and r.get("ours_ns") is not None and r.get("peer_ns") is not None and ratio is not None:
             today += " (%s vs %s ns)" % (fmt_ns(r["ours_ns"]), fmt_ns(r["peer_ns"]))
@@ -327,6 +328,15 @@ def headline_rows(out: list[dict]) -> list[tuple[str, str, str, str]]:
         result = {True: "PASS", False: "MISS", None: "report" if ratio is not None else "not run"}[r.get("pass")]
         rows.append((label, today, goal, result))
     return rows
+
+
+def shown(value: float, target: float | None) -> str:
+    """`value` to 2 decimals, or 3 where 2 would print the target itself (a MISS by 0.003
+    must not read as the target)."""
+    two = "%.2f" % value
+    if target is not None and two == "%.2f" % target and value != target:
+        return "%.3f" % value
+    return two
 
 
 def fmt_ns(v: float) -> str:
