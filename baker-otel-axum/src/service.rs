@@ -510,10 +510,13 @@ mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt;
 
-    fn with_filter(directives: &str, f: impl FnOnce() -> bool) -> bool {
+    fn dispatch(directives: &str) -> tracing::Dispatch {
         let filter = tracing_subscriber::EnvFilter::new(directives);
-        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(filter));
-        tracing::dispatcher::with_default(&dispatch, f)
+        tracing::Dispatch::new(tracing_subscriber::registry().with(filter))
+    }
+
+    fn with_filter(directives: &str, f: impl FnOnce() -> bool) -> bool {
+        tracing::dispatcher::with_default(&dispatch(directives), f)
     }
 
     /// The callsite check answers as the filter does, for the target and for the level, and
@@ -532,12 +535,7 @@ mod tests {
         assert!(!with_filter("warn", span_enabled));
         assert!(!with_filter("baker_otel_axum::server=warn", span_enabled));
         // Two dispatchers alive at once that disagree: each thread gets its own answer.
-        let on = tracing::Dispatch::new(
-            tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new("info")),
-        );
-        let off = tracing::Dispatch::new(
-            tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new("off")),
-        );
+        let (on, off) = (dispatch("info"), dispatch("off"));
         assert!(tracing::dispatcher::with_default(&on, span_enabled));
         assert!(!tracing::dispatcher::with_default(&off, span_enabled));
     }

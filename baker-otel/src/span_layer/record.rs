@@ -46,6 +46,9 @@ impl SpanRecord {
         let mut b = match recycle::take() {
             Some(mut b) => {
                 b.attributes.reserve(fields);
+                if !same_scope(&b.instrumentation_scope, scope) {
+                    b.instrumentation_scope = scope.clone();
+                }
                 b
             }
             None => Box::new(recycle::blank(Vec::with_capacity(fields), scope.clone())),
@@ -53,9 +56,6 @@ impl SpanRecord {
         // The rest as `blank` left it (end time `NOT_EXITED`).
         b.name = name;
         b.start_time = start;
-        if !same_scope(&b.instrumentation_scope, scope) {
-            b.instrumentation_scope = scope.clone();
-        }
         Self(b)
     }
 
