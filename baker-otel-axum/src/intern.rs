@@ -7,7 +7,7 @@
 //! bumping an `Arc` count: the span's attributes are dropped on the export thread, so a shared
 //! count would move between the application's core and the exporter's on every request.
 
-use http::{HeaderMap, Uri};
+use http::{HeaderValue, Uri};
 use opentelemetry::StringValue;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -88,23 +88,24 @@ struct Authority {
 }
 
 impl FirstAuthority {
-    /// `server.address` and `server.port` of a request: a comparison with the first
-    /// authority seen instead of UTF-8 validation, a split and a copy.
+    /// `server.address` and `server.port` of a request (`host`: its `Host` header value): a
+    /// comparison with the first authority seen instead of UTF-8 validation, a split and a
+    /// copy.
     #[inline]
     pub(crate) fn split(
         &self,
         uri: &Uri,
-        headers: &HeaderMap,
+        host: Option<&HeaderValue>,
     ) -> (Option<StringValue>, Option<u16>) {
         let raw = match uri.authority() {
             Some(a) => a.as_str().as_bytes(),
-            None => match headers.get(http::header::HOST) {
+            None => match host {
                 Some(h) => h.as_bytes(),
                 None => return (None, None),
             },
         };
         let first = self.0.get_or_init(|| {
-            let (host, port) = crate::request::host_port(uri, headers);
+            let (host, port) = crate::request::host_port(uri, host);
             Authority {
                 raw: raw.into(),
                 host: host.map(shared_value),
@@ -114,7 +115,7 @@ impl FirstAuthority {
         if *first.raw == *raw {
             return (first.host.clone(), first.port);
         }
-        let (host, port) = crate::request::host_port(uri, headers);
+        let (host, port) = crate::request::host_port(uri, host);
         (host.map(|h| StringValue::from(h.to_owned())), port)
     }
 }
@@ -134,27 +135,33 @@ mod tests {
     #[test]
     fn first_authority_is_split_once_and_others_each_time() {
         let a = FirstAuthority::default();
-        let mut headers = HeaderMap::new();
+        let mut headers = http::HeaderMap::new();
         let origin: Uri = "/x".parse().unwrap();
-        assert_eq!(a.split(&origin, &headers), (None, None));
+        assert_eq!(
+            a.split(&origin, headers.get(http::header::HOST)),
+            (None, None)
+        );
         headers.insert(http::header::HOST, "example.com:8443".parse().unwrap());
-        let (h, p) = a.split(&origin, &headers);
+        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
         assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
-        let (h, p) = a.split(&origin, &headers);
+        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
         assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
         headers.insert(http::header::HOST, "[::1]:80".parse().unwrap());
-        let (h, p) = a.split(&origin, &headers);
+        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
         assert_eq!((h.unwrap().as_str(), p), ("::1", Some(80)));
         // The request target's authority wins over `Host`.
         let absolute: Uri = "http://api.internal/x".parse().unwrap();
-        let (h, p) = a.split(&absolute, &headers);
+        let (h, p) = a.split(&absolute, headers.get(http::header::HOST));
         assert_eq!((h.unwrap().as_str(), p), ("api.internal", None));
         // Not UTF-8: no address.
         headers.insert(
             http::header::HOST,
             http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
-        assert_eq!(a.split(&origin, &headers), (None, None));
+        assert_eq!(
+            a.split(&origin, headers.get(http::header::HOST)),
+            (None, None)
+        );
     }
 
     #[test]

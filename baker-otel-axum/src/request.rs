@@ -1,6 +1,6 @@
 //! Static, allocation-free views of request properties (method, protocol, host).
 
-use http::{HeaderMap, Method, Uri, Version};
+use http::{Method, Uri, Version};
 
 /// Values of `http.request.method`, indexed by [`method_slot`]; the last one is `_OTHER`.
 pub(crate) const METHODS: [&str; 10] = [
@@ -59,18 +59,16 @@ pub(crate) fn scheme(uri: &Uri) -> &'static str {
     }
 }
 
-/// `server.address` and `server.port` from the URI authority or the `Host` header.
+/// `server.address` and `server.port` from the URI authority or `host`, the request's
+/// `Host` header value.
 pub(crate) fn host_port<'a>(
     uri: &'a Uri,
-    headers: &'a HeaderMap,
+    host: Option<&'a http::HeaderValue>,
 ) -> (Option<&'a str>, Option<u16>) {
     if let Some(a) = uri.authority() {
         return (Some(a.host()), a.port_u16());
     }
-    match headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-    {
+    match host.and_then(|h| h.to_str().ok()) {
         Some(h) => split_host(h),
         None => (None, None),
     }

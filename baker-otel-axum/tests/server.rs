@@ -156,8 +156,8 @@ async fn valid_traceparent_continues_the_trace() {
     assert_eq!(attr(&span, "baker.job.id").as_deref(), Some("job-9"));
 }
 
-/// The layer finds the propagation fields and `User-Agent` by scanning a request's few header
-/// names, and by lookups past 16 names: both give the same span.
+/// The layer finds the propagation fields, `User-Agent` and `Host` by scanning a request's few
+/// header names, and by lookups past 16 names: both give the same span.
 #[tokio::test]
 async fn propagation_fields_and_user_agent_are_found_among_few_or_many_headers() {
     let cap = capture();
@@ -183,6 +183,17 @@ async fn propagation_fields_and_user_agent_are_found_among_few_or_many_headers()
         assert_eq!(
             attr(&span, "user_agent.original").as_deref(),
             Some(format!("agent-{extra}").as_str()),
+            "{extra} extra headers"
+        );
+        // `Host` (reqwest sends the address it connects to).
+        assert_eq!(
+            attr(&span, "server.address").as_deref(),
+            Some("127.0.0.1"),
+            "{extra} extra headers"
+        );
+        assert_eq!(
+            attr(&span, "server.port"),
+            Some(addr.port().to_string()),
             "{extra} extra headers"
         );
     }
