@@ -186,6 +186,17 @@ fn public_context(
     (link, root)
 }
 
+/// `url.path`: for a route without parameters, whose template is the path itself, the route's
+/// shared `http.route` value (a pointer copy); else a copy of the path (an allocation, and a free
+/// when the span is exported or dropped).
+#[inline]
+fn url_path(path: &str, state: Option<&RouteState>) -> StringValue {
+    match state.and_then(RouteState::route) {
+        Some(route) if route.as_str() == path => route.clone(),
+        _ => StringValue::from(path.to_owned()),
+    }
+}
+
 /// The server span's callsite (metadata only: the span itself is an OpenTelemetry one), so
 /// that `RUST_LOG` and any other `tracing` filter decide whether requests get spans.
 static SERVER_SPAN_META: tracing::Metadata<'static> = tracing::Metadata::new(
@@ -296,7 +307,7 @@ where
                     )
                 }),
                 route_value.clone().map(|r| KeyValue::new(HTTP_ROUTE, r)),
-                Some(KeyValue::new(URL_PATH, req.uri().path().to_owned())),
+                Some(KeyValue::new(URL_PATH, url_path(req.uri().path(), state))),
                 Some(KeyValue::new(URL_SCHEME, scheme)),
                 host.map(|h| KeyValue::new(SERVER_ADDRESS, h)),
                 port.map(|p| KeyValue::new(SERVER_PORT, i64::from(p))),
@@ -524,6 +535,28 @@ mod tests {
 
     fn with_filter(directives: &str, f: impl FnOnce() -> bool) -> bool {
         tracing::dispatcher::with_default(&dispatch(directives), f)
+    }
+
+    /// A static route's path shares the route's value; any other path is its own copy.
+    #[test]
+    fn url_path_shares_a_static_routes_value() {
+        let registry = crate::route::RouteRegistry::default();
+        let fixed = registry.get("/v1/chat").unwrap();
+        let shared = url_path("/v1/chat", Some(&fixed));
+        assert_eq!(shared.as_str(), "/v1/chat");
+        assert!(std::ptr::eq(
+            shared.as_str(),
+            fixed.route().unwrap().as_str()
+        ));
+        let param = registry.get("/users/{id}").unwrap();
+        assert_eq!(url_path("/users/42", Some(&param)).as_str(), "/users/42");
+        assert_eq!(url_path("/v1/chat/", Some(&fixed)).as_str(), "/v1/chat/");
+        assert_eq!(url_path("/nowhere", None).as_str(), "/nowhere");
+        assert_eq!(
+            url_path("/x", Some(&registry.unrouted)).as_str(),
+            "/x",
+            "no route: the path"
+        );
     }
 
     /// The callsite check answers as the filter does, for the target and for the level, and
