@@ -132,36 +132,39 @@ mod tests {
         assert_eq!(a, "GET /a/{id}");
     }
 
+    /// `a.split` with the request's `Host` value, as the layer's header scan finds it.
+    fn split(
+        a: &FirstAuthority,
+        uri: &Uri,
+        headers: &http::HeaderMap,
+    ) -> (Option<StringValue>, Option<u16>) {
+        a.split(uri, headers.get(http::header::HOST))
+    }
+
     #[test]
     fn first_authority_is_split_once_and_others_each_time() {
         let a = FirstAuthority::default();
         let mut headers = http::HeaderMap::new();
         let origin: Uri = "/x".parse().unwrap();
-        assert_eq!(
-            a.split(&origin, headers.get(http::header::HOST)),
-            (None, None)
-        );
+        assert_eq!(split(&a, &origin, &headers), (None, None));
         headers.insert(http::header::HOST, "example.com:8443".parse().unwrap());
-        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
+        let (h, p) = split(&a, &origin, &headers);
         assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
-        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
+        let (h, p) = split(&a, &origin, &headers);
         assert_eq!((h.unwrap().as_str(), p), ("example.com", Some(8443)));
         headers.insert(http::header::HOST, "[::1]:80".parse().unwrap());
-        let (h, p) = a.split(&origin, headers.get(http::header::HOST));
+        let (h, p) = split(&a, &origin, &headers);
         assert_eq!((h.unwrap().as_str(), p), ("::1", Some(80)));
         // The request target's authority wins over `Host`.
         let absolute: Uri = "http://api.internal/x".parse().unwrap();
-        let (h, p) = a.split(&absolute, headers.get(http::header::HOST));
+        let (h, p) = split(&a, &absolute, &headers);
         assert_eq!((h.unwrap().as_str(), p), ("api.internal", None));
         // Not UTF-8: no address.
         headers.insert(
             http::header::HOST,
             http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
-        assert_eq!(
-            a.split(&origin, headers.get(http::header::HOST)),
-            (None, None)
-        );
+        assert_eq!(split(&a, &origin, &headers), (None, None));
     }
 
     #[test]
