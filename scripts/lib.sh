@@ -39,3 +39,15 @@ ensure_nats() {
   for _ in $(seq 50); do tcp_open 127.0.0.1 "$port" && break; sleep 0.1; done
   export NATS_URL="nats://127.0.0.1:$port"
 }
+
+# Puts the Go programs that the tests run on PATH (target/go-tools/bin): our Collector
+# distribution (otelcol-baker), Prometheus 3 + promtool, Alertmanager + amtool, Jaeger and the
+# Go NATS peer, built from the Go module proxy by scripts/go-build (cached per module, so a
+# second call builds nothing). Arguments: the names to provide (default: all).
+ensure_go_tools() {
+  local dir="$ROOT/target/go-tools/bin" out name path
+  mkdir -p "$dir"
+  out="$("$ROOT/scripts/go-build" "$@")" || return 1
+  while read -r name path; do ln -sfn "$path" "$dir/$name"; done <<<"$out"
+  case ":$PATH:" in *":$dir:"*) ;; *) export PATH="$dir:$PATH" ;; esac
+}
