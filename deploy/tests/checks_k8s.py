@@ -4,6 +4,7 @@ objects, persistent storage, and a small NetworkPolicy (ingress) evaluator."""
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urlparse
 
@@ -17,14 +18,34 @@ PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
 # Image versions pinned by the design (DESIGN.md section 4). A different tag for one of
 # these repositories is a deliberate upgrade: change it here and in the manifests together.
+# The Collector, Prometheus and Alertmanager pins are read from the Go modules that
+# scripts/go-build builds and scripts/test runs (collector/manifest.yaml, tools/*/go.mod), so
+# an image tag can only name the release the real programs were tested at.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _tested_release(path: str, pattern: str, fmt) -> str | None:
+    try:
+        with open(os.path.join(REPO_ROOT, path), encoding="utf-8") as fh:
+            m = re.search(pattern, fh.read(), re.M)
+    except OSError:
+        return None
+    return fmt(m) if m else None
+
+
 EXPECTED_IMAGES = {
-    "otel/opentelemetry-collector-contrib": "0.162.0",
+    # collector/manifest.yaml dist.version (every component module at that release)
+    "otel/opentelemetry-collector-contrib": _tested_release(
+        "collector/manifest.yaml", r"^\s*version:\s*([0-9.]+)", lambda m: m.group(1)),
     "grafana/tempo": "3.0.3",
     "grafana/loki": "3.7.7",
-    "prom/prometheus": "v3.15.0",
+    # Prometheus module v0.3MM.P is release v3.MM.P
+    "prom/prometheus": _tested_release(
+        "tools/prometheus/go.mod", r"github\.com/prometheus/prometheus v0\.3(\d\d)\.(\d+)",
+        lambda m: f"v3.{int(m.group(1))}.{m.group(2)}"),
     "grafana/grafana": "13.2.3",
-    # Not in DESIGN.md: the newest upstream release when this was added (v0.34.0, 2026-08-16).
-    "prom/alertmanager": "v0.34.0",
+    "prom/alertmanager": _tested_release(
+        "tools/alertmanager/go.mod", r"github\.com/prometheus/alertmanager (v[0-9.]+)", lambda m: m.group(1)),
 }
 
 
