@@ -125,8 +125,8 @@ def check_tempo(idx: Index, ctx: Context) -> list[Finding] | None:
     graph_sources = []
     for w, c in find_workload(idx, "opentelemetry-collector"):
         cfg, _ = collector_config(idx, w, c)
-        if any(k.split("/")[0] == "servicegraph" for k in (cfg.get("connectors") or {})):
-            graph_sources.append(f"collector {obj_ref(w)} servicegraph connector")
+        if any(k.split("/")[0] == "service_graph" for k in (cfg.get("connectors") or {})):
+            graph_sources.append(f"collector {obj_ref(w)} service_graph connector")
     for w, c, path, cfg in _component_config(idx, "grafana/tempo", "-config.file", problems):
         ref = obj_ref(w)
         out += [Finding("tempo", ref, p) for p in problems]
@@ -171,5 +171,5 @@ def check_tempo(idx: Index, ctx: Context) -> list[Finding] | None:
                 out.append(Finding("tempo", ref, f"metrics_generator remote_write {rw.get('url')}: {why}"))
     if not graph_sources:
         out.append(Finding("tempo", "stack", "nothing computes service-graph metrics (Tempo monolith generator "
-                                             "or collector servicegraph connector): the service map stays empty"))
+                                             "or collector service_graph connector): the service map stays empty"))
     return out

@@ -24,6 +24,7 @@ FORBIDDEN_TYPES = {
         "otlphttp": "is the deprecated name of otlp_http",
         "logging": "was removed; use debug",
         "jaeger": "was removed; Tempo accepts OTLP",
+        "loadbalancing": "is the deprecated name of load_balancing (warning logged by collector 0.159)",
     },
     "processors": {
         "k8sattributes": "is the deprecated name of k8s_attributes",
@@ -34,6 +35,10 @@ FORBIDDEN_TYPES = {
         "memory_ballast": "was removed; use GOMEMLIMIT",
     },
     "receivers": {},
+    "connectors": {
+        "spanmetrics": "is the deprecated name of span_metrics (warning logged by collector 0.159)",
+        "servicegraph": "is the deprecated name of service_graph (warning logged by collector 0.159)",
+    },
 }
 FORBIDDEN_DETECTORS = {"k8snode": "is now k8s_api (v0.154)"}
 SECRET_HEADER = re.compile(r"^(authorization|x-api-key|api-key|x-auth-token)$", re.I)

@@ -1,4 +1,4 @@
-"""Scale-out collector tiers: agents route traces by trace id (loadbalancing exporter) to a
+"""Scale-out collector tiers: agents route traces by trace id (load_balancing exporter) to a
 tail-sampling gateway behind a headless Service; both tiers autoscale; span metrics and
 the service graph are computed from all spans before sampling; the sampling policies keep
 errors, budget breaches, expensive LLM calls and slow requests and sample the rest."""
@@ -19,7 +19,7 @@ def _hpa_targets(idx: Index) -> set[tuple[str, str | None, str]]:
 
 def check_tiers(idx: Index, ctx: Context) -> list[Finding] | None:
     collectors = [(w, c, collector_config(idx, w, c)[0] or {}) for w, c in find_workload(idx, "opentelemetry-collector")]
-    tiered = [x for x in collectors if any(component_type(k) in ("loadbalancing", "tail_sampling")
+    tiered = [x for x in collectors if any(component_type(k) in ("load_balancing", "tail_sampling")
                                            for s in ("exporters", "processors") for k in (x[2].get(s) or {}))]
     if not tiered:
         return None
@@ -30,7 +30,7 @@ def check_tiers(idx: Index, ctx: Context) -> list[Finding] | None:
         if (w["kind"], namespace_of(w), w["metadata"]["name"]) not in hpas:
             out.append(Finding("tiers", ref, "no HorizontalPodAutoscaler targets this collector tier"))
         for cid, ec in (cfg.get("exporters") or {}).items():
-            if component_type(cid) == "loadbalancing":
+            if component_type(cid) == "load_balancing":
                 out += [Finding("tiers", ref, p) for p in _loadbalancing(idx, w, cid, ec or {}, collectors)]
         if any(component_type(k) == "tail_sampling" for k in cfg.get("processors") or {}):
             out += [Finding("tiers", ref, p) for p in _gateway(w, cfg)]
@@ -69,7 +69,7 @@ def _gateway(w: dict, cfg: dict) -> list[str]:
     out = []
     pipelines = (cfg.get("service") or {}).get("pipelines") or {}
     sampled = {n: p for n, p in pipelines.items() if any(component_type(x) == "tail_sampling" for x in p.get("processors") or [])}
-    for conn in ("spanmetrics", "servicegraph"):
+    for conn in ("span_metrics", "service_graph"):
         feeders = [n for n, p in pipelines.items() if n.startswith("traces") and
                    any(component_type(e) == conn for e in p.get("exporters") or [])]
         if not feeders:

@@ -406,12 +406,12 @@ class CheckRenderedTest(unittest.TestCase):
     def test_tiers_routing_and_sampling_order(self):
         idx = self.scale_out()
         self.edit_yaml(idx, "otel-collector-config", "config.yaml",
-                       lambda d: d["exporters"]["loadbalancing"].update(routing_key="service"))
+                       lambda d: d["exporters"]["load_balancing"].update(routing_key="service"))
         self.assertFinds(idx, "tiers", "StatefulSet/baker-street-observability/otel-collector", "routing_key must be traceID")
         idx = self.scale_out()
 
         def after_sampling(d):
-            d["service"]["pipelines"]["traces/sampled"]["exporters"] += ["spanmetrics"]
+            d["service"]["pipelines"]["traces/sampled"]["exporters"] += ["span_metrics"]
         self.edit_yaml(idx, "otel-gateway-config", "gateway.yaml", after_sampling)
         self.assertFinds(idx, "tiers", "otel-gateway", "after tail_sampling")
         idx = self.scale_out()
