@@ -18,6 +18,9 @@ from manifests import (
 from stack_common import Context
 
 
+RETENTION_MAX_SHARE = 0.75
+
+
 def prometheus_config(idx: Index, w: dict, c: dict) -> tuple[str | None, str | None, dict[str, MountedFile]]:
     files = container_files(idx, w, c)
     path = arg_value(c.get("args") or [], "--config.file")
@@ -95,8 +98,12 @@ def _prometheus_wiring(idx, ctx, w, c, cfg, s, files, path) -> list[str]:
     if size and claim is not None:
         cap = parse_bytes(((claim.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage", ""))
         want = parse_bytes(size)
-        if cap and want and want >= cap:
-            out.append(f"--storage.tsdb.retention.size={size} does not fit PVC {obj_ref(claim)} ({cap / 2**30:.1f} GiB)")
+        # The size counts WAL and head chunks; compaction needs scratch space on top. Above
+        # 75 % of the volume, KubePersistentVolumeFillingUp (> 80 %) fires whenever it is full.
+        if cap and want and want > RETENTION_MAX_SHARE * cap:
+            out.append(f"--storage.tsdb.retention.size={size} does not fit PVC {obj_ref(claim)} "
+                       f"({cap / 2**30:.1f} GiB): keep it at most {RETENTION_MAX_SHARE:.0%} of the volume, "
+                       "below the 80 % volume alert")
     elif not size:
         out.append("--storage.tsdb.retention.size is not set (the PVC could fill up)")
 
