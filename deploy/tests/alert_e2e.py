@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end alert delivery against the running example pipeline (loopback only):
 
-    real brain + worker /metrics  ->  Prometheus (Debian 2.42) with the production rule files
-    ->  Alertmanager (Debian 0.25) with the production routing tree
+    real brain + worker /metrics  ->  Prometheus 3 (scripts/go-build) with the production rule files
+    ->  Alertmanager (scripts/go-build) with the production routing tree
     ->  a webhook receiver in this script
 
 The production files stay the source of truth; the test copies only shorten time (every
@@ -142,9 +142,9 @@ def main() -> int:
     args = ap.parse_args()
     # `timeout` sends SIGTERM: unwind through `finally` so Prometheus/Alertmanager stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    for tool in ("prometheus", "prometheus-alertmanager", "amtool"):
+    for tool in ("prometheus", "alertmanager", "amtool"):
         if not shutil.which(tool):
-            print(f"FAIL {tool} not on PATH (Debian prometheus / prometheus-alertmanager)")
+            print(f"FAIL {tool} not on PATH (scripts/go-build; scripts/lib.sh ensure_go_tools)")
             return 1
     tmp = Path(tempfile.mkdtemp(prefix="alert-e2e-"))
     procs: list[subprocess.Popen] = []
@@ -165,7 +165,7 @@ def main() -> int:
         am_port, prom_port = free_port(), free_port()
         am_log = open(tmp / "alertmanager.log", "w")
         procs.append(subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={am_cfg}", f"--storage.path={tmp / 'am'}",
+            ["alertmanager", f"--config.file={am_cfg}", f"--storage.path={tmp / 'am'}",
              f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
             stdout=am_log, stderr=subprocess.STDOUT))
         scrapes = []

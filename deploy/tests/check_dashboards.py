@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Check the Baker Street Grafana dashboards and Prometheus rules against the metric contract.
 
-Run through scripts/check-dashboards. Python 3.11 standard library only; needs Debian's
-`prometheus` package (prometheus + promtool 2.42): apt-get install -y prometheus.
+Run through scripts/check-dashboards. Python 3.11 standard library only; needs Prometheus 3
+and promtool on PATH (built from the Go module proxy by scripts/go-build; scripts/check-dashboards
+puts them there).
 
 Modes
   (default)     static: no services needed. Every dashboard JSON loads and has uid/title/panels/
@@ -771,7 +772,7 @@ def http_json(url: str, data: dict | None = None, timeout: float = 15):
 
 
 class Prometheus:
-    """Debian's prometheus on a free 127.0.0.1 port, in a temp dir; stopped by pid on close()."""
+    """Prometheus 3 (scripts/go-build) on a free 127.0.0.1 port, in a temp dir; stopped by pid on close()."""
 
     def __init__(self, targets: dict[str, str], rule_files: list[Path], interval: str = "1s"):
         self.tmp = Path(tempfile.mkdtemp(prefix="check-dashboards-"))

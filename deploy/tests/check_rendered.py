@@ -6,9 +6,9 @@ usage:
                     [--base-prometheus prometheus.yml] [--base-alertmanager alertmanager.yml]
                     NAME=RENDERED.yaml [NAME=RENDERED.yaml ...]
   check_rendered.py --extract-prometheus OUTDIR RENDERED.yaml
-      writes the promtool-2.42-compatible part of the rendered Prometheus config (and its
-      rule files) to OUTDIR and prints the config path; Prometheus-3-only parts are checked
-      structurally and reported on stderr.
+      writes the rendered Prometheus config with its rule, scrape-config and credential files
+      to OUTDIR (paths rewritten into OUTDIR, every field kept, for promtool 3 / Prometheus 3)
+      and prints the config path; structural problems are reported on stderr.
   check_rendered.py --extract-alertmanager OUTDIR RENDERED.yaml
       writes every mounted Alertmanager config to OUTDIR (for amtool check-config) and
       prints the paths.
@@ -134,7 +134,7 @@ def extract(outdir: str, rendered: str) -> int:
     if text is None:
         print(f"Prometheus config {path} not mounted", file=sys.stderr)
         return 1
-    s = prometheus_split.split(text, path, files)
+    s = prometheus_split.split(text, path, files, keep=True)
     for r in s.removed:
         print(f"split out (checked structurally): {r}", file=sys.stderr)
     for p in s.problems:

@@ -1,5 +1,10 @@
-"""Split a Prometheus 3 configuration into what Debian's promtool 2.42 can check and the
-Prometheus-3-only parts, which are checked structurally here instead.
+"""A Prometheus 3 configuration as mounted in the pod, materialised in a scratch directory
+for the real promtool / Prometheus 3 (built by scripts/go-build): `split(..., keep=True)`
+keeps every field and only rewrites file paths (rule files, scrape config files, credential
+files) into the scratch directory. Structural checks of the Prometheus-3-only parts run in
+both modes and report what is malformed.
+
+Without `keep`, the Prometheus-3-only parts are split out (the mode for an older promtool):
 
 promtool 2.42 from Debian rejects (unknown field) for example:
   - the top-level `otlp:` block (OTLP receiver translation settings, Prometheus 3),
@@ -75,7 +80,8 @@ NEWER_SCRAPE_FIELDS: dict[str, Callable[[Any], bool]] = {
 class Split:
     """Result of splitting one Prometheus configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = False) -> None:
+        self.keep = keep  # keep Prometheus-3-only fields (only rewrite paths)
         self.compat: dict = {}
         self.problems: list[str] = []
         # scratch-relative path -> content, to materialise next to the compat config
@@ -86,15 +92,16 @@ class Split:
 def _check_fields(where: str, obj: dict, table: dict, split: Split) -> None:
     for key in list(obj):
         if key in table:
-            val = obj.pop(key)
-            split.removed.append(f"{where}.{key}")
+            val = obj[key] if split.keep else obj.pop(key)
+            if not split.keep:
+                split.removed.append(f"{where}.{key}")
             if not table[key](val):
                 split.problems.append(f"{where}.{key} has an invalid value {val!r}")
 
 
-def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> Split:
+def split(config_text: str, config_path: str, files: dict[str, MountedFile], keep: bool = False) -> Split:
     """Split the config at `config_path` (absolute, in the container's virtual filesystem)."""
-    out = Split()
+    out = Split(keep)
     cfg = yaml.safe_load(config_text) or {}
     if not isinstance(cfg, dict):
         out.problems.append("configuration is not a mapping")
@@ -107,8 +114,9 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
 
     # otlp: (Prometheus 3 OTLP receiver)
     if "otlp" in cfg:
-        otlp = cfg.pop("otlp")
-        out.removed.append("otlp")
+        otlp = cfg["otlp"] if keep else cfg.pop("otlp")
+        if not keep:
+            out.removed.append("otlp")
         if not isinstance(otlp, dict):
             out.problems.append("otlp must be a mapping")
         else:
@@ -121,8 +129,9 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
 
     # runtime: (2.53+)
     if "runtime" in cfg:
-        rt = cfg.pop("runtime")
-        out.removed.append("runtime")
+        rt = cfg["runtime"] if keep else cfg.pop("runtime")
+        if not keep:
+            out.removed.append("runtime")
         if not isinstance(rt, dict) or set(rt) - {"gogc"}:
             out.problems.append(f"runtime has unknown fields {rt!r}")
 
@@ -130,8 +139,11 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
 
     # scrape_config_files (2.43+): inline them for promtool
     scrape_configs = list(cfg.get("scrape_configs") or [])
-    for pattern in cfg.pop("scrape_config_files", None) or []:
-        out.removed.append(f"scrape_config_files[{pattern}]")
+    included: list[tuple[int, str, dict]] = []  # (pattern index, pod path, parsed file)
+    patterns = (cfg.get("scrape_config_files") if keep else cfg.pop("scrape_config_files", None)) or []
+    for i, pattern in enumerate(patterns):
+        if not keep:
+            out.removed.append(f"scrape_config_files[{pattern}]")
         hits = glob_files(files, resolve(pattern))
         if not hits:
             out.problems.append(f"scrape_config_files entry {pattern!r} matches no mounted file")
@@ -141,6 +153,7 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
                 out.problems.append(f"{path}: a scrape config file may only contain scrape_configs")
                 continue
             scrape_configs += inc.get("scrape_configs") or []
+            included.append((i, path, inc))
     names = [sc.get("job_name") for sc in scrape_configs]
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
@@ -150,9 +163,22 @@ def split(config_text: str, config_path: str, files: dict[str, MountedFile]) -> 
         _check_fields(where, sc, NEWER_SCRAPE_FIELDS, out)
         _check_credentials(where, sc, files, out, resolve)
         if "kubernetes_sd_configs" in sc:
-            out.removed.append(f"{where}.kubernetes_sd_configs")
-            for i, sd in enumerate(sc.pop("kubernetes_sd_configs") or []):
+            if not keep:
+                out.removed.append(f"{where}.kubernetes_sd_configs")
+            sds = sc["kubernetes_sd_configs"] if keep else sc.pop("kubernetes_sd_configs")
+            for i, sd in enumerate(sds or []):
                 out.problems += [f"{where}.kubernetes_sd_configs[{i}]: {p}" for p in _kubernetes_sd_problems(sd)]
+    if keep:
+        # the included files stay files (their scrape configs were edited in place above)
+        for i, path, inc in included:
+            # paths inside an included file are relative to that file (scrape/<i>/)
+            for sc in inc.get("scrape_configs") or []:
+                _rebase_files(sc, "../../")
+            out.files[f"scrape/{i}/{posixpath.basename(path)}"] = yaml.safe_dump(inc, sort_keys=False)
+        if included:
+            cfg["scrape_config_files"] = sorted({f"scrape/{i}/*" for i, _, _ in included})
+        own = len(cfg.get("scrape_configs") or [])
+        scrape_configs = scrape_configs[:own]
     if scrape_configs:
         cfg["scrape_configs"] = scrape_configs
 
@@ -237,7 +263,7 @@ def _check_credentials(where: str, client: dict, files: dict[str, MountedFile], 
                 out.problems.append(f"{where}.{block}.{k} {path} comes from a {f.source_kind}, not a Secret")
             rel = f"secrets/{posixpath.basename(path)}"
             out.files[rel] = "placeholder\n"
-            if k == "username_file":
+            if k == "username_file" and not out.keep:
                 auth.pop(k)
                 out.removed.append(f"{where}.{block}.username_file")
                 auth["username"] = "from-username-file"
@@ -247,13 +273,26 @@ def _check_credentials(where: str, client: dict, files: dict[str, MountedFile], 
         out.problems.append(f"{where}.bearer_token is a literal credential")
 
 
+def _rebase_files(obj, prefix: str) -> None:
+    """Prefixes every scratch-relative `*_file` path (secrets/...) in a nested config."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k.endswith("_file") and isinstance(v, str) and v.startswith("secrets/"):
+                obj[k] = prefix + v
+            else:
+                _rebase_files(v, prefix)
+    elif isinstance(obj, list):
+        for v in obj:
+            _rebase_files(v, prefix)
+
+
 def _finish(cfg: dict, out: Split) -> Split:
     out.compat = cfg
     return out
 
 
 def materialise(s: Split, outdir: str) -> str:
-    """Write the promtool-2.42-compatible config and its files; returns the config path."""
+    """Write the config and its files into outdir; returns the config path."""
     os.makedirs(outdir, exist_ok=True)
     for rel, content in s.files.items():
         path = os.path.join(outdir, rel)
