@@ -14,14 +14,17 @@ configs deploy/ ships.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
@@ -301,3 +304,98 @@ class Jaeger:
 
     def stop(self) -> int:
         return self.proc.stop()
+
+
+def base_collector_spec() -> CollectorSpec:
+    """The collector container of deploy/ (base), rendered with kubectl kustomize."""
+    out = subprocess.run(["kubectl", "kustomize", str(REPO / "deploy")], capture_output=True, text=True, check=True)
+    return collector_specs("default", out.stdout)[0]
+
+
+class Collector:
+    """Our Collector distribution running a deploy/ config's loopback copy; `targets` maps
+    exporter ids or types to loopback ports (see `loopback`)."""
+
+    def __init__(self, spec: CollectorSpec, work: Path, targets: dict[str, int] | None = None,
+                 gateway_port: int | None = None):
+        paths, self.lb, env = write_loopback_spec(spec, work / "config", targets, gateway_port)
+        self.proc = Proc([go_binary("otelcol-baker"), *[f"--config=file:{p}" for p in paths]],
+                         work / "collector.log", env=env)
+        wait_for(lambda: self.proc.alive() and http_get(f"http://127.0.0.1:{self.lb.health}/")[0] == 200,
+                 60, "the collector to report healthy")
+
+    @property
+    def otlp_grpc(self) -> str:
+        return f"http://127.0.0.1:{self.lb.listen['otlp/grpc']}"
+
+    @property
+    def otlp_http(self) -> str:
+        return f"http://127.0.0.1:{self.lb.listen['otlp/http']}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.lb.metrics}/metrics"
+
+    def stop(self) -> int:
+        return self.proc.stop()
+
+
+class OtlpHttpSink:
+    """An OTLP/HTTP protobuf receiver on loopback, standing where Loki's /otlp (or any OTLP/HTTP
+    backend) would be: log records are decoded (opentelemetry-proto from PyPI) and kept as
+    (service.name, trace id hex, body); other signals are counted by request. Answers 200."""
+
+    def __init__(self):
+        self.records: list[tuple[str, str, str]] = []
+        self.requests: dict[str, int] = {}
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                outer.requests[self.path] = outer.requests.get(self.path, 0) + 1
+                out = b""
+                if self.path.endswith("/v1/logs"):
+                    req = logs_service_pb2.ExportLogsServiceRequest.FromString(body)
+                    for rl in req.resource_logs:
+                        svc = next((a.value.string_value for a in rl.resource.attributes if a.key == "service.name"), "")
+                        for sl in rl.scope_logs:
+                            for r in sl.log_records:
+                                outer.records.append((svc, r.trace_id.hex(), r.body.string_value))
+                    out = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> int:
+        self.server.shutdown()
+        return 0
+
+
+def scrape(url: str) -> dict[str, float]:
+    """A Prometheus text scrape summed by metric name (labels dropped)."""
+    out: dict[str, float] = {}
+    status, body = http_get(url)
+    if status != 200:
+        return out
+    for line in body.decode(errors="replace").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        try:
+            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[-1])
+        except ValueError:
+            pass
+    return out
