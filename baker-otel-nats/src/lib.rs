@@ -50,6 +50,9 @@ mod settle;
 mod spans;
 pub mod subject;
 mod telemetry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use carrier::{HeaderExtractor, HeaderInjector, MAX_VALUE_LEN};
 pub use consume::{Delivery, ReceivedMessage, Traced, TracedMessages, TracedSubscriber};

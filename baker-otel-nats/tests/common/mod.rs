@@ -7,13 +7,13 @@ use std::future::Future;
 use std::time::Duration;
 
 pub fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    baker_otel_nats::testing::nats_url()
 }
 
 pub async fn connect() -> async_nats::Client {
     async_nats::connect(nats_url())
         .await
-        .expect("NATS server reachable at NATS_URL or 127.0.0.1:4222")
+        .expect("NATS server reachable (baker_otel_nats::testing::nats_url)")
 }
 
 /// A name unique to this test run (subjects, streams, consumers).

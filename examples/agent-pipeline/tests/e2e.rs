@@ -98,10 +98,10 @@ fn json_lines(path: &Path) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_per_request_across_brain_nats_and_worker() {
-    let nats_url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = baker_otel_nats::testing::nats_url();
     let nats = async_nats::connect(&nats_url)
         .await
-        .expect("a NATS server with JetStream (NATS_URL or 127.0.0.1:4222)");
+        .expect("a NATS server with JetStream (baker_otel_nats::testing::nats_url)");
     let js = async_nats::jetstream::new(nats);
 
     let collector = Collector::start().await.unwrap();
