@@ -51,3 +51,15 @@ ensure_go_tools() {
   while read -r name path; do ln -sfn "$path" "$dir/$name"; done <<<"$out"
   case ":$PATH:" in *":$dir:"*) ;; *) export PATH="$dir:$PATH" ;; esac
 }
+
+# A Python venv (target/py-stack) for the tests that talk OTLP to the real programs:
+# opentelemetry-proto (+ protobuf) and PyYAML from PyPI, pinned. Prints the python path.
+STACK_PY_REQS=(opentelemetry-proto==1.45.2 PyYAML==6.0.3)
+ensure_stack_venv() {
+  local venv="$ROOT/target/py-stack"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2 || return 1
+  if ! "$venv/bin/python" -c 'import opentelemetry.proto, yaml' 2>/dev/null; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${STACK_PY_REQS[@]}" >&2 || return 1
+  fi
+  echo "$venv/bin/python"
+}
