@@ -199,7 +199,8 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Export settings for one signal.
 ///
-/// Its `Debug` output shows header names but never header values.
+/// Its `Debug` output shows header names but never header values, and the endpoint without
+/// its userinfo (`http://user:password@host` shows as `http://[REDACTED]@host`).
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SignalConfig {
@@ -231,7 +232,7 @@ impl std::fmt::Debug for SignalConfig {
         f.debug_struct("SignalConfig")
             .field("exporters", &self.exporters)
             .field("protocol", &self.protocol)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &crate::util::redact_userinfo(&self.endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
