@@ -1,11 +1,14 @@
 //! Traced consumption: each delivered message comes with a CONSUMER `process {subject}` span
-//! whose parent is the remote context from the message headers.
+//! whose parent is the remote context from the message headers — or, on subjects whose
+//! publishers are untrusted ([`NatsTelemetry::untrusted_subjects`]), a new root linked to it.
 
 use crate::instruments::system;
 use crate::spans::{self, MSG_ID_HEADER, TARGET};
 use crate::{propagation, NatsTelemetry};
 use baker_otel::OpenTelemetrySpanExt;
 use futures_util::Stream;
+use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::pin::Pin;
@@ -143,7 +146,15 @@ impl<M: ReceivedMessage> Traced<M> {
             error.type = Empty,
         );
         // The parent must be set before the span is entered or its context taken.
-        let _ = span.set_parent(propagation::extract(&tel.propagation, msg.headers.as_ref()));
+        if tel.untrusted.covers(&msg.subject) {
+            let (link, root) = untrusted_context(&tel, msg.headers.as_ref());
+            let _ = span.set_parent(root);
+            if let Some(sc) = link {
+                span.add_link(sc);
+            }
+        } else {
+            let _ = span.set_parent(propagation::extract(&tel.propagation, msg.headers.as_ref()));
+        }
 
         let mut attrs = Vec::with_capacity(4);
         attrs.push(system());
@@ -168,6 +179,44 @@ impl<M: ReceivedMessage> Traced<M> {
             finished: false,
         }
     }
+}
+
+/// An untrusted publisher's context: its span context for a link (without `tracestate`),
+/// never a parent, and a context holding only the allow-listed baggage (no span: a new root).
+fn untrusted_context(
+    tel: &NatsTelemetry,
+    headers: Option<&async_nats::HeaderMap>,
+) -> (Option<SpanContext>, opentelemetry::Context) {
+    let Some(h) = headers.filter(|h| !h.is_empty()) else {
+        return (None, opentelemetry::Context::new());
+    };
+    let keep = |k: &str| tel.untrusted.keeps(k);
+    let cx = tel.propagation.extract_values_filtered(
+        &opentelemetry::Context::new(),
+        &crate::HeaderExtractor(h).w3c_values(),
+        &keep,
+    );
+    let sc = cx.span().span_context().clone();
+    let link = sc.is_valid().then(|| {
+        SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags(),
+            true,
+            TraceState::default(),
+        )
+    });
+    let baggage: Vec<KeyValueMetadata> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone()))
+        .collect();
+    let root = if baggage.is_empty() {
+        opentelemetry::Context::new()
+    } else {
+        opentelemetry::Context::new().with_baggage(baggage)
+    };
+    (link, root)
 }
 
 impl<M> Traced<M> {

@@ -30,6 +30,12 @@
 //! `baker.messaging.redeliveries`, `baker.queue.depth`. Reply inboxes (`_INBOX.*`) appear as
 //! `_INBOX` in span names and labels.
 //!
+//! Publishers are trusted by default: a consumer's `process` span is the child of the
+//! publisher's span and carries its baggage (the Baker ids). For subjects that outside parties
+//! can publish to, [`NatsTelemetry::untrusted_subjects`] makes the consumer start a new trace
+//! linked to the publisher's context and drop its baggage (except
+//! [`NatsTelemetry::untrusted_baggage_allow_list`]), as the HTTP layer's `public_endpoint` does.
+//!
 //! Every publish and request is recorded exactly once: on completion (`error_type` = the
 //! error kind on failure), or — if the caller drops the future first, e.g. with
 //! `tokio::time::timeout` — with `error.type = "cancelled"`. JetStream publishes are recorded

@@ -198,8 +198,11 @@ impl BakerScope {
         }
     }
 
-    /// Replaces `key` (or removes it for `None`). The new id goes in *first*, so baggage that is
-    /// already at the W3C limits (64 entries, 8 KiB) drops an inherited entry, never the id.
+    /// Replaces `key` (or removes it for `None`). Baggage already at the W3C limits (64
+    /// entries, 8 KiB) must lose something, and the order of insertion decides what: the new
+    /// id goes in first, then the other Baker id the context carries, then the inherited
+    /// entries. So an inherited entry is dropped, never an id set here — deterministically: the
+    /// inherited entries come in the baggage map's hash order, which must never decide.
     fn with(self, key: &'static str, value: Option<String>) -> Self {
         let inherited = self.cx.baggage();
         let mut kvs: Vec<opentelemetry::baggage::KeyValueMetadata> =
@@ -209,13 +212,26 @@ impl BakerScope {
             let v = opentelemetry::StringValue::from(std::sync::Arc::<str>::from(v));
             kvs.push(KeyValue::new(key, v).into());
         }
+        let entry = |k: &opentelemetry::Key,
+                     (v, m): &(
+            opentelemetry::StringValue,
+            opentelemetry::baggage::BaggageMetadata,
+        )| {
+            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+        };
+        // The other Baker id next (it was set by this application or its caller's scope).
+        for other in [CONVERSATION_ID, JOB_ID] {
+            if other != key {
+                if let Some(vm) = inherited.get_with_metadata(other) {
+                    kvs.push(entry(&opentelemetry::Key::from_static_str(other), vm));
+                }
+            }
+        }
         kvs.extend(
             inherited
                 .iter()
-                .filter(|(k, _)| k.as_str() != key)
-                .map(|(k, (v, m))| {
-                    opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
-                }),
+                .filter(|(k, _)| k.as_str() != CONVERSATION_ID && k.as_str() != JOB_ID)
+                .map(|(k, vm)| entry(k, vm)),
         );
         Self {
             cx: self.cx.with_baggage(kvs),

@@ -183,10 +183,14 @@ pub(crate) fn register_internal(provider: &SdkMeterProvider, drops: Arc<DropCoun
         .u64_observable_counter("baker_otel.exporter.dropped")
         .with_unit("{item}")
         .with_description(
-            "Spans and log records lost: export queue full, export failed, rejected by the collector (partial success) or abandoned at shutdown",
+            "Spans and log records lost: export queue full, export failed, rejected by the collector (partial success) or abandoned at shutdown; for signal=metrics, metric exports lost at shutdown",
         )
         .with_callback(move |obs| {
-            for (signal, d) in [("traces", &drops.traces), ("logs", &drops.logs)] {
+            for (signal, d) in [
+                ("traces", &drops.traces),
+                ("logs", &drops.logs),
+                ("metrics", &drops.metrics),
+            ] {
                 for reason in crate::export::DropReason::ALL {
                     obs.observe(
                         d.get(reason),

@@ -1268,7 +1268,7 @@ def main(argv=None) -> int:
             run(args, report, targets=targets, live=True, canaries=canaries)
             negative_tests(args, report)
         elif args.live or args.prometheus:
-            targets = {"brain": os.environ.get("BRAIN_METRICS_URL", "http://127.0.0.1:8080/metrics"),
+            targets = {"brain": os.environ.get("BRAIN_METRICS_URL", "http://127.0.0.1:9465/metrics"),
                        "worker": os.environ.get("WORKER_METRICS_URL", "http://127.0.0.1:9464/metrics")}
             if os.environ.get("OTELCOL_METRICS_URL"):
                 targets["otel-collector"] = os.environ["OTELCOL_METRICS_URL"]

@@ -199,7 +199,8 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Export settings for one signal.
 ///
-/// Its `Debug` output shows header names but never header values.
+/// Its `Debug` output shows header names but never header values, and the endpoint without
+/// its userinfo (`http://user:password@host` shows as `http://[REDACTED]@host`).
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SignalConfig {
@@ -231,7 +232,7 @@ impl std::fmt::Debug for SignalConfig {
         f.debug_struct("SignalConfig")
             .field("exporters", &self.exporters)
             .field("protocol", &self.protocol)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &crate::util::redact_userinfo(&self.endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
@@ -318,7 +319,9 @@ pub enum SamplerConfig {
 pub struct BatchConfig {
     /// Maximum queued items; beyond this new items are dropped and counted.
     pub max_queue_size: usize,
-    /// Delay between two exports.
+    /// Delay between two exports. At least [`MIN_SCHEDULED_DELAY`]: a smaller value (e.g.
+    /// `OTEL_BSP_SCHEDULE_DELAY=0`) is raised to it, with a warning, when the telemetry is
+    /// built.
     pub scheduled_delay: Duration,
     /// Maximum items per export request.
     pub max_export_batch_size: usize,
@@ -329,6 +332,42 @@ pub struct BatchConfig {
     /// receive limit). A batch that would be larger is split across requests, never dropped; one
     /// item larger than this is sent alone.
     pub max_export_batch_bytes: usize,
+}
+
+/// The smallest [`BatchConfig::scheduled_delay`]: 10 ms.
+///
+/// The specification and the upstream SDKs set no floor, so `OTEL_BSP_SCHEDULE_DELAY=0` (or
+/// `OTEL_BLRP_SCHEDULE_DELAY=0`) would wake the export worker in a tight loop of tiny exports.
+/// [`TelemetryBuilder::config`](crate::TelemetryBuilder::config) raises smaller values to this
+/// one and `init`/`build` log a warning naming the variable. Full batches are still exported as
+/// soon as they fill up, so the floor costs no throughput.
+///
+/// ```
+/// use baker_otel::config::{EnvSource, MIN_SCHEDULED_DELAY};
+/// let cfg = baker_otel::Telemetry::builder()
+///     .env_source(EnvSource::from_pairs([("OTEL_BSP_SCHEDULE_DELAY", "0")]))
+///     .config()?;
+/// assert_eq!(cfg.span_batch.scheduled_delay, MIN_SCHEDULED_DELAY);
+/// # Ok::<(), baker_otel::InitError>(())
+/// ```
+pub const MIN_SCHEDULED_DELAY: Duration = Duration::from_millis(10);
+
+/// Raises the batch delays below [`MIN_SCHEDULED_DELAY`]; returns one warning per change.
+pub(crate) fn enforce_floors(cfg: &mut Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (batch, what, var) in [
+        (&mut cfg.span_batch, "span", "OTEL_BSP_SCHEDULE_DELAY"),
+        (&mut cfg.log_batch, "log", "OTEL_BLRP_SCHEDULE_DELAY"),
+    ] {
+        if batch.scheduled_delay < MIN_SCHEDULED_DELAY {
+            warnings.push(format!(
+                "{what} batch scheduled delay ({var}) of {:?} is below the {MIN_SCHEDULED_DELAY:?} floor; using {MIN_SCHEDULED_DELAY:?}",
+                batch.scheduled_delay
+            ));
+            batch.scheduled_delay = MIN_SCHEDULED_DELAY;
+        }
+    }
+    warnings
 }
 
 /// Default of [`BatchConfig::max_export_batch_bytes`]: 3 MiB.

@@ -84,6 +84,9 @@ impl Drops {
 pub(crate) struct DropCounters {
     pub(crate) traces: Arc<Drops>,
     pub(crate) logs: Arc<Drops>,
+    /// Metric exports lost (each a whole collection): the final one at shutdown, when it fails
+    /// or misses the deadline.
+    pub(crate) metrics: Arc<Drops>,
 }
 
 impl DropCounters {
@@ -91,7 +94,7 @@ impl DropCounters {
         match signal {
             crate::config::Signal::Traces => self.traces.total(),
             crate::config::Signal::Logs => self.logs.total(),
-            crate::config::Signal::Metrics => 0,
+            crate::config::Signal::Metrics => self.metrics.total(),
         }
     }
 }

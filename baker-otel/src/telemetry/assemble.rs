@@ -50,7 +50,7 @@ impl TelemetryBuilder {
     /// # Ok::<(), baker_otel::InitError>(())
     /// ```
     pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
-        let cfg = self.config()?;
+        let (cfg, warnings) = self.resolve()?;
         let (targets, env_filter) = level_filter(&quiet_sdk(&cfg.log_filter))?;
         let json = cfg.json_logs.then(|| {
             JsonLayer::new(&cfg.service_name, self.json_sink.clone()).with_secrets(secrets(&cfg))
@@ -120,7 +120,14 @@ impl TelemetryBuilder {
             .with(json)
             .with(log_layer)
             .with(HubLayer(hub.clone()));
-        Ok((Telemetry { hub }, tracing::Dispatch::new(subscriber)))
+        let dispatch = tracing::Dispatch::new(subscriber);
+        // Logged through the service's own pipeline, so the warning lands where its logs go.
+        tracing::dispatcher::with_default(&dispatch, || {
+            for w in &warnings {
+                tracing::warn!(target: crate::INTERNAL_TARGET, "{w}");
+            }
+        });
+        Ok((Telemetry { hub }, dispatch))
     }
 }
 

@@ -362,6 +362,11 @@ impl TelemetryBuilder {
     /// # Ok::<(), baker_otel::InitError>(())
     /// ```
     pub fn config(&self) -> Result<Config, InitError> {
+        self.resolve().map(|(cfg, _)| cfg)
+    }
+
+    /// [`config`](Self::config), with the warnings about values it had to change.
+    pub(crate) fn resolve(&self) -> Result<(Config, Vec<String>), InitError> {
         let mut cfg = Config::from_source(&self.env)?;
         if let Some(n) = &self.service_name {
             cfg.service_name = n.clone();
@@ -372,6 +377,7 @@ impl TelemetryBuilder {
         for sc in [&cfg.traces, &cfg.metrics, &cfg.logs] {
             crate::config::check_tls(&sc.tls)?;
         }
-        Ok(cfg)
+        let warnings = crate::config::enforce_floors(&mut cfg);
+        Ok((cfg, warnings))
     }
 }

@@ -212,7 +212,10 @@ impl TelemetryHandle {
         self.inner.metrics_handler.as_ref()
     }
 
-    /// Items dropped so far for `signal` (queue full or export failed).
+    /// Items dropped so far for `signal`: spans or log records lost to a full queue, a failed
+    /// export, a collector's partial rejection or the shutdown deadline; for
+    /// [`Signal::Metrics`], metric exports lost (each a whole collection) — the final export
+    /// at [`shutdown`](crate::Telemetry::shutdown) when it fails or misses the deadline.
     ///
     /// ```
     /// # let (t, _) = baker_otel::Telemetry::builder().env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")])).build()?;

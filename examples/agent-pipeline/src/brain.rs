@@ -91,7 +91,10 @@ pub async fn connect(
 #[derive(Debug)]
 pub struct QueueDepthGuard(#[allow(dead_code)] Option<QueueDepth>);
 
-/// The Brain's router: the API behind `OtelLayer`, plus `/healthz` and `/metrics`.
+/// The Brain's public router: the API behind `OtelLayer`, plus `/healthz`. It serves no
+/// `/metrics`: cost per model, NATS subjects and drop counters are for the operator, so
+/// [`crate::metrics_router`] is served on the internal `BRAIN_METRICS_ADDR` instead (see the
+/// `brain` binary).
 ///
 /// The Brain is the public entry point, so its layer is a **public endpoint**: a client's
 /// `traceparent` becomes a span link (each request starts its own trace, sampled by our
@@ -104,8 +107,8 @@ pub fn router(state: AppState, telemetry: &baker_otel::Telemetry) -> Router {
             "/v1/conversations/{conversation_id}/messages",
             post(post_message),
         )
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .with_state(state)
-        .merge(crate::metrics_router(telemetry))
         .layer(
             baker_otel_axum::OtelLayer::builder(telemetry)
                 .public_endpoint(true)

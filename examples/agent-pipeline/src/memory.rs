@@ -1,5 +1,6 @@
 //! An in-memory memory store: notes per conversation, keyword search.
 
+use std::collections::VecDeque;
 use std::sync::RwLock;
 
 /// One stored memory.
@@ -11,7 +12,16 @@ pub struct MemoryItem {
     pub text: String,
 }
 
-/// A thread-safe in-memory store.
+impl MemoryItem {
+    /// Bytes counted for the item (text, id and a fixed overhead).
+    fn bytes(&self) -> u64 {
+        (self.text.len() + self.conversation_id.as_ref().map_or(0, String::len) + 48) as u64
+    }
+}
+
+/// A thread-safe in-memory store, bounded in items and in bytes: what clients send cannot make
+/// it grow without limit (each text is cut to [`MAX_ITEM_BYTES`], conversation memories are
+/// evicted oldest first, in O(1), past [`CAPACITY`] items or [`MAX_TOTAL_BYTES`]).
 ///
 /// ```
 /// let store = agent_pipeline::memory::MemoryStore::seeded();
@@ -20,11 +30,48 @@ pub struct MemoryItem {
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    items: RwLock<Vec<MemoryItem>>,
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Shared knowledge (`conversation_id: None`), never evicted.
+    shared: Vec<MemoryItem>,
+    /// Conversation memories, oldest first.
+    conversations: VecDeque<MemoryItem>,
+    /// [`MemoryItem::bytes`] of every item held.
+    bytes: u64,
+}
+
+impl Inner {
+    fn len(&self) -> usize {
+        self.shared.len() + self.conversations.len()
+    }
+    fn iter(&self) -> impl Iterator<Item = &MemoryItem> {
+        self.shared.iter().chain(self.conversations.iter())
+    }
 }
 
 /// Most items kept; the oldest conversation memories are evicted first.
 pub const CAPACITY: usize = 10_000;
+/// Longest text stored, in bytes: a longer one is cut on a char boundary (a client may post
+/// messages up to the HTTP body limit).
+pub const MAX_ITEM_BYTES: usize = 16 * 1024;
+/// Most bytes held (texts, ids and a fixed per-item overhead); the oldest conversation
+/// memories are evicted to stay under it.
+pub const MAX_TOTAL_BYTES: u64 = 32 * 1024 * 1024;
+
+/// `s` cut to at most `max` bytes on a char boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 impl MemoryStore {
     /// An empty store.
@@ -54,18 +101,39 @@ impl MemoryStore {
         s
     }
 
-    /// Stores a memory.
+    /// Stores a memory, its text cut to [`MAX_ITEM_BYTES`]. A conversation memory evicts the
+    /// oldest ones as needed to keep the store within [`CAPACITY`] and [`MAX_TOTAL_BYTES`];
+    /// shared notes are never evicted (and a conversation memory that does not fit beside
+    /// them is not kept).
+    ///
+    /// ```
+    /// let store = agent_pipeline::memory::MemoryStore::new();
+    /// store.insert(Some("c1"), &"x".repeat(1 << 20));
+    /// assert!(store.size_bytes() <= agent_pipeline::memory::MAX_ITEM_BYTES as u64 + 64);
+    /// ```
     pub fn insert(&self, conversation_id: Option<&str>, text: &str) {
-        let mut items = self.items.write().unwrap_or_else(|e| e.into_inner());
-        if items.len() >= CAPACITY {
-            if let Some(pos) = items.iter().position(|m| m.conversation_id.is_some()) {
-                items.remove(pos);
+        let item = MemoryItem {
+            conversation_id: conversation_id.map(str::to_owned),
+            text: truncate(text, MAX_ITEM_BYTES).to_owned(),
+        };
+        let size = item.bytes();
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if item.conversation_id.is_none() {
+            inner.bytes += size;
+            inner.shared.push(item);
+            return;
+        }
+        while inner.len() >= CAPACITY || inner.bytes + size > MAX_TOTAL_BYTES {
+            match inner.conversations.pop_front() {
+                Some(old) => inner.bytes -= old.bytes(),
+                None => break,
             }
         }
-        items.push(MemoryItem {
-            conversation_id: conversation_id.map(str::to_owned),
-            text: text.to_owned(),
-        });
+        if inner.len() >= CAPACITY || inner.bytes + size > MAX_TOTAL_BYTES {
+            return;
+        }
+        inner.bytes += size;
+        inner.conversations.push_back(item);
     }
 
     /// The `top_k` memories visible to the conversation that share the most words with `query`.
@@ -80,8 +148,8 @@ impl MemoryStore {
             .filter(|w| w.len() > 2)
             .map(str::to_lowercase)
             .collect();
-        let items = self.items.read().unwrap_or_else(|e| e.into_inner());
-        let mut scored: Vec<(usize, &MemoryItem)> = items
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut scored: Vec<(usize, &MemoryItem)> = inner
             .iter()
             .filter(|m| {
                 m.conversation_id.is_none() || m.conversation_id.as_deref() == conversation_id
@@ -109,7 +177,7 @@ impl MemoryStore {
     /// assert!(agent_pipeline::memory::MemoryStore::new().is_empty());
     /// ```
     pub fn len(&self) -> usize {
-        self.items.read().map(|i| i.len()).unwrap_or(0)
+        self.inner.read().map(|i| i.len()).unwrap_or(0)
     }
 
     /// Whether the store is empty.
@@ -117,22 +185,70 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Approximate bytes held.
+    /// Every item, shared notes first (tests).
+    #[cfg(test)]
+    fn items_for_test(&self) -> Vec<MemoryItem> {
+        self.inner.read().unwrap().iter().cloned().collect()
+    }
+
+    /// Bytes held (texts, ids and a fixed per-item overhead), at most [`MAX_TOTAL_BYTES`]
+    /// beside the shared notes.
     ///
     /// ```
     /// assert!(agent_pipeline::memory::MemoryStore::seeded().size_bytes() > 100);
     /// ```
     pub fn size_bytes(&self) -> u64 {
-        self.items
-            .read()
-            .map(|i| {
-                i.iter()
-                    .map(|m| {
-                        (m.text.len() + m.conversation_id.as_ref().map_or(0, String::len) + 48)
-                            as u64
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
+        self.inner.read().map(|i| i.bytes).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a hostile client can make the Brain keep: messages of axum's 2 MB body limit.
+    #[test]
+    fn the_store_holds_a_bounded_number_of_bytes() {
+        const ITEM_BOUND: u64 = 64 * 1024;
+        const TOTAL_BOUND: u64 = 64 * 1024 * 1024;
+        let store = MemoryStore::seeded();
+        let shared = store.len();
+        let huge = "é".repeat(1024 * 1024); // 2 MB, multi-byte
+        for i in 0..200 {
+            store.insert(Some(&format!("c{}", i % 7)), &huge);
+            assert!(
+                store.size_bytes() <= TOTAL_BOUND,
+                "{} bytes after {i} messages",
+                store.size_bytes()
+            );
+        }
+        // Each stored message is cut (on a char boundary), and the shared notes are kept.
+        let items = store.items_for_test();
+        assert!(items
+            .iter()
+            .filter(|m| m.conversation_id.is_some())
+            .all(|m| (m.text.len() as u64) <= ITEM_BOUND && m.text.starts_with('é')));
+        assert_eq!(
+            items.iter().filter(|m| m.conversation_id.is_none()).count(),
+            shared
+        );
+        // Many small messages: the count bound holds, the newest survive, the oldest go.
+        for i in 0..(CAPACITY + 500) {
+            store.insert(Some("c-small"), &format!("note {i}"));
+        }
+        assert!(store.len() <= CAPACITY);
+        let items = store.items_for_test();
+        assert!(items
+            .iter()
+            .any(|m| m.text == format!("note {}", CAPACITY + 499)));
+        assert!(!items.iter().any(|m| m.text == "note 0"));
+        assert_eq!(
+            items.iter().filter(|m| m.conversation_id.is_none()).count(),
+            shared
+        );
+        assert_eq!(
+            store.search(None, "warehouse", 1)[0].text,
+            "Orders ship from the Baker Street warehouse within two working days"
+        );
     }
 }

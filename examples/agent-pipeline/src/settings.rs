@@ -3,7 +3,8 @@
 //! | variable | default | used by |
 //! |---|---|---|
 //! | `NATS_URL` | `nats://127.0.0.1:4222` | brain, worker, demo |
-//! | `BRAIN_ADDR` | `127.0.0.1:8080` | brain |
+//! | `BRAIN_ADDR` | `127.0.0.1:8080` | brain (public API and `/healthz`) |
+//! | `BRAIN_METRICS_ADDR` | `127.0.0.1:9465` | brain (`/metrics` and `/healthz`; keep it internal) |
 //! | `WORKER_METRICS_ADDR` | `127.0.0.1:9464` | worker |
 //! | `BAKER_STREAM` | `BAKER_JOBS` | brain, worker |
 //! | `BAKER_SUBJECT_PREFIX` | `jobs` | brain, worker (stream subjects `<prefix>.>`) |
@@ -26,8 +27,10 @@ use std::time::Duration;
 pub struct Settings {
     /// NATS server URL.
     pub nats_url: String,
-    /// Brain listen address.
+    /// Brain listen address (the public API).
     pub brain_addr: SocketAddr,
+    /// Brain `/metrics` address: internal, never the public API port.
+    pub brain_metrics_addr: SocketAddr,
     /// Worker `/metrics` address.
     pub worker_metrics_addr: SocketAddr,
     /// JetStream stream name.
@@ -72,6 +75,10 @@ impl Settings {
         Self {
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             brain_addr: parsed("BRAIN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080))),
+            brain_metrics_addr: parsed(
+                "BRAIN_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9465)),
+            ),
             worker_metrics_addr: parsed(
                 "WORKER_METRICS_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 9464)),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 struct Run {
     brain: String,
+    brain_metrics: String,
     worker_metrics: String,
     http: reqwest::Client,
 }
@@ -108,12 +109,14 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     let id = format!("{:08x}", rand::random::<u32>());
     let stream = format!("E2E_JOBS_{id}");
     let brain_addr = format!("127.0.0.1:{}", free_port().unwrap());
+    let brain_metrics_addr = format!("127.0.0.1:{}", free_port().unwrap());
     let worker_addr = format!("127.0.0.1:{}", free_port().unwrap());
     let dir = std::env::temp_dir().join(format!("agent-pipeline-e2e-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let env: Vec<(String, String)> = [
         ("NATS_URL", nats_url.clone()),
         ("BRAIN_ADDR", brain_addr.clone()),
+        ("BRAIN_METRICS_ADDR", brain_metrics_addr.clone()),
         ("WORKER_METRICS_ADDR", worker_addr.clone()),
         ("BAKER_STREAM", stream.clone()),
         ("BAKER_SUBJECT_PREFIX", format!("e2e_{id}.jobs")),
@@ -182,6 +185,7 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
     );
     let run = Run {
         brain: brain_addr.clone(),
+        brain_metrics: brain_metrics_addr.clone(),
         worker_metrics: worker_addr.clone(),
         http,
     };
@@ -271,10 +275,25 @@ async fn one_trace_per_request_across_brain_nats_and_worker() {
         failing.body
     );
 
-    // Metrics while both services run.
+    // The public port serves no /metrics (audit finding 9): 404, nothing rendered.
+    let public = run
+        .http
+        .get(format!("http://{}/metrics", run.brain))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status().as_u16(),
+        404,
+        "no /metrics on the public port"
+    );
+    let public_body = public.text().await.unwrap();
+    assert!(!public_body.contains("# TYPE"), "{public_body}");
+
+    // Metrics while both services run, from their internal addresses.
     let brain_m = promtext::parse(
         &run.http
-            .get(format!("http://{}/metrics", run.brain))
+            .get(format!("http://{}/metrics", run.brain_metrics))
             .send()
             .await
             .unwrap()

@@ -10,10 +10,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let llm = agent_pipeline::llm_telemetry(&telemetry).build()?;
     let settings = Settings::from_env();
     let addr = settings.brain_addr;
+    let metrics_addr = settings.brain_metrics_addr;
     let (state, _depth) = agent_pipeline::brain::connect(settings, &telemetry, &llm).await?;
     let app = agent_pipeline::brain::router(state, &telemetry);
+    // `/metrics` on the internal address only, never on the public port.
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_addr).await?;
+    let metrics_app = agent_pipeline::metrics_router(&telemetry);
+    tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_app).await;
+    });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "brain listening");
+    tracing::info!(%addr, metrics = %metrics_addr, "brain listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(agent_pipeline::shutdown_signal())
         .await?;

@@ -131,6 +131,7 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     let stream = format!("DEMO_JOBS_{run_id}");
     let prefix = format!("demo_{run_id}.jobs");
     let brain_addr = format!("127.0.0.1:{}", free_port()?);
+    let brain_metrics_addr = format!("127.0.0.1:{}", free_port()?);
     let worker_addr = format!("127.0.0.1:{}", free_port()?);
     let logs = std::env::temp_dir().join(format!("agent-pipeline-demo-{run_id}"));
     std::fs::create_dir_all(&logs)?;
@@ -138,6 +139,7 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     let mut env: Vec<(String, String)> = vec![
         ("NATS_URL".into(), nats.url.clone()),
         ("BRAIN_ADDR".into(), brain_addr.clone()),
+        ("BRAIN_METRICS_ADDR".into(), brain_metrics_addr.clone()),
         ("WORKER_METRICS_ADDR".into(), worker_addr.clone()),
         ("BAKER_STREAM".into(), stream.clone()),
         ("BAKER_SUBJECT_PREFIX".into(), prefix),
@@ -215,7 +217,7 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
             ""
         }
     );
-    println!("  brain     http://{brain_addr}");
+    println!("  brain     http://{brain_addr} (metrics http://{brain_metrics_addr}/metrics)");
     println!("  worker    http://{worker_addr}/metrics");
     match (&collector, &args.otlp_endpoint, disabled) {
         (Some(c), _, _) => println!("  telemetry embedded OTLP/HTTP receiver {}", c.endpoint()),
@@ -240,7 +242,7 @@ async fn run_inner(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     let ok = outcomes.iter().filter(|o| o.status == 200).count();
 
     // Metrics while the services are still up.
-    let brain_metrics = scrape(&http, &format!("http://{brain_addr}/metrics")).await;
+    let brain_metrics = scrape(&http, &format!("http://{brain_metrics_addr}/metrics")).await;
     let worker_metrics = scrape(&http, &format!("http://{worker_addr}/metrics")).await;
 
     // Stop the services: they flush their telemetry on SIGTERM.
