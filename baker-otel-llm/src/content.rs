@@ -383,9 +383,9 @@ impl Budget {
 }
 
 /// Stands for the first string content that the budget cut, in a value being prepared; the
-/// serialised text is cut where it appears. Serialised as `\u0000bkr-cut\u0000`.
-const CUT: &str = "\u{0}bkr-cut\u{0}";
-const CUT_SERIALISED: &str = "\\u0000bkr-cut\\u0000";
+/// serialised text is cut where it appears. Private-use characters, which JSON serialisation
+/// keeps as they are at any nesting depth (JSON held in a string included).
+const CUT: &str = "\u{E000}bkr-cut\u{E000}";
 
 /// The prefix of `text` that redaction sees when at most `shown` bytes of it can be shown and
 /// at most `limit` bytes may be redacted: all of it when short enough, else cut at the last
@@ -833,9 +833,9 @@ impl CapturePolicy {
         }
         // Cut where the first string the budget did not cover begins (a marker there), or
         // where the first byte of it would have been.
-        let end = text.find(CUT_SERIALISED).unwrap_or(text.len());
+        let end = text.find(CUT).unwrap_or(text.len());
         let shown = &text[..end];
-        let after = text.len() - end - CUT_SERIALISED.len().min(text.len() - end);
+        let after = text.len() - end - CUT.len().min(text.len() - end);
         truncate_after(shown, self.max_bytes, budget.dropped + after)
     }
 
@@ -1012,6 +1012,40 @@ mod tests {
                 "{max}: {out}"
             );
         }
+    }
+
+    /// JSON past the budget: the text stops where the content the budget did not cover
+    /// starts, with the marker; the cut sentinel never shows.
+    #[test]
+    fn json_past_the_budget_is_cut_where_its_content_stops() {
+        let p = CapturePolicy::all().max_bytes(200);
+        let args = serde_json::json!({"q": "word ".repeat(2000), "pwd": "x"}).to_string();
+        let v = serde_json::json!([
+            {"role": "assistant", "arguments": args},
+            {"role": "user", "content": "later"},
+        ]);
+        let small = serde_json::json!([{"content": "a ".repeat(300)}, {"content": "later"}]);
+        for out in [
+            p.prepare(ContentKind::Input, &v.to_string()).unwrap(),
+            p.prepare_json(ContentKind::Input, v.clone()).unwrap(),
+            CapturePolicy::all()
+                .max_bytes(10)
+                .prepare_json(ContentKind::Input, small)
+                .unwrap(),
+        ] {
+            assert!(
+                !out.contains("bkr-cut") && !out.contains('\u{E000}'),
+                "{out}"
+            );
+            assert!(
+                out.contains("…[truncated") && !out.contains("later"),
+                "{out}"
+            );
+            assert!(out.len() <= 240, "{}", out.len());
+        }
+        // Within the budget nothing changes: the text as it was, or cut like before.
+        let v = serde_json::json!({"q": "tea", "n": 3}).to_string();
+        assert_eq!(p.prepare(ContentKind::Input, &v).unwrap(), v);
     }
 
     /// Finding 4: if the default patterns ever fail to compile, capture turns off instead of
