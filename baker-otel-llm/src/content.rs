@@ -6,6 +6,8 @@
 //! `none`), or with [`CapturePolicy`] on the builder (builder wins over env).
 //! Captured values have secrets replaced by `[REDACTED]` and are cut to `max_bytes`
 //! (`BAKER_LLM_CAPTURE_MAX_BYTES`, default 8192) with a `…[truncated N bytes]` marker.
+//! Redaction only sees what can be shown (`max_bytes` plus a margin), so its cost is bounded
+//! whatever the size of the input; see [`CapturePolicy::prepare`].
 //!
 //! ```
 //! use baker_otel_llm::content::{CapturePolicy, ContentKind};
@@ -610,8 +612,10 @@ impl Redactor {
                 Cow::Borrowed(_) => false,
             };
         }
-        // The budget ends in this string: keep the redacted window, then the cut.
+        // The budget ends in this string: keep the redacted window, then the cut; what
+        // follows is past the cut, so nothing more is redacted.
         let mut out = redacted.into_owned();
+        budget.left = 0;
         budget.dropped += s.len() - cut_at;
         if !budget.cut {
             out.push_str(CUT);
