@@ -167,9 +167,10 @@ pub const DEFAULT_SECRET_PATTERNS: &[(&str, &str)] = &[
     ),
     (
         // The user may be empty (`redis://:password@host`, Redis AUTH) and the password may
-        // hold `/` (generated passwords, base64).
+        // hold `/` (generated passwords, base64) — unless all before the first `/` is digits:
+        // that is a port and a path (`http://host:8080/users/ann@example.com`).
         "url-credentials",
-        r#"://[^\s:/@"'<>]{0,64}:(?P<s>[^\s@"'<>]{1,128})@"#,
+        r#"://[^\s:/@"'<>]{0,64}:(?P<s>[^\s@/"'<>]{1,128}|[^\s@/"'<>]{0,64}[^\s@/"'<>0-9][^\s@/"'<>]{0,64}/[^\s@"'<>]{0,128})@"#,
     ),
     (
         "url-query-secret",
@@ -1050,6 +1051,22 @@ mod tests {
         // Within the budget nothing changes: the text as it was, or cut like before.
         let v = serde_json::json!({"q": "tea", "n": 3}).to_string();
         assert_eq!(p.prepare(ContentKind::Input, &v).unwrap(), v);
+    }
+
+    /// A `/` may be part of a URL password, but a port and a path are not one.
+    #[test]
+    fn url_passwords_with_a_slash_but_not_ports_and_paths() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact("postgres://app:ab/c+d==@db"),
+            "postgres://app:[REDACTED]@db"
+        );
+        assert_eq!(
+            r.redact("redis://:hunter2@redis:6379"),
+            "redis://:[REDACTED]@redis:6379"
+        );
+        let url = "GET http://localhost:8080/users/ann@example.com ok";
+        assert_eq!(r.redact(url), url);
     }
 
     /// Finding 4: if the default patterns ever fail to compile, capture turns off instead of
