@@ -167,10 +167,12 @@ pub const DEFAULT_SECRET_PATTERNS: &[(&str, &str)] = &[
     ),
     (
         // The user may be empty (`redis://:password@host`, Redis AUTH) and the password may
-        // hold `/` (generated passwords, base64) — unless all before the first `/` is digits:
-        // that is a port and a path (`http://host:8080/users/ann@example.com`).
+        // hold `/` (generated passwords, base64). A port and a path with an `@` in it
+        // (`http://host:8080/users/ann@example.com`) read as a password too: a `/` after
+        // digits is as likely a password (`postgres://app:0000/a0Aa@db`), so this errs on
+        // the side of redacting.
         "url-credentials",
-        r#"://[^\s:/@"'<>]{0,64}:(?P<s>[^\s@/"'<>]{1,128}|[^\s@/"'<>]{0,64}[^\s@/"'<>0-9][^\s@/"'<>]{0,64}/[^\s@"'<>]{0,128})@"#,
+        r#"://[^\s:/@"'<>]{0,64}:(?P<s>[^\s@"'<>]{1,128})@"#,
     ),
     (
         "url-query-secret",
@@ -1053,9 +1055,10 @@ mod tests {
         assert_eq!(p.prepare(ContentKind::Input, &v).unwrap(), v);
     }
 
-    /// A `/` may be part of a URL password, but a port and a path are not one.
+    /// A `/` may be part of a URL password, after digits too; a port and a path with an `@`
+    /// are then redacted as well (erring on the side of redacting).
     #[test]
-    fn url_passwords_with_a_slash_but_not_ports_and_paths() {
+    fn url_passwords_with_a_slash() {
         let r = Redactor::default();
         assert_eq!(
             r.redact("postgres://app:ab/c+d==@db"),
@@ -1065,7 +1068,14 @@ mod tests {
             r.redact("redis://:hunter2@redis:6379"),
             "redis://:[REDACTED]@redis:6379"
         );
+        assert_eq!(r.redact("redis://:/ab+cd@r"), "redis://:[REDACTED]@r");
+        assert_eq!(r.redact("pg://app:0000/a0Aa@db"), "pg://app:[REDACTED]@db");
         let url = "GET http://localhost:8080/users/ann@example.com ok";
+        assert_eq!(
+            r.redact(url),
+            "GET http://localhost:[REDACTED]@example.com ok"
+        );
+        let url = "GET http://localhost:8080/users/ann ok";
         assert_eq!(r.redact(url), url);
     }
 
