@@ -1,10 +1,13 @@
 //! llm_span! (6 attributes + usage, cost, metrics) vs a hand-written tracing::info_span! with the
-//! same fields, under the same baker-otel subscriber; and cost lookup + computation.
+//! same fields, under the same baker-otel subscriber; cost lookup + computation; and content
+//! redaction of 1 MB of hostile and of ordinary non-ASCII text (security audit 2026-12,
+//! finding 2).
 
 #[path = "../../baker-otel/benches/support/paired.rs"]
 mod paired;
 
 use baker_otel::config::Signal;
+use baker_otel_llm::content::{CapturePolicy, ContentKind, Redactor};
 use baker_otel_llm::pricing::Pricing;
 use baker_otel_llm::{llm_span, LlmTelemetry, Usage};
 use criterion::{criterion_group, Criterion};
@@ -129,6 +132,29 @@ fn setup() -> Pricing {
         .unwrap()
 }
 
+/// 1 MB of repeated PEM headers without an END marker (quadratic for an unbounded lazy body).
+fn hostile_text() -> String {
+    "-----BEGIN PRIVATE KEY-----".repeat(40_000)
+}
+
+/// 1 MB of ordinary non-ASCII prose (Unicode word boundaries leave the regex DFA on it).
+fn non_ascii_text() -> String {
+    let line = "Die Größe der Tabelle beträgt 42 Einträge; naïve café — 東京の天気は晴れ。 ";
+    line.repeat((1 << 20) / line.len() + 1)
+}
+
+/// `CapturePolicy::prepare` with the default settings (all kinds, 8 KiB).
+fn prepare(policy: &CapturePolicy, text: &str) -> usize {
+    policy
+        .prepare(ContentKind::Input, black_box(text))
+        .map_or(0, |s| s.len())
+}
+
+/// `Redactor::redact` over the whole text (no window: the rules alone).
+fn redact_all(r: &Redactor, text: &str) -> usize {
+    r.redact(black_box(text)).len()
+}
+
 fn benches(c: &mut Criterion) {
     let pricing = setup();
     let mut g = c.benchmark_group("llm_span");
@@ -156,6 +182,26 @@ fn benches(c: &mut Criterion) {
                 black_box(&USAGE),
             )
         })
+    });
+    g.finish();
+
+    let (policy, redactor) = (CapturePolicy::all(), Redactor::default());
+    let (hostile, non_ascii) = (hostile_text(), non_ascii_text());
+    let mut g = c.benchmark_group("redaction");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    g.bench_function("prepare_1mb_hostile_pem_headers", |b| {
+        b.iter(|| prepare(&policy, &hostile))
+    });
+    g.bench_function("prepare_1mb_non_ascii_text", |b| {
+        b.iter(|| prepare(&policy, &non_ascii))
+    });
+    g.bench_function("redact_all_1mb_hostile_pem_headers", |b| {
+        b.iter(|| redact_all(&redactor, &hostile))
+    });
+    g.bench_function("redact_all_1mb_non_ascii_text", |b| {
+        b.iter(|| redact_all(&redactor, &non_ascii))
     });
     g.finish();
 
@@ -252,7 +298,8 @@ fn report() {
 criterion_group!(group, benches);
 
 fn main() {
-    // `LLM_BENCH_ONLY=macro|hand|hand_metrics|cost LLM_BENCH_ITERS=n`: run one case n times
+    // `LLM_BENCH_ONLY=macro|hand|hand_metrics|cost|prepare_hostile|prepare_non_ascii|
+    // redact_hostile|redact_non_ascii LLM_BENCH_ITERS=n`: run one case n times
     // without criterion (for `perf stat -e instructions`, which the machine's load does not skew).
     if let Ok(which) = std::env::var("LLM_BENCH_ONLY") {
         let n: u32 = std::env::var("LLM_BENCH_ITERS")
@@ -271,6 +318,22 @@ fn main() {
                     black_box(&USAGE),
                 ));
             }),
+            "prepare_hostile" | "prepare_non_ascii" | "redact_hostile" | "redact_non_ascii" => {
+                let text = if which.ends_with("hostile") {
+                    hostile_text()
+                } else {
+                    non_ascii_text()
+                };
+                let (policy, redactor) = (CapturePolicy::all(), Redactor::default());
+                let full = which.starts_with("redact");
+                Box::new(move || {
+                    black_box(if full {
+                        redact_all(&redactor, &text)
+                    } else {
+                        prepare(&policy, &text)
+                    });
+                })
+            }
             _ => Box::new(|| {}),
         };
         let t = Instant::now();

@@ -65,6 +65,9 @@ impl Totals {
 }
 
 /// One scope's running totals.
+///
+/// Chains stay as deep as the nesting of scopes: a [`JobUsage`] never takes another job of the
+/// same span as its parent (see [`JobUsage::start`]). Dropping a chain is iterative anyway.
 #[derive(Debug)]
 pub(crate) struct Accumulator {
     parent: Option<Arc<Accumulator>>,
@@ -159,6 +162,11 @@ impl Accumulator {
         self.totals.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
+    /// Whether this is a job's accumulator.
+    fn is_job(&self) -> bool {
+        self.job_ids.is_some()
+    }
+
     /// Nearest iteration number in this chain.
     pub(crate) fn iteration(&self) -> Option<i64> {
         let mut cur = Some(self);
@@ -169,6 +177,19 @@ impl Accumulator {
             cur = a.parent.as_deref();
         }
         None
+    }
+}
+
+impl Drop for Accumulator {
+    /// Unlinks the parent chain one link at a time: no recursion, however long the chain.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(parent) = next {
+            next = match Arc::into_inner(parent) {
+                Some(mut p) => p.parent.take(),
+                None => None,
+            };
+        }
     }
 }
 
@@ -227,10 +248,15 @@ pub struct JobUsage {
 
 impl JobUsage {
     /// Starts accounting for the job running in the current span.
+    ///
+    /// Jobs that run one after the other under one span (a worker loop) are independent: a
+    /// job's calls count for it and for the scopes that enclose its span — an agent, or a job
+    /// started on an enclosing span — never for an earlier job of the same span. The new job
+    /// replaces the earlier one on the span; the earlier handle keeps its totals so far.
     pub fn start() -> Self {
         let shared = crate::telemetry::shared();
         let ids = opentelemetry::Context::map_current(baker_otel::context::ids);
-        let mut acc = Accumulator::new(current(), None, None);
+        let mut acc = Accumulator::new(parent_for_job(), None, None);
         acc.budget = shared.job_budget.clone();
         acc.job_ids = Some(ids);
         let acc = Arc::new(acc);
@@ -272,6 +298,27 @@ impl JobUsage {
         );
         t
     }
+}
+
+/// The parent of a job started in the current span: the nearest accumulator, except that a job
+/// stored on the current span itself (an earlier job of this span) is skipped for its own
+/// parent — which, by the same rule, is never a job of this span either.
+fn parent_for_job() -> Option<Arc<Accumulator>> {
+    tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            let reg = dispatch.downcast_ref::<Registry>()?;
+            let span = reg.span(id)?;
+            let own = span.extensions().get::<AccExt>().map(|a| a.0.clone());
+            match own {
+                Some(acc) if acc.is_job() => acc.parent.clone(),
+                Some(acc) => Some(acc),
+                None => span
+                    .scope()
+                    .skip(1)
+                    .find_map(|s| s.extensions().get::<AccExt>().map(|a| a.0.clone())),
+            }
+        })
+        .flatten()
 }
 
 impl Drop for JobUsage {

@@ -8,6 +8,11 @@
 //! `histogram.record(v, &labels.input)`: no `KeyValue` is built or cloned per call. A full map
 //! (or a hash collision) falls back to building the labels for that call.
 //!
+//! Provider, model and agent names are not fixed in code (a client or a model may pick them), so
+//! their label values go through the hub's [bounded value sets](crate::MAX_LABEL_VALUES) when an
+//! entry is built: the cache is keyed by the raw names, its labels hold the bounded ones
+//! (`_OTHER` past the bound). Cached calls pay nothing for it.
+//!
 //! With the `bound-instruments` feature (OpenTelemetry SDK `experimental_metrics_bound_instruments`)
 //! cached entries also hold instruments bound to those sets, so the duration, token and cost
 //! records skip the SDK's per-call attribute hashing entirely (~130 ns → ~17 ns per record).
@@ -16,6 +21,7 @@ use crate::hashing::{hash_strs, PreHashed};
 use crate::metrics::Instruments;
 use crate::pricing::Cost;
 use crate::semconv as sc;
+use crate::telemetry::LabelValues;
 #[cfg(feature = "bound-instruments")]
 use opentelemetry::metrics::{BoundCounter, BoundHistogram};
 use opentelemetry::{KeyValue, StringValue};
@@ -27,6 +33,9 @@ pub(crate) const CAP: usize = 1024;
 /// The metric attribute sets of one `(operation, provider, model, agent)`, sorted by key.
 #[derive(Debug)]
 pub(crate) struct CallLabels {
+    /// The raw names this entry stands for (the cache key).
+    key: Key,
+    /// Label values (bounded).
     operation: StringValue,
     provider: StringValue,
     model: StringValue,
@@ -51,6 +60,14 @@ struct CostLabels {
     labels: Arc<[KeyValue]>,
     #[cfg(feature = "bound-instruments")]
     bound: Option<BoundCounter<f64>>,
+}
+
+/// The raw `(operation, provider, model, agent)` of an entry.
+#[derive(Debug)]
+struct Key {
+    provider: StringValue,
+    model: StringValue,
+    agent: Option<StringValue>,
 }
 
 /// Instruments bound to a cached entry's sets (only for entries kept in the cache).
@@ -85,15 +102,26 @@ fn shareable(v: &StringValue) -> StringValue {
 }
 
 impl CallLabels {
-    /// The sets of one call; `bind_to` binds instruments to them (cached entries only).
+    /// The sets of one call, with provider, model and agent bounded by `bound`; `bind_to`
+    /// binds instruments to them (cached entries only).
     pub(crate) fn new(
         operation: &StringValue,
         provider: &StringValue,
         model: &StringValue,
         agent: Option<&StringValue>,
+        bound: &LabelValues,
         bind_to: Option<&Instruments>,
     ) -> Self {
-        let (op, p, m) = (shareable(operation), shareable(provider), shareable(model));
+        let key = Key {
+            provider: shareable(provider),
+            model: shareable(model),
+            agent: agent.map(shareable),
+        };
+        let op = shareable(operation);
+        let p = StringValue::from(bound.providers.get(provider.as_str()));
+        let m = StringValue::from(bound.models.get(model.as_str()));
+        let agent = agent.map(|a| StringValue::from(bound.agents.get(a.as_str())));
+        let agent = agent.as_ref();
         let kv = |k: &'static str, v: &StringValue| KeyValue::new(k, v.clone());
         let base = vec![
             kv(sc::GEN_AI_OPERATION_NAME, &op),
@@ -123,7 +151,8 @@ impl CallLabels {
             base,
             input,
             output,
-            agent: agent.map(shareable),
+            agent: agent.cloned(),
+            key,
             operation: op,
             provider: p,
             model: m,
@@ -134,10 +163,10 @@ impl CallLabels {
     }
 
     fn matches(&self, op: &str, provider: &str, model: &str, agent: Option<&str>) -> bool {
-        self.model.as_str() == model
-            && self.provider.as_str() == provider
+        self.key.model.as_str() == model
+            && self.key.provider.as_str() == provider
             && self.operation.as_str() == op
-            && self.agent.as_ref().map(StringValue::as_str) == agent
+            && self.key.agent.as_ref().map(StringValue::as_str) == agent
     }
 
     fn build_cost(&self, currency: &StringValue) -> Arc<[KeyValue]> {
@@ -239,6 +268,7 @@ impl LabelCache {
     pub(crate) fn call(
         &self,
         ins: &Instruments,
+        bound: &LabelValues,
         operation: &StringValue,
         provider: &StringValue,
         model: &StringValue,
@@ -247,7 +277,11 @@ impl LabelCache {
         let (o, p, m) = (operation.as_str(), provider.as_str(), model.as_str());
         let a = agent.map(StringValue::as_str);
         let h = hash_strs(&[Some(o), Some(p), Some(m), a]);
-        let uncached = || Arc::new(CallLabels::new(operation, provider, model, agent, None));
+        let uncached = || {
+            Arc::new(CallLabels::new(
+                operation, provider, model, agent, bound, None,
+            ))
+        };
         if let Ok(map) = self.calls.read() {
             match map.get(&h) {
                 Some(e) if e.matches(o, p, m, a) => return e.clone(),
@@ -271,6 +305,7 @@ impl LabelCache {
                     provider,
                     model,
                     agent,
+                    bound,
                     Some(ins),
                 ))
             })
@@ -322,12 +357,27 @@ mod tests {
     #[test]
     fn labels_are_sorted_cached_and_complete() {
         let ins = instruments();
+        let bound = LabelValues::default();
         let cache = LabelCache::default();
         let agent = s("planner");
-        let a = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
-        let b = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), Some(&agent));
+        let a = cache.call(
+            &ins,
+            &bound,
+            &s("chat"),
+            &s("anthropic"),
+            &s("m1"),
+            Some(&agent),
+        );
+        let b = cache.call(
+            &ins,
+            &bound,
+            &s("chat"),
+            &s("anthropic"),
+            &s("m1"),
+            Some(&agent),
+        );
         assert!(Arc::ptr_eq(&a, &b));
-        let c = cache.call(&ins, &s("chat"), &s("anthropic"), &s("m1"), None);
+        let c = cache.call(&ins, &bound, &s("chat"), &s("anthropic"), &s("m1"), None);
         assert!(!Arc::ptr_eq(&a, &c));
         for set in [&a.base, &a.input, &a.output, &a.unpriced] {
             assert!(set.windows(2).all(|w| w[0].key < w[1].key));
@@ -356,11 +406,18 @@ mod tests {
     #[test]
     fn bounded_and_names_shared() {
         let ins = instruments();
+        let bound = LabelValues::default();
         let cache = LabelCache::default();
         for i in 0..(CAP + 10) {
             let m = StringValue::from(format!("m{i}"));
-            let l = cache.call(&ins, &s("chat"), &s("p"), &m, None);
-            assert_eq!(l.model.as_str(), m.as_str());
+            let l = cache.call(&ins, &bound, &s("chat"), &s("p"), &m, None);
+            assert_eq!(l.key.model.as_str(), m.as_str());
+            let label = if i < crate::MAX_LABEL_VALUES {
+                m.as_str()
+            } else {
+                "_OTHER"
+            };
+            assert_eq!(l.model.as_str(), label, "bounded label value");
         }
         assert_eq!(cache.calls.read().map(|m| m.len()).unwrap_or(0), CAP);
         let n1 = cache.span_name("chat", "gpt-4o");

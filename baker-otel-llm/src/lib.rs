@@ -111,7 +111,7 @@ pub use spans::tool::ToolSpan;
 pub use stream::{ChunkMeta, ClassifiedMeta, LlmStream, NoMeta, ReportsMeta, ReportsUsageFn};
 pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
-    MAX_ERROR_TYPES,
+    MAX_ERROR_TYPES, MAX_LABEL_VALUES,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};
 

@@ -48,6 +48,25 @@ pub fn corpus() -> Vec<(String, String)> {
         v("api_key: \"AbC123xyz\"", "AbC123xyz"),
         v("xoxb-123456789012-123456789012-AbCdEfGhIjKl", "xoxb-123456789012-123456789012-AbCdEfGhIjKl"),
         v("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        // Security audit 2026-12, finding 4: values cut short at `;&!` or a space, URL
+        // credentials with an empty user or a `/`, key formats of AI stacks, unsigned JWTs.
+        // Each entry names the part that used to survive.
+        v("DB_PASSWORD=Xk9;mP2&q!", ";mP2&q!"),
+        v("DB_PASSWORD=Xk9;mP2&q!", "Xk9"),
+        v("password: \"correct horse battery staple\"", "horse battery staple"),
+        v("secret = 'two words'", "words"),
+        v("{\"api_key\": \"ab cd,ef}gh\"} (not valid JSON", "cd,ef}gh"),
+        v("redis://:hunter2@redis:6379", "hunter2"),
+        v("postgres://app:ab/c+d==@db", "ab/c+d=="),
+        v("groq 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 ok", "U8JZpDE0iGXlD6gNCFbaEPFjbD0kH8Oool8DklZDOCj2ISaJiHkT"),
+        v("XAI_KEY xai-j0rLGlkoMXGjtEkDnNfribxUdl7dXTPyLsxPFkThf4VucSmEHgaKwVJ7faC9qEwjky40UVsWmflzdE1F", "j0rLGlkoMXGjtEkDnNfribxUdl7dXTPyLsxPFkThf4VucSmEHgaKwVJ7faC9qEwjky40UVsWmflzdE1F"),
+        v("REPLICATE r8_8ResqEDusTpkr0cStY4qWB8dWKnHfDNxSIvPZ", "8ResqEDusTpkr0cStY4qWB8dWKnHfDNxSIvPZ"),
+        v("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", "Z63fFKcZjR4I0b3jRtaWr4Y9OJFLJOqOAf1lLQSAJaiXnkU8"),
+        v("langsmith 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", "41ecccc3fc1626e53a13043b026c48bb"),
+        v("pinecone pcsk_GvVvQe_1sKhBN88hXJsi6BwhTp3Fs2QhX6KWxOiixgVoOnzyw2MzP0ZvzOMhfWuBByReQM", "1sKhBN88hXJsi6BwhTp3Fs2QhX6KWxOiixgVoOnzyw2MzP0ZvzOMhfWuBByReQM"),
+        v("tavily 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", "sm9Wcz7uW9XFOGOeMVNen5n1Ae6pWzpF"),
+        v("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", "1qH6YytwMe4LbyoVFz8uZdZv8FuKKIBJ"),
+        v("unsigned eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJyb290In0. sent", "eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJyb290In0"),
     ]
 }
 
@@ -133,13 +152,27 @@ fn secret() -> impl Strategy<Value = (String, String)> {
         ("[A-Za-z0-9]{22}", "[A-Za-z0-9]{43}")
             .prop_map(|(a, b)| (format!("SG.{a}.{b}"), format!("SG.{a}.{b}"))),
         "[A-Za-z0-9!#%]{8,20}".prop_map(|s| (format!("DB_PASSWORD={s}"), s)),
+        // Generated passwords with the punctuation that used to end the value (finding 4).
+        "[A-Za-z0-9][A-Za-z0-9;&'\",}\\]!#%]{7,19}".prop_map(|s| (format!("DB_PASSWORD={s}"), s)),
+        "[A-Za-z0-9][A-Za-z0-9;&'\",}\\]!]{7,19}".prop_map(|s| (format!("api_key: {s}"), s)),
+        // Quoted values with spaces and punctuation, in YAML, shell and JSON-text forms.
+        "[A-Za-z0-9][A-Za-z0-9;&',}\\]! ]{6,28}[A-Za-z0-9]"
+            .prop_map(|s| (format!("password: \"{s}\""), s)),
+        "[A-Za-z0-9][A-Za-z0-9;&\",}\\]! ]{6,28}[A-Za-z0-9]"
+            .prop_map(|s| (format!("export SECRET='{s}'"), s)),
+        "[A-Za-z0-9][A-Za-z0-9;&',}\\]! ]{6,28}[A-Za-z0-9]"
+            .prop_map(|s| (format!("{{\"client_secret\": \"{s}\""), s)),
+        "[A-Za-z0-9+/=]{8,20}".prop_map(|s| (format!("redis://:{s}@redis:6379"), s)),
+        ("[A-Za-z0-9]{4,10}", "[A-Za-z0-9+=]{4,10}")
+            .prop_map(|(a, b)| (format!("postgres://app:{a}/{b}@db"), format!("{a}/{b}"))),
         "[A-Za-z0-9]{12,30}".prop_map(|s| (format!("client_secret: {s}"), s)),
         "[A-Za-z0-9._]{12,30}".prop_map(|s| (format!("refresh_token={s}"), s)),
         "[A-Za-z0-9]{10,20}".prop_map(|s| (format!("postgres://app:{s}@db:5432/x"), s)),
         "[A-Za-z0-9+/]{86}".prop_map(|s| (format!("AccountKey={s}=="), s)),
         "[A-Za-z0-9+/]{24,60}".prop_map(|s| (format!("Authorization: Basic {s}"), s)),
-        // Card numbers: 15 random digits + the Luhn check digit.
-        "[1-9][0-9]{14}".prop_map(|s| {
+        // Card numbers: 15 random digits + the Luhn check digit, with a card network's first
+        // digit (2-6; 16-digit numbers starting with 1 are timestamps, see below).
+        "[2-6][0-9]{14}".prop_map(|s| {
             let card = with_luhn_digit(&s);
             (card.clone(), card)
         }),
@@ -182,4 +215,42 @@ proptest! {
         let out = Redactor::default().redact_text_or_json(&v.to_string());
         prop_assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");
     }
+}
+
+/// Millisecond (13 digits), microsecond (16) and nanosecond (19) epoch timestamps pass the Luhn
+/// check about one time in ten; they are not card numbers (no card network issues numbers of
+/// these lengths starting with 1), in text or as JSON numbers. Real card numbers still go.
+#[test]
+fn epoch_timestamps_are_not_card_numbers() {
+    let r = Redactor::default();
+    let mut luhn_valid = 0;
+    for i in 0..2000u64 {
+        let ms = 1_700_000_000_000 + i * 7_919;
+        for ts in [ms, ms * 1_000 + i % 1000, ms * 1_000_000 + i] {
+            luhn_valid += usize::from(baker_otel_llm::content::luhn_valid(&ts.to_string()));
+            let text = format!("created at {ts} ok");
+            assert_eq!(r.redact(&text), text);
+            let mut v = serde_json::json!({"created": ts, "items": [ts]});
+            let before = v.clone();
+            r.redact_json(&mut v);
+            assert_eq!(v, before);
+        }
+    }
+    assert!(
+        luhn_valid > 300,
+        "the sample exercises the Luhn false positives: {luhn_valid}"
+    );
+    for card in [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "378282246310005",
+        "4222222222222",
+        "6011000990139424",
+    ] {
+        let out = r.redact(&format!("card {card} ok")).into_owned();
+        assert_eq!(out, "card [REDACTED] ok");
+    }
+    let mut v = serde_json::json!({"n": 4111111111111111u64});
+    r.redact_json(&mut v);
+    assert_eq!(v["n"], "[REDACTED]");
 }

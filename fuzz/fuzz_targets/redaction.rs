@@ -1,8 +1,11 @@
 //! Content redaction on arbitrary chat messages and tool arguments: never panics, JSON stays
-//! JSON, and a realistic secret embedded in fuzzer-chosen text never survives.
+//! JSON, and a realistic secret embedded in fuzzer-chosen text never survives — also when the
+//! value is cut to a small `max_bytes` (redaction then sees a bounded window; a secret across
+//! the cut must not be emitted).
 //! Input: `<secret index byte><filler bytes>`; the filler is the message around the secret
 //! (kept to letters, spaces and light punctuation so it cannot legitimately glue onto it), and
-//! the raw bytes are also redacted as they are.
+//! the raw bytes are also redacted as they are. The second byte, when there is one, picks the
+//! small `max_bytes` (0..=255).
 #![no_main]
 use baker_otel_llm::content::{CapturePolicy, ContentKind};
 use libfuzzer_sys::fuzz_target;
@@ -24,6 +27,14 @@ const SECRETS: &[(&str, &str)] = &[
     ("4111 1111 1111 1111", "4111 1111 1111 1111"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA0Z3VS5JJcds3xfn"),
     ("sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx", "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx"),
+    // Security audit 2026-12, finding 4.
+    ("DB_PASSWORD=Xk9;mP2&q!", "mP2&q!"),
+    ("password: \"correct horse battery staple\"", "horse battery"),
+    ("redis://:hunter2pass@redis:6379", "hunter2pass"),
+    ("postgres://app:ab/c+d==@db", "ab/c+d=="),
+    ("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", "U8JZpDE0iGXlD6gNCFbaEPFjbD0kH8Oool8"),
+    ("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", "1qH6YytwMe4LbyoVFz8uZdZv8FuKKIBJ"),
+    ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJyb290In0.", "eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJyb290In0"),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -54,6 +65,18 @@ fuzz_target!(|data: &[u8]| {
     let out = policy.prepare(ContentKind::Input, &msg.to_string()).unwrap();
     assert!(!out.contains(secret), "{out}");
     let args = serde_json::json!({"query": content, "top_k": 3});
-    let out = policy.prepare_json(ContentKind::ToolArguments, args).unwrap();
+    let out = policy.prepare_json(ContentKind::ToolArguments, args.clone()).unwrap();
     assert!(!out.contains(secret), "{out}");
+
+    // Cut short: the bounded window, the JSON byte budget and the cut marker.
+    let max = rest.first().copied().unwrap_or(0) as usize;
+    let small = CapturePolicy::all().max_bytes(max);
+    for out in [
+        small.prepare(ContentKind::Input, &content).unwrap(),
+        small.prepare(ContentKind::Input, &msg.to_string()).unwrap(),
+        small.prepare_json(ContentKind::ToolArguments, args).unwrap(),
+    ] {
+        assert!(!out.contains(secret), "max {max}: {out}");
+        assert!(out.len() <= max + 40, "max {max}: {} bytes", out.len());
+    }
 });

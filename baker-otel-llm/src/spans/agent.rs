@@ -159,10 +159,12 @@ impl Drop for AgentSpan {
     fn drop(&mut self) {
         let totals = self.acc.totals();
         write_totals(&self.span, &totals);
-        let ins = &crate::telemetry::shared().instruments;
+        let shared = crate::telemetry::shared();
+        let ins = &shared.instruments;
+        let name = self.acc.agent_name.as_ref().map_or("", |n| n.as_str());
         let agent = [opentelemetry::KeyValue::new(
             sc::GEN_AI_AGENT_NAME,
-            self.acc.agent_name.clone().unwrap_or_else(|| "".into()),
+            opentelemetry::StringValue::from(shared.label_values.agents.get(name)),
         )];
         ins.agent_inference_calls.record(totals.calls, &agent);
         ins.agent_tool_calls.record(

@@ -312,9 +312,14 @@ impl LlmSpan {
         let shared = &self.shared;
         let ins = &shared.instruments;
         let agent = self.acc.as_ref().and_then(|a| a.agent_name.as_ref());
-        let labels = shared
-            .labels
-            .call(ins, &self.operation, &self.provider, &self.model, agent);
+        let labels = shared.labels.call(
+            ins,
+            &shared.label_values,
+            &self.operation,
+            &self.provider,
+            &self.model,
+            agent,
+        );
         labels.record_duration(ins, elapsed, st.error.as_deref());
         if let Some(t) = st.ttft {
             ins.ttft.record(t.as_secs_f64(), &labels.base);

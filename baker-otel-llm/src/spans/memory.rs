@@ -144,7 +144,8 @@ impl Outcome for MemorySpan {
 impl Drop for MemorySpan {
     fn drop(&mut self) {
         let d = self.start.elapsed().as_secs_f64();
-        let store = KeyValue::new(sc::BAKER_MEMORY_STORE, self.store.clone());
+        let bounded = self.shared.label_values.stores.get(self.store.as_str());
+        let store = KeyValue::new(sc::BAKER_MEMORY_STORE, StringValue::from(bounded));
         let op = KeyValue::new(sc::BAKER_MEMORY_OPERATION, self.op);
         match self.error.lock().ok().and_then(|mut e| e.take()) {
             None => self

@@ -159,7 +159,9 @@ impl Outcome for ToolSpan {
 impl Drop for ToolSpan {
     fn drop(&mut self) {
         let d = self.start.elapsed().as_secs_f64();
-        let name = KeyValue::new(sc::GEN_AI_TOOL_NAME, self.name.clone());
+        // The span keeps the raw name; the metric label is bounded (a model picks the name).
+        let bounded = self.shared.label_values.tools.get(self.name.as_str());
+        let name = KeyValue::new(sc::GEN_AI_TOOL_NAME, StringValue::from(bounded));
         match self.error.lock().ok().and_then(|mut e| e.take()) {
             None => self.shared.instruments.tool_duration.record(d, &[name]),
             Some(e) => self

@@ -126,7 +126,10 @@ impl Tools {
             "memory_search" => self.memory_search(call, conversation_id),
             "order_lookup" => self.order_lookup(call).await,
             other => {
-                let span = tool_span!(other.to_owned(), call_id = &call.id);
+                // The model chose this name (a prompt injection may make it a fresh UUID per
+                // request): baker-otel-llm bounds it on the `baker.tool.duration` label, and
+                // the span keeps it cut to 64 bytes.
+                let span = tool_span!(cut(other, 64).to_owned(), call_id = &call.id);
                 span.record_error("unknown_tool");
                 Err(ToolError::UnknownTool(other.to_owned()))
             }
@@ -207,5 +210,25 @@ impl Tools {
             v["open_orders"],
             v["next_delivery"].as_str().unwrap_or("?")
         ))
+    }
+}
+
+/// `s` cut to at most `max` bytes on a char boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_chosen_tool_name_is_cut_on_a_char_boundary() {
+        let long = "é".repeat(40); // 80 bytes
+        assert_eq!(super::cut(&long, 64), "é".repeat(32));
+        assert_eq!(super::cut(&format!("x{long}"), 64).len(), 63);
+        assert_eq!(super::cut("weather", 64), "weather");
     }
 }
