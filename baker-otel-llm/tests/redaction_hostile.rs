@@ -6,9 +6,10 @@
 //!
 //! This is the crate's one test with a time bound, and the bound is deliberately generous: the
 //! work is bounded by design (redaction only sees `max_bytes` plus a small margin; the unit
-//! tests in `content.rs` assert that), and the bound only has to separate "milliseconds" from
-//! "the 35 s a 1 MB hostile message took before", in a debug build, on a loaded 2-core
-//! machine. The criterion rows in `benches/llm.rs` (`redaction/*`) give the real figures.
+//! tests in `content/prepare.rs` assert that), and the bound only has to separate
+//! "milliseconds" from "the 35 s a 1 MB hostile message took before", in a debug build, on a
+//! loaded 2-core machine. The criterion rows in `benches/llm.rs` (`redaction/*`) give the real
+//! figures.
 
 use baker_otel_llm::content::{CapturePolicy, ContentKind};
 use std::time::{Duration, Instant};
