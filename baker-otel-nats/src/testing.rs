@@ -85,6 +85,8 @@ fn start_private_server() -> Result<String, String> {
     let log = std::fs::read_to_string(dir.join("nats.log")).unwrap_or_default();
     Err(format!(
         "{bin} did not listen on 127.0.0.1:{port}: {}",
-        log.lines().last().unwrap_or("no output (is nats-server installed?)")
+        log.lines()
+            .last()
+            .unwrap_or("no output (is nats-server installed?)")
     ))
 }
