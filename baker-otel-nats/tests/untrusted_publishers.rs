@@ -41,7 +41,10 @@ async fn an_untrusted_publisher_gets_a_link_not_a_parent_and_no_ids() {
     let prefix = unique("ext");
     let nats = untrusting(telemetry(&cap), &prefix);
     let consumer = nats.client(connect().await);
-    let raw = connect().await; // the publisher, outside our control
+    // The publisher, outside our control: raw publishes without our telemetry. It shares the
+    // consumer's connection so that the server has the subscriptions before the messages
+    // (async-nats' flush() only writes the buffer; a second connection's PUB can overtake them).
+    let raw = consumer.inner().clone();
     let untrusted = format!("{prefix}.jobs");
     let trusted = unique("internal.jobs");
     let mut sub_u = consumer.subscribe(untrusted.clone()).await.unwrap();
