@@ -568,39 +568,6 @@ pub(crate) fn check_header(name: &str, n: usize, k: &str, v: &str) -> Result<(),
     Ok(())
 }
 
-/// Checks the TLS files: each one that is set must be readable PEM of the right kind, and a
-/// client certificate needs its key (and the other way round).
-pub(crate) fn check_tls(tls: &TlsConfig) -> Result<(), ConfigError> {
-    match (&tls.client_certificate, &tls.client_key) {
-        (Some(_), None) => {
-            return Err(ConfigError::invalid(
-                tls.source(1),
-                "",
-                format!(
-                    "a client certificate needs a client key ({})",
-                    key_var(tls.source(1))
-                ),
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::invalid(
-                tls.source(2),
-                "",
-                format!(
-                    "a client key needs a client certificate ({})",
-                    tls.source(2).replace("CLIENT_KEY", "CLIENT_CERTIFICATE")
-                ),
-            ))
-        }
-        _ => {}
-    }
-    crate::export::tls::load(tls).map(|_| ())
-}
-
-fn key_var(cert_var: &str) -> String {
-    cert_var.replace("CLIENT_CERTIFICATE", "CLIENT_KEY")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,14 +6,14 @@
 //! specification default.
 
 mod env;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use env::EnvSource;
-pub(crate) use env::{
-    check_header, check_tls, resolve_endpoint, validate_endpoint, with_grpc_scheme,
-};
+pub(crate) use env::{check_header, resolve_endpoint, validate_endpoint, with_grpc_scheme};
+pub(crate) use tls::check_tls;
 
 /// Which signal a setting belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -107,7 +107,7 @@ macro_rules! otlp_builder {
     ($builder:expr, $cfg:expr, $signal:expr, $drops:expr) => {{
         let cfg: &SignalConfig = $cfg;
         require_otlp(cfg, $signal)?;
-        let tls = super::tls::load(&cfg.tls)?;
+        let tls = crate::config::tls::load(&cfg.tls)?;
         match cfg.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
@@ -185,7 +185,7 @@ mod tonic_md {
 #[cfg(feature = "otlp-http")]
 fn counting_client(
     cfg: &SignalConfig,
-    tls: &super::tls::Loaded,
+    tls: &crate::config::tls::Loaded,
     signal: Signal,
     drops: std::sync::Arc<super::Drops>,
 ) -> Result<super::http::CountingClient, InitError> {
@@ -207,7 +207,7 @@ fn http_proto<E: super::http_proto::Encode>(
     drops: &std::sync::Arc<super::Drops>,
 ) -> Result<super::http_proto::HttpProto<E>, InitError> {
     require_otlp(cfg, E::SIGNAL)?;
-    let tls = super::tls::load(&cfg.tls)?;
+    let tls = crate::config::tls::load(&cfg.tls)?;
     let client = counting_client(cfg, &tls, E::SIGNAL, drops.clone())?;
     super::http_proto::HttpProto::new(cfg, client, resource)
 }

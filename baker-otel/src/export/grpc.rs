@@ -62,7 +62,7 @@ pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Durati
 
 impl Common {
     fn new(cfg: &SignalConfig, drops: Arc<Drops>, signal: Signal) -> Result<Self, InitError> {
-        let tls = super::tls::load(&cfg.tls)?;
+        let tls = crate::config::tls::load(&cfg.tls)?;
         let err = |e: &dyn std::fmt::Display| InitError::Exporter {
             signal: signal.as_str(),
             message: e.to_string(),

@@ -21,6 +21,7 @@ pub(crate) mod recycle;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod retry;
 pub(crate) mod runtime;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod tls;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
