@@ -1,7 +1,10 @@
 //! Builds exporters from a [`SignalConfig`] and adapts them to [`BatchExporter`].
 
 use super::batch::BatchExporter;
+#[cfg(feature = "otlp-grpc")]
+use super::headers::tonic_metadata;
 use super::runtime::{Bridge, InRuntime};
+use super::LogItem;
 use crate::config::{Compiled, ExporterKind, Signal, SignalConfig};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::config::{Compression, Protocol};
@@ -23,9 +26,6 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use std::time::Duration;
 use tokio::runtime::Handle;
-
-/// A log record with its scope, as queued for export.
-pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
 
 /// Adapts an SDK [`SpanExporter`] to the batch queue (whose spans are boxed).
 pub(crate) struct Spans<E>(pub(crate) E);
@@ -150,35 +150,6 @@ macro_rules! otlp_builder {
             _ => return Err(err($signal, "OTLP transport not compiled in")),
         }
     }};
-}
-
-#[cfg(feature = "otlp-grpc")]
-pub(crate) fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
-    tonic_md::MetadataMap::from_headers(header_map(cfg))
-}
-
-/// The configured headers as an HTTP header map (lower-cased names, values marked sensitive).
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn header_map(cfg: &SignalConfig) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    for (k, v) in &cfg.headers {
-        // Names and values from the environment were checked when it was read; invalid ones
-        // set through `configure` are skipped rather than failing start-up. Values are marked
-        // sensitive, so that their `Debug` output is `Sensitive`, never the secret.
-        if let (Ok(k), Ok(mut v)) = (
-            http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-            http::HeaderValue::from_str(v),
-        ) {
-            v.set_sensitive(true);
-            headers.insert(k, v);
-        }
-    }
-    headers
-}
-
-#[cfg(feature = "otlp-grpc")]
-mod tonic_md {
-    pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 }
 
 /// The HTTP client of an OTLP/HTTP exporter, counting partial-success rejections in `drops`.

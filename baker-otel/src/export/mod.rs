@@ -13,6 +13,8 @@ pub(crate) mod console;
 pub(crate) mod grpc;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod grpc_call;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod headers;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http;
 #[cfg(feature = "otlp-http")]
@@ -28,8 +30,13 @@ pub(crate) mod tls;
 pub(crate) mod proto;
 pub(crate) mod size;
 
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::SdkLogRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// A log record with its scope, as queued for export.
+pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
 
 /// Why an item was lost: the `reason` label of `baker_otel.exporter.dropped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +111,6 @@ impl DropCounters {
 #[cfg(feature = "testing")]
 pub(crate) struct Overrides {
     pub(crate) spans: Box<dyn batch::BatchExporter<Box<opentelemetry_sdk::trace::SpanData>>>,
-    pub(crate) logs: Box<dyn batch::BatchExporter<build::LogItem>>,
+    pub(crate) logs: Box<dyn batch::BatchExporter<LogItem>>,
     pub(crate) metrics: crate::metrics::ExtraReader,
 }

@@ -2,8 +2,9 @@
 
 use crate::config::{ExporterKind, SignalConfig};
 use crate::export::batch::{BatchExporter, BatchQueue};
-use crate::export::build::{self, LogItem};
+use crate::export::build;
 use crate::export::console::ConsoleLogs;
+use crate::export::LogItem;
 use crate::InitError;
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Context, InstrumentationScope};

@@ -4,7 +4,7 @@ use crate::config::{
     BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal,
 };
 use crate::export::batch::BatchExporter;
-use crate::export::build::LogItem;
+use crate::export::LogItem;
 use crate::logs::json::JsonSink;
 use crate::resource::ResourceOverrides;
 use crate::{ConfigError, InitError};
