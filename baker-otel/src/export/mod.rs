@@ -106,11 +106,3 @@ impl DropCounters {
         }
     }
 }
-
-/// What a test capture puts in place of the configured exporters (in-memory sinks).
-#[cfg(feature = "testing")]
-pub(crate) struct Overrides {
-    pub(crate) spans: Box<dyn batch::BatchExporter<Box<opentelemetry_sdk::trace::SpanData>>>,
-    pub(crate) logs: Box<dyn batch::BatchExporter<LogItem>>,
-    pub(crate) metrics: crate::metrics::ExtraReader,
-}
