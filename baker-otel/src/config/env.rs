@@ -393,7 +393,7 @@ pub(crate) fn validate_endpoint(name: &str, v: &str) -> Result<(), ConfigError> 
         Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
         _ => Err(ConfigError::invalid(
             name,
-            &crate::util::redact_userinfo(v),
+            &super::redact::redact_userinfo(v),
             "expected an absolute URL such as http://collector:4317",
         )),
     }

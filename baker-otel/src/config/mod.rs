@@ -6,6 +6,7 @@
 //! specification default.
 
 mod env;
+mod redact;
 pub(crate) mod tls;
 
 use std::path::PathBuf;
@@ -232,7 +233,7 @@ impl std::fmt::Debug for SignalConfig {
         f.debug_struct("SignalConfig")
             .field("exporters", &self.exporters)
             .field("protocol", &self.protocol)
-            .field("endpoint", &crate::util::redact_userinfo(&self.endpoint))
+            .field("endpoint", &redact::redact_userinfo(&self.endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
