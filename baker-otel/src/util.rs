@@ -15,6 +15,42 @@ pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Marker appended to a value cut by the attribute length limit.
+pub(crate) const TRUNCATED: &str = "…[truncated]";
+
+/// `s` cut to at most `max` bytes (on a char boundary), ending with [`TRUNCATED`].
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    let cut = crate::util::truncate_str(s, max.saturating_sub(TRUNCATED.len()));
+    format!("{cut}{TRUNCATED}")
+}
+
+/// Cuts string attribute values (and strings in string arrays) longer than `max` bytes (on a
+/// char boundary) and marks them.
+pub(crate) fn truncate_attributes(attrs: &mut [opentelemetry::KeyValue], max: usize) {
+    use opentelemetry::{Array, StringValue, Value};
+    for kv in attrs {
+        match &kv.value {
+            Value::String(s) if s.as_str().len() > max => {
+                kv.value = Value::String(truncated(s.as_str(), max).into());
+            }
+            Value::Array(Array::String(list)) if list.iter().any(|s| s.as_str().len() > max) => {
+                let cut: Vec<StringValue> = list
+                    .iter()
+                    .map(|s| {
+                        if s.as_str().len() > max {
+                            truncated(s.as_str(), max).into()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                kv.value = Value::Array(Array::String(cut));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Lets one event through per `period`, lock-free. Used for internal warnings that must not
 /// flood the logs (collector down, queue full).
 #[derive(Debug)]

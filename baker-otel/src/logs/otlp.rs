@@ -58,7 +58,7 @@ impl BakerLogProcessor {
     fn cut(&self, v: &AnyValue) -> AnyValue {
         match v {
             AnyValue::String(s) if s.as_str().len() > self.max_value_len => {
-                AnyValue::String(crate::traces::truncated(s.as_str(), self.max_value_len).into())
+                AnyValue::String(crate::util::truncated(s.as_str(), self.max_value_len).into())
             }
             AnyValue::ListAny(l) => {
                 AnyValue::ListAny(Box::new(l.iter().map(|v| self.cut(v)).collect()))

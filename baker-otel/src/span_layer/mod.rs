@@ -17,5 +17,5 @@ mod state;
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 pub(crate) use layer::SpanLayer;
-pub(crate) use shared::{Sampled, Shared};
+pub(crate) use shared::{sampler, Sampled, Shared};
 pub use starter::SpanStarter;
