@@ -1,9 +1,8 @@
 //! Trace pipeline: sampler, the Baker span processor and the tracer provider.
 
-use crate::config::{ExporterKind, SignalConfig};
 use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::sink::SpanSink;
-use crate::export::{build, console::ConsoleSpans};
+use crate::export::{build, select};
 use crate::span_layer::{sampler, Shared, SpanLayer};
 use crate::InitError;
 use opentelemetry::Context;
@@ -45,25 +44,6 @@ impl SpanProcessor for BakerSpanProcessor {
     }
 }
 
-/// Builds the exporter list for spans (OTLP and/or console), or `None` when there is none.
-/// The exporters `sc` selects (OTLP and/or console); combined by [`build::combine`].
-pub(crate) fn exporters(
-    sc: &SignalConfig,
-    handle: &tokio::runtime::Handle,
-    resource: &Resource,
-    drops: &std::sync::Arc<crate::export::Drops>,
-) -> Result<Vec<Box<dyn BatchExporter<Box<SpanData>>>>, InitError> {
-    let mut list: Vec<Box<dyn BatchExporter<Box<SpanData>>>> = Vec::new();
-    for kind in &sc.exporters {
-        match kind {
-            ExporterKind::Otlp => list.push(build::otlp_spans(sc, handle, resource, drops)?),
-            ExporterKind::Console => list.push(Box::new(ConsoleSpans)),
-            ExporterKind::Prometheus => {}
-        }
-    }
-    Ok(list)
-}
-
 /// The whole trace pipeline: the configured exporters plus `extra`, one bounded queue, the
 /// Baker span processor and the tracer provider, and the span layer feeding the same queue.
 pub(crate) fn pipeline(
@@ -73,7 +53,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
-    let mut list = exporters(&cfg.traces, handle, resource, &dropped)?;
+    let mut list = select::spans(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
     let sink = build::combine(list).map(|e| {
         Arc::new(SpanSink::new(

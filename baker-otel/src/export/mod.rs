@@ -23,6 +23,7 @@ pub(crate) mod recycle;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod retry;
 pub(crate) mod runtime;
+pub(crate) mod select;
 pub(crate) mod sink;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod tls;
