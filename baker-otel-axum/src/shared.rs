@@ -51,7 +51,7 @@ impl std::fmt::Debug for Public {
     }
 }
 
-/// What a [`public_endpoint_fn`](OtelLayerBuilder::public_endpoint_fn) predicate sees of a
+/// What a [`public_endpoint_fn`](crate::OtelLayerBuilder::public_endpoint_fn) predicate sees of a
 /// request: its method, URI and headers (the body is not read).
 ///
 /// ```
