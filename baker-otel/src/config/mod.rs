@@ -186,17 +186,7 @@ pub enum Compression {
     Gzip,
 }
 
-/// What `Debug`, `Display` and errors print in place of a secret (a header value, an API key).
-///
-/// ```
-/// use baker_otel::config::{Config, EnvSource, REDACTED};
-/// let cfg = Config::from_source(&EnvSource::from_pairs([
-///     ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t"),
-/// ])).unwrap();
-/// let printed = format!("{cfg:?}");
-/// assert!(printed.contains(REDACTED) && !printed.contains("s3cr3t"));
-/// ```
-pub const REDACTED: &str = "[REDACTED]";
+pub use crate::error::REDACTED;
 
 /// Export settings for one signal.
 ///
