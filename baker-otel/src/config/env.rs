@@ -1,5 +1,6 @@
 //! Parsing of the `OTEL_*` environment variables into a [`Config`].
 
+use super::exporters::parse_exporters;
 use super::*;
 use crate::ConfigError;
 use std::collections::HashMap;
@@ -321,42 +322,6 @@ fn parse_propagators(v: &str) -> Result<Vec<PropagatorKind>, ConfigError> {
                     ),
                 ))
             }
-        }
-    }
-    Ok(out)
-}
-
-fn parse_exporters(
-    name: &str,
-    value: Option<&str>,
-    signal: Signal,
-    compiled: Compiled,
-) -> Result<Vec<ExporterKind>, ConfigError> {
-    let Some(v) = value else {
-        return Ok(compiled.default_exporters());
-    };
-    let mut out = Vec::new();
-    for e in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let kind = match e {
-            "otlp" => ExporterKind::Otlp,
-            "console" => ExporterKind::Console,
-            "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
-            "none" => return Ok(Vec::new()),
-            _ => {
-                let allowed = if signal == Signal::Metrics {
-                    "otlp, prometheus, console, none"
-                } else {
-                    "otlp, console, none"
-                };
-                return Err(ConfigError::invalid(
-                    name,
-                    v,
-                    format!("unsupported exporter {e:?} (supported: {allowed})"),
-                ));
-            }
-        };
-        if !out.contains(&kind) {
-            out.push(kind);
         }
     }
     Ok(out)

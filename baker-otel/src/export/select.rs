@@ -1,12 +1,12 @@
 //! The one place where an [`ExporterKind`] becomes an exporter, for all three signals: the span
 //! and log exporters that feed the batch queues, and the metric readers of the meter provider.
 //!
-//! Adding an exporter kind touches three files besides the new exporter's own module (and its
-//! `mod` line in `export/mod.rs`): `config/mod.rs` (the [`ExporterKind`] variant and the cargo
-//! feature it needs, `Compiled::missing`), `config/env.rs` (its `OTEL_*_EXPORTER` name) and this
-//! file (what it exports for each signal, and whether it pushes metrics). `traces.rs`,
-//! `logs/otlp.rs`, `metrics.rs` and the shutdown in `telemetry/guard.rs` only call [`spans`],
-//! [`logs`], [`metric_readers`] and [`pushes_metrics`].
+//! Adding an exporter kind touches three files: `config/exporters.rs` (the [`ExporterKind`]
+//! variant, its `OTEL_*_EXPORTER` name and the cargo feature it needs), this file (what it
+//! exports for each signal, and whether it pushes metrics) and the new exporter's own module
+//! (plus its `mod` line in `export/mod.rs`). `traces.rs`, `logs/otlp.rs`, `metrics.rs` and the
+//! shutdown in `telemetry/guard.rs` only call [`spans`], [`logs`], [`metric_readers`] and
+//! [`pushes_metrics`].
 
 use super::batch::BatchExporter;
 use super::build;
