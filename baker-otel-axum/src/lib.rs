@@ -123,16 +123,16 @@ mod request;
 mod reqwest;
 mod route;
 mod service;
+mod shared;
 mod tracer;
 
 pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
-pub use layer::{
-    OtelLayer, OtelLayerBuilder, RequestHead, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER,
-};
+pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};
 pub use metrics::DURATION_BUCKETS;
 pub use metrics_route::{metrics_router, metrics_router_at, serve_metrics};
 pub use service::{OtelService, ResponseFuture, SERVER_SPAN_TARGET};
+pub use shared::RequestHead;
 
 /// The crate's README (its crates.io page), compiled as a doc test so that it stays true.
 #[cfg(doctest)]

@@ -4,10 +4,10 @@
 //! [`Context`] is attached while the inner service is called and on every poll of its future.
 
 use crate::carrier::{trace_id_value, traceresponse_value, HeaderExtractor};
-use crate::layer::Shared;
 use crate::metrics::{Labels, Outcome};
 use crate::request::{method_slot, protocol_version, scheme, METHODS, OTHER_METHOD};
 use crate::route::RouteState;
+use crate::shared::Shared;
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use opentelemetry::baggage::BaggageExt;
@@ -276,7 +276,7 @@ where
             (None, Some(r)) => Some(StringValue::from(r.to_owned())),
             (None, None) => None,
         };
-        let public = shared.is_public(&crate::layer::RequestHead::new(
+        let public = shared.is_public(&crate::shared::RequestHead::new(
             req.method(),
             req.uri(),
             req.headers(),
@@ -417,7 +417,7 @@ impl Active {
                         }
                         if self.shared.traceresponse {
                             if let Some(v) = traceresponse_value(sc) {
-                                headers.insert(crate::layer::TRACERESPONSE, v);
+                                headers.insert(crate::shared::TRACERESPONSE, v);
                             }
                         }
                     }

@@ -1,5 +1,17 @@
 //! Error types returned by initialisation and configuration.
 
+/// What `Debug`, `Display` and errors print in place of a secret (a header value, an API key).
+///
+/// ```
+/// use baker_otel::config::{Config, EnvSource, REDACTED};
+/// let cfg = Config::from_source(&EnvSource::from_pairs([
+///     ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t"),
+/// ])).unwrap();
+/// let printed = format!("{cfg:?}");
+/// assert!(printed.contains(REDACTED) && !printed.contains("s3cr3t"));
+/// ```
+pub const REDACTED: &str = "[REDACTED]";
+
 /// A configuration value could not be used.
 ///
 /// Every variant names the setting (an environment variable such as
@@ -73,7 +85,7 @@ impl ConfigError {
     }
 
     /// Builds an [`ConfigError::Invalid`] for a setting that holds secrets (headers, keys): the
-    /// value is never kept, only [`REDACTED`](crate::config::REDACTED) in its place.
+    /// value is never kept, only [`REDACTED`] in its place.
     ///
     /// ```
     /// # use baker_otel::ConfigError;
@@ -85,7 +97,7 @@ impl ConfigError {
         let reason: String = reason.into();
         ConfigError::Invalid {
             name: name.to_owned(),
-            value: crate::config::REDACTED.to_owned(),
+            value: REDACTED.to_owned(),
             reason: crate::util::truncate_str(&reason, 300).to_owned(),
         }
     }

@@ -1,14 +1,12 @@
 //! Metrics: one [`SdkMeterProvider`] feeding OTLP (periodic push) and Prometheus text
 //! (`/metrics`, pull), plus baker-otel's own health metrics.
 
-use crate::config::{Config, ExporterKind};
-use crate::export::build;
-use crate::export::console::ConsoleMetrics;
+use crate::config::Config;
 use crate::export::DropCounters;
 use crate::InitError;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
 use opentelemetry_sdk::Resource;
 use std::sync::Arc;
 
@@ -36,11 +34,7 @@ pub struct MetricsHandler {
 }
 
 /// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
-#[cfg(feature = "prometheus")]
-pub(crate) type Registry = prometheus::Registry;
-/// The registry behind `/metrics`; uninhabited when the `prometheus` feature is off.
-#[cfg(not(feature = "prometheus"))]
-pub(crate) type Registry = std::convert::Infallible;
+pub(crate) use crate::export::select::Registry;
 
 /// Content type of the Prometheus text format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -123,50 +117,12 @@ pub(crate) fn build(
     registry: Option<Registry>,
     extra: Option<ExtraReader>,
 ) -> Result<MeterParts, InitError> {
-    let mut b = SdkMeterProvider::builder().with_resource(resource);
-    #[cfg_attr(not(feature = "prometheus"), allow(unused_mut))]
-    let mut handler = None;
-    for kind in &cfg.metrics.exporters {
-        match kind {
-            ExporterKind::Otlp => {
-                let exporter = build::otlp_metrics(&cfg.metrics, bridge)?;
-                b = b.with_reader(
-                    PeriodicReader::builder(exporter)
-                        .with_interval(cfg.metric_export_interval)
-                        .build(),
-                );
-            }
-            ExporterKind::Console => {
-                b = b.with_reader(
-                    PeriodicReader::builder(ConsoleMetrics)
-                        .with_interval(cfg.metric_export_interval)
-                        .build(),
-                );
-            }
-            #[cfg(not(feature = "prometheus"))]
-            ExporterKind::Prometheus => {
-                let _ = &registry;
-                crate::config::Compiled::THIS_BUILD.check_builder(
-                    crate::config::Signal::Metrics,
-                    *kind,
-                    cfg.metrics.protocol,
-                )?;
-            }
-            #[cfg(feature = "prometheus")]
-            ExporterKind::Prometheus => {
-                let registry = registry.clone().unwrap_or_default();
-                let exporter = opentelemetry_prometheus::exporter()
-                    .with_registry(registry.clone())
-                    .build()
-                    .map_err(|e| InitError::Exporter {
-                        signal: "metrics",
-                        message: e.to_string(),
-                    })?;
-                b = b.with_reader(exporter);
-                handler = Some(MetricsHandler::new(registry));
-            }
-        }
-    }
+    let b = SdkMeterProvider::builder().with_resource(resource);
+    let (mut b, prometheus) = crate::export::select::metric_readers(cfg, b, bridge, registry)?;
+    #[cfg(feature = "prometheus")]
+    let handler = prometheus.map(MetricsHandler::new);
+    #[cfg(not(feature = "prometheus"))]
+    let handler = prometheus.map(|never| match never {});
     if let Some(add) = extra {
         b = add(b);
     }

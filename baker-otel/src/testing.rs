@@ -29,8 +29,8 @@
 
 use crate::config::{EnvSource, ExporterKind, Signal};
 use crate::export::build::{Logs, Spans};
-use crate::export::Overrides;
 use crate::logs::json::JsonSink;
+use crate::telemetry::Overrides;
 use crate::{Telemetry, TelemetryBuilder};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::logs::{in_memory_exporter::LogDataWithResource, InMemoryLogExporter};

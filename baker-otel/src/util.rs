@@ -15,32 +15,39 @@ pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `url` with its userinfo (`user:password@`) replaced by `[REDACTED]@`, the rest kept, for
-/// `Debug` output and error messages. Works on any text, valid URL or not: the authority is what
-/// follows the scheme's `://` (or the start) up to the first `/`, `?` or `#`, and its userinfo
-/// ends at its last `@`.
-pub(crate) fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
-    let start = match url.find("://") {
-        Some(i)
-            if i > 0
-                && url[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            i + 3
+/// Marker appended to a value cut by the attribute length limit.
+pub(crate) const TRUNCATED: &str = "…[truncated]";
+
+/// `s` cut to at most `max` bytes (on a char boundary), ending with [`TRUNCATED`].
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    let cut = crate::util::truncate_str(s, max.saturating_sub(TRUNCATED.len()));
+    format!("{cut}{TRUNCATED}")
+}
+
+/// Cuts string attribute values (and strings in string arrays) longer than `max` bytes (on a
+/// char boundary) and marks them.
+pub(crate) fn truncate_attributes(attrs: &mut [opentelemetry::KeyValue], max: usize) {
+    use opentelemetry::{Array, StringValue, Value};
+    for kv in attrs {
+        match &kv.value {
+            Value::String(s) if s.as_str().len() > max => {
+                kv.value = Value::String(truncated(s.as_str(), max).into());
+            }
+            Value::Array(Array::String(list)) if list.iter().any(|s| s.as_str().len() > max) => {
+                let cut: Vec<StringValue> = list
+                    .iter()
+                    .map(|s| {
+                        if s.as_str().len() > max {
+                            truncated(s.as_str(), max).into()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                kv.value = Value::Array(Array::String(cut));
+            }
+            _ => {}
         }
-        _ => 0,
-    };
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => std::borrow::Cow::Owned(format!(
-            "{}{}@{}",
-            &url[..start],
-            crate::config::REDACTED,
-            &rest[at + 1..]
-        )),
-        None => std::borrow::Cow::Borrowed(url),
     }
 }
 
@@ -88,26 +95,6 @@ mod tests {
         assert_eq!(truncate_str("héllo", 2), "h");
         assert_eq!(truncate_str("abc", 10), "abc");
         assert_eq!(truncate_str("", 0), "");
-    }
-
-    #[test]
-    fn userinfo_is_redacted_and_nothing_else() {
-        for (url, shown) in [
-            (
-                "http://u:p@h:4318/v1/traces",
-                "http://[REDACTED]@h:4318/v1/traces",
-            ),
-            ("https://:pw@h", "https://[REDACTED]@h"),
-            ("http://a@b@h/x@y", "http://[REDACTED]@h/x@y"),
-            ("u:p@h:4317", "[REDACTED]@h:4317"),
-            ("u:p@h/p?next=http://x", "[REDACTED]@h/p?next=http://x"),
-            ("http://h:4318/a@b", "http://h:4318/a@b"),
-            ("http://h:4318", "http://h:4318"),
-            ("", ""),
-            ("é://@", "é://@"),
-        ] {
-            assert_eq!(redact_userinfo(url), shown, "{url}");
-        }
     }
 
     #[test]

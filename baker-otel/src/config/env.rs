@@ -1,5 +1,6 @@
 //! Parsing of the `OTEL_*` environment variables into a [`Config`].
 
+use super::exporters::parse_exporters;
 use super::*;
 use crate::ConfigError;
 use std::collections::HashMap;
@@ -326,42 +327,6 @@ fn parse_propagators(v: &str) -> Result<Vec<PropagatorKind>, ConfigError> {
     Ok(out)
 }
 
-fn parse_exporters(
-    name: &str,
-    value: Option<&str>,
-    signal: Signal,
-    compiled: Compiled,
-) -> Result<Vec<ExporterKind>, ConfigError> {
-    let Some(v) = value else {
-        return Ok(compiled.default_exporters());
-    };
-    let mut out = Vec::new();
-    for e in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let kind = match e {
-            "otlp" => ExporterKind::Otlp,
-            "console" => ExporterKind::Console,
-            "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
-            "none" => return Ok(Vec::new()),
-            _ => {
-                let allowed = if signal == Signal::Metrics {
-                    "otlp, prometheus, console, none"
-                } else {
-                    "otlp, console, none"
-                };
-                return Err(ConfigError::invalid(
-                    name,
-                    v,
-                    format!("unsupported exporter {e:?} (supported: {allowed})"),
-                ));
-            }
-        };
-        if !out.contains(&kind) {
-            out.push(kind);
-        }
-    }
-    Ok(out)
-}
-
 pub(crate) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, ConfigError> {
     match v {
         "grpc" => Ok(Protocol::Grpc),
@@ -393,7 +358,7 @@ pub(crate) fn validate_endpoint(name: &str, v: &str) -> Result<(), ConfigError> 
         Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
         _ => Err(ConfigError::invalid(
             name,
-            &crate::util::redact_userinfo(v),
+            &super::redact::redact_userinfo(v),
             "expected an absolute URL such as http://collector:4317",
         )),
     }
@@ -566,39 +531,6 @@ pub(crate) fn check_header(name: &str, n: usize, k: &str, v: &str) -> Result<(),
         ));
     }
     Ok(())
-}
-
-/// Checks the TLS files: each one that is set must be readable PEM of the right kind, and a
-/// client certificate needs its key (and the other way round).
-pub(crate) fn check_tls(tls: &TlsConfig) -> Result<(), ConfigError> {
-    match (&tls.client_certificate, &tls.client_key) {
-        (Some(_), None) => {
-            return Err(ConfigError::invalid(
-                tls.source(1),
-                "",
-                format!(
-                    "a client certificate needs a client key ({})",
-                    key_var(tls.source(1))
-                ),
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::invalid(
-                tls.source(2),
-                "",
-                format!(
-                    "a client key needs a client certificate ({})",
-                    tls.source(2).replace("CLIENT_KEY", "CLIENT_CERTIFICATE")
-                ),
-            ))
-        }
-        _ => {}
-    }
-    crate::export::tls::load(tls).map(|_| ())
-}
-
-fn key_var(cert_var: &str) -> String {
-    cert_var.replace("CLIENT_CERTIFICATE", "CLIENT_KEY")
 }
 
 #[cfg(test)]

@@ -6,14 +6,18 @@
 //! specification default.
 
 mod env;
+mod exporters;
+mod redact;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use env::EnvSource;
-pub(crate) use env::{
-    check_header, check_tls, resolve_endpoint, validate_endpoint, with_grpc_scheme,
-};
+pub(crate) use env::{check_header, resolve_endpoint, validate_endpoint, with_grpc_scheme};
+pub(crate) use exporters::Compiled;
+pub use exporters::ExporterKind;
+pub(crate) use tls::check_tls;
 
 /// Which signal a setting belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,18 +60,6 @@ impl Signal {
     }
 }
 
-/// An exporter selected by `OTEL_{TRACES,METRICS,LOGS}_EXPORTER`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ExporterKind {
-    /// OTLP over gRPC or HTTP (default).
-    Otlp,
-    /// Human-readable output on stderr, for local work.
-    Console,
-    /// Prometheus text on `/metrics` (metrics only).
-    Prometheus,
-}
-
 /// OTLP wire protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -91,92 +83,6 @@ impl Protocol {
     }
 }
 
-/// The optional exporters compiled into this build (cargo features `otlp-grpc`, `otlp-http`,
-/// `prometheus`). Defaults follow it: OTLP is the default exporter only when a transport is
-/// compiled in, and the default protocol is `grpc` unless only `otlp-http` is. A setting that
-/// asks for a missing one is a [`ConfigError::FeatureDisabled`](crate::ConfigError).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Compiled {
-    pub(crate) otlp_grpc: bool,
-    pub(crate) otlp_http: bool,
-    pub(crate) prometheus: bool,
-}
-
-impl Compiled {
-    pub(crate) const THIS_BUILD: Compiled = Compiled {
-        otlp_grpc: cfg!(feature = "otlp-grpc"),
-        otlp_http: cfg!(feature = "otlp-http"),
-        prometheus: cfg!(feature = "prometheus"),
-    };
-
-    pub(crate) fn any_otlp(self) -> bool {
-        self.otlp_grpc || self.otlp_http
-    }
-
-    /// Exporters of a signal whose `OTEL_*_EXPORTER` is unset.
-    pub(crate) fn default_exporters(self) -> Vec<ExporterKind> {
-        if self.any_otlp() {
-            vec![ExporterKind::Otlp]
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// Protocol when `OTEL_EXPORTER_OTLP_PROTOCOL` is unset.
-    pub(crate) fn default_protocol(self) -> Protocol {
-        if !self.otlp_grpc && self.otlp_http {
-            Protocol::HttpProtobuf
-        } else {
-            Protocol::Grpc
-        }
-    }
-
-    /// The cargo feature `kind` (over `protocol`) needs and this build lacks.
-    pub(crate) fn missing(self, kind: ExporterKind, protocol: Protocol) -> Option<&'static str> {
-        match (kind, protocol) {
-            (ExporterKind::Otlp, Protocol::Grpc) => (!self.otlp_grpc).then_some("otlp-grpc"),
-            (ExporterKind::Otlp, _) => (!self.otlp_http).then_some("otlp-http"),
-            (ExporterKind::Prometheus, _) => (!self.prometheus).then_some("prometheus"),
-            (ExporterKind::Console, _) => None,
-        }
-    }
-
-    /// The error for an exporter chosen through the builder (`exporters`, `otlp_protocol`,
-    /// `configure`) that this build lacks; the environment is checked when it is read.
-    pub(crate) fn check_builder(
-        self,
-        signal: Signal,
-        kind: ExporterKind,
-        protocol: Protocol,
-    ) -> Result<(), crate::ConfigError> {
-        let Some(feature) = self.missing(kind, protocol) else {
-            return Ok(());
-        };
-        let (name, value) = match kind {
-            ExporterKind::Otlp if self.any_otlp() => (
-                "TelemetryBuilder::otlp_protocol".to_owned(),
-                protocol.name(),
-            ),
-            ExporterKind::Otlp => (builder_exporters(signal), "otlp"),
-            _ => (builder_exporters(signal), "prometheus"),
-        };
-        Err(crate::ConfigError::FeatureDisabled {
-            name,
-            value: value.to_owned(),
-            feature,
-        })
-    }
-}
-
-fn builder_exporters(signal: Signal) -> String {
-    let s = match signal {
-        Signal::Traces => "Traces",
-        Signal::Metrics => "Metrics",
-        Signal::Logs => "Logs",
-    };
-    format!("TelemetryBuilder::exporters(Signal::{s})")
-}
-
 /// OTLP payload compression (`OTEL_EXPORTER_OTLP_COMPRESSION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -185,17 +91,7 @@ pub enum Compression {
     Gzip,
 }
 
-/// What `Debug`, `Display` and errors print in place of a secret (a header value, an API key).
-///
-/// ```
-/// use baker_otel::config::{Config, EnvSource, REDACTED};
-/// let cfg = Config::from_source(&EnvSource::from_pairs([
-///     ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t"),
-/// ])).unwrap();
-/// let printed = format!("{cfg:?}");
-/// assert!(printed.contains(REDACTED) && !printed.contains("s3cr3t"));
-/// ```
-pub const REDACTED: &str = "[REDACTED]";
+pub use crate::error::REDACTED;
 
 /// Export settings for one signal.
 ///
@@ -232,7 +128,7 @@ impl std::fmt::Debug for SignalConfig {
         f.debug_struct("SignalConfig")
             .field("exporters", &self.exporters)
             .field("protocol", &self.protocol)
-            .field("endpoint", &crate::util::redact_userinfo(&self.endpoint))
+            .field("endpoint", &redact::redact_userinfo(&self.endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)

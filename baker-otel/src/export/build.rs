@@ -1,7 +1,10 @@
 //! Builds exporters from a [`SignalConfig`] and adapts them to [`BatchExporter`].
 
 use super::batch::BatchExporter;
+#[cfg(feature = "otlp-grpc")]
+use super::headers::tonic_metadata;
 use super::runtime::{Bridge, InRuntime};
+use super::LogItem;
 use crate::config::{Compiled, ExporterKind, Signal, SignalConfig};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::config::{Compression, Protocol};
@@ -23,9 +26,6 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use std::time::Duration;
 use tokio::runtime::Handle;
-
-/// A log record with its scope, as queued for export.
-pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
 
 /// Adapts an SDK [`SpanExporter`] to the batch queue (whose spans are boxed).
 pub(crate) struct Spans<E>(pub(crate) E);
@@ -107,7 +107,7 @@ macro_rules! otlp_builder {
     ($builder:expr, $cfg:expr, $signal:expr, $drops:expr) => {{
         let cfg: &SignalConfig = $cfg;
         require_otlp(cfg, $signal)?;
-        let tls = super::tls::load(&cfg.tls)?;
+        let tls = crate::config::tls::load(&cfg.tls)?;
         match cfg.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
@@ -152,40 +152,11 @@ macro_rules! otlp_builder {
     }};
 }
 
-#[cfg(feature = "otlp-grpc")]
-pub(crate) fn tonic_metadata(cfg: &SignalConfig) -> tonic_md::MetadataMap {
-    tonic_md::MetadataMap::from_headers(header_map(cfg))
-}
-
-/// The configured headers as an HTTP header map (lower-cased names, values marked sensitive).
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn header_map(cfg: &SignalConfig) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    for (k, v) in &cfg.headers {
-        // Names and values from the environment were checked when it was read; invalid ones
-        // set through `configure` are skipped rather than failing start-up. Values are marked
-        // sensitive, so that their `Debug` output is `Sensitive`, never the secret.
-        if let (Ok(k), Ok(mut v)) = (
-            http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-            http::HeaderValue::from_str(v),
-        ) {
-            v.set_sensitive(true);
-            headers.insert(k, v);
-        }
-    }
-    headers
-}
-
-#[cfg(feature = "otlp-grpc")]
-mod tonic_md {
-    pub(crate) use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
-}
-
 /// The HTTP client of an OTLP/HTTP exporter, counting partial-success rejections in `drops`.
 #[cfg(feature = "otlp-http")]
 fn counting_client(
     cfg: &SignalConfig,
-    tls: &super::tls::Loaded,
+    tls: &crate::config::tls::Loaded,
     signal: Signal,
     drops: std::sync::Arc<super::Drops>,
 ) -> Result<super::http::CountingClient, InitError> {
@@ -207,7 +178,7 @@ fn http_proto<E: super::http_proto::Encode>(
     drops: &std::sync::Arc<super::Drops>,
 ) -> Result<super::http_proto::HttpProto<E>, InitError> {
     require_otlp(cfg, E::SIGNAL)?;
-    let tls = super::tls::load(&cfg.tls)?;
+    let tls = crate::config::tls::load(&cfg.tls)?;
     let client = counting_client(cfg, &tls, E::SIGNAL, drops.clone())?;
     super::http_proto::HttpProto::new(cfg, client, resource)
 }

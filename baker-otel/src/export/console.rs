@@ -2,7 +2,7 @@
 //! (stdout is reserved for the JSON log lines).
 
 use super::batch::BatchExporter;
-use super::build::LogItem;
+use super::LogItem;
 use futures_util::future::BoxFuture;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};

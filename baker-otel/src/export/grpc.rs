@@ -9,9 +9,9 @@
 //! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` only with `RetryInfo`.
 
 use super::batch::BatchExporter;
-use super::build::LogItem;
 use super::grpc_call::{self, unary};
 use super::proto::{LogEncoder, TraceEncoder};
+use super::LogItem;
 use super::{DropReason, Drops};
 use crate::config::{Compression, Signal, SignalConfig};
 use crate::util::RateLimiter;
@@ -62,7 +62,7 @@ pub(crate) fn retry_delay(status: &tonic::Status, attempt: u32) -> Option<Durati
 
 impl Common {
     fn new(cfg: &SignalConfig, drops: Arc<Drops>, signal: Signal) -> Result<Self, InitError> {
-        let tls = super::tls::load(&cfg.tls)?;
+        let tls = crate::config::tls::load(&cfg.tls)?;
         let err = |e: &dyn std::fmt::Display| InitError::Exporter {
             signal: signal.as_str(),
             message: e.to_string(),
@@ -78,7 +78,7 @@ impl Common {
         }
         Ok(Self {
             channel: endpoint.connect_lazy(),
-            metadata: super::build::tonic_metadata(cfg),
+            metadata: super::headers::tonic_metadata(cfg),
             compression: cfg.compression.map(|c| match c {
                 Compression::Gzip => CompressionEncoding::Gzip,
             }),

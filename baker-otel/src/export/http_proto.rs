@@ -9,9 +9,9 @@
 //! encoded and compressed once and shared by the attempts.
 
 use super::batch::BatchExporter;
-use super::build::LogItem;
 use super::http::CountingClient;
 use super::proto::{LogEncoder, TraceEncoder};
+use super::LogItem;
 use crate::config::{Compression, Signal, SignalConfig};
 use crate::InitError;
 use bytes::Bytes;
@@ -82,7 +82,7 @@ impl<E: Encode> HttpProto<E> {
                 signal: E::SIGNAL.as_str(),
                 message: format!("invalid OTLP endpoint: {e}"),
             })?;
-        let mut headers = super::build::header_map(cfg);
+        let mut headers = super::headers::header_map(cfg);
         headers.insert(CONTENT_TYPE, PROTOBUF);
         let gzip = cfg.compression == Some(Compression::Gzip);
         if gzip {

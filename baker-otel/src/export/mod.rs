@@ -13,6 +13,8 @@ pub(crate) mod console;
 pub(crate) mod grpc;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod grpc_call;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod headers;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http;
 #[cfg(feature = "otlp-http")]
@@ -21,14 +23,22 @@ pub(crate) mod recycle;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod retry;
 pub(crate) mod runtime;
+pub(crate) mod select;
+pub(crate) mod sink;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod tls;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod proto;
 pub(crate) mod size;
 
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::SdkLogRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// A log record with its scope, as queued for export.
+pub(crate) type LogItem = (SdkLogRecord, InstrumentationScope);
 
 /// Why an item was lost: the `reason` label of `baker_otel.exporter.dropped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +107,4 @@ impl DropCounters {
             crate::config::Signal::Metrics => self.metrics.total(),
         }
     }
-}
-
-/// What a test capture puts in place of the configured exporters (in-memory sinks).
-#[cfg(feature = "testing")]
-pub(crate) struct Overrides {
-    pub(crate) spans: Box<dyn batch::BatchExporter<Box<opentelemetry_sdk::trace::SpanData>>>,
-    pub(crate) logs: Box<dyn batch::BatchExporter<build::LogItem>>,
-    pub(crate) metrics: crate::metrics::ExtraReader,
 }

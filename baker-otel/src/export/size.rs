@@ -3,7 +3,7 @@
 //! An over-estimate on purpose (each field counted with a generous tag/length overhead), so that
 //! a request formed under the cap stays under it once encoded.
 
-use super::build::LogItem;
+use super::LogItem;
 use opentelemetry::logs::AnyValue;
 use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;

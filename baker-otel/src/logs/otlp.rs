@@ -1,9 +1,8 @@
 //! OTLP log records through `opentelemetry-appender-tracing`, with Baker ids added.
 
-use crate::config::{ExporterKind, SignalConfig};
 use crate::export::batch::{BatchExporter, BatchQueue};
-use crate::export::build::{self, LogItem};
-use crate::export::console::ConsoleLogs;
+use crate::export::LogItem;
+use crate::export::{build, select};
 use crate::InitError;
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Context, InstrumentationScope};
@@ -57,7 +56,7 @@ impl BakerLogProcessor {
     fn cut(&self, v: &AnyValue) -> AnyValue {
         match v {
             AnyValue::String(s) if s.as_str().len() > self.max_value_len => {
-                AnyValue::String(crate::traces::truncated(s.as_str(), self.max_value_len).into())
+                AnyValue::String(crate::util::truncated(s.as_str(), self.max_value_len).into())
             }
             AnyValue::ListAny(l) => {
                 AnyValue::ListAny(Box::new(l.iter().map(|v| self.cut(v)).collect()))
@@ -155,24 +154,6 @@ impl LogProcessor for BakerLogProcessor {
     }
 }
 
-/// The exporters `sc` selects (OTLP and/or console); combined by [`build::combine`].
-pub(crate) fn exporters(
-    sc: &SignalConfig,
-    handle: &tokio::runtime::Handle,
-    resource: &Resource,
-    drops: &std::sync::Arc<crate::export::Drops>,
-) -> Result<Vec<Box<dyn BatchExporter<LogItem>>>, InitError> {
-    let mut list: Vec<Box<dyn BatchExporter<LogItem>>> = Vec::new();
-    for kind in &sc.exporters {
-        match kind {
-            ExporterKind::Otlp => list.push(build::otlp_logs(sc, handle, resource, drops)?),
-            ExporterKind::Console => list.push(Box::new(ConsoleLogs)),
-            ExporterKind::Prometheus => {}
-        }
-    }
-    Ok(list)
-}
-
 /// The whole log pipeline: the configured exporters plus `extra`, one bounded queue, the
 /// Baker log processor and the logger provider (`None` without any exporter).
 pub(crate) fn pipeline(
@@ -182,7 +163,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<LogItem>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
 ) -> Result<Option<SdkLoggerProvider>, InitError> {
-    let mut list = exporters(&cfg.logs, handle, resource, &dropped)?;
+    let mut list = select::logs(&cfg.logs, handle, resource, &dropped)?;
     list.extend(extra);
     Ok(build::combine(list).map(|e| {
         let q = BatchQueue::start(

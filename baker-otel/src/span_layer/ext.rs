@@ -1,6 +1,6 @@
 //! Reading and changing the OpenTelemetry side of a `tracing::Span`.
 
-use super::state::SpanState;
+use super::state::{SetParentError, SpanState};
 use super::{Shared, SpanLayer};
 use opentelemetry::trace::{Event, Link, SpanContext, Status};
 use opentelemetry::{Context, Key, KeyValue, Value};
@@ -9,20 +9,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Registry;
-
-/// Why [`OpenTelemetrySpanExt::set_parent`] did not take effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SetParentError {
-    /// The span's dispatcher has no baker-otel span layer (not installed by [`crate::init`] or
-    /// [`crate::TelemetryBuilder`]), or the span is disabled.
-    #[error("the span is not recorded by a baker-otel span layer")]
-    LayerNotFound,
-    /// The span was already entered, its context handed out, or a child or link carries its
-    /// ids: they would keep the old trace id, so the parent can no longer change.
-    #[error("the span has already been entered, its context taken, or a child or link made")]
-    AlreadyStarted,
-}
 
 /// OpenTelemetry operations on a `tracing::Span` recorded by baker-otel: its [`Context`] (for
 /// propagation), a remote parent, links, attributes, status and events.

@@ -15,7 +15,8 @@ mod shared;
 mod starter;
 mod state;
 
-pub use ext::{OpenTelemetrySpanExt, SetParentError};
+pub use ext::OpenTelemetrySpanExt;
 pub(crate) use layer::SpanLayer;
-pub(crate) use shared::{Sampled, Shared};
+pub(crate) use shared::{sampler, Sampled, Shared};
 pub use starter::SpanStarter;
+pub use state::SetParentError;

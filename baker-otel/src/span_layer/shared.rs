@@ -2,7 +2,7 @@
 
 use super::record::SpanRecord;
 use crate::config::SamplerConfig;
-use crate::traces::SpanSink;
+use crate::export::sink::SpanSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
@@ -43,7 +43,7 @@ impl Shared {
         let max = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
             sampler,
-            sdk_sampler: crate::traces::sampler(sampler),
+            sdk_sampler: self::sampler(sampler),
             ids: RandomIdGenerator::default(),
             max_attributes: max(limits.attribute_count),
             max_events: max(limits.event_count),
@@ -153,6 +153,20 @@ impl Shared {
     pub(crate) fn push(&self, data: Box<SpanData>) {
         if let Some(sink) = &self.sink {
             sink.push(data);
+        }
+    }
+}
+
+/// The SDK sampler of a [`SamplerConfig`] (the tracer provider uses the same one).
+pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
+    match cfg {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerConfig::ParentBasedTraceIdRatio(r) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
         }
     }
 }

@@ -3,11 +3,24 @@
 use super::live::{LiveCell, LiveSpan};
 use super::record::SpanRecord;
 use super::{Sampled, Shared};
-use crate::span_layer::SetParentError;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SpanData;
 use std::sync::Arc;
+
+/// Why [`OpenTelemetrySpanExt::set_parent`](crate::OpenTelemetrySpanExt::set_parent) did not take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetParentError {
+    /// The span's dispatcher has no baker-otel span layer (not installed by [`crate::init`] or
+    /// [`crate::TelemetryBuilder`]), or the span is disabled.
+    #[error("the span is not recorded by a baker-otel span layer")]
+    LayerNotFound,
+    /// The span was already entered, its context handed out, or a child or link carries its
+    /// ids: they would keep the old trace id, so the parent can no longer change.
+    #[error("the span has already been entered, its context taken, or a child or link made")]
+    AlreadyStarted,
+}
 
 /// Where the span's data lives.
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use crate::config::{
     BatchConfig, Config, EnvSource, ExporterKind, Protocol, SamplerConfig, Signal,
 };
 use crate::export::batch::BatchExporter;
-use crate::export::build::LogItem;
+use crate::export::LogItem;
 use crate::logs::json::JsonSink;
 use crate::resource::ResourceOverrides;
 use crate::{ConfigError, InitError};
@@ -18,6 +18,14 @@ use std::time::Duration;
 type ConfigEdit = Arc<dyn Fn(&mut Config) -> Result<(), ConfigError> + Send + Sync>;
 pub(crate) type ExporterFactory<T> =
     Box<dyn FnOnce(&opentelemetry_sdk::Resource) -> Box<dyn BatchExporter<T>> + Send>;
+
+/// What a test capture puts in place of the configured exporters (in-memory sinks).
+#[cfg(feature = "testing")]
+pub(crate) struct Overrides {
+    pub(crate) spans: Box<dyn BatchExporter<Box<SpanData>>>,
+    pub(crate) logs: Box<dyn BatchExporter<LogItem>>,
+    pub(crate) metrics: crate::metrics::ExtraReader,
+}
 
 /// Explicit configuration. Builder settings win over environment variables. Finish with
 /// [`init`](Self::init) (installs process-wide; what services call) or [`build`](Self::build)
@@ -43,7 +51,7 @@ pub struct TelemetryBuilder {
     pub(crate) extra_spans: Vec<ExporterFactory<Box<SpanData>>>,
     pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
     #[cfg(feature = "testing")]
-    pub(crate) overrides: Option<crate::export::Overrides>,
+    pub(crate) overrides: Option<Overrides>,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {

@@ -2,7 +2,6 @@
 
 use super::builder::TelemetryBuilder;
 use super::handle::TelemetryHandle;
-use crate::config::ExporterKind;
 use crate::export::DropReason;
 use crate::ShutdownError;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -131,12 +130,7 @@ impl Telemetry {
             tasks.push(("logs", Box::new(move || l.shutdown_with_timeout(budget))));
         }
         // Only a push reader (OTLP, console) has a final export to lose; Prometheus is pulled.
-        let pushes_metrics = inner
-            .config
-            .metrics
-            .exporters
-            .iter()
-            .any(|k| matches!(k, ExporterKind::Otlp | ExporterKind::Console));
+        let pushes_metrics = crate::export::select::pushes_metrics(&inner.config.metrics.exporters);
         if let Some(m) = inner.meter_provider.clone() {
             tasks.push(("metrics", Box::new(move || m.shutdown_with_timeout(budget))));
         }

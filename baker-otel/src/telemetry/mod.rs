@@ -15,6 +15,8 @@ mod guard;
 mod handle;
 mod install;
 
+#[cfg(feature = "testing")]
+pub(crate) use builder::Overrides;
 pub use builder::TelemetryBuilder;
 pub use guard::Telemetry;
 pub use handle::TelemetryHandle;
