@@ -21,11 +21,40 @@ use crate::hashing::{hash_strs, PreHashed};
 use crate::metrics::Instruments;
 use crate::pricing::Cost;
 use crate::semconv as sc;
-use crate::telemetry::LabelValues;
 #[cfg(feature = "bound-instruments")]
 use opentelemetry::metrics::{BoundCounter, BoundHistogram};
 use opentelemetry::{KeyValue, StringValue};
 use std::sync::{Arc, OnceLock, RwLock};
+
+/// Bound on the distinct values of each metric label whose value the application does not fix
+/// in code — `gen_ai.tool.name`, `gen_ai.request.model`, `gen_ai.provider.name`,
+/// `gen_ai.agent.name`, `baker.memory.store` — per hub; further values are recorded as `_OTHER`
+/// on metrics (spans keep the real value). A model that is told to "call tool `x-<uuid>`", or a
+/// client that picks the model name, cannot mint a series per request.
+pub const MAX_LABEL_VALUES: usize = 100;
+
+/// The bounded value sets of the metric labels that text from outside the code can fill.
+#[derive(Debug)]
+pub(crate) struct LabelValues {
+    pub(crate) tools: baker_otel::cardinality::BoundedValues,
+    pub(crate) models: baker_otel::cardinality::BoundedValues,
+    pub(crate) providers: baker_otel::cardinality::BoundedValues,
+    pub(crate) agents: baker_otel::cardinality::BoundedValues,
+    pub(crate) stores: baker_otel::cardinality::BoundedValues,
+}
+
+impl Default for LabelValues {
+    fn default() -> Self {
+        let b = || baker_otel::cardinality::BoundedValues::new(MAX_LABEL_VALUES);
+        Self {
+            tools: b(),
+            models: b(),
+            providers: b(),
+            agents: b(),
+            stores: b(),
+        }
+    }
+}
 
 /// Entries kept per map; beyond this, labels are built per call (bounded memory).
 pub(crate) const CAP: usize = 1024;
@@ -412,7 +441,7 @@ mod tests {
             let m = StringValue::from(format!("m{i}"));
             let l = cache.call(&ins, &bound, &s("chat"), &s("p"), &m, None);
             assert_eq!(l.key.model.as_str(), m.as_str());
-            let label = if i < crate::MAX_LABEL_VALUES {
+            let label = if i < MAX_LABEL_VALUES {
                 m.as_str()
             } else {
                 "_OTHER"

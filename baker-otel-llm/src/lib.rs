@@ -101,6 +101,7 @@ pub mod __private;
 
 pub use accumulator::{JobUsage, Totals};
 pub use baker_otel_llm_macros::{llm_call, tool};
+pub use labels::MAX_LABEL_VALUES;
 pub use metrics::MemoryStoreStats;
 pub use pricing::{Cost, PriceOverride, PricingError};
 pub use request::LlmRequest;
@@ -111,7 +112,7 @@ pub use spans::tool::ToolSpan;
 pub use stream::{ChunkMeta, ClassifiedMeta, LlmStream, NoMeta, ReportsMeta, ReportsUsageFn};
 pub use telemetry::{
     Budget, LlmInitError, LlmTelemetry, LlmTelemetryBuilder, MemoryStoreRegistration,
-    MAX_ERROR_TYPES, MAX_LABEL_VALUES,
+    MAX_ERROR_TYPES,
 };
 pub use usage::{ClassifyError, ReportsUsage, Usage, OTHER_ERROR};
 

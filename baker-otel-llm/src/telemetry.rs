@@ -2,7 +2,7 @@
 //! policy, budgets), built once at start-up.
 
 use crate::content::CapturePolicy;
-use crate::labels::LabelCache;
+use crate::labels::{LabelCache, LabelValues};
 use crate::ledger::Ledger;
 use crate::metrics::{Instruments, MemoryStoreStats};
 use crate::pricing::{Cost, PriceOverride, Pricing, PricingBuilder, PricingError};
@@ -281,36 +281,6 @@ impl LlmTelemetryBuilder {
 /// Bound on distinct `error.type` values of one hub's GenAI spans and metrics; further values
 /// are recorded as `_OTHER`.
 pub const MAX_ERROR_TYPES: usize = 50;
-
-/// Bound on the distinct values of each metric label whose value the application does not fix
-/// in code — `gen_ai.tool.name`, `gen_ai.request.model`, `gen_ai.provider.name`,
-/// `gen_ai.agent.name`, `baker.memory.store` — per hub; further values are recorded as `_OTHER`
-/// on metrics (spans keep the real value). A model that is told to "call tool `x-<uuid>`", or a
-/// client that picks the model name, cannot mint a series per request.
-pub const MAX_LABEL_VALUES: usize = 100;
-
-/// The bounded value sets of the metric labels that text from outside the code can fill.
-#[derive(Debug)]
-pub(crate) struct LabelValues {
-    pub(crate) tools: baker_otel::cardinality::BoundedValues,
-    pub(crate) models: baker_otel::cardinality::BoundedValues,
-    pub(crate) providers: baker_otel::cardinality::BoundedValues,
-    pub(crate) agents: baker_otel::cardinality::BoundedValues,
-    pub(crate) stores: baker_otel::cardinality::BoundedValues,
-}
-
-impl Default for LabelValues {
-    fn default() -> Self {
-        let b = || baker_otel::cardinality::BoundedValues::new(MAX_LABEL_VALUES);
-        Self {
-            tools: b(),
-            models: b(),
-            providers: b(),
-            agents: b(),
-            stores: b(),
-        }
-    }
-}
 
 /// Instrumentation scope of the GenAI instruments.
 pub const SCOPE: &str = "baker-otel-llm";
