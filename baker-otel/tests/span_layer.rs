@@ -138,6 +138,35 @@ fn otel_fields_set_name_kind_and_status() {
     );
 }
 
+/// tracing-opentelemetry names the description `otel.status_message`; spans written for it keep
+/// their status (and `otel.status_description` keeps working, above).
+#[test]
+fn tracing_opentelemetry_status_message_sets_the_status() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let _s = tracing::info_span!(
+            "migrated",
+            otel.status_code = "error",
+            otel.status_message = "boom",
+        );
+        // Recorded later, and in the other order: the description still wins over the bare code.
+        let late = tracing::info_span!(
+            "late_status",
+            otel.status_message = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        late.record("otel.status_message", "timeout");
+        late.record("otel.status_code", "error");
+    });
+    let spans = p.spans();
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    assert_eq!(by_name("migrated").status, Status::error("boom"));
+    assert_eq!(by_name("late_status").status, Status::error("timeout"));
+    for s in &spans {
+        assert!(s.attributes.is_empty(), "{:?}", s.attributes);
+    }
+}
+
 #[test]
 fn fields_recorded_later_land_on_the_span() {
     let p = Pipeline::new();

@@ -2,7 +2,8 @@
 //!
 //! Each `tracing` span gets its trace and span ids and its sampling decision when it is created;
 //! its fields become attributes (`otel.name`, `otel.kind`, `otel.status_code` and
-//! `otel.status_description` set name, kind and status). The span is exported as `SpanData`
+//! `otel.status_description` — or tracing-opentelemetry's `otel.status_message` — set name, kind
+//! and status). The span is exported as `SpanData`
 //! into the same bounded queue the SDK's spans go to when it closes. Entering it (or asking for
 //! [`OpenTelemetrySpanExt::context`]) activates an OpenTelemetry [`Context`] holding it, so
 //! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.

@@ -17,6 +17,9 @@ const KIND_FIELD: &str = "otel.kind";
 const STATUS_CODE_FIELD: &str = "otel.status_code";
 /// `otel.status_description`: sets an error status with this description.
 const STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";
+/// `otel.status_message`: tracing-opentelemetry's name for the same thing, so that spans written
+/// for it keep their status.
+const STATUS_MESSAGE_FIELD: &str = "otel.status_message";
 
 /// A recording span: the `SpanData` it is exported as, boxed from creation so that it moves
 /// as a pointer from the `tracing` span into the export queue.
@@ -251,7 +254,9 @@ impl FieldVisitor<'_> {
                 }
             }
             STATUS_CODE_FIELD => self.record.set_status(status_code(&value())),
-            STATUS_DESCRIPTION_FIELD => self.record.set_status(Status::error(value())),
+            STATUS_DESCRIPTION_FIELD | STATUS_MESSAGE_FIELD => {
+                self.record.set_status(Status::error(value()))
+            }
             _ => return false,
         }
         true

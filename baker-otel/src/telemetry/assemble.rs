@@ -9,11 +9,17 @@ use crate::export::runtime::ExportRuntime;
 use crate::export::DropCounters;
 use crate::export::LogItem;
 use crate::logs::json::JsonLayer;
+use crate::span_layer::SpanLayer;
 use crate::{ConfigError, InitError};
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SpanData;
-use std::sync::Arc;
-use tracing_subscriber::filter::{EnvFilter, Targets};
+use std::sync::{Arc, Mutex};
+use tracing::Subscriber;
+use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 impl TelemetryBuilder {
     /// Builds the pipelines and installs them process-wide: the `tracing` subscriber, the
@@ -26,7 +32,7 @@ impl TelemetryBuilder {
     /// ```
     pub fn init(self) -> Result<Telemetry, InitError> {
         let (telemetry, dispatch) = self.build()?;
-        if let Err(e) = super::install::install_global(&telemetry, dispatch) {
+        if let Err(e) = super::install::install_global(&telemetry, Some(dispatch)) {
             let _ = telemetry.shutdown();
             return Err(e);
         }
@@ -50,6 +56,29 @@ impl TelemetryBuilder {
     /// # Ok::<(), baker_otel::InitError>(())
     /// ```
     pub fn build(mut self) -> Result<(Telemetry, tracing::Dispatch), InitError> {
+        let added = std::mem::take(&mut self.layers);
+        let mut pieces = self.assemble()?;
+        let warnings = std::mem::take(&mut pieces.warnings);
+        let telemetry = pieces.telemetry.clone();
+        let dispatch = if added.is_empty() {
+            pieces.dispatch()
+        } else {
+            // The service's layers sit on the registry; baker-otel's filter becomes a per-layer
+            // filter so that it does not decide for them.
+            tracing::Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(added)
+                    .with(pieces.layers()),
+            )
+        };
+        // Logged through the service's own pipeline, so the warning lands where its logs go.
+        tracing::dispatcher::with_default(&dispatch, || log_warnings(&warnings));
+        Ok((Telemetry { hub: telemetry }, dispatch))
+    }
+
+    /// Builds the hub and baker-otel's own layers (level filter, span layer, JSON lines, OTLP log
+    /// bridge) without stacking them.
+    pub(crate) fn assemble(&mut self) -> Result<Pieces, InitError> {
         let (cfg, warnings) = self.resolve()?;
         let (targets, env_filter) = level_filter(&quiet_sdk(&cfg.log_filter))?;
         let json = cfg.json_logs.then(|| {
@@ -70,13 +99,15 @@ impl TelemetryBuilder {
                 metrics_handler: None,
                 drops,
             });
-            let subscriber = tracing_subscriber::registry()
-                .with(crate::logs::json::NoSpans)
-                .with(targets)
-                .with(env_filter)
-                .with(json)
-                .with(HubLayer(hub.clone()));
-            return Ok((Telemetry { hub }, tracing::Dispatch::new(subscriber)));
+            return Ok(Pieces {
+                telemetry: hub,
+                targets,
+                env_filter,
+                spans: None,
+                json,
+                logs: None,
+                warnings,
+            });
         }
 
         let runtime = ExportRuntime::start()?;
@@ -101,7 +132,7 @@ impl TelemetryBuilder {
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider
             .as_ref()
-            .map(opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new);
+            .map(OpenTelemetryTracingBridge::new);
         let hub = TelemetryHandle::new(Parts {
             config: cfg,
             env,
@@ -113,21 +144,97 @@ impl TelemetryBuilder {
             metrics_handler: meter.handler,
             drops,
         });
-        let subscriber = tracing_subscriber::registry()
-            .with(targets)
-            .with(env_filter)
-            .with(otel_layer)
-            .with(json)
-            .with(log_layer)
-            .with(HubLayer(hub.clone()));
-        let dispatch = tracing::Dispatch::new(subscriber);
-        // Logged through the service's own pipeline, so the warning lands where its logs go.
-        tracing::dispatcher::with_default(&dispatch, || {
-            for w in &warnings {
-                tracing::warn!(target: crate::INTERNAL_TARGET, "{w}");
-            }
-        });
-        Ok((Telemetry { hub }, dispatch))
+        Ok(Pieces {
+            telemetry: hub,
+            targets,
+            env_filter,
+            spans: Some(otel_layer),
+            json,
+            logs: log_layer,
+            warnings,
+        })
+    }
+}
+
+/// The OTLP log bridge: `tracing` events → the logger provider.
+type LogBridge = OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>;
+
+/// baker-otel's layers and the hub they carry, before they are stacked: either into a
+/// dispatcher of their own ([`Pieces::dispatch`]) or, next to other layers, as one layer with a
+/// per-layer filter ([`Pieces::layers`]).
+pub(crate) struct Pieces {
+    pub(crate) telemetry: TelemetryHandle,
+    targets: Option<Targets>,
+    env_filter: Option<EnvFilter>,
+    /// `None` when the SDK is disabled.
+    spans: Option<SpanLayer>,
+    json: Option<JsonLayer>,
+    logs: Option<LogBridge>,
+    /// What configuration resolution had to change, to be logged through these layers.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Pieces {
+    /// baker-otel alone: the level filter is global (no per-layer filter bookkeeping on the hot
+    /// path) and, with the SDK disabled, spans are not even created.
+    fn dispatch(self) -> tracing::Dispatch {
+        let hub = HubLayer(self.telemetry);
+        let registry = tracing_subscriber::registry();
+        match self.spans {
+            None => tracing::Dispatch::new(
+                registry
+                    .with(crate::logs::json::NoSpans)
+                    .with(self.targets)
+                    .with(self.env_filter)
+                    .with(self.json)
+                    .with(hub),
+            ),
+            Some(otel_layer) => tracing::Dispatch::new(
+                registry
+                    .with(self.targets)
+                    .with(self.env_filter)
+                    .with(otel_layer)
+                    .with(self.json)
+                    .with(self.logs)
+                    .with(hub),
+            ),
+        }
+    }
+
+    /// baker-otel as one layer among the service's: the same layers in the same order, under a
+    /// per-layer filter (`RUST_LOG` / [`log_filter`](TelemetryBuilder::log_filter)) that decides
+    /// for them only. Warnings left in `self.warnings` are logged through the subscriber this
+    /// layer ends up in, once it becomes a dispatcher.
+    pub(crate) fn layers<S>(self) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = FilterExt::<S>::and(self.targets, self.env_filter);
+        // `Layer::and_then`, not `Option::and_then`.
+        Layer::<S>::and_then(self.spans, self.json)
+            .and_then(self.logs)
+            .and_then(HubLayer(self.telemetry))
+            .and_then(PendingWarnings(Mutex::new(self.warnings)))
+            .with_filter(filter)
+    }
+}
+
+/// Logs configuration warnings through the dispatcher it is registered with (the one a service
+/// builds around [`Pieces::layers`]), once.
+struct PendingWarnings(Mutex<Vec<String>>);
+
+impl<S: Subscriber> Layer<S> for PendingWarnings {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let warnings = self.0.lock().map(|mut w| std::mem::take(&mut *w));
+        if let Ok(w) = warnings {
+            tracing::dispatcher::with_default(subscriber, || log_warnings(&w));
+        }
+    }
+}
+
+fn log_warnings(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!(target: crate::INTERNAL_TARGET, "{w}");
     }
 }
 

@@ -50,14 +50,21 @@ pub struct TelemetryBuilder {
     pub(crate) registry: Option<crate::metrics::Registry>,
     pub(crate) extra_spans: Vec<ExporterFactory<Box<SpanData>>>,
     pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
+    /// The service's own `tracing` layers, stacked next to baker-otel's by `build`/`init`.
+    pub(crate) layers: Vec<AddedLayer>,
     #[cfg(feature = "testing")]
     pub(crate) overrides: Option<Overrides>,
 }
+
+/// A layer added with [`TelemetryBuilder::with_layer`].
+pub(crate) type AddedLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
 
 impl std::fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelemetryBuilder")
             .field("service_name", &self.service_name)
+            .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +80,7 @@ impl Default for TelemetryBuilder {
             registry: None,
             extra_spans: Vec::new(),
             extra_logs: Vec::new(),
+            layers: Vec::new(),
             #[cfg(feature = "testing")]
             overrides: None,
         }

@@ -6,14 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-/// Sets the global `tracing` dispatcher (once per process) and OpenTelemetry's global tracer
-/// provider, meter provider and text-map propagator from `hub`.
+/// Sets the global `tracing` dispatcher (once per process; `None` when the service installs its
+/// own subscriber) and OpenTelemetry's global tracer provider, meter provider and text-map
+/// propagator from `hub`.
 pub(crate) fn install_global(
     hub: &TelemetryHandle,
-    dispatch: tracing::Dispatch,
+    dispatch: Option<tracing::Dispatch>,
 ) -> Result<(), InitError> {
     if INSTALLED.swap(true, Ordering::SeqCst)
-        || tracing::dispatcher::set_global_default(dispatch).is_err()
+        || dispatch.is_some_and(|d| tracing::dispatcher::set_global_default(d).is_err())
     {
         return Err(InitError::AlreadyInitialized);
     }

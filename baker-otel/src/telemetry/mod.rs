@@ -4,13 +4,15 @@
 //! | module | concept |
 //! |---|---|
 //! | `builder` | [`TelemetryBuilder`]: settings and configuration resolution |
-//! | `assemble` | one signal pipeline per module, wired into a `tracing` dispatcher |
+//! | `assemble` | one signal pipeline per module, wired into a `tracing` dispatcher or one layer |
+//! | `compose` | the service's own layers next to baker-otel's, both ways |
 //! | `handle` | [`TelemetryHandle`]: providers, propagation, attached integration state |
 //! | `guard` | [`Telemetry`]: the owning guard, flush and shutdown under one deadline |
 //! | `install` | the process-global install done by [`init`] |
 
 mod assemble;
 mod builder;
+mod compose;
 mod guard;
 mod handle;
 mod install;
