@@ -277,6 +277,11 @@ fn configuration_warnings_reach_the_services_subscriber() {
         "nothing is logged before the subscriber exists"
     );
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(baker));
+    // logged from a short-lived thread once the registration is done (see assemble.rs)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while json.text().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let text = json.text();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("OTEL_BSP_SCHEDULE_DELAY"), "{text}");

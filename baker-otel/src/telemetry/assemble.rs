@@ -221,13 +221,20 @@ impl Pieces {
 
 /// Logs configuration warnings through the dispatcher it is registered with (the one a service
 /// builds around [`Pieces::layers`]), once.
+///
+/// Not from inside `on_register_dispatch` itself: tracing calls it while it holds the callsite
+/// registry, and a `warn!` there registers a callsite, which waits for that same registry (a
+/// deadlock). A short-lived thread logs them once the registration has finished.
 struct PendingWarnings(Mutex<Vec<String>>);
 
 impl<S: Subscriber> Layer<S> for PendingWarnings {
     fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
         let warnings = self.0.lock().map(|mut w| std::mem::take(&mut *w));
-        if let Ok(w) = warnings {
-            tracing::dispatcher::with_default(subscriber, || log_warnings(&w));
+        if let Some(w) = warnings.ok().filter(|w| !w.is_empty()) {
+            let dispatch = subscriber.clone();
+            let _ = std::thread::Builder::new()
+                .name("baker-otel-config-warnings".into())
+                .spawn(move || tracing::dispatcher::with_default(&dispatch, || log_warnings(&w)));
         }
     }
 }
