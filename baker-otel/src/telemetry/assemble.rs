@@ -234,7 +234,13 @@ impl<S: Subscriber> Layer<S> for PendingWarnings {
             let dispatch = subscriber.clone();
             let _ = std::thread::Builder::new()
                 .name("baker-otel-config-warnings".into())
-                .spawn(move || tracing::dispatcher::with_default(&dispatch, || log_warnings(&w)));
+                .spawn(move || {
+                    // Waits for the registration to finish (the registry lock) and brings the
+                    // global max level up to this dispatcher's: before that, with no other
+                    // dispatcher in the process, every event would be skipped as disabled.
+                    tracing::callsite::rebuild_interest_cache();
+                    tracing::dispatcher::with_default(&dispatch, || log_warnings(&w));
+                });
         }
     }
 }
