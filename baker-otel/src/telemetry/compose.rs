@@ -20,7 +20,7 @@ impl TelemetryBuilder {
     /// JSON lines, OTLP log records), as a per-layer filter. Without added layers, the subscriber
     /// is exactly the one `init` installs otherwise (a global filter, nothing more per event).
     /// [`TelemetryHandle::current`](crate::TelemetryHandle::current), integrations built from the
-    /// hub and [`testing::Capture`](crate::testing) keep working.
+    /// hub and the scoped test `testing::Capture` (feature `testing`) keep working.
     ///
     /// ```
     /// use baker_otel::config::EnvSource;
