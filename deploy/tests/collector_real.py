@@ -19,7 +19,9 @@ Prints PASS/FAIL per check, ends with "collector-checks: N passed, M failed".
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,17 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realstack  # noqa: E402
-
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    RESULTS["passed" if ok else "failed"] += 1
-    print(f"{'PASS' if ok else 'FAIL'}: {what}")
-    if not ok and detail:
-        print("    " + detail.replace("\n", "\n    "))
-    return ok
-
+from realstack import check, summary  # noqa: E402
 
 def counters_without_total(metrics_text: str) -> list[str]:
     names = re.findall(r"^# TYPE (\S+) counter$", metrics_text, re.M)
@@ -53,9 +45,8 @@ def validate(otelcol: str, spec: realstack.CollectorSpec, work: Path) -> None:
         p = d / f"{i}-{Path(pod_path).name}"
         p.write_text(text)
         args.append(f"--config=file:{p}")
-    env = {k: v for k, v in spec.env.items()}
-    out = realstack.subprocess.run([otelcol, "validate", *args], capture_output=True, text=True,
-                                   env={**realstack.os.environ, **env}, timeout=120)
+    out = subprocess.run([otelcol, "validate", *args], capture_output=True, text=True,
+                         env={**os.environ, **spec.env}, timeout=120)
     problems = realstack.collector_log_problems(out.stdout + out.stderr)
     check(out.returncode == 0, f"validate [{spec.slug}] ({', '.join(p for p, _ in spec.files)})",
           (out.stderr or out.stdout)[-2000:])
@@ -115,8 +106,7 @@ def main(argv: list[str]) -> int:
     finally:
         sink.stop()
     check(seen > 0, "at least one collector config found in the renders")
-    print(f"collector-checks: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+    return summary("collector-checks")
 
 
 if __name__ == "__main__":

@@ -38,20 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realstack  # noqa: E402
-from realstack import REPO, Collector, Jaeger, Proc, base_collector_spec, free_port, http_get, wait_for  # noqa: E402
+from realstack import (  # noqa: E402
+    REPO, Collector, Jaeger, Proc, base_collector_spec, check, free_port, http_get, summary, wait_for,
+)
 
-RESULTS = {"passed": 0, "failed": 0}
 MESSAGE = "hello from the test"
 GO_SERVICE = "go-nats-peer"
 BRAIN_SERVICE = "brain"
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    RESULTS["passed" if ok else "failed"] += 1
-    print(f"{'PASS' if ok else 'FAIL'}: {what}", flush=True)
-    if not ok and detail:
-        print("    " + detail.replace("\n", "\n    "), flush=True)
-    return ok
 
 
 # ------------------------------------------------------------------ raw NATS ------------
@@ -319,8 +312,7 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="go-peer-"))
     work.mkdir(parents=True, exist_ok=True)
     run(work)
-    print(f"go-peer: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    if RESULTS["failed"]:
+    if summary("go-peer"):
         print(f"logs kept in {work}")
         return 1
     if not args.work:

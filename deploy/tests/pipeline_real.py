@@ -49,19 +49,11 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realstack  # noqa: E402
+from realstack import check, summary  # noqa: E402
 from alert_e2e import Webhook, test_alertmanager_config, test_rules  # noqa: E402
 from realstack import Proc, free_port, http_get, wait_for  # noqa: E402
 
 REPO = realstack.REPO
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    RESULTS["passed" if ok else "failed"] += 1
-    print(f"{'PASS' if ok else 'FAIL'}: {what}" + (f"\n    {detail}" if detail and not ok else ""), flush=True)
-    return ok
-
-
 def rendered_prometheus(work: Path) -> tuple[dict, list[str], dict]:
     """deploy/'s Prometheus as rendered: (config, container args, rendered PVC size bytes)."""
     import checks_stack
@@ -284,12 +276,11 @@ def main(argv: list[str]) -> int:
             p.stop()
         sink.stop()
         hook.close()
-    if RESULTS["failed"]:
+    if realstack.RESULTS["failed"]:
         for log in sorted(work.rglob("*.log")):
             print(f"--- {log.relative_to(work)} (tail)")
             print("\n".join(log.read_text(errors="replace").splitlines()[-12:]))
-    print(f"pipeline-real: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+    return summary("pipeline-real")
 
 
 def record_fixtures(out: Path, sources: dict[str, tuple[str, ...]]) -> None:

@@ -34,6 +34,24 @@ from manifests import Index, arg_values, container_files, find_workload, load_do
 REPO = Path(__file__).resolve().parents[2]
 
 
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def check(ok: bool, what: str, detail: str = "") -> bool:
+    """One counted check of a test script: a PASS/FAIL line, the detail (indented) on failure."""
+    RESULTS["passed" if ok else "failed"] += 1
+    print(f"{'PASS' if ok else 'FAIL'}: {what}", flush=True)
+    if not ok and detail:
+        print("    " + detail.replace("\n", "\n    "), flush=True)
+    return bool(ok)
+
+
+def summary(name: str) -> int:
+    """Prints the closing `name: N passed, M failed` line; the exit status."""
+    print(f"{name}: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    return 1 if RESULTS["failed"] else 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,9 +162,6 @@ def _env_from(name: str, e: dict, w: dict) -> str:
 
 
 # ------------------------------------------------------------------ loopback rewrite ----
-
-HOST_KEYS = ("endpoint",)
-
 
 def _loopback_endpoint(ep: str, port: int) -> str:
     ep = str(ep)

@@ -33,17 +33,9 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realstack  # noqa: E402
+from realstack import check, summary  # noqa: E402
 from pipeline_real import prom_query, rendered_prometheus  # noqa: E402
 from realstack import Proc, free_port, http_get, wait_for  # noqa: E402
-
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    RESULTS["passed" if ok else "failed"] += 1
-    print(f"{'PASS' if ok else 'FAIL'}: {what}" + (f"\n    {detail}" if detail and not ok else ""), flush=True)
-    return ok
-
 
 def span_pair() -> bytes:
     """One trace: brain's CLIENT span and worker's SERVER span under it (a service-graph edge)."""
@@ -127,8 +119,7 @@ def main() -> int:
         problems = realstack.collector_log_problems(log.read_text())
         check(not problems, f"{log.parent.name}: no warning or error (no sample rejected by Prometheus)",
               "\n".join(problems[:5]))
-    print(f"scaleout-real: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+    return summary("scaleout-real")
 
 
 if __name__ == "__main__":
