@@ -50,6 +50,7 @@ LLM = "baker-otel-llm/benches/llm.rs"
 ROWS: list[Row] = [
     Row("span vs t-o default", ("span", ("ours",)), ("span", ("t-o default",)), 0.6, bench=CORE),
     Row("span vs raw sdk", ("span", ("ours",)), ("span", ("raw sdk",)), 1.5, bench=CORE),
+    Row("span via t-o layer vs t-o default", ("span", ("ours via t-o layer",)), ("span", ("t-o default",)), 1.0, bench=CORE),
     Row("json log line vs fmt json + t-o", ("json_log", ("ours",)), ("json_log", ("fmt json + t-o",)), 0.35, bench=CORE),
     Row("disabled span (absolute, report)", ("disabled", ("ours",)), None, None, budget_ns=5.0, bench=CORE),
     Row("disabled span vs no subscriber", ("disabled", ("ours",)), ("disabled", ("no subscriber",)), 1.1, bench=CORE),
@@ -93,6 +94,7 @@ DEMO_TARGET = round(1 / 0.95, 2)
 HEADLINE: list[tuple[str, str, str]] = [
     ("span create + 4 attrs + end vs tracing-opentelemetry defaults (paired)", "span vs t-o default", "time"),
     ("same vs raw SDK (paired)", "span vs raw sdk", "time"),
+    ("same span from a crate built on tracing-opentelemetry (`CompatSpans`: its layer, our pipeline) vs tracing-opentelemetry defaults (paired)", "span via t-o layer vs t-o default", "time"),
     ("JSON log line in a span vs fmt JSON + t-o (paired)", "json log line vs fmt json + t-o", "time"),
     ("span with the SDK disabled vs a bare `tracing` span, no subscriber", "disabled span vs no subscriber", "time"),
     ("NATS inject + extract with the two Baker ids in baggage (paired)", "nats inject+extract vs hashmap (+ 2 baggage ids)", "time"),

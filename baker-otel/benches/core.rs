@@ -3,6 +3,8 @@
 //! * `span/*`     — span create + 4 attributes + end: baker-otel vs tracing-opentelemetry
 //!   defaults (and its lean config) vs the raw OpenTelemetry SDK. Targets: ours ≤ 0.6× t-o default,
 //!   ≤ 1.5× the raw SDK (both also timed paired).
+//!   `span/ours via t-o layer`: the same span from a callsite `CompatSpans::auto()` hands to
+//!   tracing-opentelemetry's own layer (baker-otel's pipeline behind it). Target ≤ 1.0× t-o.
 //! * `json_log/*` — one event inside a span carrying trace/conversation/job ids: baker-otel JSON
 //!   line (+ OTLP log record) vs tracing-subscriber fmt JSON + t-o. Target ≤ 0.5×.
 //! * `disabled/*` — a span with the SDK disabled vs a bare `tracing` span with no subscriber.
@@ -153,10 +155,22 @@ fn span_body() {
     drop(black_box(span));
 }
 
+/// The same span from a callsite `CompatSpans::auto()` hands to tracing-opentelemetry's layer
+/// (the target of axum-/tonic-tracing-opentelemetry's spans), with baker-otel's pipeline behind.
+#[inline(never)]
+fn compat_span_body() {
+    let span =
+        tracing::info_span!(target: "otel::tracing", "handle", a = 1, b = "two", c = 3.0, d = true);
+    drop(black_box(span));
+}
+
 fn bench_span(c: &mut Criterion) {
     let mut g = c.benchmark_group("span");
     let (t, d) = ours(true);
     tracing::dispatcher::with_default(&d, || g.bench_function("ours", |b| b.iter(span_body)));
+    tracing::dispatcher::with_default(&d, || {
+        g.bench_function("ours via t-o layer", |b| b.iter(compat_span_body))
+    });
     let _ = t.shutdown();
 
     let tp = sdk_provider();
@@ -230,6 +244,13 @@ fn target_dir() -> String {
 fn report() {
     let rows = [
         ("span vs t-o default", "span", "ours", "t-o default", 0.6),
+        (
+            "span via t-o layer vs t-o default",
+            "span",
+            "ours via t-o layer",
+            "t-o default",
+            1.0,
+        ),
         ("span vs raw sdk", "span", "ours", "raw sdk", f64::NAN),
         (
             "json log line vs fmt json + t-o",
@@ -301,6 +322,12 @@ fn paired_rows() {
         41,
         2000,
     );
+    let compat = paired::paired(
+        |k| in_dispatch(&ours, &|| (0..k).for_each(|_| compat_span_body())),
+        |k| in_dispatch(&peer_span, &|| (0..k).for_each(|_| span_body())),
+        41,
+        2000,
+    );
     let raw_tracer = tp.tracer("raw");
     let raw = paired::paired(
         |k| in_dispatch(&ours, &|| (0..k).for_each(|_| span_body())),
@@ -330,6 +357,7 @@ fn paired_rows() {
     );
     for (name, m) in [
         ("span vs t-o default", span),
+        ("span via t-o layer vs t-o default", compat),
         ("span vs raw sdk", raw),
         ("json log line vs fmt json + t-o", json),
     ] {

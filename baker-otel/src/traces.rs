@@ -52,6 +52,7 @@ pub(crate) fn pipeline(
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
+    compat: crate::CompatSpans,
 ) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
     let mut list = select::spans(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
@@ -63,7 +64,7 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         ))
     });
-    let layer = SpanLayer::new(Shared::new(cfg.sampler, cfg.limits, sink.clone()));
+    let layer = SpanLayer::new(Shared::new(cfg.sampler, cfg.limits, sink.clone()), compat);
     let processor = sink.map(|sink| BakerSpanProcessor { sink });
     Ok((
         provider(

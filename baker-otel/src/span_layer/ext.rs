@@ -81,10 +81,26 @@ fn with_state<R>(
     .flatten()
 }
 
+// Spans without baker-otel's state are those tracing-opentelemetry's layer records
+// (`CompatSpans`), or none at all: each method then does what tracing-opentelemetry's trait does.
 impl OpenTelemetrySpanExt for tracing::Span {
     fn set_parent(&self, cx: Context) -> Result<(), SetParentError> {
-        with_state(self, |s, shared| s.set_parent(shared, cx))
-            .unwrap_or(Err(SetParentError::LayerNotFound))
+        let mut cx = Some(cx);
+        let own = with_state(self, |s, shared| match cx.take() {
+            Some(cx) => s.set_parent(shared, cx),
+            None => Ok(()),
+        });
+        match (own, cx) {
+            (Some(result), _) => result,
+            (None, Some(cx)) => tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(self, cx)
+                .map_err(|e| match e {
+                    tracing_opentelemetry::SetParentError::AlreadyStarted => {
+                        SetParentError::AlreadyStarted
+                    }
+                    _ => SetParentError::LayerNotFound,
+                }),
+            (None, None) => Err(SetParentError::LayerNotFound),
+        }
     }
 
     fn add_link(&self, cx: SpanContext) {
@@ -92,28 +108,49 @@ impl OpenTelemetrySpanExt for tracing::Span {
     }
 
     fn add_link_with_attributes(&self, cx: SpanContext, attributes: Vec<KeyValue>) {
-        if cx.is_valid() {
-            with_state(self, |s, shared| {
-                s.with_record(shared, |r, l| r.push_link(Link::new(cx, attributes, 0), l))
-            });
+        if !cx.is_valid() {
+            return;
+        }
+        let mut link = Some((cx, attributes));
+        let own = with_state(self, |s, shared| {
+            if let Some((cx, attributes)) = link.take() {
+                s.with_record(shared, |r, l| r.push_link(Link::new(cx, attributes, 0), l));
+            }
+        });
+        if let (None, Some((cx, attributes))) = (own, link) {
+            tracing_opentelemetry::OpenTelemetrySpanExt::add_link_with_attributes(
+                self, cx, attributes,
+            );
         }
     }
 
     fn context(&self) -> Context {
-        with_state(self, |s, shared| s.context(shared)).unwrap_or_default()
+        with_state(self, |s, shared| s.context(shared))
+            .unwrap_or_else(|| tracing_opentelemetry::OpenTelemetrySpanExt::context(self))
     }
 
     fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
-        let kv = KeyValue::new(key, value);
-        with_state(self, |s, shared| {
-            s.with_record(shared, |r, l| r.put_attribute(kv, l))
+        let mut kv = Some(KeyValue::new(key, value));
+        let own = with_state(self, |s, shared| {
+            if let Some(kv) = kv.take() {
+                s.with_record(shared, |r, l| r.put_attribute(kv, l));
+            }
         });
+        if let (None, Some(kv)) = (own, kv) {
+            tracing_opentelemetry::OpenTelemetrySpanExt::set_attribute(self, kv.key, kv.value);
+        }
     }
 
     fn set_status(&self, status: Status) {
-        with_state(self, |s, shared| {
-            s.with_record(shared, |r, _| r.set_status(status))
+        let mut status = Some(status);
+        let own = with_state(self, |s, shared| {
+            if let Some(status) = status.take() {
+                s.with_record(shared, |r, _| r.set_status(status));
+            }
         });
+        if let (None, Some(status)) = (own, status) {
+            tracing_opentelemetry::OpenTelemetrySpanExt::set_status(self, status);
+        }
     }
 
     fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
@@ -126,9 +163,19 @@ impl OpenTelemetrySpanExt for tracing::Span {
         timestamp: SystemTime,
         attributes: Vec<KeyValue>,
     ) {
-        let event = Event::new(name, timestamp, attributes, 0);
-        with_state(self, |s, shared| {
-            s.with_record(shared, |r, l| r.push_event(event, l))
+        let mut event = Some(Event::new(name, timestamp, attributes, 0));
+        let own = with_state(self, |s, shared| {
+            if let Some(event) = event.take() {
+                s.with_record(shared, |r, l| r.push_event(event, l));
+            }
         });
+        if let (None, Some(e)) = (own, event) {
+            tracing_opentelemetry::OpenTelemetrySpanExt::add_event_with_timestamp(
+                self,
+                e.name,
+                e.timestamp,
+                e.attributes,
+            );
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The `tracing` layer: creates, enters, exits, records and closes the spans.
 
+use super::compat::{anchor, CompatLayer, CompatSpans, CompatTracer, DispatchCell};
 use super::record::FieldVisitor;
 use super::shared::Shared;
 use super::state::SpanState;
-use opentelemetry::trace::SpanContext;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, ContextGuard};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -12,17 +13,25 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::Subscriber;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 /// The span layer; one per pipeline. Spans only: events are log records, never span events.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanLayer {
     pub(crate) shared: Arc<Shared>,
+    /// The spans left to tracing-opentelemetry's layer (`compat`): not recorded here.
+    pub(crate) compat: CompatSpans,
+    /// The dispatcher this layer is part of, to ask tracing-opentelemetry for the context of a
+    /// span it records (`dispatcher::get_default` has none inside a scoped one's callback).
+    pub(crate) dispatch: DispatchCell,
 }
 
 impl SpanLayer {
-    pub(crate) fn new(shared: Shared) -> Self {
+    pub(crate) fn new(shared: Shared, compat: CompatSpans) -> Self {
         Self {
             shared: Arc::new(shared),
+            compat,
+            dispatch: DispatchCell::default(),
         }
     }
 
@@ -34,14 +43,42 @@ impl SpanLayer {
             // The entered span's context is the current one (activated on enter).
             return Context::current();
         }
-        attrs
-            .parent()
-            .and_then(|p| ctx.span(p))
-            .and_then(|p| {
-                let mut ext = p.extensions_mut();
-                ext.get_mut::<SpanState>().map(|s| s.child_parent())
-            })
+        let Some(parent) = attrs.parent() else {
+            return Context::default();
+        };
+        let own = ctx.span(parent).and_then(|p| {
+            let mut ext = p.extensions_mut();
+            ext.get_mut::<SpanState>().map(|s| s.child_parent())
+        });
+        own.or_else(|| self.compat_context(parent))
             .unwrap_or_default()
+    }
+
+    /// tracing-opentelemetry's layer for the spans [`CompatSpans`] selects, and the anchor that
+    /// answers its `OpenTelemetrySpanExt` (see `compat`). Stacked *below* this layer. `None`
+    /// with `CompatSpans::off()`.
+    pub(crate) fn compat_layers<S>(&self) -> Option<impl Layer<S> + Send + Sync + 'static>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.compat.is_off() {
+            return None;
+        }
+        let tracer = CompatTracer::new(self.shared.clone());
+        Some(
+            CompatLayer::new(tracer.clone(), self.dispatch.clone())
+                .with_filter(self.compat.clone())
+                .and_then(anchor(tracer)),
+        )
+    }
+
+    /// The context of a span recorded by tracing-opentelemetry's layer (`compat`).
+    fn compat_context(&self, id: &Id) -> Option<Context> {
+        if self.compat.is_off() {
+            return None;
+        }
+        let dispatch = self.dispatch.get()?;
+        tracing_opentelemetry::get_otel_context(id, &dispatch)
     }
 }
 
@@ -55,6 +92,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if self.compat.selects(attrs.metadata()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
         let name = attrs.metadata().name();
@@ -85,11 +125,14 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        let Some(sc) = ctx
-            .span(follows)
-            .and_then(|f| {
-                let mut ext = f.extensions_mut();
-                ext.get_mut::<SpanState>().map(|s| s.link_target())
+        let own = ctx.span(follows).and_then(|f| {
+            let mut ext = f.extensions_mut();
+            ext.get_mut::<SpanState>().map(|s| s.link_target())
+        });
+        let Some(sc) = own
+            .or_else(|| {
+                let cx = self.compat_context(follows)?;
+                Some(cx.span().span_context().clone())
             })
             .filter(SpanContext::is_valid)
         else {

@@ -8,6 +8,7 @@
 //! [`OpenTelemetrySpanExt::context`]) activates an OpenTelemetry [`Context`] holding it, so
 //! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.
 
+mod compat;
 mod ext;
 mod layer;
 mod live;
@@ -16,6 +17,7 @@ mod shared;
 mod starter;
 mod state;
 
+pub use compat::CompatSpans;
 pub use ext::OpenTelemetrySpanExt;
 pub(crate) use layer::SpanLayer;
 pub(crate) use shared::{sampler, Sampled, Shared};

@@ -4,7 +4,7 @@
 use super::live::LiveSpan;
 use super::record::SpanRecord;
 use super::Shared;
-use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+use opentelemetry::trace::{SpanBuilder, SpanContext, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use std::fmt;
 use std::sync::Arc;
@@ -84,7 +84,7 @@ impl SpanStarter {
     /// still gets its own span id (not sampled), so its context propagates.
     ///
     /// ```
-    /// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+    /// use opentelemetry::trace::{SpanBuilder, SpanContext, TraceContextExt};
     /// use opentelemetry::{Context, InstrumentationScope, KeyValue};
     ///
     /// let (telemetry, _dispatch) = baker_otel::Telemetry::builder()
@@ -105,7 +105,7 @@ impl SpanStarter {
     /// (a by-value `attrs.into_iter().flatten()` copies the whole array along with the iterator).
     ///
     /// ```
-    /// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+    /// use opentelemetry::trace::{SpanBuilder, SpanContext, TraceContextExt};
     /// use opentelemetry::{Context, InstrumentationScope, KeyValue};
     ///
     /// let capture = baker_otel::testing::Capture::new();
@@ -135,41 +135,59 @@ impl SpanStarter {
         let Some(inner) = &self.inner else {
             return parent.clone();
         };
-        let shared = &inner.shared;
-        let attributes = attributes.into_iter();
-        let (low, high) = attributes.size_hint();
-        // Room for the Baker ids and two attributes set at the end (a status code, say).
-        let fields = builder.attributes.as_ref().map_or(0, Vec::len) + high.unwrap_or(low) + 4;
-        let start = builder.start_time.unwrap_or_else(SystemTime::now);
-        let mut record = SpanRecord::starting(builder.name, start, fields, &inner.scope);
-        if let Some(kind) = builder.span_kind {
-            record.set_kind(kind);
+        match start_live(&inner.shared, &inner.scope, builder, attributes, parent) {
+            Ok(span) => parent.with_span(span),
+            Err(sc) => parent.with_remote_span_context(sc),
         }
-        if let Some(list) = builder.attributes {
-            record.extend_attributes(list, shared);
-        }
-        record.extend_attributes(attributes, shared);
-        // `if let` rather than `.into_iter().flatten()`: the usual `None` costs one test, not
-        // the construction and drop of a flattening iterator (≈ 40 instructions, callgrind).
-        if let Some(links) = builder.links {
-            for link in links {
-                record.push_link(link, shared);
-            }
-        }
-        if let Some(events) = builder.events {
-            for event in events {
-                record.push_event(event, shared);
-            }
-        }
-        let mut s = shared.sample(parent, &record);
-        if !s.recording {
-            // Sampled out (the common case under ratio sampling): the allocation goes back to
-            // the pool for the next span.
-            record.recycle();
-            return parent.with_remote_span_context(s.sc);
-        }
-        record.extend_attributes(std::mem::take(&mut s.extra), shared);
-        super::state::push_ids(parent, &mut record, shared);
-        parent.with_span(LiveSpan::owned(record, shared.clone(), s))
     }
+}
+
+/// Starts a span from `builder` under `parent` into `shared`'s queue: `Err` with the span
+/// context of a span the sampler does not record. Shared by [`SpanStarter`] and the
+/// tracing-opentelemetry tracer (`compat`).
+pub(crate) fn start_live<I>(
+    shared: &Arc<Shared>,
+    scope: &InstrumentationScope,
+    builder: SpanBuilder,
+    attributes: I,
+    parent: &Context,
+) -> Result<LiveSpan, SpanContext>
+where
+    I: IntoIterator<Item = KeyValue>,
+{
+    let attributes = attributes.into_iter();
+    let (low, high) = attributes.size_hint();
+    // Room for the Baker ids and two attributes set at the end (a status code, say).
+    let fields = builder.attributes.as_ref().map_or(0, Vec::len) + high.unwrap_or(low) + 4;
+    let start = builder.start_time.unwrap_or_else(SystemTime::now);
+    let mut record = SpanRecord::starting(builder.name, start, fields, scope);
+    if let Some(kind) = builder.span_kind {
+        record.set_kind(kind);
+    }
+    if let Some(list) = builder.attributes {
+        record.extend_attributes(list, shared);
+    }
+    record.extend_attributes(attributes, shared);
+    // `if let` rather than `.into_iter().flatten()`: the usual `None` costs one test, not
+    // the construction and drop of a flattening iterator (≈ 40 instructions, callgrind).
+    if let Some(links) = builder.links {
+        for link in links {
+            record.push_link(link, shared);
+        }
+    }
+    if let Some(events) = builder.events {
+        for event in events {
+            record.push_event(event, shared);
+        }
+    }
+    let mut s = shared.sample(parent, &record);
+    if !s.recording {
+        // Sampled out (the common case under ratio sampling): the allocation goes back to
+        // the pool for the next span.
+        record.recycle();
+        return Err(s.sc);
+    }
+    record.extend_attributes(std::mem::take(&mut s.extra), shared);
+    super::state::push_ids(parent, &mut record, shared);
+    Ok(LiveSpan::owned(record, shared.clone(), s))
 }

@@ -80,7 +80,8 @@ impl TelemetryBuilder {
     /// bridge) without stacking them.
     pub(crate) fn assemble(&mut self) -> Result<Pieces, InitError> {
         let (cfg, warnings) = self.resolve()?;
-        let (targets, env_filter) = level_filter(&quiet_sdk(&cfg.log_filter))?;
+        let directives = self.compat.directives(&quiet_sdk(&cfg.log_filter));
+        let (targets, env_filter) = level_filter(&directives)?;
         let json = cfg.json_logs.then(|| {
             JsonLayer::new(&cfg.service_name, self.json_sink.clone()).with_secrets(secrets(&cfg))
         });
@@ -127,8 +128,14 @@ impl TelemetryBuilder {
         crate::metrics::register_internal(&meter.provider, drops.clone());
         let logger_provider =
             crate::logs::otlp::pipeline(&cfg, &handle, &resource, extra_logs, drops.logs.clone())?;
-        let (tracer_provider, otel_layer) =
-            crate::traces::pipeline(&cfg, &handle, &resource, extra_spans, drops.traces.clone())?;
+        let (tracer_provider, otel_layer) = crate::traces::pipeline(
+            &cfg,
+            &handle,
+            &resource,
+            extra_spans,
+            drops.traces.clone(),
+            self.compat.clone(),
+        )?;
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider
             .as_ref()
@@ -193,6 +200,8 @@ impl Pieces {
                 registry
                     .with(self.targets)
                     .with(self.env_filter)
+                    .with(otel_layer.compat_layers())
+                    .with(otel_layer.dispatch.clone())
                     .with(otel_layer)
                     .with(self.json)
                     .with(self.logs)
@@ -207,11 +216,15 @@ impl Pieces {
     /// layer ends up in, once it becomes a dispatcher.
     pub(crate) fn layers<S>(self) -> impl Layer<S> + Send + Sync + 'static
     where
-        S: Subscriber + for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let filter = FilterExt::<S>::and(self.targets, self.env_filter);
+        let compat = self.spans.as_ref().and_then(SpanLayer::compat_layers);
+        let cell = self.spans.as_ref().map(|s| s.dispatch.clone());
         // `Layer::and_then`, not `Option::and_then`.
-        Layer::<S>::and_then(self.spans, self.json)
+        Layer::<S>::and_then(compat, self.spans)
+            .and_then(cell.unwrap_or_default())
+            .and_then(self.json)
             .and_then(self.logs)
             .and_then(HubLayer(self.telemetry))
             .and_then(PendingWarnings(Mutex::new(self.warnings)))

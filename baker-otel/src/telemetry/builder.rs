@@ -52,6 +52,8 @@ pub struct TelemetryBuilder {
     pub(crate) extra_logs: Vec<ExporterFactory<LogItem>>,
     /// The service's own `tracing` layers, stacked next to baker-otel's by `build`/`init`.
     pub(crate) layers: Vec<AddedLayer>,
+    /// The spans tracing-opentelemetry's layer records.
+    pub(crate) compat: crate::CompatSpans,
     #[cfg(feature = "testing")]
     pub(crate) overrides: Option<Overrides>,
 }
@@ -81,6 +83,7 @@ impl Default for TelemetryBuilder {
             extra_spans: Vec::new(),
             extra_logs: Vec::new(),
             layers: Vec::new(),
+            compat: crate::CompatSpans::default(),
             #[cfg(feature = "testing")]
             overrides: None,
         }

@@ -65,6 +65,26 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Which `tracing` spans are recorded by tracing-opentelemetry's own layer (with baker-otel's
+    /// pipeline behind it) instead of baker-otel's faster one: those of crates that call
+    /// `tracing_opentelemetry::OpenTelemetrySpanExt` (axum-tracing-opentelemetry,
+    /// tonic-tracing-opentelemetry, in-house middlewares). Default [`CompatSpans::auto`]; see
+    /// README, "Crates built on tracing-opentelemetry".
+    ///
+    /// [`CompatSpans::auto`]: crate::CompatSpans::auto
+    ///
+    /// ```
+    /// use baker_otel::CompatSpans;
+    ///
+    /// let builder = baker_otel::Telemetry::builder()
+    ///     .compat_spans(CompatSpans::auto().with_target("acme_http_middleware"));
+    /// # drop(builder);
+    /// ```
+    pub fn compat_spans(mut self, spans: crate::CompatSpans) -> Self {
+        self.compat = spans;
+        self
+    }
+
     /// Builds every pipeline and installs the OpenTelemetry globals (tracer and meter providers,
     /// propagator) like [`init`](Self::init), but instead of a subscriber returns baker-otel's
     /// layers, for a subscriber the service builds and installs itself. Once per process, like
@@ -98,7 +118,7 @@ impl TelemetryBuilder {
         self,
     ) -> Result<(Telemetry, impl Layer<S> + Send + Sync + 'static), InitError>
     where
-        S: Subscriber + for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let (telemetry, layers) = self.build_layers()?;
         if let Err(e) = super::install::install_global(&telemetry, None) {
@@ -135,7 +155,7 @@ impl TelemetryBuilder {
         mut self,
     ) -> Result<(Telemetry, impl Layer<S> + Send + Sync + 'static), InitError>
     where
-        S: Subscriber + for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         if !self.layers.is_empty() {
             return Err(ConfigError::invalid(
