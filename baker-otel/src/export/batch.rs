@@ -8,6 +8,11 @@
 //! retries, which honour `Retry-After` / `RetryInfo`, happen inside that bound while the queue
 //! keeps its size bound). A failed or timed-out export counts its items as dropped and logs at
 //! most one warning a minute.
+//!
+//! Every item given to `push` is exported or counted, also when producers race shutdown: after
+//! the worker's last export it *seals* the queue and counts what is left, and a producer whose
+//! push lands after that counts it itself (a SeqCst fence on each side orders the seal against the
+//! push: one of the two sees the item).
 
 use super::{DropReason, Drops};
 use crate::config::BatchConfig;
@@ -15,7 +20,7 @@ use crate::util::RateLimiter;
 use crossbeam_queue::ArrayQueue;
 use futures_util::future::BoxFuture;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
@@ -40,17 +45,39 @@ struct Shared<T> {
     batch: usize,
     /// Items popped for the export in progress; counted as dropped if shutdown gives up on them.
     in_flight: AtomicU64,
+    /// Set when nothing queued will be exported any more (the worker's last export is done, or
+    /// shutdown gave up on it): whoever then finds items in the queue counts them as dropped.
+    sealed: AtomicBool,
 }
 
 impl<T> Shared<T> {
-    /// Counts everything still queued or in flight as dropped (shutdown deadline passed).
-    fn abandon(&self, dropped: &Drops) -> u64 {
-        let mut n = self.in_flight.swap(0, Ordering::AcqRel);
+    /// Seals the queue, then counts and discards what it holds. Paired with the check in
+    /// [`BatchQueue::push`]: each side writes (the seal; the item), fences, then reads (the queue;
+    /// the seal), so an item pushed concurrently is seen by this sweep or by its producer.
+    fn seal(&self, dropped: &Drops) -> u64 {
+        self.sealed.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.sweep(dropped)
+    }
+
+    /// Counts and discards what is queued.
+    fn sweep(&self, dropped: &Drops) -> u64 {
+        let mut n = 0u64;
         while self.queue.pop().is_some() {
             n += 1;
         }
-        dropped.add(DropReason::Shutdown, n);
+        if n > 0 {
+            dropped.add(DropReason::Shutdown, n);
+        }
         n
+    }
+
+    /// Counts everything still queued or in flight as dropped, and seals the queue (shutdown
+    /// deadline passed, or the collector failed during shutdown).
+    fn abandon(&self, dropped: &Drops) -> u64 {
+        let n = self.in_flight.swap(0, Ordering::AcqRel);
+        dropped.add(DropReason::Shutdown, n);
+        n + self.seal(dropped)
     }
 }
 
@@ -94,6 +121,7 @@ impl<T: Send + 'static> BatchQueue<T> {
             wake: Notify::new(),
             batch,
             in_flight: AtomicU64::new(0),
+            sealed: AtomicBool::new(false),
         });
         let (ctrl, ctrl_rx) = mpsc::unbounded_channel();
         let warn = Arc::new(RateLimiter::new(Duration::from_secs(60)));
@@ -122,7 +150,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// Whether [`shutdown`](Self::shutdown) has run.
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        self.closed.load(Ordering::Acquire)
     }
 
     /// [`push`](Self::push) after `prepare`, which a queue already full or closed skips: the
@@ -130,7 +158,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// hot path, and preparing an item only to drop it would tax it.
     #[inline]
     pub(crate) fn push_prepared(&self, mut item: T, prepare: impl FnOnce(&mut T)) -> Result<(), T> {
-        if self.shared.queue.is_full() || self.closed.load(Ordering::Relaxed) {
+        if self.shared.queue.is_full() || self.closed.load(Ordering::Acquire) {
             self.on_drop();
             return Err(item);
         }
@@ -139,17 +167,25 @@ impl<T: Send + 'static> BatchQueue<T> {
     }
 
     /// Never blocks: a full or closed queue counts `item` as dropped and hands it back (the
-    /// span sink recycles its allocation).
+    /// span sink recycles its allocation). `Ok`: the item is queued, and will be exported or
+    /// counted as dropped — also when this push races shutdown (see the module docs).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let s = &*self.shared;
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Acquire) {
             self.on_drop();
             return Err(item);
         }
         if let Err(item) = s.queue.push(item) {
             self.on_drop();
             return Err(item);
+        }
+        // Pairs with `Shared::seal`: if the worker's last sweep may have missed this item, the
+        // seal is visible here.
+        fence(Ordering::SeqCst);
+        if s.sealed.load(Ordering::Relaxed) {
+            s.sweep(&self.dropped);
+            return Ok(());
         }
         if s.queue.len() >= s.batch && !s.signalled.swap(true, Ordering::AcqRel) {
             s.wake.notify_one();
@@ -244,6 +280,9 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
                                 break;
                             }
                         }
+                        // The last export is done: what producers still manage to push
+                        // (having seen the queue open just before it closed) is counted.
+                        self.shared.seal(&self.dropped);
                         let _ = self.exporter.shutdown(self.cfg.export_timeout);
                         let _ = done.try_send(());
                         return;
