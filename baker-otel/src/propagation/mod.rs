@@ -320,7 +320,8 @@ impl Propagation {
 }
 
 /// Installs the given kinds as OpenTelemetry's *global* text-map propagator (for code that uses
-/// `opentelemetry::global`) and returns the handle. [`init`](crate::init) calls it.
+/// `opentelemetry::global`; an extracted `tracestate` is capped at [`MAX_TRACESTATE_LEN`] there
+/// too) and returns the handle. [`init`](crate::init) calls it.
 ///
 /// ```
 /// let p = baker_otel::propagation::install(&[baker_otel::config::PropagatorKind::TraceContext]);
