@@ -209,7 +209,8 @@ impl OtelLayerBuilder {
     /// Treats every request as coming from an untrusted client (a public API such as the
     /// Brain): the server span starts a **new trace** (the client's `traceparent` cannot choose
     /// the trace id, and its sampled flag does not force sampling — the sampler decides as for
-    /// a root), the client's span context is kept as a **span link**, and the client's
+    /// a root), the client's span context is kept as a **span link** (ids and flags, without
+    /// its `tracestate`), and the client's
     /// **baggage is dropped** except the keys of
     /// [`public_baggage_allow_list`](Self::public_baggage_allow_list) — so a client cannot set
     /// `gen_ai.conversation.id` / `baker.job.id` or push baggage to the services behind.

@@ -6,10 +6,12 @@
 //!   axum's [`MatchedPath`](axum::extract::MatchedPath) template (never the raw path; `{METHOD}`
 //!   alone when no route matched), with the stable HTTP semantic-convention attributes,
 //!   `error.type` and ERROR status on 5xx and service errors. Incoming `traceparent`,
-//!   `tracestate` and `baggage` are extracted with the hub's propagation and continue the trace —
+//!   `tracestate` (capped at [`MAX_TRACESTATE_LEN`](baker_otel::propagation::MAX_TRACESTATE_LEN)
+//!   bytes) and `baggage` are extracted with the hub's propagation and continue the trace —
 //!   except on **public endpoints** ([`OtelLayerBuilder::public_endpoint`],
 //!   [`OtelLayerBuilder::public_endpoint_fn`]), where the client's context becomes a span link
-//!   of a new trace and its baggage is dropped (or filtered by an allow-list).
+//!   (without its `tracestate`) of a new trace and its baggage is dropped (or filtered by an
+//!   allow-list).
 //! * `X-Trace-Id: <32 lowercase hex>` (configurable, plus optional W3C `traceresponse`) on every
 //!   response that passes through the layer — 404 fallback, 4xx/5xx, extractor rejections,
 //!   panics caught and timeouts produced by layers *inside* it (see [the layer order](OtelLayer)).

@@ -154,8 +154,9 @@ fn remote_context(
     (cx.span().span_context().is_valid() || !cx.baggage().is_empty()).then_some(cx)
 }
 
-/// A public request's inbound context: the client's span context (for a link, never a parent)
-/// and a context holding only the allow-listed client baggage (no span: a new root).
+/// A public request's inbound context: the client's span context (for a link, never a parent,
+/// without its `tracestate`) and a context holding only the allow-listed client baggage (no span:
+/// a new root).
 fn public_context(
     shared: &Shared,
     headers: &http::HeaderMap,
@@ -170,7 +171,19 @@ fn public_context(
     let cx = shared
         .propagation
         .extract_values_filtered(&Context::new(), &values, &keep);
-    let link = Some(cx.span().span_context().clone()).filter(SpanContext::is_valid);
+    // The link keeps the client's ids and flags, not its `tracestate`: vendor data a client
+    // wrote is neither ours to keep nor to export with every request.
+    let link = Some(cx.span().span_context())
+        .filter(|sc| sc.is_valid())
+        .map(|sc| {
+            SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags(),
+                true,
+                opentelemetry::trace::TraceState::NONE,
+            )
+        });
     let baggage: Vec<opentelemetry::baggage::KeyValueMetadata> = cx
         .baggage()
         .iter()

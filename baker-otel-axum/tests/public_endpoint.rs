@@ -1,5 +1,6 @@
 //! Public endpoints (issue #14): an untrusted client cannot choose the trace, force sampling or
-//! set Baker ids through baggage; its context survives only as a span link.
+//! set Baker ids through baggage; its context survives only as a span link, without its
+//! `tracestate`. A trusted caller's `tracestate` is capped before spans inherit it.
 mod common;
 
 use axum::routing::get;
@@ -122,4 +123,63 @@ async fn the_client_sampled_flag_does_not_force_sampling() {
     let spans = server_spans(&cap);
     assert_eq!(spans.len(), 1, "the trusted sampled parent is followed");
     assert_eq!(spans[0].name, "GET /internal/chat");
+}
+
+/// A long `tracestate`: 32 list-members of 100 bytes (3,231 bytes).
+fn long_tracestate() -> Vec<String> {
+    (0..32)
+        .map(|i| format!("k{i:02}={}", "v".repeat(96)))
+        .collect()
+}
+
+async fn child_work() -> &'static str {
+    tracing::info_span!("child work").in_scope(|| {});
+    "ok"
+}
+
+#[tokio::test]
+async fn a_public_clients_tracestate_is_not_kept_on_the_link() {
+    let cap = capture();
+    let layer = baker_otel_axum::OtelLayer::builder(cap.telemetry())
+        .public_endpoint(true)
+        .build();
+    let app = Router::new().route("/chat", get(child_work)).layer(layer);
+    let addr = serve(app).await;
+    let res = attack(client().get(format!("http://{addr}/chat")))
+        .header("tracestate", "congo=t61rcWkgMzE")
+        .send()
+        .await
+        .unwrap();
+    let server = server_span(&cap, &trace_header(&res));
+    let link = &server.links.links[0].span_context;
+    assert_eq!(link.trace_id().to_string(), CLIENT_TRACE, "still linked");
+    assert_eq!(link.trace_state().header(), "", "no client tracestate");
+    assert_eq!(server.span_context.trace_state().header(), "");
+    assert_eq!(
+        cap.span("child work").span_context.trace_state().header(),
+        ""
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_callers_tracestate_is_capped_before_spans_inherit_it() {
+    let cap = capture();
+    let app = Router::new()
+        .route("/work", get(child_work))
+        .layer(baker_otel_axum::OtelLayer::new(cap.telemetry()));
+    let addr = serve(app).await;
+    let res = attack(client().get(format!("http://{addr}/work")))
+        .header("tracestate", long_tracestate().join(","))
+        .send()
+        .await
+        .unwrap();
+    let tid = trace_header(&res);
+    assert_eq!(tid, CLIENT_TRACE, "trusted: the caller's trace continues");
+    // Whole list-members from the front, as many as fit in 512 bytes: five.
+    let kept = long_tracestate()[..5].join(",");
+    assert!(kept.len() <= baker_otel::propagation::MAX_TRACESTATE_LEN);
+    let server = server_span(&cap, &tid);
+    assert_eq!(server.span_context.trace_state().header(), kept);
+    let child = cap.span("child work");
+    assert_eq!(child.span_context.trace_state().header(), kept);
 }

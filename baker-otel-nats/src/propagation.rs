@@ -4,7 +4,9 @@
 //! The codec is the core's ([`baker_otel::propagation`]); this module only maps its fields to
 //! NATS header names (no allocation for the W3C names) and reads the three fields in one pass
 //! over the header map ([`HeaderExtractor`]'s rules: invalid, oversize and repeated values are
-//! ignored; one case-insensitive match is accepted when the exact name is missing).
+//! ignored; one case-insensitive match is accepted when the exact name is missing). An extracted
+//! `tracestate` is capped at [`MAX_TRACESTATE_LEN`](baker_otel::propagation::MAX_TRACESTATE_LEN)
+//! bytes by whole list-members, as on every extraction of the core.
 //!
 //! ```
 //! use baker_otel_nats::propagation::{extract, inject_context};

@@ -1,6 +1,7 @@
 //! Untrusted publishers (audit finding 8): on subjects marked untrusted, a publisher cannot set
 //! the Baker ids, choose the trace or force sampling; its context survives only as a span link,
-//! its baggage only through the allow-list. Trusted subjects keep full propagation.
+//! without its `tracestate`, its baggage only through the allow-list. Trusted subjects keep full
+//! propagation, with the `tracestate` capped at `MAX_TRACESTATE_LEN` (512) bytes.
 
 mod common;
 
@@ -14,7 +15,15 @@ use opentelemetry::trace::SpanId;
 const PUB_TRACE: &str = "11111111111111111111111111111111";
 const PUB_SPAN: &str = "2222222222222222";
 
-/// A hostile publisher's headers: a sampled parent and the victim's ids in baggage.
+/// 32 `tracestate` list-members of 100 bytes (3,231 bytes, under the 8 KiB header value limit).
+fn long_tracestate() -> Vec<String> {
+    (0..32)
+        .map(|i| format!("k{i:02}={}", "v".repeat(96)))
+        .collect()
+}
+
+/// A hostile publisher's headers: a sampled parent, a long `tracestate` and the victim's ids in
+/// baggage.
 fn hostile_headers() -> async_nats::HeaderMap {
     let mut h = async_nats::HeaderMap::new();
     h.insert(
@@ -25,6 +34,7 @@ fn hostile_headers() -> async_nats::HeaderMap {
         "baggage",
         "gen_ai.conversation.id=victim,baker.job.id=victim-job,client.app=web",
     );
+    h.insert("tracestate", long_tracestate().join(",").as_str());
     h
 }
 
@@ -84,6 +94,8 @@ async fn an_untrusted_publisher_gets_a_link_not_a_parent_and_no_ids() {
     assert_eq!(link.trace_id().to_string(), PUB_TRACE);
     assert_eq!(link.span_id().to_string(), PUB_SPAN);
     assert!(link.is_remote());
+    assert_eq!(link.trace_state().header(), "", "no tracestate on the link");
+    assert_eq!(span.span_context.trace_state().header(), "");
     assert_eq!(attr(&span, "gen_ai.conversation.id"), None);
     assert_eq!(attr(&span, "baker.job.id"), None);
     let everything = format!(
@@ -110,6 +122,10 @@ async fn an_untrusted_publisher_gets_a_link_not_a_parent_and_no_ids() {
     assert_eq!(span.parent_span_id.to_string(), PUB_SPAN);
     assert_eq!(span.span_context.trace_id().to_string(), PUB_TRACE);
     assert!(span.links.is_empty());
+    // The publisher's tracestate, capped: the whole list-members that fit in 512 bytes.
+    let kept = long_tracestate()[..5].join(",");
+    assert!(kept.len() <= baker_otel::propagation::MAX_TRACESTATE_LEN);
+    assert_eq!(span.span_context.trace_state().header(), kept);
     assert_eq!(
         attr(&span, "gen_ai.conversation.id").as_deref(),
         Some("victim")

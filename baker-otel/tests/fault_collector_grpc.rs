@@ -1,5 +1,6 @@
 //! Faults over OTLP/gRPC (what deploy/ uses): UNAVAILABLE and RESOURCE_EXHAUSTED with and without
-//! RetryInfo, partial success, a stalled receiver, and requests over the receiver's message limit.
+//! RetryInfo, partial success (and a collector claiming more rejections than it was sent), a
+//! stalled receiver, and requests over the receiver's message limit.
 //! The application never blocks, memory stays bounded, and every span is either accepted by the
 //! receiver or counted in `baker_otel.exporter.dropped` (by reason).
 #[path = "support/faulty_grpc.rs"]
@@ -244,5 +245,30 @@ fn grpc_log_records_rejected_by_a_partial_success_are_counted() {
                 && l.ends_with(&format!(" {rejected}"))),
         "{text}"
     );
+    t.shutdown().expect("shutdown");
+}
+
+/// A collector answering a partial success that claims `i64::MAX` rejected spans and log records
+/// (OTLP's int64 maximum) to each of two requests: the counters take the items each request
+/// held, never panic (tests run with overflow checks) and never wrap.
+#[test]
+fn a_collector_cannot_claim_more_rejections_than_it_was_sent() {
+    let collector = FaultyGrpcCollector::start([Fault::Claim(i64::MAX); 2], 4 << 20);
+    collector.state.lock().unwrap().claim_logs = Some(i64::MAX);
+    let (t, d) = telemetry(&collector, &[("OTEL_LOGS_EXPORTER", "otlp")]);
+    for round in 0..2 {
+        emit(&d, &format!("r{round}"), 5, 16);
+        tracing::dispatcher::with_default(&d, || {
+            for i in 0..3 {
+                tracing::info!(target: "app", i, "record");
+            }
+        });
+        t.force_flush().expect("flush");
+    }
+    assert_eq!(collector.script_left(), 0, "both claims were served");
+    assert_eq!(collector.state.lock().unwrap().logs, 6);
+    assert_eq!(t.dropped(Signal::Traces), 10, "the 10 spans sent");
+    assert_eq!(t.dropped(Signal::Logs), 6, "the 6 records sent");
+    assert_eq!(dropped_by(&t, "rejected"), 10);
     t.shutdown().expect("shutdown");
 }

@@ -223,10 +223,12 @@ pub struct BatchConfig {
     pub max_export_batch_size: usize,
     /// Timeout of one export call.
     pub export_timeout: Duration,
-    /// Largest export request, in estimated protobuf-encoded bytes
+    /// Largest export request, in protobuf-encoded bytes estimated from above
     /// (`BAKER_OTEL_EXPORT_MAX_BYTES`, default 3 MiB, below the collectors' usual 4 MiB gRPC
-    /// receive limit). A batch that would be larger is split across requests, never dropped; one
-    /// item larger than this is sent alone.
+    /// receive limit). The per-item estimates never undercount (`tracestate`s, links, events and
+    /// every attribute type included, checked against the encoder by property tests); a request
+    /// adds the encoded resource once. A batch that would be larger is split across requests,
+    /// never dropped; one item larger than this is sent alone.
     pub max_export_batch_bytes: usize,
 }
 

@@ -8,6 +8,11 @@
 //! retries, which honour `Retry-After` / `RetryInfo`, happen inside that bound while the queue
 //! keeps its size bound). A failed or timed-out export counts its items as dropped and logs at
 //! most one warning a minute.
+//!
+//! Every item given to `push` is exported or counted, also when producers race shutdown: after
+//! the worker's last export it *seals* the queue and counts what is left, and a producer whose
+//! push lands after that counts it itself (a SeqCst fence on each side orders the seal against the
+//! push: one of the two sees the item).
 
 use super::{DropReason, Drops};
 use crate::config::BatchConfig;
@@ -15,7 +20,7 @@ use crate::util::RateLimiter;
 use crossbeam_queue::ArrayQueue;
 use futures_util::future::BoxFuture;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
@@ -40,17 +45,39 @@ struct Shared<T> {
     batch: usize,
     /// Items popped for the export in progress; counted as dropped if shutdown gives up on them.
     in_flight: AtomicU64,
+    /// Set when nothing queued will be exported any more (the worker's last export is done, or
+    /// shutdown gave up on it): whoever then finds items in the queue counts them as dropped.
+    sealed: AtomicBool,
 }
 
 impl<T> Shared<T> {
-    /// Counts everything still queued or in flight as dropped (shutdown deadline passed).
-    fn abandon(&self, dropped: &Drops) -> u64 {
-        let mut n = self.in_flight.swap(0, Ordering::AcqRel);
+    /// Seals the queue, then counts and discards what it holds. Paired with the check in
+    /// [`BatchQueue::push`]: each side writes (the seal; the item), fences, then reads (the queue;
+    /// the seal), so an item pushed concurrently is seen by this sweep or by its producer.
+    fn seal(&self, dropped: &Drops) -> u64 {
+        self.sealed.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.sweep(dropped)
+    }
+
+    /// Counts and discards what is queued.
+    fn sweep(&self, dropped: &Drops) -> u64 {
+        let mut n = 0u64;
         while self.queue.pop().is_some() {
             n += 1;
         }
-        dropped.add(DropReason::Shutdown, n);
+        if n > 0 {
+            dropped.add(DropReason::Shutdown, n);
+        }
         n
+    }
+
+    /// Counts everything still queued or in flight as dropped, and seals the queue (shutdown
+    /// deadline passed, or the collector failed during shutdown).
+    fn abandon(&self, dropped: &Drops) -> u64 {
+        let n = self.in_flight.swap(0, Ordering::AcqRel);
+        dropped.add(DropReason::Shutdown, n);
+        n + self.seal(dropped)
     }
 }
 
@@ -94,6 +121,7 @@ impl<T: Send + 'static> BatchQueue<T> {
             wake: Notify::new(),
             batch,
             in_flight: AtomicU64::new(0),
+            sealed: AtomicBool::new(false),
         });
         let (ctrl, ctrl_rx) = mpsc::unbounded_channel();
         let warn = Arc::new(RateLimiter::new(Duration::from_secs(60)));
@@ -122,7 +150,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// Whether [`shutdown`](Self::shutdown) has run.
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        self.closed.load(Ordering::Acquire)
     }
 
     /// [`push`](Self::push) after `prepare`, which a queue already full or closed skips: the
@@ -130,7 +158,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// hot path, and preparing an item only to drop it would tax it.
     #[inline]
     pub(crate) fn push_prepared(&self, mut item: T, prepare: impl FnOnce(&mut T)) -> Result<(), T> {
-        if self.shared.queue.is_full() || self.closed.load(Ordering::Relaxed) {
+        if self.shared.queue.is_full() || self.closed.load(Ordering::Acquire) {
             self.on_drop();
             return Err(item);
         }
@@ -139,17 +167,25 @@ impl<T: Send + 'static> BatchQueue<T> {
     }
 
     /// Never blocks: a full or closed queue counts `item` as dropped and hands it back (the
-    /// span sink recycles its allocation).
+    /// span sink recycles its allocation). `Ok`: the item is queued, and will be exported or
+    /// counted as dropped — also when this push races shutdown (see the module docs).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let s = &*self.shared;
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Acquire) {
             self.on_drop();
             return Err(item);
         }
         if let Err(item) = s.queue.push(item) {
             self.on_drop();
             return Err(item);
+        }
+        // Pairs with `Shared::seal`: if the worker's last sweep may have missed this item, the
+        // seal is visible here.
+        fence(Ordering::SeqCst);
+        if s.sealed.load(Ordering::Relaxed) {
+            s.sweep(&self.dropped);
+            return Ok(());
         }
         if s.queue.len() >= s.batch && !s.signalled.swap(true, Ordering::AcqRel) {
             s.wake.notify_one();
@@ -244,6 +280,9 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
                                 break;
                             }
                         }
+                        // The last export is done: what producers still manage to push
+                        // (having seen the queue open just before it closed) is counted.
+                        self.shared.seal(&self.dropped);
                         let _ = self.exporter.shutdown(self.cfg.export_timeout);
                         let _ = done.try_send(());
                         return;
@@ -334,265 +373,4 @@ impl<T: Send + 'static, E: BatchExporter<T>> Worker<T, E> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    struct Sink(Arc<Mutex<Vec<u32>>>, bool);
-    impl BatchExporter<u32> for Sink {
-        fn export(&self, batch: Vec<u32>) -> BoxFuture<'_, OTelSdkResult> {
-            let fail = self.1;
-            let out = self.0.clone();
-            Box::pin(async move {
-                if fail {
-                    return Err(OTelSdkError::InternalFailure("down".into()));
-                }
-                out.lock().unwrap().extend(batch);
-                Ok(())
-            })
-        }
-        fn shutdown(&self, _: Duration) -> OTelSdkResult {
-            Ok(())
-        }
-    }
-
-    fn cfg(queue: usize) -> BatchConfig {
-        BatchConfig {
-            max_queue_size: queue,
-            scheduled_delay: Duration::from_secs(3600),
-            max_export_batch_size: 4,
-            export_timeout: Duration::from_secs(1),
-            max_export_batch_bytes: 1 << 20,
-        }
-    }
-
-    fn one(_: &u32) -> usize {
-        1
-    }
-
-    #[test]
-    fn flush_exports_everything_queued() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Sink(out.clone(), false),
-            cfg(100),
-            Arc::default(),
-            "traces",
-            one,
-        );
-        for i in 0..10 {
-            let _ = q.push(i);
-        }
-        q.flush(Duration::from_secs(5)).unwrap();
-        assert_eq!(*out.lock().unwrap(), (0..10).collect::<Vec<_>>());
-        q.shutdown(Duration::from_secs(5)).unwrap();
-        assert!(
-            q.shutdown(Duration::from_secs(5)).is_err(),
-            "second shutdown is refused"
-        );
-    }
-
-    /// Everything exported went through `prepare`; what a full queue refuses is handed back
-    /// and counted, and (refused before preparing) costs no preparation.
-    #[test]
-    fn push_prepared_prepares_what_it_queues() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let dropped = Arc::new(Drops::default());
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Sink(out.clone(), false),
-            cfg(8),
-            dropped.clone(),
-            "traces",
-            one,
-        );
-        let prepared = std::sync::atomic::AtomicU32::new(0);
-        let mut refused = 0u64;
-        for i in 0..1000u32 {
-            let r = q.push_prepared(i, |v| {
-                prepared.fetch_add(1, Ordering::Relaxed);
-                *v += 1_000_000;
-            });
-            if let Err(back) = r {
-                assert!(back == i || back == i + 1_000_000, "handed back: {back}");
-                refused += 1;
-            }
-        }
-        q.flush(Duration::from_secs(5)).unwrap();
-        let out = out.lock().unwrap();
-        assert!(refused > 0, "a queue of 8 refuses some of 1000 items");
-        assert!(
-            out.iter().all(|v| *v >= 1_000_000),
-            "every exported item was prepared"
-        );
-        assert_eq!(out.len() as u64 + refused, 1000);
-        assert_eq!(dropped.get(DropReason::QueueFull), refused);
-        assert!(
-            u64::from(prepared.load(Ordering::Relaxed)) < 1000,
-            "items refused by a full queue are not prepared"
-        );
-        drop(out);
-        q.shutdown(Duration::from_secs(5)).unwrap();
-        // Closed: refused and counted, not prepared.
-        let before = prepared.load(Ordering::Relaxed);
-        let r = q.push_prepared(7, |v| {
-            prepared.fetch_add(1, Ordering::Relaxed);
-            *v += 1;
-        });
-        assert_eq!(r, Err(7));
-        assert_eq!(prepared.load(Ordering::Relaxed), before);
-    }
-
-    #[test]
-    fn failures_and_overflow_are_counted() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(Drops::default());
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Sink(Arc::default(), true),
-            cfg(8),
-            dropped.clone(),
-            "logs",
-            one,
-        );
-        let mut refused = 0u64;
-        for i in 0..1000 {
-            if let Err(back) = q.push(i) {
-                assert_eq!(back, i, "a refused item is handed back");
-                refused += 1;
-            }
-        }
-        q.flush(Duration::from_secs(5)).unwrap();
-        assert!(refused > 0, "a queue of 8 refuses some of 1000 items");
-        assert_eq!(dropped.get(DropReason::QueueFull), refused);
-        assert_eq!(
-            dropped.total(),
-            1000,
-            "every item is either exported-and-failed or dropped on a full queue"
-        );
-    }
-
-    /// Records the batches it is given.
-    struct Batches(Arc<Mutex<Vec<Vec<u32>>>>);
-    impl BatchExporter<u32> for Batches {
-        fn export(&self, batch: Vec<u32>) -> BoxFuture<'_, OTelSdkResult> {
-            self.0.lock().unwrap().push(batch);
-            Box::pin(std::future::ready(Ok(())))
-        }
-        fn shutdown(&self, _: Duration) -> OTelSdkResult {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn batches_are_split_by_bytes_never_dropped() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let dropped = Arc::new(Drops::default());
-        let mut c = cfg(1000);
-        c.max_export_batch_size = 100;
-        c.max_export_batch_bytes = 1000;
-        // The item's value is its size in bytes.
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Batches(batches.clone()),
-            c,
-            dropped.clone(),
-            "logs",
-            |n: &u32| *n as usize,
-        );
-        let items: Vec<u32> = (0..300).map(|i| [10, 400, 999, 3000, 1][i % 5]).collect();
-        for &i in &items {
-            let _ = q.push(i);
-        }
-        q.flush(Duration::from_secs(5)).unwrap();
-        let batches = batches.lock().unwrap();
-        for b in batches.iter() {
-            let bytes: u32 = b.iter().sum();
-            assert!(
-                bytes <= 1000 || b.len() == 1,
-                "a batch over the cap holds one oversized item only: {b:?}"
-            );
-            assert!(b.len() <= 100);
-        }
-        let delivered: Vec<u32> = batches.iter().flatten().copied().collect();
-        assert_eq!(delivered, items, "everything delivered, in order");
-        assert_eq!(dropped.total(), 0);
-        assert!(
-            batches.len() > 3,
-            "the cap split the queue into several requests"
-        );
-    }
-
-    struct Stall;
-    impl BatchExporter<u32> for Stall {
-        fn export(&self, _batch: Vec<u32>) -> BoxFuture<'_, OTelSdkResult> {
-            Box::pin(std::future::pending())
-        }
-        fn shutdown(&self, _: Duration) -> OTelSdkResult {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn shutdown_deadline_counts_what_it_abandons() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(Drops::default());
-        let mut c = cfg(100);
-        c.export_timeout = Duration::from_secs(3600);
-        let q = BatchQueue::start(&rt.handle(), Stall, c, dropped.clone(), "traces", one);
-        for i in 0..50 {
-            let _ = q.push(i);
-        }
-        assert!(
-            q.shutdown(Duration::from_millis(200)).is_err(),
-            "stalled export times out"
-        );
-        assert_eq!(
-            dropped.total(),
-            50,
-            "queued and in-flight items are all counted"
-        );
-    }
-
-    #[test]
-    fn shutdown_stops_exporting_after_the_first_failure() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let dropped = Arc::new(Drops::default());
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Sink(Arc::default(), true),
-            cfg(100),
-            dropped.clone(),
-            "logs",
-            one,
-        );
-        for i in 0..100 {
-            let _ = q.push(i);
-        }
-        q.shutdown(Duration::from_secs(5)).unwrap();
-        assert_eq!(dropped.total(), 100);
-    }
-
-    #[test]
-    fn shutdown_inside_a_runtime_is_bounded() {
-        let rt = crate::export::runtime::ExportRuntime::start().unwrap();
-        let q = BatchQueue::start(
-            &rt.handle(),
-            Sink(Arc::default(), false),
-            cfg(8),
-            Arc::default(),
-            "traces",
-            one,
-        );
-        let app = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        app.block_on(async { q.shutdown(Duration::from_secs(2)).unwrap() });
-        drop(rt);
-    }
-}
+mod tests;

@@ -104,7 +104,7 @@ fn err(signal: Signal, e: impl std::fmt::Display) -> InitError {
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 macro_rules! otlp_builder {
-    ($builder:expr, $cfg:expr, $signal:expr, $drops:expr) => {{
+    ($builder:expr, $cfg:expr, $signal:expr, $drops:expr, $items:expr) => {{
         let cfg: &SignalConfig = $cfg;
         require_otlp(cfg, $signal)?;
         let tls = crate::config::tls::load(&cfg.tls)?;
@@ -132,7 +132,7 @@ macro_rules! otlp_builder {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
-                let client = counting_client(cfg, &tls, $signal, $drops)?;
+                let client = counting_client(cfg, &tls, $signal, $drops, $items)?;
                 let mut b = $builder
                     .with_http()
                     .with_http_client(client)
@@ -152,13 +152,15 @@ macro_rules! otlp_builder {
     }};
 }
 
-/// The HTTP client of an OTLP/HTTP exporter, counting partial-success rejections in `drops`.
+/// The HTTP client of an OTLP/HTTP exporter, counting partial-success rejections in `drops`, at
+/// most the `items` of each request (set by a [`RequestItems`](super::http::RequestItems)).
 #[cfg(feature = "otlp-http")]
 fn counting_client(
     cfg: &SignalConfig,
     tls: &crate::config::tls::Loaded,
     signal: Signal,
     drops: std::sync::Arc<super::Drops>,
+    items: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<super::http::CountingClient, InitError> {
     let client = super::tls::http_client(tls, cfg.endpoint.starts_with("https://"), cfg.timeout)
         .map_err(|e| err(signal, e))?;
@@ -167,6 +169,7 @@ fn counting_client(
         drops,
         signal,
         cfg.protocol == Protocol::HttpJson,
+        items,
     ))
 }
 
@@ -176,11 +179,21 @@ fn http_proto<E: super::http_proto::Encode>(
     cfg: &SignalConfig,
     resource: &Resource,
     drops: &std::sync::Arc<super::Drops>,
-) -> Result<super::http_proto::HttpProto<E>, InitError> {
+) -> Result<super::http::RequestItems<super::http_proto::HttpProto<E>>, InitError> {
     require_otlp(cfg, E::SIGNAL)?;
     let tls = crate::config::tls::load(&cfg.tls)?;
-    let client = counting_client(cfg, &tls, E::SIGNAL, drops.clone())?;
-    super::http_proto::HttpProto::new(cfg, client, resource)
+    let items = std::sync::Arc::default();
+    let client = counting_client(
+        cfg,
+        &tls,
+        E::SIGNAL,
+        drops.clone(),
+        std::sync::Arc::clone(&items),
+    )?;
+    Ok(super::http::RequestItems::new(
+        super::http_proto::HttpProto::new(cfg, client, resource)?,
+        items,
+    ))
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -201,14 +214,16 @@ pub(crate) fn otlp_spans(
             cfg, resource, drops,
         )?));
     }
+    let items = std::sync::Arc::default();
     let mut e = otlp_builder!(
         opentelemetry_otlp::SpanExporter::builder(),
         cfg,
         Signal::Traces,
-        drops.clone()
+        drops.clone(),
+        std::sync::Arc::clone(&items)
     );
     e.set_resource(resource);
-    Ok(Box::new(Spans(e)))
+    Ok(request_items(Spans(e), items))
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -229,14 +244,16 @@ pub(crate) fn otlp_logs(
             cfg, resource, drops,
         )?));
     }
+    let items = std::sync::Arc::default();
     let mut e = otlp_builder!(
         opentelemetry_otlp::LogExporter::builder(),
         cfg,
         Signal::Logs,
-        drops.clone()
+        drops.clone(),
+        std::sync::Arc::clone(&items)
     );
     e.set_resource(resource);
-    Ok(Box::new(Logs(e)))
+    Ok(request_items(Logs(e), items))
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -245,17 +262,37 @@ pub(crate) fn otlp_metrics(
     bridge: &Bridge,
 ) -> Result<BridgedMetrics<opentelemetry_otlp::MetricExporter>, InitError> {
     let _g = bridge.enter();
-    // Rejected data points are not counted (the counter covers spans and log records).
+    // Rejected data points are not counted (the counter covers spans and log records): no
+    // request sets the client's item count, so it stays 0.
     let inner = otlp_builder!(
         opentelemetry_otlp::MetricExporter::builder(),
         cfg,
         Signal::Metrics,
+        std::sync::Arc::default(),
         std::sync::Arc::default()
     );
     Ok(BridgedMetrics {
         inner,
         bridge: bridge.clone(),
     })
+}
+
+/// `exporter`, telling its HTTP client (`http/json`) how many items each request holds.
+#[cfg(feature = "otlp-http")]
+fn request_items<T: Send + 'static, X: BatchExporter<T>>(
+    exporter: X,
+    items: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Box<dyn BatchExporter<T>> {
+    Box::new(super::http::RequestItems::new(exporter, items))
+}
+
+/// Without `otlp-http` there is no HTTP client to tell.
+#[cfg(all(feature = "otlp-grpc", not(feature = "otlp-http")))]
+fn request_items<T: Send + 'static, X: BatchExporter<T>>(
+    exporter: X,
+    _: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Box<dyn BatchExporter<T>> {
+    Box::new(exporter)
 }
 
 /// Without `otlp-grpc` and `otlp-http` there is no OTLP exporter: asking for one is an error.

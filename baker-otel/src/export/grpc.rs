@@ -3,7 +3,8 @@
 //! share the bytes instead of copying the request.
 //!
 //! Over the upstream exporter it adds what production collectors need: rejected items of an OTLP
-//! partial success are counted in `baker_otel.exporter.dropped{reason="rejected"}`, and retries
+//! partial success are counted in `baker_otel.exporter.dropped{reason="rejected"}` (at most the
+//! items of the request, whatever the collector claims), and retries
 //! honour the server's `RetryInfo` (bounded; the batch queue's export timeout bounds the whole).
 //! Retryable codes follow the OTLP specification: `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
 //! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` only with `RetryInfo`.
@@ -96,8 +97,10 @@ impl Common {
         r
     }
 
-    /// Sends with retries; `Ok((rejected, message))` on (partial) success.
-    async fn send<F, Fut>(&self, mut attempt_once: F) -> OTelSdkResult
+    /// Sends a request of `items` spans or records with retries; `attempt_once` answers
+    /// `Ok((rejected, message))` on (partial) success. The collector's `rejected` is counted up
+    /// to `items`: a negative or inflated claim cannot corrupt the drop counter.
+    async fn send<F, Fut>(&self, items: usize, mut attempt_once: F) -> OTelSdkResult
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(i64, String), tonic::Status>>,
@@ -106,8 +109,10 @@ impl Common {
         loop {
             match attempt_once().await {
                 Ok((rejected, message)) => {
-                    if rejected > 0 {
-                        let n = rejected as u64;
+                    let n = u64::try_from(rejected)
+                        .unwrap_or(0)
+                        .min(u64::try_from(items).unwrap_or(u64::MAX));
+                    if n > 0 {
                         let total = self.drops.add(DropReason::Rejected, n);
                         if self.warn.allow() {
                             tracing::warn!(
@@ -149,10 +154,11 @@ pub(crate) struct GrpcSpans(Common, TraceEncoder);
 impl BatchExporter<Box<SpanData>> for GrpcSpans {
     fn export(&self, batch: Vec<Box<SpanData>>) -> BoxFuture<'_, OTelSdkResult> {
         let c = &self.0;
+        let items = batch.len();
         let req = bytes::Bytes::from(self.1.encode(&batch));
         super::recycle::give_back(batch);
         Box::pin(async move {
-            c.send(|| {
+            c.send(items, || {
                 let call = unary::<ExportTraceServiceResponse>(
                     c.channel.clone(),
                     c.compression,
@@ -182,10 +188,11 @@ pub(crate) struct GrpcLogs(Common, LogEncoder);
 impl BatchExporter<LogItem> for GrpcLogs {
     fn export(&self, batch: Vec<LogItem>) -> BoxFuture<'_, OTelSdkResult> {
         let c = &self.0;
+        let items = batch.len();
         let req = bytes::Bytes::from(self.1.encode(&batch));
         drop(batch);
         Box::pin(async move {
-            c.send(|| {
+            c.send(items, || {
                 let call = unary::<ExportLogsServiceResponse>(
                     c.channel.clone(),
                     c.compression,

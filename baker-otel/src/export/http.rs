@@ -1,13 +1,18 @@
 //! The HTTP client under the OTLP/HTTP exporters: hyper with rustls (ring) plus the reading of OTLP
 //! partial-success responses, whose rejected items are counted in
-//! `baker_otel.exporter.dropped{reason="rejected"}` (the upstream exporter only logs them).
+//! `baker_otel.exporter.dropped{reason="rejected"}` (the upstream exporter only logs them) — at
+//! most the items of the request ([`RequestItems`]), whatever the collector claims.
 
+use super::batch::BatchExporter;
 use super::{DropReason, Drops};
 use crate::util::RateLimiter;
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use opentelemetry_http::{HttpClient, HttpError};
+use opentelemetry_sdk::error::OTelSdkResult;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,14 +29,19 @@ pub(crate) struct CountingClient {
     signal: crate::config::Signal,
     json: bool,
     warn: Arc<RateLimiter>,
+    /// Items in the request being sent, set by [`RequestItems`]: the most a partial success
+    /// can reject (0, nothing counted, where no exporter sets it: metrics).
+    items: Arc<AtomicU64>,
 }
 
 impl CountingClient {
+    /// `items` is shared with the [`RequestItems`] around the exporter this client serves.
     pub(crate) fn new(
         inner: HyperHttps,
         drops: Arc<Drops>,
         signal: crate::config::Signal,
         json: bool,
+        items: Arc<AtomicU64>,
     ) -> Self {
         Self {
             inner,
@@ -39,7 +49,33 @@ impl CountingClient {
             signal,
             json,
             warn: Arc::new(RateLimiter::new(Duration::from_secs(60))),
+            items,
         }
+    }
+}
+
+/// Tells the [`CountingClient`] under an exporter how many items the request it sends next
+/// holds, so that a partial success counts at most those. One pipeline exports one batch at a
+/// time (the batch worker awaits each export), so one shared count is enough.
+pub(crate) struct RequestItems<X> {
+    inner: X,
+    items: Arc<AtomicU64>,
+}
+
+impl<X> RequestItems<X> {
+    pub(crate) fn new(inner: X, items: Arc<AtomicU64>) -> Self {
+        Self { inner, items }
+    }
+}
+
+impl<T, X: BatchExporter<T>> BatchExporter<T> for RequestItems<X> {
+    fn export(&self, batch: Vec<T>) -> BoxFuture<'_, OTelSdkResult> {
+        let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+        self.items.store(n, Ordering::Release);
+        self.inner.export(batch)
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown(timeout)
     }
 }
 
@@ -101,7 +137,8 @@ impl HttpClient for CountingClient {
         Box::pin(async move {
             let response = self.inner.send_bytes(request).await?;
             if response.status().is_success() {
-                let (n, msg) = rejected(self.signal, self.json, response.body());
+                let (claimed, msg) = rejected(self.signal, self.json, response.body());
+                let n = claimed.min(self.items.load(Ordering::Acquire));
                 if n > 0 && self.signal != crate::config::Signal::Metrics {
                     let total = self.drops.add(DropReason::Rejected, n);
                     if self.warn.allow() {

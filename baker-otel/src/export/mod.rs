@@ -75,16 +75,22 @@ impl DropReason {
 pub(crate) struct Drops([AtomicU64; 4]);
 
 impl Drops {
-    /// Adds `n` items lost for `reason`; returns the new total over all reasons.
+    /// Adds `n` items lost for `reason` (saturating at `u64::MAX`: a count never wraps, whatever
+    /// `n` a collector's answer led to); returns the new total over all reasons.
     pub(crate) fn add(&self, reason: DropReason, n: u64) -> u64 {
-        self.0[reason as usize].fetch_add(n, Ordering::Relaxed);
+        let _ = self.0[reason as usize].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+            Some(c.saturating_add(n))
+        });
         self.total()
     }
     pub(crate) fn get(&self, reason: DropReason) -> u64 {
         self.0[reason as usize].load(Ordering::Relaxed)
     }
+    /// The sum over all reasons, saturating at `u64::MAX`.
     pub(crate) fn total(&self) -> u64 {
-        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.0
+            .iter()
+            .fold(0u64, |t, c| t.saturating_add(c.load(Ordering::Relaxed)))
     }
 }
 
@@ -106,5 +112,27 @@ impl DropCounters {
             crate::config::Signal::Logs => self.logs.total(),
             crate::config::Signal::Metrics => self.metrics.total(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DropReason, Drops};
+
+    /// Counts only grow, up to `u64::MAX`: no overflow panic (tests run with overflow checks),
+    /// no wrap back to small numbers, in the per-reason counts and in their total.
+    #[test]
+    fn drop_counters_saturate() {
+        let d = Drops::default();
+        assert_eq!(d.add(DropReason::Rejected, u64::MAX - 1), u64::MAX - 1);
+        assert_eq!(
+            d.add(DropReason::QueueFull, 5),
+            u64::MAX,
+            "the total saturates"
+        );
+        d.add(DropReason::Rejected, u64::MAX);
+        assert_eq!(d.get(DropReason::Rejected), u64::MAX, "a count saturates");
+        assert_eq!(d.get(DropReason::QueueFull), 5);
+        assert_eq!(d.total(), u64::MAX);
     }
 }

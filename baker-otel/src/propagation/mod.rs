@@ -28,9 +28,11 @@
 
 pub mod hex;
 mod outbound;
+mod tracestate;
 mod w3c;
 
 pub use outbound::{Destinations, OutboundPolicy, INTERNAL_SUFFIXES};
+pub use tracestate::MAX_TRACESTATE_LEN;
 
 pub use crate::config::PropagatorKind;
 pub use w3c::{Field, FieldValues};
@@ -39,7 +41,7 @@ use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -294,7 +296,8 @@ impl Propagation {
         }
     }
 
-    /// The SDK propagator with the same kinds (what [`install`] sets globally).
+    /// The SDK propagator with the same kinds (what [`install`] sets globally): the SDK's
+    /// W3C propagators, with the extracted `tracestate` capped at [`MAX_TRACESTATE_LEN`].
     ///
     /// ```
     /// use baker_otel::propagation::{Propagation, PropagatorKind};
@@ -306,7 +309,9 @@ impl Propagation {
         let mut ps: Vec<Box<dyn TextMapPropagator + Send + Sync>> = Vec::new();
         for k in &self.inner.kinds {
             match k {
-                PropagatorKind::TraceContext => ps.push(Box::new(TraceContextPropagator::new())),
+                PropagatorKind::TraceContext => {
+                    ps.push(Box::new(tracestate::CappedTraceContext::default()))
+                }
                 PropagatorKind::Baggage => ps.push(Box::new(BaggagePropagator::new())),
             }
         }
@@ -315,7 +320,8 @@ impl Propagation {
 }
 
 /// Installs the given kinds as OpenTelemetry's *global* text-map propagator (for code that uses
-/// `opentelemetry::global`) and returns the handle. [`init`](crate::init) calls it.
+/// `opentelemetry::global`; an extracted `tracestate` is capped at [`MAX_TRACESTATE_LEN`] there
+/// too) and returns the handle. [`init`](crate::init) calls it.
 ///
 /// ```
 /// let p = baker_otel::propagation::install(&[baker_otel::config::PropagatorKind::TraceContext]);

@@ -2,17 +2,18 @@
 //!
 //! Byte-for-byte the SDK propagators' behaviour for the canonical forms (a differential property
 //! test holds it to that); anything unusual — a non-canonical `traceparent`, percent-escapes or
-//! properties in `baggage`, an oversize header — is handed to the SDK propagator itself. The one
-//! visible difference: an *empty* `tracestate` is omitted (the SDK writes `tracestate:` with no
-//! value); W3C treats both the same.
+//! properties in `baggage`, an oversize header — is handed to the SDK propagator itself. Two
+//! visible differences: an *empty* `tracestate` is omitted (the SDK writes `tracestate:` with no
+//! value; W3C treats both the same), and an extracted `tracestate` is capped at
+//! [`MAX_TRACESTATE_LEN`](super::MAX_TRACESTATE_LEN) bytes (module `tracestate`; the SDK keeps
+//! up to ~16 KiB).
 
 use crate::context::{CONVERSATION_ID, JOB_ID};
 use opentelemetry::baggage::{BaggageExt, BaggageMetadata, KeyValueMetadata};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, Key};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use std::str::FromStr;
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 /// The SDK's limits for an extracted baggage header.
 pub(crate) const MAX_BAGGAGE_LENGTH: usize = 8192;
@@ -207,7 +208,7 @@ pub(crate) fn extract_trace_context(cx: &Context, v: &FieldValues<'_>) -> Contex
     match parse_canonical(tp) {
         Some((trace_id, span_id, flags)) => {
             let ts = match v.tracestate {
-                Some(s) => TraceState::from_str(s).unwrap_or_default(),
+                Some(s) => super::tracestate::parse(s),
                 None => TraceState::default(),
             };
             let sc = SpanContext::new(trace_id, span_id, flags, true, ts);
@@ -217,7 +218,7 @@ pub(crate) fn extract_trace_context(cx: &Context, v: &FieldValues<'_>) -> Contex
                 cx.clone()
             }
         }
-        None => TraceContextPropagator::new().extract_with_context(cx, v),
+        None => super::tracestate::CappedTraceContext::default().extract_with_context(cx, v),
     }
 }
 
@@ -326,8 +327,10 @@ mod tests {
     use super::*;
     use opentelemetry::propagation::TextMapCompositePropagator;
     use opentelemetry::KeyValue;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
     use proptest::prelude::*;
     use std::collections::HashMap;
+    use std::str::FromStr;
 
     fn sdk() -> TextMapCompositePropagator {
         TextMapCompositePropagator::new(vec![

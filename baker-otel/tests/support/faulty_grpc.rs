@@ -32,6 +32,9 @@ pub enum Fault {
     ResourceExhausted(Option<Duration>),
     /// OK with a partial success rejecting this many spans of the request.
     PartialSuccess(i64),
+    /// OK with a partial success *claiming* this many rejected spans, whatever the request held
+    /// (a broken or hostile collector); the spans are recorded as accepted.
+    Claim(i64),
     /// Say nothing for this long, then `UNAVAILABLE` (the client times out first).
     Stall(Duration),
 }
@@ -49,6 +52,9 @@ pub struct State {
     pub logs: usize,
     pub rejected_logs: usize,
     pub reject_logs: usize,
+    /// When set, the logs service answers every request with a partial success claiming this
+    /// many rejected records, whatever the request held (records counted as accepted).
+    pub claim_logs: Option<i64>,
 }
 
 struct Logs(Arc<Mutex<State>>);
@@ -67,6 +73,15 @@ impl LogsService for Logs {
             .map(|s| s.log_records.len())
             .sum();
         let mut s = self.0.lock().unwrap();
+        if let Some(claim) = s.claim_logs {
+            s.logs += n;
+            return Ok(tonic::Response::new(ExportLogsServiceResponse {
+                partial_success: Some(ExportLogsPartialSuccess {
+                    rejected_log_records: claim,
+                    error_message: "scripted claim".into(),
+                }),
+            }));
+        }
         let rejected = s.reject_logs.min(n);
         s.rejected_logs += rejected;
         s.logs += n - rejected;
@@ -111,6 +126,7 @@ impl TraceService for Svc {
             f
         };
         let mut rejected = 0;
+        let mut claimed = None;
         match fault {
             Some(Fault::Unavailable(retry)) => return Err(status(Code::Unavailable, retry)),
             Some(Fault::ResourceExhausted(retry)) => {
@@ -121,6 +137,7 @@ impl TraceService for Svc {
                 return Err(status(Code::Unavailable, None));
             }
             Some(Fault::PartialSuccess(n)) => rejected = (n.max(0) as usize).min(names.len()),
+            Some(Fault::Claim(n)) => claimed = Some(n),
             None => {}
         }
         {
@@ -128,9 +145,10 @@ impl TraceService for Svc {
             s.rejected += rejected;
             s.spans.extend(names.into_iter().skip(rejected));
         }
+        let rejected_spans = claimed.unwrap_or(rejected as i64);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: rejected as i64,
+            partial_success: (rejected_spans != 0).then(|| ExportTracePartialSuccess {
+                rejected_spans,
                 error_message: "scripted rejection".into(),
             }),
         }))
