@@ -2,7 +2,7 @@
 
 use crate::carrier::HeaderInjector;
 use crate::request::{known_method, url_without_query};
-use baker_otel::propagation::{OutboundPolicy, Propagation};
+use baker_otel::propagation::{Field, OutboundPolicy, Propagation};
 use baker_otel::OpenTelemetrySpanExt;
 use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
@@ -42,6 +42,23 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 ///         .trace_context_to(Destinations::internal()),
 /// );
 /// # let _ = layer;
+/// ```
+///
+/// A field the policy refuses to the request's host is **removed** from the request, also when
+/// the caller set it (a `baggage` or `traceparent` header forwarded from an inbound request).
+///
+/// **Redirects**: the policy is evaluated for the host of each request that passes through the
+/// layer. A client below it that follows redirects by itself (reqwest's default, or tower-http's
+/// `FollowRedirect` placed *inside* this layer) re-sends the same headers to whatever host a
+/// `Location` names. Put `FollowRedirectLayer` **outside** this layer, so that every hop passes
+/// through it, over a transport that does not follow redirects (reqwest:
+/// `redirect(reqwest::redirect::Policy::none())`):
+///
+/// ```ignore
+/// let client = ServiceBuilder::new()
+///     .layer(tower_http::follow_redirect::FollowRedirectLayer::new()) // outside: every hop …
+///     .layer(baker_otel_axum::OtelClientLayer::new(&telemetry))      // … gets its own policy
+///     .service(transport_that_follows_no_redirect);
 /// ```
 ///
 /// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
@@ -163,12 +180,12 @@ pub(crate) fn client_span(
     )
 }
 
-/// Injects the span's context (or the current one when the span is disabled) into `headers`,
-/// the fields `policy` allows for `host`.
+/// Injects the span's context (or the current one when the span is disabled) into `headers`:
+/// the fields `allowed` accepts are written, the others removed (also when the caller set
+/// them, e.g. forwarded from an inbound request).
 pub(crate) fn inject(
     propagation: &Propagation,
-    policy: &OutboundPolicy,
-    host: Option<&str>,
+    allowed: &dyn Fn(Field) -> bool,
     span: &tracing::Span,
     headers: &mut HeaderMap,
 ) {
@@ -177,10 +194,7 @@ pub(crate) fn inject(
     } else {
         span.context()
     };
-    let mut carrier = HeaderInjector(headers);
-    propagation.inject_for(&cx, policy, host, |f, v| {
-        opentelemetry::propagation::Injector::set(&mut carrier, f.name(), v)
-    });
+    propagation.inject_allowed(&cx, allowed, &mut HeaderInjector(headers));
 }
 
 /// Records the response status (errors from 400 up, as for every client span).
@@ -221,10 +235,10 @@ where
         let url = url_without_query(uri);
         let span = client_span(req.method(), uri.host(), port, url.as_deref());
         let host = req.uri().host().map(str::to_owned);
+        let policy = &self.policy;
         inject(
             &self.propagation,
-            &self.policy,
-            host.as_deref(),
+            &|f| policy.allows(f, host.as_deref()),
             &span,
             req.headers_mut(),
         );

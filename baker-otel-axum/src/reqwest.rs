@@ -45,10 +45,10 @@ async fn send_traced(
         Some(&full),
     );
     let host = req.url().host_str().map(str::to_owned);
+    let policy = &layer.policy;
     inject(
         &layer.propagation,
-        &layer.policy,
-        host.as_deref(),
+        &|f| policy.allows(f, host.as_deref()),
         &span,
         req.headers_mut(),
     );

@@ -26,10 +26,12 @@
 //! [`init`](crate::init) also installs the same propagators as OpenTelemetry's global text-map
 //! propagator, for third-party code that uses `opentelemetry::global`.
 
+mod carrier;
 pub mod hex;
 mod outbound;
 mod w3c;
 
+pub use carrier::OutboundCarrier;
 pub use outbound::{Destinations, OutboundPolicy, INTERNAL_SUFFIXES};
 
 pub use crate::config::PropagatorKind;
@@ -164,35 +166,66 @@ impl Propagation {
         }
     }
 
-    /// Injects `cx`'s fields that `policy` lets through to `host` (the destination URL's host).
+    /// Injects into `carrier` the fields of `cx` that `policy` lets through to `host` (the
+    /// destination URL's host), and **removes** from it every field the policy refuses to
+    /// `host` — also one the caller put there, such as a `baggage` header forwarded from an
+    /// inbound request.
     ///
     /// ```
     /// use baker_otel::propagation::{OutboundPolicy, Propagation, PropagatorKind};
     /// use opentelemetry::baggage::BaggageExt;
+    /// use std::collections::HashMap;
     /// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
     /// let p = Propagation::new(&[PropagatorKind::Baggage]);
-    /// let mut seen = Vec::new();
-    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("api.openai.com"), |f, v| seen.push((f, v)));
-    /// assert!(seen.is_empty()); // no baggage to a third party by default
-    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("extension"), |f, v| seen.push((f, v)));
-    /// assert_eq!(seen.len(), 1);
+    /// let mut headers = HashMap::from([("baggage".to_string(), "forwarded=1".to_string())]);
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("api.openai.com"), &mut headers);
+    /// assert!(headers.is_empty()); // no baggage to a third party by default, not even forwarded
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("extension"), &mut headers);
+    /// assert_eq!(headers["baggage"], "k=v");
     /// ```
     pub fn inject_for(
         &self,
         cx: &Context,
         policy: &OutboundPolicy,
         host: Option<&str>,
-        mut set: impl FnMut(Field, String),
+        carrier: &mut dyn OutboundCarrier,
     ) {
-        if self.inner.trace_context && policy.sends_trace_context_to(host) {
-            w3c::inject_trace_context(cx, &mut set);
-        }
-        if self.inner.baggage && policy.sends_baggage_to(host) {
-            w3c::inject_baggage(cx, &mut set);
-        }
+        self.inject_allowed(cx, &|f| policy.allows(f, host), carrier);
     }
 
-    /// Injects `cx` into `carrier`.
+    /// Injects into `carrier` the fields of `cx` for which `allowed` is true and removes from it
+    /// every field for which it is false (the building block of
+    /// [`inject_for`](Self::inject_for), for destinations that are not URLs, e.g. NATS
+    /// subjects). `tracestate` only goes with `traceparent`, and a `tracestate` already in the
+    /// carrier is removed when a new `traceparent` is written without one.
+    ///
+    /// ```
+    /// use baker_otel::propagation::{Field, Propagation, PropagatorKind};
+    /// use opentelemetry::baggage::BaggageExt;
+    /// use std::collections::HashMap;
+    /// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
+    /// let p = Propagation::new(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+    /// let mut out = HashMap::new();
+    /// p.inject_allowed(&cx, &|f| f != Field::Baggage, &mut out);
+    /// assert!(out.is_empty()); // no span to propagate, and baggage refused
+    /// ```
+    pub fn inject_allowed(
+        &self,
+        cx: &Context,
+        allowed: &dyn Fn(Field) -> bool,
+        carrier: &mut dyn OutboundCarrier,
+    ) {
+        carrier::inject_allowed(
+            cx,
+            self.inner.trace_context,
+            self.inner.baggage,
+            allowed,
+            carrier,
+        );
+    }
+
+    /// Injects `cx` into `carrier`, with no [`OutboundPolicy`] (for a destination you trust;
+    /// [`inject_for`](Self::inject_for) applies one).
     ///
     /// ```
     /// use baker_otel::propagation::{Propagation, PropagatorKind};
