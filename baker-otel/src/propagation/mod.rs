@@ -23,15 +23,21 @@
 //! assert_eq!(out["traceparent"], carrier["traceparent"]);
 //! ```
 //!
-//! [`init`](crate::init) also installs the same propagators as OpenTelemetry's global text-map
-//! propagator, for third-party code that uses `opentelemetry::global`.
+//! [`init`](crate::init) also installs a [`GlobalPropagator`] as OpenTelemetry's global text-map
+//! propagator, for third-party code that uses `opentelemetry::global`: it extracts what is
+//! configured but never injects baggage, since a global injection does not know where the
+//! request goes. Outbound baggage follows an [`OutboundPolicy`] ([`Propagation::inject_for`]).
 
 mod carrier;
+mod global;
 pub mod hex;
 mod outbound;
 mod w3c;
 
 pub use carrier::OutboundCarrier;
+pub use global::{
+    extract, extract_with_context, inject, inject_context, install, GlobalPropagator,
+};
 pub use outbound::{Destinations, OutboundPolicy, INTERNAL_SUFFIXES};
 
 pub use crate::config::PropagatorKind;
@@ -327,7 +333,8 @@ impl Propagation {
         }
     }
 
-    /// The SDK propagator with the same kinds (what [`install`] sets globally).
+    /// The SDK propagator with the same kinds. It injects baggage to any carrier: the global
+    /// propagator is a [`GlobalPropagator`] instead.
     ///
     /// ```
     /// use baker_otel::propagation::{Propagation, PropagatorKind};
@@ -345,57 +352,4 @@ impl Propagation {
         }
         TextMapCompositePropagator::new(ps)
     }
-}
-
-/// Installs the given kinds as OpenTelemetry's *global* text-map propagator (for code that uses
-/// `opentelemetry::global`) and returns the handle. [`init`](crate::init) calls it.
-///
-/// ```
-/// let p = baker_otel::propagation::install(&[baker_otel::config::PropagatorKind::TraceContext]);
-/// assert_eq!(p.kinds().len(), 1);
-/// ```
-pub fn install(kinds: &[PropagatorKind]) -> Propagation {
-    let p = Propagation::new(kinds);
-    opentelemetry::global::set_text_map_propagator(p.to_sdk());
-    p
-}
-
-/// Injects the current context into `carrier` with the *global* propagator.
-///
-/// ```
-/// let mut carrier = std::collections::HashMap::new();
-/// baker_otel::propagation::inject(&mut carrier);
-/// ```
-pub fn inject(carrier: &mut dyn Injector) {
-    inject_context(&Context::current(), carrier);
-}
-
-/// Injects `cx` into `carrier` with the *global* propagator.
-///
-/// ```
-/// let mut carrier = std::collections::HashMap::new();
-/// baker_otel::propagation::inject_context(&opentelemetry::Context::new(), &mut carrier);
-/// ```
-pub fn inject_context(cx: &Context, carrier: &mut dyn Injector) {
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, carrier));
-}
-
-/// Extracts a remote context with the *global* propagator; garbage yields an empty context.
-///
-/// ```
-/// let carrier = std::collections::HashMap::<String, String>::new();
-/// let _cx = baker_otel::propagation::extract(&carrier);
-/// ```
-pub fn extract(carrier: &dyn Extractor) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| p.extract(carrier))
-}
-
-/// Extracts on top of `cx` with the *global* propagator.
-///
-/// ```
-/// let carrier = std::collections::HashMap::<String, String>::new();
-/// let _cx = baker_otel::propagation::extract_with_context(&opentelemetry::Context::new(), &carrier);
-/// ```
-pub fn extract_with_context(cx: &Context, carrier: &dyn Extractor) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| p.extract_with_context(cx, carrier))
 }
