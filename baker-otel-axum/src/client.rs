@@ -8,8 +8,8 @@ use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
-    SERVER_ADDRESS, SERVER_PORT, URL_FULL,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -52,7 +52,8 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 /// `FollowRedirect` placed *inside* this layer) re-sends the same headers to whatever host a
 /// `Location` names. Put `FollowRedirectLayer` **outside** this layer, so that every hop passes
 /// through it, over a transport that does not follow redirects (reqwest:
-/// `redirect(reqwest::redirect::Policy::none())`):
+/// `redirect(reqwest::redirect::Policy::none())`) — or use
+/// `OtelClientLayer::reqwest_client` (feature `reqwest`), which follows redirects itself:
 ///
 /// ```ignore
 /// let client = ServiceBuilder::new()
@@ -62,7 +63,8 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 /// ```
 ///
 /// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
-/// user info, query or fragment), `http.response.status_code`, `error.type` (status code for
+/// user info, query or fragment), `http.request.resend_count` (redirect hops after the first
+/// request, `reqwest_client` only), `http.response.status_code`, `error.type` (status code for
 /// responses ≥ 400, the error's type name for transport errors).
 ///
 /// ```no_run
@@ -155,12 +157,14 @@ pub struct OtelClientService<S> {
     policy: std::sync::Arc<OutboundPolicy>,
 }
 
-/// Creates the CLIENT span for an outgoing request.
+/// Creates the CLIENT span for an outgoing request; `resend` is the ordinal of a re-sent
+/// request (a redirect hop: `http.request.resend_count`, absent on the first send).
 pub(crate) fn client_span(
     method: &Method,
     host: Option<&str>,
     port: Option<u16>,
     url_full: Option<&str>,
+    resend: Option<u32>,
 ) -> tracing::Span {
     let known = known_method(method);
     tracing::info_span!(
@@ -174,6 +178,7 @@ pub(crate) fn client_span(
         // i64, not u16: integers go to OTLP as ints only from i64 (u64 becomes a string).
         { SERVER_PORT } = port.map(i64::from),
         { URL_FULL } = url_full,
+        { HTTP_REQUEST_RESEND_COUNT } = resend.map(i64::from),
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
         { ERROR_TYPE } = Empty,
         otel.status_code = Empty,
@@ -233,7 +238,7 @@ where
             _ => None,
         });
         let url = url_without_query(uri);
-        let span = client_span(req.method(), uri.host(), port, url.as_deref());
+        let span = client_span(req.method(), uri.host(), port, url.as_deref(), None);
         let host = req.uri().host().map(str::to_owned);
         let policy = &self.policy;
         inject(

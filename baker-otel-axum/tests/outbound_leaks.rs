@@ -1,6 +1,6 @@
-//! The outbound policy holds for propagation headers already on the request (forwarded from an
-//! inbound request) and, with tower-http's `FollowRedirect` outside the layer, on every hop
-//! (audit finding 3b, issue #31). What crossed the wire is what real loopback servers
+//! The outbound policy holds on every path a header can take (audit finding 3, issue #31):
+//! across redirects to other hosts, and for propagation headers already on the request
+//! (forwarded from an inbound request). What crossed the wire is what real loopback servers
 //! received; "other hosts" are names resolved to loopback (`reqwest::ClientBuilder::resolve`).
 #![cfg(feature = "reqwest")]
 mod common;
@@ -8,6 +8,37 @@ mod common;
 use common::wire::*;
 use common::*;
 use tower::{Service, ServiceBuilder, ServiceExt};
+
+/// (a) A 302 from an allowed host to another one: reqwest follows it with the same headers
+/// unless `send` stops it. Server B must never see what the policy refuses to its host.
+#[tokio::test]
+async fn reqwest_send_never_carries_refused_fields_across_a_redirect() {
+    let cap = capture();
+    let (b, b_log) = recorder().await;
+    let (a, a_log) = redirector(format!("http://localhost:{}/landing", b.port())).await;
+    let http = client_resolving_localhost_to(b);
+    let traced = baker_otel_axum::OtelClientLayer::new(cap.telemetry()).outbound_policy(only_127());
+
+    let res = with_ids(traced.send(http.get(format!("http://{a}/start"))))
+        .await
+        .unwrap();
+    // Whether `send` follows the redirect or hands it back, B must not have been sent more
+    // than the policy gives `localhost`.
+    assert_eq!(seen(&a_log).len(), 1);
+    for s in seen(&b_log) {
+        assert!(
+            !s.headers.contains_key("baggage"),
+            "B ({}) received baggage: {:?}",
+            s.path,
+            s.headers.get("baggage")
+        );
+        assert!(
+            !s.headers.contains_key("traceparent"),
+            "B received traceparent"
+        );
+    }
+    let _ = res;
+}
 
 /// (b) The tower layer, for a `baggage`/`traceparent` the caller already put on the request
 /// (forwarded from an inbound request): refused fields are removed, not left alone.
@@ -123,4 +154,29 @@ fn reqwest_service(
             Ok(http::Response::from(client.execute(req).await?))
         }
     })
+}
+
+/// (a) `OtelClientLayer::send` with any client: it cannot stop the client from following a
+/// redirect, so it sends only what the policy sends to every host — with the default policy,
+/// no baggage even to an internal host.
+#[tokio::test]
+async fn layer_send_with_any_client_sends_only_what_every_host_may_get() {
+    let cap = capture();
+    let (b, b_log) = recorder().await;
+    let (a, a_log) = redirector(format!("http://localhost:{}/landing", b.port())).await;
+    let http = client_resolving_localhost_to(b);
+    let traced = baker_otel_axum::OtelClientLayer::new(cap.telemetry());
+    let res = with_ids(traced.send(http.get(format!("http://{a}/start"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the client followed the redirect itself");
+    for s in seen(&a_log).iter().chain(seen(&b_log).iter()) {
+        assert!(s.headers.contains_key("traceparent"), "{}", s.path);
+        assert!(
+            !s.headers.contains_key("baggage"),
+            "{}: {:?}",
+            s.path,
+            s.headers
+        );
+    }
 }
