@@ -67,6 +67,30 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// Policy-aware injection ([`baker_otel::propagation::Propagation::inject_for`]): writes the
+/// allowed fields and removes the refused ones (HTTP header names are case-insensitive: one
+/// removal takes every spelling and every repeated value).
+///
+/// ```
+/// use baker_otel::propagation::{Field, OutboundCarrier};
+/// let mut headers = http::HeaderMap::new();
+/// headers.append("Baggage", http::HeaderValue::from_static("forwarded=1"));
+/// headers.append("baggage", http::HeaderValue::from_static("forwarded=2"));
+/// baker_otel_axum::HeaderInjector(&mut headers).remove_field(Field::Baggage);
+/// assert!(headers.is_empty());
+/// ```
+impl baker_otel::propagation::OutboundCarrier for HeaderInjector<'_> {
+    fn set_field(&mut self, field: baker_otel::propagation::Field, value: String) {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            self.0.insert(HeaderName::from_static(field.name()), v);
+        }
+    }
+
+    fn remove_field(&mut self, field: baker_otel::propagation::Field) {
+        self.0.remove(field.name());
+    }
+}
+
 /// `X-Trace-Id` value: 32 lowercase hex digits.
 pub(crate) fn trace_id_value(sc: &SpanContext) -> Option<HeaderValue> {
     header_value(&baker_otel::propagation::hex::trace_id(sc))

@@ -2,14 +2,14 @@
 
 use crate::carrier::HeaderInjector;
 use crate::request::{known_method, url_without_query};
-use baker_otel::propagation::{OutboundPolicy, Propagation};
+use baker_otel::propagation::{Field, OutboundPolicy, Propagation};
 use baker_otel::OpenTelemetrySpanExt;
 use baker_otel::TelemetryHandle;
 use http::{HeaderMap, Method, Request, Response};
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
-    SERVER_ADDRESS, SERVER_PORT, URL_FULL,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -44,8 +44,27 @@ pub const CLIENT_SPAN_TARGET: &str = "baker_otel_axum::client";
 /// # let _ = layer;
 /// ```
 ///
+/// A field the policy refuses to the request's host is **removed** from the request, also when
+/// the caller set it (a `baggage` or `traceparent` header forwarded from an inbound request).
+///
+/// **Redirects**: the policy is evaluated for the host of each request that passes through the
+/// layer. A client below it that follows redirects by itself (reqwest's default, or tower-http's
+/// `FollowRedirect` placed *inside* this layer) re-sends the same headers to whatever host a
+/// `Location` names. Put `FollowRedirectLayer` **outside** this layer, so that every hop passes
+/// through it, over a transport that does not follow redirects (reqwest:
+/// `redirect(reqwest::redirect::Policy::none())`) — or use
+/// `OtelClientLayer::reqwest_client` (feature `reqwest`), which follows redirects itself:
+///
+/// ```ignore
+/// let client = ServiceBuilder::new()
+///     .layer(tower_http::follow_redirect::FollowRedirectLayer::new()) // outside: every hop …
+///     .layer(baker_otel_axum::OtelClientLayer::new(&telemetry))      // … gets its own policy
+///     .service(transport_that_follows_no_redirect);
+/// ```
+///
 /// Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (without
-/// user info, query or fragment), `http.response.status_code`, `error.type` (status code for
+/// user info, query or fragment), `http.request.resend_count` (redirect hops after the first
+/// request, `reqwest_client` only), `http.response.status_code`, `error.type` (status code for
 /// responses ≥ 400, the error's type name for transport errors).
 ///
 /// ```no_run
@@ -138,12 +157,14 @@ pub struct OtelClientService<S> {
     policy: std::sync::Arc<OutboundPolicy>,
 }
 
-/// Creates the CLIENT span for an outgoing request.
+/// Creates the CLIENT span for an outgoing request; `resend` is the ordinal of a re-sent
+/// request (a redirect hop: `http.request.resend_count`, absent on the first send).
 pub(crate) fn client_span(
     method: &Method,
     host: Option<&str>,
     port: Option<u16>,
     url_full: Option<&str>,
+    resend: Option<u32>,
 ) -> tracing::Span {
     let known = known_method(method);
     tracing::info_span!(
@@ -157,18 +178,19 @@ pub(crate) fn client_span(
         // i64, not u16: integers go to OTLP as ints only from i64 (u64 becomes a string).
         { SERVER_PORT } = port.map(i64::from),
         { URL_FULL } = url_full,
+        { HTTP_REQUEST_RESEND_COUNT } = resend.map(i64::from),
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
         { ERROR_TYPE } = Empty,
         otel.status_code = Empty,
     )
 }
 
-/// Injects the span's context (or the current one when the span is disabled) into `headers`,
-/// the fields `policy` allows for `host`.
+/// Injects the span's context (or the current one when the span is disabled) into `headers`:
+/// the fields `allowed` accepts are written, the others removed (also when the caller set
+/// them, e.g. forwarded from an inbound request).
 pub(crate) fn inject(
     propagation: &Propagation,
-    policy: &OutboundPolicy,
-    host: Option<&str>,
+    allowed: &dyn Fn(Field) -> bool,
     span: &tracing::Span,
     headers: &mut HeaderMap,
 ) {
@@ -177,10 +199,7 @@ pub(crate) fn inject(
     } else {
         span.context()
     };
-    let mut carrier = HeaderInjector(headers);
-    propagation.inject_for(&cx, policy, host, |f, v| {
-        opentelemetry::propagation::Injector::set(&mut carrier, f.name(), v)
-    });
+    propagation.inject_allowed(&cx, allowed, &mut HeaderInjector(headers));
 }
 
 /// Records the response status (errors from 400 up, as for every client span).
@@ -219,12 +238,12 @@ where
             _ => None,
         });
         let url = url_without_query(uri);
-        let span = client_span(req.method(), uri.host(), port, url.as_deref());
+        let span = client_span(req.method(), uri.host(), port, url.as_deref(), None);
         let host = req.uri().host().map(str::to_owned);
+        let policy = &self.policy;
         inject(
             &self.propagation,
-            &self.policy,
-            host.as_deref(),
+            &|f| policy.allows(f, host.as_deref()),
             &span,
             req.headers_mut(),
         );

@@ -21,10 +21,12 @@
 //! * `/healthz`, `/readyz` and `/metrics` (configurable) produce no span and no metrics.
 //! * [`metrics_router`] / [`serve_metrics`] — `GET /metrics` (Prometheus text of
 //!   [`baker_otel::MetricsHandler`]) as an axum router or on its own address.
-//! * [`OtelClientLayer`] (and [`OtelClientLayer::send`] for reqwest, feature `reqwest`) — CLIENT spans
-//!   and context injection for outgoing calls, by an
+//! * [`OtelClientLayer`] (and, feature `reqwest`, `OtelClientLayer::reqwest_client` — a reqwest
+//!   client that applies the policy to every redirect hop) — CLIENT spans and context injection
+//!   for outgoing calls, by an
 //!   [`OutboundPolicy`](baker_otel::propagation::OutboundPolicy): baggage only to internal hosts
-//!   unless you allow more.
+//!   unless you allow more; a field the policy refuses is removed from the request even when
+//!   the caller set it.
 //!
 //! # Design: a span started straight into the export queue, attached as the current context
 //!
@@ -120,6 +122,8 @@ mod intern;
 mod layer;
 mod metrics;
 mod metrics_route;
+#[cfg(feature = "reqwest")]
+mod redirect;
 mod request;
 #[cfg(feature = "reqwest")]
 mod reqwest;
@@ -128,6 +132,8 @@ mod service;
 mod shared;
 mod tracer;
 
+#[cfg(feature = "reqwest")]
+pub use crate::reqwest::{OtelReqwestClient, DEFAULT_MAX_REDIRECTS};
 pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::{ClientFuture, OtelClientLayer, OtelClientService, CLIENT_SPAN_TARGET};
 pub use layer::{OtelLayer, OtelLayerBuilder, DEFAULT_EXCLUDED_PATHS, TRACE_ID_HEADER};

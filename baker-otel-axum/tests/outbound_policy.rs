@@ -116,7 +116,8 @@ async fn tower_layer_follows_a_user_policy() {
 }
 
 /// reqwest, over the wire: the "third-party" host name resolves to a loopback echo server, so
-/// the headers are what really left the process.
+/// the headers are what really left the process. `reqwest_client` follows the policy per host;
+/// `send` with any client sends only what every host may get (no baggage by default).
 #[cfg(feature = "reqwest")]
 #[tokio::test]
 async fn reqwest_send_follows_the_policy_over_the_wire() {
@@ -137,28 +138,37 @@ async fn reqwest_send_follows_the_policy_over_the_wire() {
         }),
     ))
     .await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .resolve("api.openai.com", echo)
-        .build()
-        .unwrap();
-    let traced = baker_otel_axum::OtelClientLayer::new(cap.telemetry());
-    let (third, internal) = async {
+    let builder = || {
+        reqwest::Client::builder()
+            .no_proxy()
+            .resolve("api.openai.com", echo)
+    };
+    let layer = baker_otel_axum::OtelClientLayer::new(cap.telemetry());
+    let traced = layer.reqwest_client(builder()).unwrap();
+    let any_client = builder().build().unwrap();
+    let (third, internal, any) = async {
         let third = traced
-            .send(http.get(format!("http://api.openai.com:{}/echo", echo.port())))
+            .send(traced.get(format!("http://api.openai.com:{}/echo", echo.port())))
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
         let internal = traced
-            .send(http.get(format!("http://{echo}/echo")))
+            .send(traced.get(format!("http://{echo}/echo")))
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        (third, internal)
+        let any = layer
+            .send(any_client.get(format!("http://{echo}/echo")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (third, internal, any)
     }
     .instrument_ids()
     .await;
@@ -168,6 +178,7 @@ async fn reqwest_send_follows_the_policy_over_the_wire() {
             && internal.contains("gen_ai.conversation.id=conv-1"),
         "{internal}"
     );
+    assert_eq!(any, "traceparent=true baggage=-");
 }
 
 trait WithIds: std::future::Future + Sized {

@@ -27,7 +27,7 @@
 
 use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
-use baker_otel::propagation::FieldValues;
+use baker_otel::propagation::{Field, FieldValues, OutboundCarrier};
 use opentelemetry::propagation::{Extractor, Injector};
 use serde::de::value::StringDeserializer;
 use serde::Deserialize;
@@ -93,6 +93,68 @@ impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         if let (Some(name), Some(value)) = (header_name(key), header_value(value)) {
             self.0.insert(name, value);
+        }
+    }
+}
+
+/// Policy-aware injection ([`inject_allowed`](crate::propagation::inject_allowed)): NATS header
+/// names are case-sensitive, but a consumer accepts `Baggage` when `baggage` is missing, so
+/// setting or removing a field takes **every spelling** of its name (and every value).
+///
+/// ```
+/// use baker_otel::propagation::{Field, OutboundCarrier};
+/// let mut headers = async_nats::HeaderMap::new();
+/// headers.insert("Baggage", "forwarded=1");
+/// headers.insert("Nats-Msg-Id", "job-42");
+/// baker_otel_nats::HeaderInjector(&mut headers).remove_field(Field::Baggage);
+/// assert_eq!(headers.len(), 1);
+/// ```
+impl OutboundCarrier for HeaderInjector<'_> {
+    fn set_field(&mut self, field: Field, value: String) {
+        let value = match field {
+            // 55 bytes of hex digits and `-`: nothing to check.
+            Field::TraceParent => checked_header_value(value),
+            _ => header_value(value),
+        };
+        let Some(value) = value else { return };
+        let name = field.name();
+        if self
+            .0
+            .iter()
+            .any(|(k, _)| str_of(k) != name && str_of(k).eq_ignore_ascii_case(name))
+        {
+            remove_every_spelling(self.0, name);
+        }
+        if let Some(name) = header_name(name) {
+            self.0.insert(name, value);
+        }
+    }
+
+    fn remove_field(&mut self, field: Field) {
+        let name = field.name();
+        if self
+            .0
+            .iter()
+            .any(|(k, _)| str_of(k).eq_ignore_ascii_case(name))
+        {
+            remove_every_spelling(self.0, name);
+        }
+    }
+}
+
+fn str_of(name: &HeaderName) -> &str {
+    name.as_ref()
+}
+
+/// Rebuilds `map` without the headers named `name` in any spelling (async-nats' `HeaderMap`
+/// has no removal).
+fn remove_every_spelling(map: &mut HeaderMap, name: &str) {
+    let old = std::mem::take(map);
+    for (k, values) in old.iter() {
+        if !str_of(k).eq_ignore_ascii_case(name) {
+            for v in values {
+                map.append(k.clone(), v.clone());
+            }
         }
     }
 }
@@ -303,6 +365,21 @@ mod tests {
         assert!(!has_cr_or_lf(&[
             0x0c, 0x0e, 0x8d, 0x8a, 0x0b, 0x09, 0x0c, 0x0e, 0x8d
         ]));
+    }
+
+    #[test]
+    fn policy_writes_take_every_spelling_and_keep_other_headers() {
+        let mut h = HeaderMap::new();
+        h.append("Baggage", "a=1");
+        h.append("BAGGAGE", "b=2");
+        h.append("Nats-Msg-Id", "m-1");
+        h.append("Nats-Msg-Id", "m-2");
+        HeaderInjector(&mut h).set_field(Field::Baggage, "ours=1".into());
+        assert_eq!(HeaderExtractor(&h).get("baggage"), Some("ours=1"));
+        assert_eq!(h.len(), 2, "{h:?}");
+        HeaderInjector(&mut h).remove_field(Field::Baggage);
+        assert_eq!(h.get_all("Nats-Msg-Id").count(), 2, "{h:?}");
+        assert_eq!(h.len(), 1);
     }
 
     #[test]

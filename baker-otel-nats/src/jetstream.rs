@@ -1,6 +1,7 @@
 //! Traced JetStream publishing: [`TracedJetStream`] and its [`TracedPublishAck`].
 
 use crate::outcome::SendGuard;
+use crate::policy::Destination;
 use crate::spans::{self, Op};
 use crate::NatsTelemetry;
 use async_nats::jetstream::context::{PublishAckFuture, PublishError};
@@ -111,7 +112,7 @@ impl TracedJetStream {
         let mut guard = SendGuard::begin(
             &self.tel,
             Op::Publish,
-            &subject,
+            Destination::publish(&subject),
             payload.len(),
             &mut headers,
         );

@@ -49,6 +49,7 @@ mod consume;
 mod instruments;
 mod jetstream;
 mod outcome;
+mod policy;
 pub mod propagation;
 mod publish;
 mod queue_depth;

@@ -11,6 +11,7 @@
 //!   `error_type`, duration of the send step) — the same as a core NATS publish.
 
 use crate::instruments::{system, Instruments};
+use crate::policy::Destination;
 use crate::propagation;
 use crate::spans::{self, msg_id, Op};
 use crate::NatsTelemetry;
@@ -47,20 +48,26 @@ pub(crate) struct SendGuard {
 }
 
 impl SendGuard {
-    /// The common start of every traced send: the CLIENT/PRODUCER span for `op` to `subject`
-    /// (inboxes collapsed), its context injected into `headers` (merged with the caller's), and
-    /// the guard that records the outcome exactly once — if the send is dropped before it
-    /// completes, as "cancelled".
+    /// The common start of every traced send: the CLIENT/PRODUCER span for `op` to `to`'s
+    /// subject (inboxes collapsed), its context injected into `headers` as the telemetry's
+    /// outbound policy allows for `to` (merged with the caller's headers; a refused field the
+    /// caller set is removed), and the guard that records the outcome exactly once — if the
+    /// send is dropped before it completes, as "cancelled".
     pub(crate) fn begin(
         tel: &NatsTelemetry,
         op: Op,
-        subject: &str,
+        to: Destination<'_>,
         payload_len: usize,
         headers: &mut HeaderMap,
     ) -> Self {
-        let dest = tel.destination(subject);
+        let dest = tel.destination(to.subject);
         let span = spans::client_span(op, &dest, payload_len, msg_id(headers));
-        propagation::inject_context(&tel.propagation, &spans::context_of(&span), headers);
+        propagation::inject_allowed(
+            &tel.propagation,
+            &spans::context_of(&span),
+            &|f| tel.allows(f, to),
+            headers,
+        );
         Self::new(tel.inst.clone(), op, &dest, span)
     }
 

@@ -28,14 +28,16 @@
 //! ```
 
 use crate::carrier::{
-    checked_header_value, header_value, HeaderExtractor, BAGGAGE, TRACEPARENT, TRACESTATE,
+    checked_header_value, header_value, HeaderExtractor, HeaderInjector, BAGGAGE, TRACEPARENT,
+    TRACESTATE,
 };
 use async_nats::HeaderMap;
 use baker_otel::propagation::{Field, Propagation};
 use opentelemetry::Context;
 
 /// Injects `cx` into `headers`, keeping unrelated headers (values with CR/LF or over
-/// [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN) are skipped, never a panic).
+/// [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN) are skipped, never a panic). No outbound policy:
+/// traced publishes use [`inject_allowed`] with the telemetry's.
 ///
 /// ```
 /// let capture = baker_otel::testing::Capture::new();
@@ -56,6 +58,31 @@ pub fn inject_context(p: &Propagation, cx: &Context, headers: &mut HeaderMap) {
             headers.insert(name, v);
         }
     });
+}
+
+/// Injects into `headers` the fields of `cx` for which `allowed` is true, and **removes** every
+/// field for which it is false — in any spelling of its name, also when the caller put it there
+/// (e.g. a `baggage` header forwarded from a consumed message). What traced publishes use, with
+/// the [`NatsTelemetry`](crate::NatsTelemetry)'s outbound policy for the subject.
+///
+/// ```
+/// use baker_otel::propagation::Field;
+/// use opentelemetry::baggage::BaggageExt;
+/// let capture = baker_otel::testing::Capture::new();
+/// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
+/// let mut headers = async_nats::HeaderMap::new();
+/// headers.insert("baggage", "forwarded=1");
+/// let p = capture.telemetry().propagation();
+/// baker_otel_nats::propagation::inject_allowed(p, &cx, &|f| f != Field::Baggage, &mut headers);
+/// assert!(headers.is_empty());
+/// ```
+pub fn inject_allowed(
+    p: &Propagation,
+    cx: &Context,
+    allowed: &dyn Fn(Field) -> bool,
+    headers: &mut HeaderMap,
+) {
+    p.inject_allowed(cx, allowed, &mut HeaderInjector(headers));
 }
 
 /// Extracts the remote context from `headers` on top of an empty context (a consumer must not

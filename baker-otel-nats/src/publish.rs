@@ -1,6 +1,7 @@
 //! Traced core NATS publishing and requests: [`TracedClient`].
 
 use crate::outcome::SendGuard;
+use crate::policy::Destination;
 use crate::spans::{self, Op};
 use crate::{propagation, NatsTelemetry, TracedSubscriber};
 use async_nats::subject::ToSubject;
@@ -82,8 +83,11 @@ impl TracedClient {
             .await
     }
 
-    /// Publishes with the caller's `headers` plus the trace context (which replaces any
-    /// `traceparent`/`tracestate`/`baggage` already present).
+    /// Publishes with the caller's `headers` plus the trace context, as the telemetry's
+    /// outbound policy allows for `subject` (see
+    /// [`NatsTelemetry::baggage_to_subjects`](crate::NatsTelemetry::baggage_to_subjects)): an
+    /// allowed field replaces any `traceparent`/`tracestate`/`baggage` already present, a
+    /// refused one is removed from the headers.
     ///
     /// ```no_run
     /// # async fn f(c: &baker_otel_nats::TracedClient) -> Result<(), async_nats::PublishError> {
@@ -95,17 +99,27 @@ impl TracedClient {
     pub async fn publish_with_headers<S: ToSubject>(
         &self,
         subject: S,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         payload: Bytes,
     ) -> Result<(), PublishError> {
         let subject = subject.to_subject();
-        let guard = SendGuard::begin(
-            &self.tel,
-            Op::Publish,
-            &subject,
-            payload.len(),
-            &mut headers,
-        );
+        self.publish_to(&subject, false, headers, payload).await
+    }
+
+    /// A traced publish to `subject`; `reply_to_untrusted`: it answers a request that arrived
+    /// on an untrusted subject (no baggage).
+    async fn publish_to(
+        &self,
+        subject: &async_nats::Subject,
+        reply_to_untrusted: bool,
+        mut headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        let to = Destination {
+            subject,
+            reply_to_untrusted,
+        };
+        let guard = SendGuard::begin(&self.tel, Op::Publish, to, payload.len(), &mut headers);
         let span = guard.span().clone();
         let fut = if headers.is_empty() {
             futures_util::future::Either::Left(self.client.publish(subject.clone(), payload))
@@ -158,7 +172,7 @@ impl TracedClient {
         let guard = SendGuard::begin(
             &self.tel,
             Op::Request,
-            &subject,
+            Destination::publish(&subject),
             payload.len(),
             &mut headers,
         );
@@ -186,14 +200,23 @@ impl TracedClient {
     /// reply carries the trace back to the requester. Without a reply subject nothing is sent
     /// and an `InvalidSubject` error is returned.
     ///
+    /// The requester chose the reply subject: if `request` arrived on an
+    /// [untrusted subject](crate::NatsTelemetry::untrusted_subjects), the reply carries **no
+    /// baggage** (the ids the handler works under stay inside), only trace context as the
+    /// policy allows. Otherwise the outbound policy for the reply subject applies.
+    ///
     /// ```no_run
     /// # async fn f(c: &baker_otel_nats::TracedClient, m: async_nats::Message) -> Result<(), async_nats::PublishError> {
     /// c.reply(&m, "pong".into()).await
     /// # }
     /// ```
     pub async fn reply(&self, request: &Message, payload: Bytes) -> Result<(), PublishError> {
+        let untrusted = self.tel.untrusted.covers(&request.subject);
         match &request.reply {
-            Some(reply) => self.publish(reply.clone(), payload).await,
+            Some(reply) => {
+                self.publish_to(reply, untrusted, HeaderMap::new(), payload)
+                    .await
+            }
             None => Err(PublishError::new(
                 async_nats::client::PublishErrorKind::InvalidSubject,
             )),

@@ -1,9 +1,10 @@
 //! [`NatsTelemetry`]: the instruments and propagation every wrapper uses, from the hub.
 
 use crate::instruments::Instruments;
+use crate::policy::{Destination, Outbound, SubjectSet};
 use crate::{SubjectTemplates, TracedClient, TracedJetStream};
 use baker_otel::cardinality::BoundedValues;
-use baker_otel::propagation::Propagation;
+use baker_otel::propagation::{Field, Propagation};
 use baker_otel::TelemetryHandle;
 use opentelemetry::metrics::Meter;
 use std::borrow::Cow;
@@ -30,13 +31,14 @@ pub struct NatsTelemetry {
     pub(crate) subjects: Arc<SubjectTemplates>,
     pub(crate) error_types: BoundedValues,
     pub(crate) untrusted: Arc<Untrusted>,
+    pub(crate) outbound: Arc<Outbound>,
 }
 
 /// Which consumed subjects come from untrusted publishers, and what of their baggage is kept.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Untrusted {
     /// NATS subject patterns (`*` one token, `>` one or more trailing tokens).
-    subjects: Vec<Box<str>>,
+    pub(crate) subjects: SubjectSet,
     /// Publisher baggage keys kept on untrusted subjects.
     pub(crate) baggage_allow: Vec<Cow<'static, str>>,
 }
@@ -44,27 +46,12 @@ pub(crate) struct Untrusted {
 impl Untrusted {
     /// Whether a message on `subject` comes from an untrusted publisher.
     pub(crate) fn covers(&self, subject: &str) -> bool {
-        self.subjects.iter().any(|p| subject_matches(p, subject))
+        self.subjects.covers(subject)
     }
 
     /// Whether the publisher baggage key `key` is kept.
     pub(crate) fn keeps(&self, key: &str) -> bool {
         self.baggage_allow.iter().any(|a| a.as_ref() == key)
-    }
-}
-
-/// NATS subject matching: `*` matches one token, a final `>` one or more tokens.
-fn subject_matches(pattern: &str, subject: &str) -> bool {
-    let mut p = pattern.split('.');
-    let mut s = subject.split('.');
-    loop {
-        match (p.next(), s.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
     }
 }
 
@@ -86,6 +73,7 @@ impl NatsTelemetry {
             subjects: Arc::new(SubjectTemplates::new()),
             error_types: BoundedValues::new(MAX_ERROR_TYPES),
             untrusted: Arc::default(),
+            outbound: Arc::default(),
         }
     }
 
@@ -100,6 +88,11 @@ impl NatsTelemetry {
     /// and budgets are charged to. Other subjects keep full propagation. Replaces earlier
     /// patterns.
     ///
+    /// Outbound, an untrusted subject is the outside of the boundary too: no publish, request
+    /// or reply to it carries baggage, and neither does a [`reply`](crate::TracedClient::reply)
+    /// to a request that arrived on one (its publisher chose the reply subject) — whatever
+    /// [`baggage_to_subjects`](Self::baggage_to_subjects) says.
+    ///
     /// It applies to every consumer built from this telemetry (and its clones made after
     /// this call); for one consumer only, build that consumer from a configured clone:
     ///
@@ -108,7 +101,8 @@ impl NatsTelemetry {
     /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry());
     /// // Per subject: everything under `ext.` is published by third parties.
     /// let nats = nats.untrusted_subjects(["ext.>"]);
-    /// // Per consumer: this consumer trusts no publisher at all.
+    /// // Per consumer: this consumer trusts no publisher at all (publish with `nats`: a
+    /// // telemetry that distrusts every subject sends baggage to none).
     /// let _webhooks = nats.clone().untrusted_subjects([">"]);
     /// # async fn f(sub: async_nats::Subscriber, webhooks: baker_otel_nats::NatsTelemetry) {
     /// let traced = baker_otel_nats::TracedSubscriber::new(sub, None, webhooks);
@@ -121,10 +115,7 @@ impl NatsTelemetry {
         S: Into<String>,
     {
         let mut u = (*self.untrusted).clone();
-        u.subjects = patterns
-            .into_iter()
-            .map(|p| p.into().into_boxed_str())
-            .collect();
+        u.subjects = SubjectSet::of(patterns);
         self.untrusted = Arc::new(u);
         self
     }
@@ -149,6 +140,88 @@ impl NatsTelemetry {
         u.baggage_allow = keys.into_iter().map(Into::into).collect();
         self.untrusted = Arc::new(u);
         self
+    }
+
+    /// The subjects a publish, request or reply may carry **baggage** (with the Baker ids) to
+    /// — NATS wildcards as in [`untrusted_subjects`](Self::untrusted_subjects). Default
+    /// `[">"]`: every subject of the deployment's NATS account, minus the untrusted subjects
+    /// and the replies to requests that arrived on one, which never get baggage. Narrow it
+    /// when subjects reach parties outside the deployment (a bridge, another account's
+    /// import, a partner's subscription); `[]` sends baggage nowhere. A `baggage` header the
+    /// caller put in the headers of a refused send is removed (in every spelling of the
+    /// name). Replaces earlier patterns.
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry())
+    ///     .untrusted_subjects(["ext.>"])
+    ///     .baggage_to_subjects(["jobs.>", "_INBOX.>"]);
+    /// assert!(nats.sends_baggage_to("jobs.summarise"));
+    /// assert!(!nats.sends_baggage_to("partner.events"));
+    /// assert!(!nats.sends_baggage_to("ext.webhooks"));
+    /// assert!(nats.sends_trace_context_to("partner.events"));
+    /// ```
+    #[must_use]
+    pub fn baggage_to_subjects<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut o = (*self.outbound).clone();
+        o.baggage = SubjectSet::of(patterns);
+        self.outbound = Arc::new(o);
+        self
+    }
+
+    /// The subjects a publish, request or reply may carry **trace context** (`traceparent`,
+    /// `tracestate`) to (default `[">"]`: every subject, as W3C intends; untrusted subjects
+    /// included, as an HTTP third party gets `traceparent`). A refused field the caller put in
+    /// the headers is removed. Replaces earlier patterns.
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry())
+    ///     .trace_context_to_subjects(["jobs.>"]);
+    /// assert!(!nats.sends_trace_context_to("partner.events"));
+    /// ```
+    #[must_use]
+    pub fn trace_context_to_subjects<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut o = (*self.outbound).clone();
+        o.trace_context = SubjectSet::of(patterns);
+        self.outbound = Arc::new(o);
+        self
+    }
+
+    /// Whether a publish or request to `subject` carries baggage (see
+    /// [`baggage_to_subjects`](Self::baggage_to_subjects)).
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// let nats = baker_otel_nats::NatsTelemetry::new(capture.telemetry()).untrusted_subjects(["ext.>"]);
+    /// assert!(nats.sends_baggage_to("jobs.x") && !nats.sends_baggage_to("ext.x"));
+    /// ```
+    pub fn sends_baggage_to(&self, subject: &str) -> bool {
+        self.allows(Field::Baggage, Destination::publish(subject))
+    }
+
+    /// Whether a publish or request to `subject` carries trace context (see
+    /// [`trace_context_to_subjects`](Self::trace_context_to_subjects)).
+    ///
+    /// ```
+    /// let capture = baker_otel::testing::Capture::new();
+    /// assert!(baker_otel_nats::NatsTelemetry::new(capture.telemetry()).sends_trace_context_to("jobs.x"));
+    /// ```
+    pub fn sends_trace_context_to(&self, subject: &str) -> bool {
+        self.allows(Field::TraceParent, Destination::publish(subject))
+    }
+
+    /// Whether `field` may go to `to` (the outbound policy and the untrusted subjects).
+    pub(crate) fn allows(&self, field: Field, to: Destination<'_>) -> bool {
+        self.outbound.allows(&self.untrusted.subjects, field, to)
     }
 
     /// How subjects become destination names in span names and metric labels (default:
@@ -230,29 +303,5 @@ impl NatsTelemetry {
     /// ```
     pub fn propagation(&self) -> &Propagation {
         &self.propagation
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subject_matches;
-
-    #[test]
-    fn subject_patterns_follow_nats_wildcards() {
-        for (p, s, m) in [
-            (">", "a", true),
-            (">", "a.b.c", true),
-            ("ext.>", "ext.a.b", true),
-            ("ext.>", "ext", false),
-            ("ext.*", "ext.a", true),
-            ("ext.*", "ext.a.b", false),
-            ("*.jobs", "x.jobs", true),
-            ("a.b", "a.b", true),
-            ("a.b", "a.bc", false),
-            ("a", "a.b", false),
-            ("", "a", false),
-        ] {
-            assert_eq!(subject_matches(p, s), m, "{p} ~ {s}");
-        }
     }
 }

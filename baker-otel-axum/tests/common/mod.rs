@@ -1,6 +1,8 @@
 //! Shared helpers: a real server on 127.0.0.1:0 and lookups in the capture.
 #![allow(dead_code)]
 
+pub mod wire;
+
 use baker_otel::testing::{Capture, CapturedSpan};
 use opentelemetry::trace::SpanKind;
 use std::net::SocketAddr;

@@ -23,14 +23,22 @@
 //! assert_eq!(out["traceparent"], carrier["traceparent"]);
 //! ```
 //!
-//! [`init`](crate::init) also installs the same propagators as OpenTelemetry's global text-map
-//! propagator, for third-party code that uses `opentelemetry::global`.
+//! [`init`](crate::init) also installs a [`GlobalPropagator`] as OpenTelemetry's global text-map
+//! propagator, for third-party code that uses `opentelemetry::global`: it extracts what is
+//! configured but never injects baggage, since a global injection does not know where the
+//! request goes. Outbound baggage follows an [`OutboundPolicy`] ([`Propagation::inject_for`]).
 
+mod carrier;
+mod global;
 pub mod hex;
 mod outbound;
 mod tracestate;
 mod w3c;
 
+pub use carrier::OutboundCarrier;
+pub use global::{
+    extract, extract_with_context, inject, inject_context, install, GlobalPropagator,
+};
 pub use outbound::{Destinations, OutboundPolicy, INTERNAL_SUFFIXES};
 pub use tracestate::MAX_TRACESTATE_LEN;
 
@@ -166,35 +174,66 @@ impl Propagation {
         }
     }
 
-    /// Injects `cx`'s fields that `policy` lets through to `host` (the destination URL's host).
+    /// Injects into `carrier` the fields of `cx` that `policy` lets through to `host` (the
+    /// destination URL's host), and **removes** from it every field the policy refuses to
+    /// `host` — also one the caller put there, such as a `baggage` header forwarded from an
+    /// inbound request.
     ///
     /// ```
     /// use baker_otel::propagation::{OutboundPolicy, Propagation, PropagatorKind};
     /// use opentelemetry::baggage::BaggageExt;
+    /// use std::collections::HashMap;
     /// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
     /// let p = Propagation::new(&[PropagatorKind::Baggage]);
-    /// let mut seen = Vec::new();
-    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("api.openai.com"), |f, v| seen.push((f, v)));
-    /// assert!(seen.is_empty()); // no baggage to a third party by default
-    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("extension"), |f, v| seen.push((f, v)));
-    /// assert_eq!(seen.len(), 1);
+    /// let mut headers = HashMap::from([("baggage".to_string(), "forwarded=1".to_string())]);
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("api.openai.com"), &mut headers);
+    /// assert!(headers.is_empty()); // no baggage to a third party by default, not even forwarded
+    /// p.inject_for(&cx, &OutboundPolicy::default(), Some("extension"), &mut headers);
+    /// assert_eq!(headers["baggage"], "k=v");
     /// ```
     pub fn inject_for(
         &self,
         cx: &Context,
         policy: &OutboundPolicy,
         host: Option<&str>,
-        mut set: impl FnMut(Field, String),
+        carrier: &mut dyn OutboundCarrier,
     ) {
-        if self.inner.trace_context && policy.sends_trace_context_to(host) {
-            w3c::inject_trace_context(cx, &mut set);
-        }
-        if self.inner.baggage && policy.sends_baggage_to(host) {
-            w3c::inject_baggage(cx, &mut set);
-        }
+        self.inject_allowed(cx, &|f| policy.allows(f, host), carrier);
     }
 
-    /// Injects `cx` into `carrier`.
+    /// Injects into `carrier` the fields of `cx` for which `allowed` is true and removes from it
+    /// every field for which it is false (the building block of
+    /// [`inject_for`](Self::inject_for), for destinations that are not URLs, e.g. NATS
+    /// subjects). `tracestate` only goes with `traceparent`, and a `tracestate` already in the
+    /// carrier is removed when a new `traceparent` is written without one.
+    ///
+    /// ```
+    /// use baker_otel::propagation::{Field, Propagation, PropagatorKind};
+    /// use opentelemetry::baggage::BaggageExt;
+    /// use std::collections::HashMap;
+    /// let cx = opentelemetry::Context::new().with_baggage([opentelemetry::KeyValue::new("k", "v")]);
+    /// let p = Propagation::new(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+    /// let mut out = HashMap::new();
+    /// p.inject_allowed(&cx, &|f| f != Field::Baggage, &mut out);
+    /// assert!(out.is_empty()); // no span to propagate, and baggage refused
+    /// ```
+    pub fn inject_allowed(
+        &self,
+        cx: &Context,
+        allowed: &dyn Fn(Field) -> bool,
+        carrier: &mut dyn OutboundCarrier,
+    ) {
+        carrier::inject_allowed(
+            cx,
+            self.inner.trace_context,
+            self.inner.baggage,
+            allowed,
+            carrier,
+        );
+    }
+
+    /// Injects `cx` into `carrier`, with no [`OutboundPolicy`] (for a destination you trust;
+    /// [`inject_for`](Self::inject_for) applies one).
     ///
     /// ```
     /// use baker_otel::propagation::{Propagation, PropagatorKind};
@@ -296,8 +335,9 @@ impl Propagation {
         }
     }
 
-    /// The SDK propagator with the same kinds (what [`install`] sets globally): the SDK's
-    /// W3C propagators, with the extracted `tracestate` capped at [`MAX_TRACESTATE_LEN`].
+    /// The SDK propagator with the same kinds: the SDK's W3C propagators, with the extracted
+    /// `tracestate` capped at [`MAX_TRACESTATE_LEN`]. It injects baggage to any carrier: the
+    /// global propagator is a [`GlobalPropagator`] instead.
     ///
     /// ```
     /// use baker_otel::propagation::{Propagation, PropagatorKind};
@@ -317,58 +357,4 @@ impl Propagation {
         }
         TextMapCompositePropagator::new(ps)
     }
-}
-
-/// Installs the given kinds as OpenTelemetry's *global* text-map propagator (for code that uses
-/// `opentelemetry::global`; an extracted `tracestate` is capped at [`MAX_TRACESTATE_LEN`] there
-/// too) and returns the handle. [`init`](crate::init) calls it.
-///
-/// ```
-/// let p = baker_otel::propagation::install(&[baker_otel::config::PropagatorKind::TraceContext]);
-/// assert_eq!(p.kinds().len(), 1);
-/// ```
-pub fn install(kinds: &[PropagatorKind]) -> Propagation {
-    let p = Propagation::new(kinds);
-    opentelemetry::global::set_text_map_propagator(p.to_sdk());
-    p
-}
-
-/// Injects the current context into `carrier` with the *global* propagator.
-///
-/// ```
-/// let mut carrier = std::collections::HashMap::new();
-/// baker_otel::propagation::inject(&mut carrier);
-/// ```
-pub fn inject(carrier: &mut dyn Injector) {
-    inject_context(&Context::current(), carrier);
-}
-
-/// Injects `cx` into `carrier` with the *global* propagator.
-///
-/// ```
-/// let mut carrier = std::collections::HashMap::new();
-/// baker_otel::propagation::inject_context(&opentelemetry::Context::new(), &mut carrier);
-/// ```
-pub fn inject_context(cx: &Context, carrier: &mut dyn Injector) {
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, carrier));
-}
-
-/// Extracts a remote context with the *global* propagator; garbage yields an empty context.
-///
-/// ```
-/// let carrier = std::collections::HashMap::<String, String>::new();
-/// let _cx = baker_otel::propagation::extract(&carrier);
-/// ```
-pub fn extract(carrier: &dyn Extractor) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| p.extract(carrier))
-}
-
-/// Extracts on top of `cx` with the *global* propagator.
-///
-/// ```
-/// let carrier = std::collections::HashMap::<String, String>::new();
-/// let _cx = baker_otel::propagation::extract_with_context(&opentelemetry::Context::new(), &carrier);
-/// ```
-pub fn extract_with_context(cx: &Context, carrier: &dyn Extractor) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| p.extract_with_context(cx, carrier))
 }

@@ -253,6 +253,22 @@ impl OutboundPolicy {
         self.baggage.allows(host)
     }
 
+    /// Whether `field` goes to every host: what may be sent where the destination cannot be
+    /// known in advance (a client that follows redirects by itself may take the request to
+    /// whatever host a `Location` header names).
+    ///
+    /// ```
+    /// use baker_otel::propagation::{Field, OutboundPolicy};
+    /// assert!(OutboundPolicy::default().allows_everywhere(Field::TraceParent));
+    /// assert!(!OutboundPolicy::default().allows_everywhere(Field::Baggage));
+    /// ```
+    pub fn allows_everywhere(&self, field: super::Field) -> bool {
+        match field {
+            super::Field::TraceParent | super::Field::TraceState => self.trace_context.all,
+            super::Field::Baggage => self.baggage.all,
+        }
+    }
+
     /// Whether `field` goes to `host`.
     ///
     /// ```

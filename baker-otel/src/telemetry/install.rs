@@ -24,6 +24,9 @@ pub(crate) fn install_global(
     if let Some(mp) = hub.meter_provider() {
         opentelemetry::global::set_meter_provider(mp.clone());
     }
-    opentelemetry::global::set_text_map_propagator(hub.propagation().to_sdk());
+    // Never injects baggage: a global injection does not know where the request goes.
+    opentelemetry::global::set_text_map_propagator(crate::propagation::GlobalPropagator::new(
+        hub.propagation().clone(),
+    ));
     Ok(())
 }

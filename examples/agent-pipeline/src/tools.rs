@@ -1,6 +1,7 @@
 //! The agent's tools, each traced with `#[tool]` as `execute_tool {name}`: `calculator`,
 //! `memory_search` (a memory-store search span inside) and `order_lookup`, an extension called
-//! over HTTP with `baker_otel_axum::OtelClientLayer::send` (CLIENT span, `traceparent` injected).
+//! over HTTP with `baker_otel_axum::OtelClientLayer::reqwest_client` (a CLIENT span per hop,
+//! `traceparent` and the ids in `baggage` injected as the outbound policy allows for each hop).
 
 use crate::calculator::{self, CalcError};
 use crate::llm::ToolCall;
@@ -81,8 +82,7 @@ impl ClassifyError for ToolError {
 #[derive(Debug, Clone)]
 pub struct Tools {
     memory: Arc<MemoryStore>,
-    http: reqwest::Client,
-    outbound: baker_otel_axum::OtelClientLayer,
+    http: baker_otel_axum::OtelReqwestClient,
     extension_url: String,
 }
 
@@ -96,20 +96,20 @@ fn arg(call: &ToolCall, key: &str) -> String {
 
 impl Tools {
     /// Tools over `memory`, calling the extension server at `extension_url` (base URL) through
-    /// `outbound` (CLIENT spans, context injected).
+    /// `outbound` (CLIENT spans, context injected by its outbound policy at every redirect hop:
+    /// the extension is internal and gets the ids; a redirect to a third party would not).
     pub fn new(
         memory: Arc<MemoryStore>,
         extension_url: String,
         outbound: baker_otel_axum::OtelClientLayer,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+        // Fails only where `reqwest::Client::new()` would panic too (no TLS backend to set up).
+        let http = outbound
+            .reqwest_client(reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)))
+            .expect("the reqwest client builds");
         Self {
             memory,
             http,
-            outbound,
             extension_url,
         }
     }
@@ -192,7 +192,7 @@ impl Tools {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         let res = self
-            .outbound
+            .http
             .send(req)
             .await
             .map_err(|e| ToolError::ExtensionUnreachable(e.to_string()))?;
