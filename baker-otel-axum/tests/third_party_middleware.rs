@@ -8,7 +8,9 @@
 //! metadata) → over loopback → the tonic SERVER span (`set_parent` from the metadata) → a span of
 //! baker-otel's own layer. `add_link`, `set_attribute` and `set_status` through
 //! tracing-opentelemetry's trait land on the exported span. Asserted on what a real OTLP/gRPC
-//! receiver got. One test: `init()` is once per process.
+//! receiver got. One test: `init()` is once per process. (With the default,
+//! `CompatSpans::off()`, the axum SERVER span starts a new trace instead of the caller's, and
+//! baker-otel logs a warning naming `compat_spans`.)
 //!
 //! (This file's name keeps its own spans on baker-otel's layer: a crate or test named for
 //! tracing/OpenTelemetry instrumentation would be selected by `CompatSpans::auto()`.)
@@ -131,6 +133,7 @@ async fn one_trace_through_tracing_opentelemetry_middlewares_and_baker_spans() {
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
             ("BAKER_OTEL_JSON_LOGS", "false"),
         ]))
+        .compat_spans(baker_otel::CompatSpans::auto())
         .init()
         .expect("init");
 

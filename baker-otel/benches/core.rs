@@ -51,6 +51,18 @@ impl LogExporter for Discard {
 }
 
 fn ours(otlp_logs: bool) -> (baker_otel::Telemetry, Dispatch) {
+    ours_with(otlp_logs, baker_otel::CompatSpans::default())
+}
+
+/// `ours` with tracing-opentelemetry's layer on for the spans `CompatSpans::auto()` selects.
+fn ours_compat() -> (baker_otel::Telemetry, Dispatch) {
+    ours_with(true, baker_otel::CompatSpans::auto())
+}
+
+fn ours_with(
+    otlp_logs: bool,
+    compat: baker_otel::CompatSpans,
+) -> (baker_otel::Telemetry, Dispatch) {
     let mut b = baker_otel::Telemetry::builder()
         .env_source(EnvSource::from_pairs([
             ("OTEL_SERVICE_NAME", "bench"),
@@ -62,7 +74,8 @@ fn ours(otlp_logs: bool) -> (baker_otel::Telemetry, Dispatch) {
             ("RUST_LOG", "info"),
         ]))
         .json_sink(JsonSink::Writer(Arc::new(Mutex::new(std::io::sink()))))
-        .with_span_exporter(Discard);
+        .with_span_exporter(Discard)
+        .compat_spans(compat);
     if otlp_logs {
         b = b.with_log_exporter(Discard);
     }
@@ -168,8 +181,13 @@ fn bench_span(c: &mut Criterion) {
     let mut g = c.benchmark_group("span");
     let (t, d) = ours(true);
     tracing::dispatcher::with_default(&d, || g.bench_function("ours", |b| b.iter(span_body)));
+    let _ = t.shutdown();
+    // With tracing-opentelemetry's layer on (`CompatSpans::auto()`): a span it records, and
+    // what its per-layer filter costs the spans baker-otel's layer still records.
+    let (t, d) = ours_compat();
     tracing::dispatcher::with_default(&d, || {
-        g.bench_function("ours via t-o layer", |b| b.iter(compat_span_body))
+        g.bench_function("ours via t-o layer", |b| b.iter(compat_span_body));
+        g.bench_function("ours, t-o layer on", |b| b.iter(span_body));
     });
     let _ = t.shutdown();
 
@@ -251,6 +269,13 @@ fn report() {
             "t-o default",
             1.0,
         ),
+        (
+            "span with t-o layer on vs off",
+            "span",
+            "ours, t-o layer on",
+            "ours",
+            f64::NAN,
+        ),
         ("span vs raw sdk", "span", "ours", "raw sdk", f64::NAN),
         (
             "json log line vs fmt json + t-o",
@@ -312,6 +337,7 @@ fn log_line() {
 /// Span and JSON rows timed in alternating rounds; written to `target/bench-paired/core.json`.
 fn paired_rows() {
     let (t, ours) = ours(true);
+    let (tc, compat_on) = ours_compat();
     let tp = sdk_provider();
     let peer_span = peer_span_dispatch(&tp);
     let peer_json = peer_json_dispatch(&tp);
@@ -323,7 +349,7 @@ fn paired_rows() {
         2000,
     );
     let compat = paired::paired(
-        |k| in_dispatch(&ours, &|| (0..k).for_each(|_| compat_span_body())),
+        |k| in_dispatch(&compat_on, &|| (0..k).for_each(|_| compat_span_body())),
         |k| in_dispatch(&peer_span, &|| (0..k).for_each(|_| span_body())),
         41,
         2000,
@@ -371,11 +397,13 @@ fn paired_rows() {
         "core",
         &[
             ("span", "ours", "t-o default", span),
+            ("span", "ours via t-o layer", "t-o default", compat),
             ("span", "ours", "raw sdk", raw),
             ("json_log", "ours", "fmt json + t-o", json),
         ],
     );
     let _ = t.shutdown();
+    let _ = tc.shutdown();
     let _ = tp.shutdown();
 }
 

@@ -255,6 +255,7 @@ fn the_contract_holds_in_composed_subscribers() {
     let (telemetry, baker) = Telemetry::builder()
         .env_source(env.clone())
         .with_span_exporter(sink.clone())
+        .compat_spans(CompatSpans::auto())
         .build_layers()
         .unwrap();
     let subscriber = tracing_subscriber::registry()
@@ -264,6 +265,7 @@ fn the_contract_holds_in_composed_subscribers() {
     let (with_layer, dispatch) = Telemetry::builder()
         .env_source(env)
         .with_span_exporter(added.clone())
+        .compat_spans(CompatSpans::auto())
         .with_layer(tracing_error::ErrorLayer::default())
         .build()
         .unwrap();
@@ -285,4 +287,66 @@ fn the_contract_holds_in_composed_subscribers() {
         assert_eq!(sdk.parent_span_id, own.span_context.span_id());
         t.shutdown().unwrap();
     }
+}
+
+/// The default is off, and says so: the first span of a crate built on tracing-opentelemetry
+/// logs one warning naming its target and the setting.
+#[test]
+fn off_by_default_with_one_warning_when_a_crate_needs_it() {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let (telemetry, dispatch) = Telemetry::builder()
+        .env_source(baker_otel::config::EnvSource::from_pairs([
+            ("OTEL_SERVICE_NAME", "compat"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ]))
+        .json_sink(baker_otel::JsonSink::Writer(Arc::new(Mutex::new(
+            lines.clone(),
+        ))))
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let own = tracing::info_span!("own");
+        assert!(own.set_parent(remote()).is_err());
+        for _ in 0..3 {
+            let mw = tracing::info_span!(target: "reqwest_tracing::middleware", "mw");
+            assert!(matches!(
+                mw.set_parent(remote()),
+                Err(SetParentError::LayerNotFound)
+            ));
+        }
+    });
+    // The warning is logged from its own thread: wait for it (bounded).
+    let text = || String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    for _ in 0..200 {
+        if text().contains("compat_spans") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let text = text();
+    let warnings: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("compat_spans"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains("reqwest_tracing::middleware"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("\"WARN\""), "{}", warnings[0]);
+    telemetry.shutdown().unwrap();
 }

@@ -8,29 +8,21 @@
 //! are recorded by tracing-opentelemetry's real `OpenTelemetryLayer`, with [`CompatTracer`]
 //! behind it: the same sampler, id generator, limits, Baker ids and export queue as every other
 //! span of the hub. Every other span stays on baker-otel's faster layer. Which spans go where is
-//! decided once per callsite by [`CompatSpans`].
+//! decided once per callsite by [`CompatSpans`] (off by default: its per-layer filter costs every
+//! span and event of the process a little; then [`warn_if_needed`] says when a crate needs it).
 //!
-//! Three pieces, all safe code:
-//! - [`DowncastAnchor`]: a second `OpenTelemetryLayer` behind a filter that enables nothing.
-//!   It is only there to answer the trait's downcast; its functions find the span data the other
-//!   one stored (they look it up in the registry, whoever created it).
-//! - [`CompatLayer`]: the `OpenTelemetryLayer` that records the selected spans. A selected span
-//!   whose explicit `parent:` is a span of baker-otel's own layer is handed over with that
-//!   parent's context current, so that it continues the parent's trace.
-//! - [`CompatTracer`] / [`CompatSpan`]: the `opentelemetry::trace::Tracer` behind it.
+//! The layer is tracing-opentelemetry's own `OpenTelemetryLayer<S, CompatTracer>` behind a
+//! per-layer filter ([`CompatSpans`]): it answers the trait's downcast itself. One gap of that
+//! layer is closed here: a selected span whose explicit `parent:` is a span of baker-otel's own
+//! layer would start a new trace (the filtered layer does not see that parent). baker-otel's
+//! layer, which sees every new span first, hands the parent's span context over
+//! (`compat_tracer::hand_over_parent`); the tracer carries it in the span's builder.
 
-use super::live::LiveSpan;
-use super::starter::start_live;
-use super::state::SpanState;
+use super::compat_tracer::CompatTracer;
 use super::Shared;
-use opentelemetry::trace::{SpanBuilder, SpanContext, Status};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
-use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::sync::OnceLock;
 use tracing::dispatcher::WeakDispatch;
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::{Metadata, Subscriber};
 use tracing_core::subscriber::Interest;
 use tracing_subscriber::layer::{Context as LayerContext, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
@@ -39,21 +31,20 @@ use tracing_subscriber::registry::LookupSpan;
 /// calling [`tracing_opentelemetry::OpenTelemetrySpanExt`] on them gets what that crate gives
 /// it (`set_parent`, `context()`, `add_link`, `set_attribute`, `set_status`).
 ///
-/// The rest use baker-otel's own span layer, which is about twice as fast
-/// (README, Performance) and which [`baker_otel::OpenTelemetrySpanExt`](crate::OpenTelemetrySpanExt)
-/// serves. Both record into the same pipeline: same sampler, ids, limits, Baker ids, export
+/// The rest use baker-otel's own span layer, which is faster (README, Performance) and which
+/// [`baker_otel::OpenTelemetrySpanExt`](crate::OpenTelemetrySpanExt) serves. Both record into the same pipeline: same sampler, ids, limits, Baker ids, export
 /// queue, and parents across the two are kept.
 ///
 /// ```
 /// use baker_otel::CompatSpans;
 ///
-/// // The default: crates built on tracing-opentelemetry, found by their callsites.
+/// // Crates built on tracing-opentelemetry, found by their callsites.
 /// let auto = CompatSpans::auto();
 /// // Plus the spans of an in-house middleware that calls tracing-opentelemetry's trait on
 /// // spans without `otel.*` fields.
 /// let mine = CompatSpans::auto().with_target("my_company_middleware");
-/// // Every span (tracing-opentelemetry's cost on each), or none (third-party calls of
-/// // tracing-opentelemetry's trait then do nothing).
+/// // Every span (tracing-opentelemetry's cost on each), or none (the default: third-party
+/// // calls of tracing-opentelemetry's trait then do nothing, and a warning says so).
 /// let (all, off) = (CompatSpans::all(), CompatSpans::off());
 /// # let _ = (auto, mine, all, off);
 /// ```
@@ -71,9 +62,13 @@ enum Mode {
     All,
 }
 
+/// The default is [`off`](CompatSpans::off): tracing-opentelemetry's layer costs every span of
+/// the process, not only the selected ones (README, Performance), so a service turns it on when
+/// it has crates that need it — and baker-otel says so in a warning the first time such a
+/// crate's span shows up.
 impl Default for CompatSpans {
     fn default() -> Self {
-        Self::auto()
+        Self::off()
     }
 }
 
@@ -109,9 +104,10 @@ impl CompatSpans {
         }
     }
 
-    /// No span does: calls of `tracing_opentelemetry::OpenTelemetrySpanExt` then find no layer
-    /// (`set_parent` returns `Err(LayerNotFound)`, `context()` is empty). For services whose
-    /// dependencies do not use tracing-opentelemetry.
+    /// No span does (the default): calls of `tracing_opentelemetry::OpenTelemetrySpanExt` find
+    /// no layer (`set_parent` returns `Err(LayerNotFound)`, `context()` is empty). The first
+    /// span from a callsite [`auto`](Self::auto) would select logs a warning naming its
+    /// target and this setting, once per hub.
     #[must_use]
     pub fn off() -> Self {
         Self {
@@ -164,11 +160,20 @@ impl CompatSpans {
 
 /// Whether `target` is in a crate named for tracing or OpenTelemetry instrumentation
 /// (`reqwest_tracing`, `tonic_tracing_opentelemetry`, `actix_web_opentelemetry`, `tower_otel`…),
-/// other than baker-otel's own.
+/// other than baker-otel's own. One pass over the crate name's bytes: this runs for every span
+/// of a callsite whose interest is re-evaluated.
 fn instrumentation_crate(target: &str) -> bool {
-    let krate = target.split("::").next().unwrap_or(target);
-    !krate.starts_with(OWN_TARGETS)
-        && (krate.contains("tracing") || krate.contains("otel") || krate.contains("opentelemetry"))
+    let bytes = target.as_bytes();
+    let end = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
+    let name = &bytes[..end];
+    if name.starts_with(OWN_TARGETS.as_bytes()) {
+        return false;
+    }
+    (0..name.len()).any(|i| match name[i] {
+        b't' => name[i..].starts_with(b"tracing"),
+        b'o' => name[i..].starts_with(b"otel") || name[i..].starts_with(b"opentelemetry"),
+        _ => false,
+    })
 }
 
 impl<S> Filter<S> for CompatSpans {
@@ -185,30 +190,50 @@ impl<S> Filter<S> for CompatSpans {
     }
 }
 
-/// A filter that enables nothing: the [`DowncastAnchor`] never records a span.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Nothing;
-
-impl<S> Filter<S> for Nothing {
-    fn enabled(&self, _: &Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
-        false
+/// With `CompatSpans::off()`: the first time a callsite `auto()` would select registers, a
+/// warning says that its spans' tracing-opentelemetry calls do nothing and how to turn the
+/// layer on. Logged from a short-lived thread: `register_callsite` runs under tracing's callsite
+/// registry lock, and an event logged there would wait for that same lock.
+pub(crate) fn warn_if_needed(shared: &Shared, select: &CompatSpans, meta: &Metadata<'_>) {
+    if !select.is_off() || !CompatSpans::auto().selects(meta) {
+        return;
     }
-
-    fn callsite_enabled(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::never()
+    let target = meta.target().to_owned();
+    if shared.compat_warned.set(target.clone()).is_err() {
+        return;
     }
+    let dispatch = shared.dispatch.get();
+    let _ = std::thread::Builder::new()
+        .name("baker-otel-compat-warning".into())
+        .spawn(move || {
+            let warn = || {
+                tracing::warn!(
+                    target: crate::INTERNAL_TARGET,
+                    span_target = %target,
+                    "spans of `{target}` come from a crate built on tracing-opentelemetry: its \
+                     trace-context calls (set_parent, context) do nothing under baker-otel's own \
+                     span layer, so its traces break. Turn its layer on with \
+                     TelemetryBuilder::compat_spans(CompatSpans::auto())"
+                );
+            };
+            match dispatch {
+                Some(d) => tracing::dispatcher::with_default(&d, warn),
+                None => warn(),
+            }
+        });
 }
 
-/// The layer whose only job is answering tracing-opentelemetry's downcast (see the module docs).
-pub(crate) type DowncastAnchor<S> = tracing_subscriber::filter::Filtered<
+/// tracing-opentelemetry's layer as baker-otel configures it — no code location, thread or
+/// level attributes and no busy/idle timings (baker-otel's own spans have none either) — for
+/// the spans `select` selects.
+pub(crate) fn layer<S>(
+    tracer: CompatTracer,
+    select: CompatSpans,
+) -> tracing_subscriber::filter::Filtered<
     tracing_opentelemetry::OpenTelemetryLayer<S, CompatTracer>,
-    Nothing,
+    CompatSpans,
     S,
->;
-
-/// tracing-opentelemetry's layer as baker-otel configures it: no code location, thread or
-/// level attributes and no busy/idle timings (baker-otel's own spans have none either).
-fn otel_layer<S>(tracer: CompatTracer) -> tracing_opentelemetry::OpenTelemetryLayer<S, CompatTracer>
+>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -219,208 +244,21 @@ where
         .with_level(false)
         .with_target(false)
         .with_tracked_inactivity(false)
-}
-
-/// The anchor for a subscriber `S`.
-pub(crate) fn anchor<S>(tracer: CompatTracer) -> DowncastAnchor<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    otel_layer(tracer).with_filter(Nothing)
-}
-
-/// tracing-opentelemetry's layer recording the spans [`CompatSpans`] selects (it is filtered by
-/// it where it is stacked).
-pub(crate) struct CompatLayer<S> {
-    inner: tracing_opentelemetry::OpenTelemetryLayer<S, CompatTracer>,
-    /// The dispatcher this layer is part of, to look up spans its filtered `Context` hides.
-    dispatch: DispatchCell,
-}
-
-impl<S> CompatLayer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    pub(crate) fn new(tracer: CompatTracer, dispatch: DispatchCell) -> Self {
-        Self {
-            inner: otel_layer(tracer),
-            dispatch,
-        }
-    }
-}
-
-/// The context a child of `parent` continues, when `parent` is a span of baker-otel's own
-/// layer. Looked up in the registry of `dispatch` (the one the layer was registered with): the
-/// `Context` a filtered layer gets does not show spans its filter did not select, and
-/// `dispatcher::get_default` answers with no dispatcher inside a scoped one's callback.
-fn native_parent(dispatch: &DispatchCell, parent: &Id) -> Option<Context> {
-    let dispatch = dispatch.get()?;
-    let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-    let span = registry.span(parent)?;
-    let mut ext = span.extensions_mut();
-    ext.get_mut::<SpanState>().map(SpanState::child_parent)
-}
-
-impl<S> Layer<S> for CompatLayer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
-        self.inner.on_register_dispatch(subscriber);
-    }
-
-    fn on_layer(&mut self, subscriber: &mut S) {
-        self.inner.on_layer(subscriber);
-    }
-
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        // tracing-opentelemetry starts a root for an explicit parent it did not record; hand
-        // the span over as a contextual one, with the parent's context current.
-        let native = attrs
-            .parent()
-            .and_then(|p| native_parent(&self.dispatch, p));
-        if let Some(parent_cx) = native {
-            let _current = parent_cx.attach();
-            let contextual = Attributes::new(attrs.metadata(), attrs.values());
-            self.inner.on_new_span(&contextual, id, ctx);
-            return;
-        }
-        self.inner.on_new_span(attrs, id, ctx);
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        self.inner.on_record(id, values, ctx);
-    }
-
-    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        self.inner.on_follows_from(id, follows, ctx);
-    }
-
-    /// Events stay log records (the JSON lines and the OTLP log bridge), never span events —
-    /// as on baker-otel's own spans. (The filter selects no event callsite anyway.)
-    fn on_event(&self, _: &Event<'_>, _: LayerContext<'_, S>) {}
-
-    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        self.inner.on_enter(id, ctx);
-    }
-
-    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        self.inner.on_exit(id, ctx);
-    }
-
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        self.inner.on_close(id, ctx);
-    }
-
-    fn on_id_change(&self, old: &Id, new: &Id, ctx: LayerContext<'_, S>) {
-        self.inner.on_id_change(old, new, ctx);
-    }
+        .with_filter(select)
 }
 
 /// The dispatcher baker-otel's layers end up in, for the lookups a `Layer` cannot make through
-/// its `Context`. A layer of its own, stacked outside any `Option` (whose `Layer` impl does not
-/// pass `on_register_dispatch` on), shared by the span layer and [`CompatLayer`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DispatchCell(Arc<OnceLock<WeakDispatch>>);
+/// its `Context`. Set by the hub's layer, which is never stacked inside an `Option` (whose
+/// `Layer` impl does not pass `on_register_dispatch` on); weak, so no cycle.
+#[derive(Debug, Default)]
+pub(crate) struct DispatchCell(OnceLock<WeakDispatch>);
 
 impl DispatchCell {
+    pub(crate) fn set(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
+
     pub(crate) fn get(&self) -> Option<tracing::Dispatch> {
         self.0.get()?.upgrade()
-    }
-}
-
-impl<S: Subscriber> Layer<S> for DispatchCell {
-    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
-        let _ = self.0.set(subscriber.downgrade());
-    }
-}
-
-/// The `opentelemetry::trace::Tracer` behind tracing-opentelemetry's layer: spans start into
-/// the hub's export queue like [`SpanStarter`](crate::SpanStarter)'s.
-#[derive(Debug, Clone)]
-pub(crate) struct CompatTracer {
-    shared: Arc<Shared>,
-    scope: Arc<InstrumentationScope>,
-}
-
-impl CompatTracer {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self {
-            scope: Arc::new(shared.scope.clone()),
-            shared,
-        }
-    }
-}
-
-impl opentelemetry::trace::Tracer for CompatTracer {
-    type Span = CompatSpan;
-
-    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> CompatSpan {
-        match start_live(&self.shared, &self.scope, builder, [], parent_cx) {
-            Ok(span) => CompatSpan::Live(span),
-            Err(sc) => CompatSpan::Unsampled(sc),
-        }
-    }
-}
-
-/// A span of [`CompatTracer`]: recorded, or only its context when the sampler drops it.
-#[derive(Debug)]
-pub(crate) enum CompatSpan {
-    Live(LiveSpan),
-    Unsampled(SpanContext),
-}
-
-impl opentelemetry::trace::Span for CompatSpan {
-    fn add_event_with_timestamp<T>(&mut self, name: T, timestamp: SystemTime, attrs: Vec<KeyValue>)
-    where
-        T: Into<Cow<'static, str>>,
-    {
-        if let Self::Live(s) = self {
-            s.add_event_with_timestamp(name, timestamp, attrs);
-        }
-    }
-
-    fn span_context(&self) -> &SpanContext {
-        match self {
-            Self::Live(s) => s.span_context(),
-            Self::Unsampled(sc) => sc,
-        }
-    }
-
-    fn is_recording(&self) -> bool {
-        matches!(self, Self::Live(s) if s.is_recording())
-    }
-
-    fn set_attribute(&mut self, attribute: KeyValue) {
-        if let Self::Live(s) = self {
-            s.set_attribute(attribute);
-        }
-    }
-
-    fn set_status(&mut self, status: Status) {
-        if let Self::Live(s) = self {
-            s.set_status(status);
-        }
-    }
-
-    fn update_name<T>(&mut self, new_name: T)
-    where
-        T: Into<Cow<'static, str>>,
-    {
-        if let Self::Live(s) = self {
-            s.update_name(new_name);
-        }
-    }
-
-    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
-        if let Self::Live(s) = self {
-            s.add_link(span_context, attributes);
-        }
-    }
-
-    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        if let Self::Live(s) = self {
-            s.end_with_timestamp(timestamp);
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! The `tracing` layer: creates, enters, exits, records and closes the spans.
 
-use super::compat::{anchor, CompatLayer, CompatSpans, CompatTracer, DispatchCell};
+use super::compat::{self, CompatSpans};
+use super::compat_tracer::{self, CompatTracer};
 use super::record::FieldVisitor;
 use super::shared::Shared;
 use super::state::SpanState;
@@ -21,9 +22,6 @@ pub(crate) struct SpanLayer {
     pub(crate) shared: Arc<Shared>,
     /// The spans left to tracing-opentelemetry's layer (`compat`): not recorded here.
     pub(crate) compat: CompatSpans,
-    /// The dispatcher this layer is part of, to ask tracing-opentelemetry for the context of a
-    /// span it records (`dispatcher::get_default` has none inside a scoped one's callback).
-    pub(crate) dispatch: DispatchCell,
 }
 
 impl SpanLayer {
@@ -31,7 +29,6 @@ impl SpanLayer {
         Self {
             shared: Arc::new(shared),
             compat,
-            dispatch: DispatchCell::default(),
         }
     }
 
@@ -54,9 +51,9 @@ impl SpanLayer {
             .unwrap_or_default()
     }
 
-    /// tracing-opentelemetry's layer for the spans [`CompatSpans`] selects, and the anchor that
-    /// answers its `OpenTelemetrySpanExt` (see `compat`). Stacked *below* this layer. `None`
-    /// with `CompatSpans::off()`.
+    /// tracing-opentelemetry's layer for the spans [`CompatSpans`] selects (see `compat`).
+    /// Stacked above this layer, which sees every new span first. `None` with
+    /// `CompatSpans::off()`.
     pub(crate) fn compat_layers<S>(&self) -> Option<impl Layer<S> + Send + Sync + 'static>
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
@@ -65,11 +62,7 @@ impl SpanLayer {
             return None;
         }
         let tracer = CompatTracer::new(self.shared.clone());
-        Some(
-            CompatLayer::new(tracer.clone(), self.dispatch.clone())
-                .with_filter(self.compat.clone())
-                .and_then(anchor(tracer)),
-        )
+        Some(compat::layer(tracer, self.compat.clone()))
     }
 
     /// The context of a span recorded by tracing-opentelemetry's layer (`compat`).
@@ -77,7 +70,8 @@ impl SpanLayer {
         if self.compat.is_off() {
             return None;
         }
-        let dispatch = self.dispatch.get()?;
+        // The hub's dispatcher: `dispatcher::get_default` has none inside a scoped one's callback.
+        let dispatch = self.shared.dispatch.get()?;
         tracing_opentelemetry::get_otel_context(id, &dispatch)
     }
 }
@@ -91,8 +85,23 @@ impl<S> tracing_subscriber::Layer<S> for SpanLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn register_callsite(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing_core::subscriber::Interest {
+        compat::warn_if_needed(&self.shared, &self.compat, meta);
+        tracing_core::subscriber::Interest::always()
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
         if self.compat.selects(attrs.metadata()) {
+            // tracing-opentelemetry's span: only an explicit parent of ours to hand over.
+            let parent = attrs.parent().and_then(|p| {
+                let span = ctx.span(p)?;
+                let mut ext = span.extensions_mut();
+                ext.get_mut::<SpanState>().map(|s| s.link_target())
+            });
+            compat_tracer::hand_over_parent(parent);
             return;
         }
         let Some(span) = ctx.span(id) else { return };

@@ -9,6 +9,7 @@
 //! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.
 
 mod compat;
+mod compat_tracer;
 mod ext;
 mod layer;
 mod live;

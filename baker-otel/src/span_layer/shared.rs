@@ -1,5 +1,6 @@
 //! What every span of one pipeline shares: sampler, id generator, limits and the export queue.
 
+use super::compat::DispatchCell;
 use super::record::SpanRecord;
 use crate::config::SamplerConfig;
 use crate::export::sink::SpanSink;
@@ -22,6 +23,12 @@ pub(crate) struct Shared {
     pub(crate) max_links: usize,
     sink: Option<Arc<SpanSink>>,
     pub(crate) scope: InstrumentationScope,
+    /// The dispatcher the pipeline's layers end up in (set by the hub's layer when it is
+    /// registered), for the lookups a `Layer` cannot make through its `Context` (`compat`).
+    pub(crate) dispatch: DispatchCell,
+    /// The first target whose spans needed tracing-opentelemetry's layer while it was off
+    /// (warned about once, `compat::warn_if_needed`).
+    pub(crate) compat_warned: std::sync::OnceLock<String>,
 }
 
 /// Ids and sampling decision of a new span.
@@ -50,6 +57,8 @@ impl Shared {
             max_links: max(limits.link_count),
             sink,
             scope: InstrumentationScope::builder("baker-otel").build(),
+            dispatch: DispatchCell::default(),
+            compat_warned: std::sync::OnceLock::new(),
         }
     }
 

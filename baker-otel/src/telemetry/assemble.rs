@@ -196,17 +196,22 @@ impl Pieces {
                     .with(self.json)
                     .with(hub),
             ),
-            Some(otel_layer) => tracing::Dispatch::new(
-                registry
-                    .with(self.targets)
-                    .with(self.env_filter)
-                    .with(otel_layer.compat_layers())
-                    .with(otel_layer.dispatch.clone())
-                    .with(otel_layer)
-                    .with(self.json)
-                    .with(self.logs)
-                    .with(hub),
-            ),
+            Some(otel_layer) => {
+                // tracing-opentelemetry's layers outermost: they hold per-layer filters, and
+                // every close walks the layers below it (`Layered::try_close` looks for the
+                // registry), so on top they are walked once rather than at every level.
+                let compat = otel_layer.compat_layers();
+                tracing::Dispatch::new(
+                    registry
+                        .with(self.targets)
+                        .with(self.env_filter)
+                        .with(otel_layer)
+                        .with(self.json)
+                        .with(self.logs)
+                        .with(hub)
+                        .with(compat),
+                )
+            }
         }
     }
 
@@ -220,14 +225,12 @@ impl Pieces {
     {
         let filter = FilterExt::<S>::and(self.targets, self.env_filter);
         let compat = self.spans.as_ref().and_then(SpanLayer::compat_layers);
-        let cell = self.spans.as_ref().map(|s| s.dispatch.clone());
         // `Layer::and_then`, not `Option::and_then`.
-        Layer::<S>::and_then(compat, self.spans)
-            .and_then(cell.unwrap_or_default())
-            .and_then(self.json)
+        Layer::<S>::and_then(self.spans, self.json)
             .and_then(self.logs)
             .and_then(HubLayer(self.telemetry))
             .and_then(PendingWarnings(Mutex::new(self.warnings)))
+            .and_then(compat)
             .with_filter(filter)
     }
 }

@@ -68,10 +68,11 @@ impl TelemetryBuilder {
     /// Which `tracing` spans are recorded by tracing-opentelemetry's own layer (with baker-otel's
     /// pipeline behind it) instead of baker-otel's faster one: those of crates that call
     /// `tracing_opentelemetry::OpenTelemetrySpanExt` (axum-tracing-opentelemetry,
-    /// tonic-tracing-opentelemetry, in-house middlewares). Default [`CompatSpans::auto`]; see
-    /// README, "Crates built on tracing-opentelemetry".
+    /// tonic-tracing-opentelemetry, in-house middlewares). Default [`CompatSpans::off`] (with a
+    /// warning when such a crate's span shows up): turning it on costs every span a little
+    /// (README, "Crates built on tracing-opentelemetry").
     ///
-    /// [`CompatSpans::auto`]: crate::CompatSpans::auto
+    /// [`CompatSpans::off`]: crate::CompatSpans::off
     ///
     /// ```
     /// use baker_otel::CompatSpans;

@@ -302,7 +302,14 @@ impl TelemetryHandle {
 }
 
 /// Carries the hub in its `tracing` subscriber so that [`TelemetryHandle::current`] finds it
-/// through `Dispatch::downcast_ref`; it has no callbacks.
+/// through `Dispatch::downcast_ref`. Its one callback tells the span pipeline which dispatcher
+/// it is part of.
 pub(crate) struct HubLayer(pub(crate) TelemetryHandle);
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for HubLayer {}
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for HubLayer {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        if let Some(spans) = &self.0.inner.spans {
+            spans.dispatch.set(subscriber);
+        }
+    }
+}
