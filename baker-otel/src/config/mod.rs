@@ -8,16 +8,19 @@
 mod env;
 mod exporters;
 mod redact;
+mod source;
 pub(crate) mod tls;
+mod values;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use env::EnvSource;
-pub(crate) use env::{check_header, resolve_endpoint, validate_endpoint, with_grpc_scheme};
+pub(crate) use env::{resolve_endpoint, validate_endpoint};
 pub(crate) use exporters::Compiled;
 pub use exporters::ExporterKind;
+pub use source::EnvSource;
 pub(crate) use tls::check_tls;
+pub(crate) use values::{check_header, with_grpc_scheme};
 
 /// Which signal a setting belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
