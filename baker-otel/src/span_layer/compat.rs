@@ -20,8 +20,6 @@
 
 use super::compat_tracer::CompatTracer;
 use super::Shared;
-use std::sync::OnceLock;
-use tracing::dispatcher::WeakDispatch;
 use tracing::{Metadata, Subscriber};
 use tracing_core::subscriber::Interest;
 use tracing_subscriber::layer::{Context as LayerContext, Filter, Layer};
@@ -245,20 +243,4 @@ where
         .with_target(false)
         .with_tracked_inactivity(false)
         .with_filter(select)
-}
-
-/// The dispatcher baker-otel's layers end up in, for the lookups a `Layer` cannot make through
-/// its `Context`. Set by the hub's layer, which is never stacked inside an `Option` (whose
-/// `Layer` impl does not pass `on_register_dispatch` on); weak, so no cycle.
-#[derive(Debug, Default)]
-pub(crate) struct DispatchCell(OnceLock<WeakDispatch>);
-
-impl DispatchCell {
-    pub(crate) fn set(&self, dispatch: &tracing::Dispatch) {
-        let _ = self.0.set(dispatch.downgrade());
-    }
-
-    pub(crate) fn get(&self) -> Option<tracing::Dispatch> {
-        self.0.get()?.upgrade()
-    }
 }

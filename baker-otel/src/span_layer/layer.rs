@@ -111,7 +111,7 @@ where
         if let Some(record) = state.pending() {
             attrs.record(&mut FieldVisitor {
                 record,
-                limits: &self.shared,
+                limits: &self.shared.limits,
                 replace: false,
             });
         }

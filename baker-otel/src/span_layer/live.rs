@@ -1,7 +1,7 @@
 //! A span that has been handed out in an OpenTelemetry `Context` (entered, or asked for with
 //! `context()`): shared between the `tracing` span and any code holding that context.
 
-use super::record::SpanRecord;
+use super::record::{SpanLimits, SpanRecord};
 use super::Shared;
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, Status};
 use opentelemetry::KeyValue;
@@ -91,16 +91,16 @@ impl LiveSpan {
         })
     }
 
-    fn with(&mut self, f: impl FnOnce(&mut SpanRecord, &Shared)) {
+    fn with(&mut self, f: impl FnOnce(&mut SpanRecord, &SpanLimits)) {
         match self {
             Self::View(cell) => {
                 if let Some(r) = cell.lock().as_mut() {
-                    f(r, &cell.shared);
+                    f(r, &cell.shared.limits);
                 }
             }
             Self::Owned(o) => {
                 if let Some(r) = o.record.as_mut() {
-                    f(r, &o.shared);
+                    f(r, &o.shared.limits);
                 }
             }
         }

@@ -1,6 +1,5 @@
 //! What a recording span has collected so far, and the `tracing` field visitor that fills it.
 
-use super::Shared;
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
@@ -8,6 +7,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 use tracing::field::{Field, Visit};
+
+/// The span limits a record is kept within (`OTEL_SPAN_*_COUNT_LIMIT`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanLimits {
+    pub(crate) max_attributes: usize,
+    pub(crate) max_events: usize,
+    pub(crate) max_links: usize,
+}
 
 /// `otel.name`: replaces the span name.
 const NAME_FIELD: &str = "otel.name";
@@ -99,7 +106,7 @@ impl SpanRecord {
 
     /// Adds an attribute, or counts it as dropped past the per-span limit.
     #[inline(always)]
-    pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &Shared) {
+    pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &SpanLimits) {
         let d = &mut *self.0;
         push_limited(
             &mut d.attributes,
@@ -114,7 +121,7 @@ impl SpanRecord {
     pub(crate) fn extend_attributes(
         &mut self,
         attributes: impl IntoIterator<Item = KeyValue>,
-        limits: &Shared,
+        limits: &SpanLimits,
     ) {
         let d = &mut *self.0;
         let room = limits.max_attributes.saturating_sub(d.attributes.len());
@@ -128,7 +135,7 @@ impl SpanRecord {
 
     /// Replaces the value of attribute `kv.key` if it is there, else adds `kv`.
     #[inline]
-    pub(crate) fn put_attribute(&mut self, kv: KeyValue, limits: &Shared) {
+    pub(crate) fn put_attribute(&mut self, kv: KeyValue, limits: &SpanLimits) {
         match self.0.attributes.iter_mut().find(|a| a.key == kv.key) {
             Some(old) => old.value = kv.value,
             None => self.push_attribute(kv, limits),
@@ -142,7 +149,7 @@ impl SpanRecord {
         }
     }
 
-    pub(crate) fn push_event(&mut self, event: Event, limits: &Shared) {
+    pub(crate) fn push_event(&mut self, event: Event, limits: &SpanLimits) {
         let e = &mut self.0.events;
         push_limited(
             &mut e.events,
@@ -152,7 +159,7 @@ impl SpanRecord {
         );
     }
 
-    pub(crate) fn push_link(&mut self, link: Link, limits: &Shared) {
+    pub(crate) fn push_link(&mut self, link: Link, limits: &SpanLimits) {
         let l = &mut self.0.links;
         push_limited(&mut l.links, &mut l.dropped_count, link, limits.max_links);
     }
@@ -224,7 +231,7 @@ fn status_code(s: &str) -> Status {
 /// Records `tracing` fields as attributes; the `otel.*` fields set name, kind and status.
 pub(crate) struct FieldVisitor<'a> {
     pub(crate) record: &'a mut SpanRecord,
-    pub(crate) limits: &'a Shared,
+    pub(crate) limits: &'a SpanLimits,
     /// Recording after creation (`Span::record`): a field recorded again replaces its value.
     pub(crate) replace: bool,
 }

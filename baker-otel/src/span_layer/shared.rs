@@ -1,7 +1,6 @@
 //! What every span of one pipeline shares: sampler, id generator, limits and the export queue.
 
-use super::compat::DispatchCell;
-use super::record::SpanRecord;
+use super::record::{SpanLimits, SpanRecord};
 use crate::config::SamplerConfig;
 use crate::export::sink::SpanSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
@@ -18,9 +17,7 @@ pub(crate) struct Shared {
     /// The same sampler as the SDK runs it (for the ratio-based ones).
     sdk_sampler: Sampler,
     ids: RandomIdGenerator,
-    pub(crate) max_attributes: usize,
-    pub(crate) max_events: usize,
-    pub(crate) max_links: usize,
+    pub(crate) limits: SpanLimits,
     sink: Option<Arc<SpanSink>>,
     pub(crate) scope: InstrumentationScope,
     /// The dispatcher the pipeline's layers end up in (set by the hub's layer when it is
@@ -52,9 +49,11 @@ impl Shared {
             sampler,
             sdk_sampler: self::sampler(sampler),
             ids: RandomIdGenerator::default(),
-            max_attributes: max(limits.attribute_count),
-            max_events: max(limits.event_count),
-            max_links: max(limits.link_count),
+            limits: SpanLimits {
+                max_attributes: max(limits.attribute_count),
+                max_events: max(limits.event_count),
+                max_links: max(limits.link_count),
+            },
             sink,
             scope: InstrumentationScope::builder("baker-otel").build(),
             dispatch: DispatchCell::default(),
@@ -177,5 +176,21 @@ pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
         SamplerConfig::ParentBasedTraceIdRatio(r) => {
             Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
         }
+    }
+}
+
+/// The dispatcher baker-otel's layers end up in, for the lookups a `Layer` cannot make through
+/// its `Context`. Set by the hub's layer, which is never stacked inside an `Option` (whose
+/// `Layer` impl does not pass `on_register_dispatch` on); weak, so no cycle.
+#[derive(Debug, Default)]
+pub(crate) struct DispatchCell(std::sync::OnceLock<tracing::dispatcher::WeakDispatch>);
+
+impl DispatchCell {
+    pub(crate) fn set(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
+
+    pub(crate) fn get(&self) -> Option<tracing::Dispatch> {
+        self.0.get()?.upgrade()
     }
 }

@@ -165,19 +165,19 @@ where
         record.set_kind(kind);
     }
     if let Some(list) = builder.attributes {
-        record.extend_attributes(list, shared);
+        record.extend_attributes(list, &shared.limits);
     }
-    record.extend_attributes(attributes, shared);
+    record.extend_attributes(attributes, &shared.limits);
     // `if let` rather than `.into_iter().flatten()`: the usual `None` costs one test, not
     // the construction and drop of a flattening iterator (≈ 40 instructions, callgrind).
     if let Some(links) = builder.links {
         for link in links {
-            record.push_link(link, shared);
+            record.push_link(link, &shared.limits);
         }
     }
     if let Some(events) = builder.events {
         for event in events {
-            record.push_event(event, shared);
+            record.push_event(event, &shared.limits);
         }
     }
     let mut s = shared.sample(parent, &record);
@@ -187,7 +187,7 @@ where
         record.recycle();
         return Err(s.sc);
     }
-    record.extend_attributes(std::mem::take(&mut s.extra), shared);
+    record.extend_attributes(std::mem::take(&mut s.extra), &shared.limits);
     super::state::push_ids(parent, &mut record, shared);
     Ok(LiveSpan::owned(record, shared.clone(), s))
 }

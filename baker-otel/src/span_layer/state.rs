@@ -1,7 +1,7 @@
 //! Per-span state kept in the `tracing` span's extensions.
 
 use super::live::{LiveCell, LiveSpan};
-use super::record::SpanRecord;
+use super::record::{SpanLimits, SpanRecord};
 use super::{Sampled, Shared};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
@@ -95,7 +95,7 @@ impl SpanState {
     fn apply(&mut self, s: Sampled, mut record: SpanRecord, shared: &Shared) {
         self.body = if s.recording {
             for kv in s.extra {
-                record.push_attribute(kv, shared);
+                record.push_attribute(kv, &shared.limits);
             }
             Body::Pending(record)
         } else {
@@ -154,13 +154,13 @@ impl SpanState {
     pub(crate) fn with_record(
         &mut self,
         shared: &Shared,
-        f: impl FnOnce(&mut SpanRecord, &Shared),
+        f: impl FnOnce(&mut SpanRecord, &SpanLimits),
     ) {
         match &mut self.body {
-            Body::Pending(r) | Body::Dormant(r) => f(r, shared),
+            Body::Pending(r) | Body::Dormant(r) => f(r, &shared.limits),
             Body::Live(cell) => {
                 if let Some(r) = cell.lock().as_mut() {
-                    f(r, shared);
+                    f(r, &shared.limits);
                 }
             }
             Body::Off => {}
@@ -221,7 +221,7 @@ impl SpanState {
 pub(super) fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
     crate::context::push_id_attributes(parent, |k, v| {
         if !record.attributes().iter().any(|a| a.key.as_str() == k) {
-            record.push_attribute(KeyValue::new(k, v), shared)
+            record.push_attribute(KeyValue::new(k, v), &shared.limits)
         }
     });
 }
