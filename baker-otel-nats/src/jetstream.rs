@@ -190,3 +190,18 @@ impl IntoFuture for TracedPublishAck {
         })
     }
 }
+
+/// Wrapping, where the wrapper lives (`telemetry` does not know the wrappers).
+impl NatsTelemetry {
+    /// Wraps a JetStream context.
+    ///
+    /// ```no_run
+    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
+    /// let client = async_nats::connect("127.0.0.1:4222").await?;
+    /// let js = nats.jetstream(async_nats::jetstream::new(client));
+    /// # Ok(()) }
+    /// ```
+    pub fn jetstream(&self, context: async_nats::jetstream::Context) -> TracedJetStream {
+        TracedJetStream::new(context, self.clone())
+    }
+}

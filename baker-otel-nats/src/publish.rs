@@ -261,3 +261,17 @@ impl TracedClient {
         ))
     }
 }
+
+/// Wrapping, where the wrapper lives (`telemetry` does not know the wrappers).
+impl NatsTelemetry {
+    /// Wraps a core NATS client.
+    ///
+    /// ```no_run
+    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
+    /// let client = nats.client(async_nats::connect("127.0.0.1:4222").await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self, client: async_nats::Client) -> TracedClient {
+        TracedClient::new(client, self.clone())
+    }
+}

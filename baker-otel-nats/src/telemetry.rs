@@ -2,7 +2,7 @@
 
 use crate::instruments::Instruments;
 use crate::policy::{Destination, Outbound, SubjectSet};
-use crate::{SubjectTemplates, TracedClient, TracedJetStream};
+use crate::SubjectTemplates;
 use baker_otel::cardinality::BoundedValues;
 use baker_otel::propagation::{Field, Propagation};
 use baker_otel::TelemetryHandle;
@@ -259,29 +259,6 @@ impl NatsTelemetry {
     pub(crate) fn error_type(&self, raw: &str) -> Arc<str> {
         self.error_types
             .get(baker_otel::cardinality::error_type(raw))
-    }
-
-    /// Wraps a core NATS client.
-    ///
-    /// ```no_run
-    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
-    /// let client = nats.client(async_nats::connect("127.0.0.1:4222").await?);
-    /// # Ok(()) }
-    /// ```
-    pub fn client(&self, client: async_nats::Client) -> TracedClient {
-        TracedClient::new(client, self.clone())
-    }
-
-    /// Wraps a JetStream context.
-    ///
-    /// ```no_run
-    /// # async fn run(nats: baker_otel_nats::NatsTelemetry) -> Result<(), async_nats::ConnectError> {
-    /// let client = async_nats::connect("127.0.0.1:4222").await?;
-    /// let js = nats.jetstream(async_nats::jetstream::new(client));
-    /// # Ok(()) }
-    /// ```
-    pub fn jetstream(&self, context: async_nats::jetstream::Context) -> TracedJetStream {
-        TracedJetStream::new(context, self.clone())
     }
 
     /// The meter the instruments were created from (the queue-depth gauge uses it too).
