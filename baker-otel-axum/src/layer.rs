@@ -231,12 +231,19 @@ impl OtelLayerBuilder {
     /// [`public_endpoint`](Self::public_endpoint)), for services that serve both internal and
     /// public callers (Go's `otelhttp.WithPublicEndpointFn`). Runs on every traced request.
     ///
+    /// Decide on something the client cannot choose: not the path, a header or the `Host`
+    /// (anyone can send `/internal/…`), but which listener the request came in on, or a
+    /// verified client certificate.
+    ///
     /// ```
     /// # let capture = baker_otel::testing::Capture::new();
     /// # let telemetry = capture.telemetry();
-    /// // Trust only calls on the internal port's path prefix.
+    /// /// Set by a layer on the internal listener's router only.
+    /// #[derive(Clone)]
+    /// struct InternalListener;
+    ///
     /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry)
-    ///     .public_endpoint_fn(|req| !req.uri().path().starts_with("/internal/"));
+    ///     .public_endpoint_fn(|req| req.extensions().get::<InternalListener>().is_none());
     /// ```
     pub fn public_endpoint_fn(
         mut self,
