@@ -243,7 +243,9 @@ impl OtelLayerBuilder {
     /// struct InternalListener;
     ///
     /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry)
-    ///     .public_endpoint_fn(|req| req.extensions().get::<InternalListener>().is_none());
+    ///     .public_endpoint_fn(|req| {
+    ///         !req.extensions().is_some_and(|e| e.get::<InternalListener>().is_some())
+    ///     });
     /// ```
     pub fn public_endpoint_fn(
         mut self,

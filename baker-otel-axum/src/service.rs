@@ -289,11 +289,10 @@ where
             (None, Some(r)) => Some(StringValue::from(r.to_owned())),
             (None, None) => None,
         };
-        let public = shared.is_public(&crate::shared::RequestHead::new(
-            req.method(),
-            req.uri(),
-            req.headers(),
-        ));
+        let public = shared.is_public(
+            &crate::shared::RequestHead::new(req.method(), req.uri(), req.headers())
+                .with_extensions(req.extensions()),
+        );
         let scan = HeaderScan::new(shared, req.headers());
         let (link, remote) = if public {
             let (link, root) = public_context(shared, req.headers(), &scan);

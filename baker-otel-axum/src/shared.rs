@@ -64,6 +64,7 @@ pub struct RequestHead<'a> {
     method: &'a http::Method,
     uri: &'a http::Uri,
     headers: &'a http::HeaderMap,
+    extensions: Option<&'a http::Extensions>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -79,7 +80,33 @@ impl<'a> RequestHead<'a> {
             method,
             uri,
             headers,
+            extensions: None,
         }
+    }
+
+    /// The same view with the request's extensions: what the server (not the client) attached
+    /// to the request — the listener it came in on, a verified client certificate. The traced
+    /// services pass them.
+    ///
+    /// ```
+    /// #[derive(Clone)]
+    /// struct InternalListener;
+    /// let mut req = http::Request::get("/x").body(()).unwrap();
+    /// req.extensions_mut().insert(InternalListener);
+    /// let head = baker_otel_axum::RequestHead::new(req.method(), req.uri(), req.headers())
+    ///     .with_extensions(req.extensions());
+    /// assert!(head.extensions().is_some_and(|e| e.get::<InternalListener>().is_some()));
+    /// ```
+    #[must_use]
+    pub fn with_extensions(mut self, extensions: &'a http::Extensions) -> Self {
+        self.extensions = Some(extensions);
+        self
+    }
+
+    /// The request's extensions, when the view has them (see
+    /// [`with_extensions`](Self::with_extensions)).
+    pub fn extensions(&self) -> Option<&'a http::Extensions> {
+        self.extensions
     }
     /// The request method.
     ///

@@ -125,6 +125,56 @@ async fn the_client_sampled_flag_does_not_force_sampling() {
     assert_eq!(spans[0].name, "GET /internal/chat");
 }
 
+/// The trustworthy way to split callers: by the listener the request came in on, which the
+/// server marks in an extension (here a layer on the internal listener's router) — a client can
+/// send any path or header, but cannot set an extension.
+#[tokio::test]
+async fn a_public_endpoint_fn_can_decide_on_the_listener_not_the_path() {
+    #[derive(Clone)]
+    struct InternalListener;
+    let env = EnvSource::from_pairs([
+        ("OTEL_SERVICE_NAME", "brain"),
+        ("BAKER_OTEL_JSON_LOGS", "false"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_off"),
+    ]);
+    let cap = scoped(Capture::with_builder(
+        baker_otel::Telemetry::builder().env_source(env),
+    ));
+    let layer = || {
+        baker_otel_axum::OtelLayer::builder(cap.telemetry())
+            .public_endpoint_fn(|req| {
+                !req.extensions()
+                    .is_some_and(|e| e.get::<InternalListener>().is_some())
+            })
+            .build()
+    };
+    let app = || Router::new().route("/internal/chat", get(echo_ids));
+    let public = serve(app().layer(layer())).await;
+    let internal = serve(
+        app()
+            .layer(layer())
+            .layer(axum::Extension(InternalListener)),
+    )
+    .await;
+    // The same path, with the attacker's context: public on the public listener …
+    let res = attack(client().get(format!("http://{public}/internal/chat")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "None|None");
+    assert!(server_spans(&cap).is_empty(), "not sampled: not exported");
+    // … trusted on the internal one.
+    let res = attack(client().get(format!("http://{internal}/internal/chat")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace_header(&res), CLIENT_TRACE);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "Some(\"victim-conv\")|Some(\"victim-job\")"
+    );
+}
+
 /// A long `tracestate`: 32 list-members of 100 bytes (3,231 bytes).
 fn long_tracestate() -> Vec<String> {
     (0..32)
