@@ -143,8 +143,8 @@ async fn a_public_endpoint_fn_can_decide_on_the_listener_not_the_path() {
     let layer = || {
         baker_otel_axum::OtelLayer::builder(cap.telemetry())
             .public_endpoint_fn(|req| {
-                !req.extensions()
-                    .is_some_and(|e| e.get::<InternalListener>().is_some())
+                req.extensions()
+                    .is_none_or(|e| e.get::<InternalListener>().is_none())
             })
             .build()
     };
