@@ -245,7 +245,7 @@ impl OtelLayerBuilder {
     /// let _ = baker_otel_axum::OtelLayer::builder(&telemetry)
     ///     .public_endpoint_fn(|req| {
     ///         req.extensions()
-                    .is_none_or(|e| e.get::<InternalListener>().is_none())
+    ///             .is_none_or(|e| e.get::<InternalListener>().is_none())
     ///     });
     /// ```
     pub fn public_endpoint_fn(
