@@ -730,3 +730,22 @@ fn set_parent_on_a_sampled_out_root_keeps_its_fields() {
         Some(Value::String("nats".into()))
     );
 }
+
+/// An event with an explicit parent is logged — JSON line and OTLP log record — with that
+/// span's trace and span ids, not the current span's.
+#[test]
+fn an_event_with_an_explicit_parent_is_logged_in_that_span() {
+    let capture = baker_otel::testing::Capture::new();
+    capture.in_scope(|| {
+        let parent = tracing::info_span!("parent");
+        tracing::info_span!("current").in_scope(|| tracing::info!(parent: &parent, "explicit"));
+    });
+    let sc = capture.span("parent").span_context;
+    let line = &capture.json_lines()[0];
+    assert_eq!(line["message"], "explicit");
+    assert_eq!(line["trace_id"], sc.trace_id().to_string());
+    assert_eq!(line["span_id"], sc.span_id().to_string());
+    let logs = capture.logs();
+    let tc = logs[0].record.trace_context().expect("trace context");
+    assert_eq!((tc.trace_id, tc.span_id), (sc.trace_id(), sc.span_id()));
+}

@@ -76,6 +76,21 @@ impl SpanLayer {
     }
 }
 
+/// The context of an event's explicit parent (`info!(parent: &span, …)`) when baker-otel's layer
+/// records that span: the event's JSON line and OTLP log record take their trace and span ids
+/// and Baker ids from it, not from the current context. `None` for any other event.
+pub(crate) fn explicit_parent<S>(
+    event: &tracing::Event<'_>,
+    ctx: &LayerContext<'_, S>,
+) -> Option<Context>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(event.parent()?)?;
+    let ext = span.extensions();
+    ext.get::<SpanState>().map(SpanState::event_context)
+}
+
 thread_local! {
     /// Contexts attached by `on_enter`, detached by the matching `on_exit`.
     static GUARDS: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };

@@ -20,7 +20,7 @@ mod state;
 
 pub use compat::CompatSpans;
 pub use ext::OpenTelemetrySpanExt;
-pub(crate) use layer::SpanLayer;
+pub(crate) use layer::{explicit_parent, SpanLayer};
 pub(crate) use shared::{sampler, Sampled, Shared};
 pub use starter::SpanStarter;
 pub use state::SetParentError;
