@@ -6,7 +6,8 @@
 //! and status). The span is exported as `SpanData`
 //! into the same bounded queue the SDK's spans go to when it closes. Entering it (or asking for
 //! [`OpenTelemetrySpanExt::context`]) activates an OpenTelemetry [`Context`] holding it, so
-//! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.
+//! `Context::current()`, the propagators, JSON log lines and OTLP log records see it. An `ERROR`
+//! event sets its span's status to `Error`, as tracing-opentelemetry does.
 
 mod compat;
 mod compat_tracer;
