@@ -730,3 +730,44 @@ fn set_parent_on_a_sampled_out_root_keeps_its_fields() {
         Some(Value::String("nats".into()))
     );
 }
+
+/// An `ERROR` event fails the span it belongs to — the current one, or its explicit parent —
+/// as with tracing-opentelemetry; an `Ok` status stays, and a warning fails nothing.
+#[test]
+fn an_error_event_sets_its_spans_status() {
+    let p = Pipeline::new();
+    p.run(|| {
+        tracing::info_span!("plain").in_scope(|| tracing::error!("failed"));
+        // `#[instrument(err)]`'s event: no message, the error as `error = %e`.
+        tracing::info_span!("described").in_scope(|| tracing::error!(error = %"disk on fire"));
+        tracing::info_span!("ok", otel.status_code = "ok").in_scope(|| tracing::error!("x"));
+        tracing::info_span!("warned").in_scope(|| tracing::warn!(error = %"slow"));
+        let target = tracing::info_span!("target");
+        tracing::info_span!("bystander").in_scope(|| tracing::error!(parent: &target, "x"));
+    });
+    assert_eq!(p.span("plain").status, Status::error(""));
+    assert_eq!(p.span("described").status, Status::error("disk on fire"));
+    assert_eq!(p.span("ok").status, Status::Ok);
+    assert_eq!(p.span("warned").status, Status::Unset);
+    assert_eq!(p.span("target").status, Status::error(""));
+    assert_eq!(p.span("bystander").status, Status::Unset);
+}
+
+/// An event with an explicit parent is logged — JSON line and OTLP log record — with that
+/// span's trace and span ids, not the current span's.
+#[test]
+fn an_event_with_an_explicit_parent_is_logged_in_that_span() {
+    let capture = baker_otel::testing::Capture::new();
+    capture.in_scope(|| {
+        let parent = tracing::info_span!("parent");
+        tracing::info_span!("current").in_scope(|| tracing::info!(parent: &parent, "explicit"));
+    });
+    let sc = capture.span("parent").span_context;
+    let line = &capture.json_lines()[0];
+    assert_eq!(line["message"], "explicit");
+    assert_eq!(line["trace_id"], sc.trace_id().to_string());
+    assert_eq!(line["span_id"], sc.span_id().to_string());
+    let logs = capture.logs();
+    let tc = logs[0].record.trace_context().expect("trace context");
+    assert_eq!((tc.trace_id, tc.span_id), (sc.trace_id(), sc.span_id()));
+}

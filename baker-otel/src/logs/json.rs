@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 /// Where JSON lines go.
@@ -119,8 +120,13 @@ thread_local! {
 /// Values longer than this are cut, with a marker, so one event cannot produce a giant line.
 const MAX_VALUE_LEN: usize = 16 * 1024;
 
-impl<S: Subscriber> Layer<S> for JsonLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
+impl<S> Layer<S> for JsonLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        // An event with an explicit parent span is logged in that span's context.
+        let _parent = crate::span_layer::explicit_parent(event, &ctx).map(Context::attach);
         let _ = BUF.try_with(|cell| {
             let Ok(mut buf) = cell.try_borrow_mut() else {
                 return;

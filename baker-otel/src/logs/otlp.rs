@@ -6,10 +6,32 @@ use crate::export::{build, select};
 use crate::InitError;
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Context, InstrumentationScope};
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 use std::time::Duration;
+use tracing::Subscriber;
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// The OTLP log bridge, `tracing` events → the logger provider: `opentelemetry-appender-tracing`'s,
+/// except that an event with an explicit parent span is logged in that span's context (the
+/// bridge itself always takes the current one). Built with `new`, the bridge does nothing but
+/// `on_event` (its span hooks, behind the `experimental_span_attributes` feature, return at once
+/// without span attributes configured): that is all to forward.
+pub(crate) struct LogBridge(pub(crate) OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>);
+
+impl<S> Layer<S> for LogBridge
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        let _parent = crate::span_layer::explicit_parent(event, &ctx).map(Context::attach);
+        self.0.on_event(event, ctx);
+    }
+}
 
 /// Adds Baker ids (as `conversation_id` / `job_id`, like the JSON lines) from the current context
 /// to each record and queues it for export.

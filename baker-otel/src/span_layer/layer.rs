@@ -5,7 +5,7 @@ use super::compat_tracer::{self, CompatTracer};
 use super::record::FieldVisitor;
 use super::shared::Shared;
 use super::state::SpanState;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -74,6 +74,21 @@ impl SpanLayer {
         let dispatch = self.shared.dispatch.get()?;
         tracing_opentelemetry::get_otel_context(id, &dispatch)
     }
+}
+
+/// The context of an event's explicit parent (`info!(parent: &span, …)`) when baker-otel's layer
+/// records that span: the event's JSON line and OTLP log record take their trace and span ids
+/// and Baker ids from it, not from the current context. `None` for any other event.
+pub(crate) fn explicit_parent<S>(
+    event: &tracing::Event<'_>,
+    ctx: &LayerContext<'_, S>,
+) -> Option<Context>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(event.parent()?)?;
+    let ext = span.extensions();
+    ext.get::<SpanState>().map(SpanState::event_context)
 }
 
 thread_local! {
@@ -156,6 +171,35 @@ where
         }
     }
 
+    /// An `ERROR` event marks the span it belongs to (its explicit parent, else the current
+    /// span) as failed, as tracing-opentelemetry does: status `Error` (never over `Ok`),
+    /// described by the event's `error` field when it has no message — the event
+    /// `#[instrument(err)]` logs. The event itself stays a log record.
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        if *event.metadata().level() != tracing::Level::ERROR {
+            return;
+        }
+        let span = match event.parent() {
+            Some(id) => ctx.span(id),
+            None if event.is_contextual() => ctx.lookup_current(),
+            None => None,
+        };
+        let Some(span) = span else { return };
+        // Fields are read before the span is locked: a `Debug` impl may log.
+        let mut description = ErrorDescription::default();
+        event.record(&mut description);
+        let description = description.get();
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            state.with_record(&self.shared, |r, _| {
+                r.set_status(Status::error(""));
+                if let Some(d) = description {
+                    r.set_status(Status::error(d));
+                }
+            });
+        }
+    }
+
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let cx = span
@@ -201,4 +245,40 @@ where
             self.shared.push(data);
         }
     }
+}
+
+/// The `error` field of an event without a message, as text (a `%e` or `?e` field's text, a
+/// string field's value; not an `&dyn Error` field): the description an `ERROR` event gives
+/// its span's status.
+#[derive(Default)]
+struct ErrorDescription {
+    message: bool,
+    error: Option<String>,
+}
+
+impl ErrorDescription {
+    fn get(self) -> Option<String> {
+        self.error.filter(|_| !self.message)
+    }
+}
+
+impl tracing::field::Visit for ErrorDescription {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "message" => self.message = true,
+            "error" => self.error = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = true,
+            "error" => self.error = Some(format!("{value:?}")),
+            _ => {}
+        }
+    }
+
+    /// An `&dyn Error` field gives no description (as with tracing-opentelemetry).
+    fn record_error(&mut self, _: &tracing::field::Field, _: &(dyn std::error::Error + 'static)) {}
 }

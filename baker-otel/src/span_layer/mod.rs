@@ -6,7 +6,8 @@
 //! and status). The span is exported as `SpanData`
 //! into the same bounded queue the SDK's spans go to when it closes. Entering it (or asking for
 //! [`OpenTelemetrySpanExt::context`]) activates an OpenTelemetry [`Context`] holding it, so
-//! `Context::current()`, the propagators, JSON log lines and OTLP log records see it.
+//! `Context::current()`, the propagators, JSON log lines and OTLP log records see it. An `ERROR`
+//! event sets its span's status to `Error`, as tracing-opentelemetry does.
 
 mod compat;
 mod compat_tracer;
@@ -20,7 +21,7 @@ mod state;
 
 pub use compat::CompatSpans;
 pub use ext::OpenTelemetrySpanExt;
-pub(crate) use layer::SpanLayer;
+pub(crate) use layer::{explicit_parent, SpanLayer};
 pub(crate) use shared::{sampler, Sampled, Shared};
 pub use starter::SpanStarter;
 pub use state::SetParentError;

@@ -116,6 +116,15 @@ impl SpanState {
         }
     }
 
+    /// The context an event whose explicit parent is this span is logged in; unlike
+    /// [`child_parent`](Self::child_parent), it does not fix the span's trace.
+    pub(crate) fn event_context(&self) -> Context {
+        match &self.active {
+            Some(cx) => cx.clone(),
+            None => self.parent.with_remote_span_context(self.sc.clone()),
+        }
+    }
+
     /// Its span context, for a link: fixes its trace (no `set_parent` after it).
     pub(crate) fn link_target(&mut self) -> SpanContext {
         self.observed = true;

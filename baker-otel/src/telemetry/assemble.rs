@@ -9,10 +9,10 @@ use crate::export::runtime::ExportRuntime;
 use crate::export::DropCounters;
 use crate::export::LogItem;
 use crate::logs::json::JsonLayer;
+use crate::logs::otlp::LogBridge;
 use crate::span_layer::SpanLayer;
 use crate::{ConfigError, InitError};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SpanData;
 use std::sync::{Arc, Mutex};
 use tracing::Subscriber;
@@ -139,7 +139,7 @@ impl TelemetryBuilder {
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider
             .as_ref()
-            .map(OpenTelemetryTracingBridge::new);
+            .map(|p| LogBridge(OpenTelemetryTracingBridge::new(p)));
         let hub = TelemetryHandle::new(Parts {
             config: cfg,
             env,
@@ -162,9 +162,6 @@ impl TelemetryBuilder {
         })
     }
 }
-
-/// The OTLP log bridge: `tracing` events → the logger provider.
-type LogBridge = OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>;
 
 /// baker-otel's layers and the hub they carry, before they are stacked: either into a
 /// dispatcher of their own ([`Pieces::dispatch`]) or, next to other layers, as one layer with a
