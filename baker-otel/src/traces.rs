@@ -3,7 +3,7 @@
 use crate::export::batch::{BatchExporter, BatchQueue};
 use crate::export::sink::SpanSink;
 use crate::export::{build, select};
-use crate::span_layer::{sampler, Shared, SpanLayer};
+use crate::span_layer::{Shared, SpanLayer, SpanPlugins};
 use crate::InitError;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -45,7 +45,8 @@ impl SpanProcessor for BakerSpanProcessor {
 }
 
 /// The whole trace pipeline: the configured exporters plus `extra`, one bounded queue, the
-/// Baker span processor and the tracer provider, and the span layer feeding the same queue.
+/// Baker span processor and the tracer provider, and the span layer feeding the same queue;
+/// the service's sampler and id generator in both.
 pub(crate) fn pipeline(
     cfg: &crate::config::Config,
     handle: &tokio::runtime::Handle,
@@ -53,6 +54,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
     compat: crate::CompatSpans,
+    plugins: SpanPlugins,
 ) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
     let mut list = select::spans(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
@@ -64,33 +66,24 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         ))
     });
-    let layer = SpanLayer::new(Shared::new(cfg.sampler, cfg.limits, sink.clone()), compat);
+    let shared = Shared::new(cfg.sampler, cfg.limits, sink.clone(), &plugins);
+    let layer = SpanLayer::new(shared, compat);
     let processor = sink.map(|sink| BakerSpanProcessor { sink });
-    Ok((
-        provider(
-            resource.clone(),
-            sampler(cfg.sampler),
-            cfg.limits,
-            processor,
-        ),
-        layer,
-    ))
-}
-
-pub(crate) fn provider(
-    resource: Resource,
-    sampler: Sampler,
-    limits: crate::config::Limits,
-    processor: Option<BakerSpanProcessor>,
-) -> SdkTracerProvider {
     let mut b = SdkTracerProvider::builder()
-        .with_resource(resource)
-        .with_sampler(sampler)
-        .with_max_attributes_per_span(limits.attribute_count)
-        .with_max_events_per_span(limits.event_count)
-        .with_max_links_per_span(limits.link_count);
+        .with_resource(resource.clone())
+        .with_max_attributes_per_span(cfg.limits.attribute_count)
+        .with_max_events_per_span(cfg.limits.event_count)
+        .with_max_links_per_span(cfg.limits.link_count);
+    // The span layer's sampler and id generator: one instance each for every span.
+    b = match plugins.sampler {
+        Some(s) => b.with_sampler(s),
+        None => b.with_sampler(Sampler::from(cfg.sampler)),
+    };
+    if let Some(ids) = plugins.ids {
+        b = b.with_id_generator(ids);
+    }
     if let Some(p) = processor {
         b = b.with_span_processor(p);
     }
-    b.build()
+    Ok((b.build(), layer))
 }

@@ -1,9 +1,10 @@
 //! What every span of one pipeline shares: sampler, id generator, limits and the export queue.
 
+use super::plugins::SpanPlugins;
 use super::record::SpanRecord;
 use crate::config::SamplerConfig;
 use crate::export::sink::SpanSink;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData,
@@ -13,15 +14,51 @@ use std::sync::Arc;
 /// Sampler, id generator, limits and the export queue, shared by every span of one pipeline.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    sampler: SamplerConfig,
-    /// The same sampler as the SDK runs it (for the ratio-based ones).
-    sdk_sampler: Sampler,
-    ids: RandomIdGenerator,
+    decider: Decider,
+    ids: Ids,
     pub(crate) max_attributes: usize,
     pub(crate) max_events: usize,
     pub(crate) max_links: usize,
     sink: Option<Arc<SpanSink>>,
     pub(crate) scope: InstrumentationScope,
+}
+
+/// Who decides whether a span is sampled.
+#[derive(Debug)]
+enum Decider {
+    /// The SDK's samplers that need no trace id arithmetic, decided inline: they keep the
+    /// parent's trace state and add no attributes.
+    AlwaysOn,
+    AlwaysOff,
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    /// The ratio-based SDK samplers, or the service's own (`with_sampler`).
+    Sampler(Arc<dyn ShouldSample>),
+}
+
+/// The id generator: the SDK's random one (called directly), or the service's own.
+#[derive(Debug)]
+enum Ids {
+    Random(RandomIdGenerator),
+    Service(Arc<dyn IdGenerator>),
+}
+
+impl Ids {
+    #[inline]
+    fn span_id(&self) -> SpanId {
+        match self {
+            Self::Random(r) => r.new_span_id(),
+            Self::Service(g) => g.new_span_id(),
+        }
+    }
+
+    #[inline]
+    fn trace_id(&self) -> TraceId {
+        match self {
+            Self::Random(r) => r.new_trace_id(),
+            Self::Service(g) => g.new_trace_id(),
+        }
+    }
 }
 
 /// Ids and sampling decision of a new span.
@@ -35,16 +72,29 @@ pub(crate) struct Sampled {
 }
 
 impl Shared {
+    /// `sampler` unless the service installed its own (`plugins`, which the tracer provider
+    /// gets too), and the service's id generator if any.
     pub(crate) fn new(
         sampler: SamplerConfig,
         limits: crate::config::Limits,
         sink: Option<Arc<SpanSink>>,
+        plugins: &SpanPlugins,
     ) -> Self {
         let max = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        let decider = match (&plugins.sampler, sampler) {
+            (Some(s), _) => Decider::Sampler(s.0.clone()),
+            (None, SamplerConfig::AlwaysOn) => Decider::AlwaysOn,
+            (None, SamplerConfig::AlwaysOff) => Decider::AlwaysOff,
+            (None, SamplerConfig::ParentBasedAlwaysOn) => Decider::ParentBasedAlwaysOn,
+            (None, SamplerConfig::ParentBasedAlwaysOff) => Decider::ParentBasedAlwaysOff,
+            (None, ratio) => Decider::Sampler(Arc::new(Sampler::from(ratio))),
+        };
         Self {
-            sampler,
-            sdk_sampler: self::sampler(sampler),
-            ids: RandomIdGenerator::default(),
+            decider,
+            ids: match &plugins.ids {
+                Some(ids) => Ids::Service(ids.0.clone()),
+                None => Ids::Random(RandomIdGenerator::default()),
+            },
             max_attributes: max(limits.attribute_count),
             max_events: max(limits.event_count),
             max_links: max(limits.link_count),
@@ -64,7 +114,7 @@ impl Shared {
                 extra: Vec::new(),
             };
         }
-        let span_id = self.ids.new_span_id();
+        let span_id = self.ids.span_id();
         let parent_span = parent.span();
         let psc = parent_span.span_context();
         let (trace_id, parent_span_id, parent_is_remote, flags) = if psc.is_valid() {
@@ -76,32 +126,27 @@ impl Shared {
             )
         } else {
             (
-                self.ids.new_trace_id(),
+                self.ids.trace_id(),
                 SpanId::INVALID,
                 false,
                 TraceFlags::default(),
             )
         };
-        // The SDK's samplers, decided inline where no trace id arithmetic is involved: they keep
-        // the parent's trace state and add no attributes.
-        let inline = |root: bool| {
+        let inline = |sampled: bool| (sampled, sampled, psc.trace_state().clone(), Vec::new());
+        let parent_based = |root: bool| {
             if parent.has_active_span() {
                 psc.is_sampled()
             } else {
                 root
             }
         };
-        let decision = match self.sampler {
-            SamplerConfig::AlwaysOn => Some(true),
-            SamplerConfig::AlwaysOff => Some(false),
-            SamplerConfig::ParentBasedAlwaysOn => Some(inline(true)),
-            SamplerConfig::ParentBasedAlwaysOff => Some(inline(false)),
-            _ => None,
-        };
-        let (sampled, recording, trace_state, extra) = match decision {
-            Some(d) => (d, d, psc.trace_state().clone(), Vec::new()),
-            None => {
-                let r = self.sdk_sampler.should_sample(
+        let (sampled, recording, trace_state, extra) = match &self.decider {
+            Decider::AlwaysOn => inline(true),
+            Decider::AlwaysOff => inline(false),
+            Decider::ParentBasedAlwaysOn => inline(parent_based(true)),
+            Decider::ParentBasedAlwaysOff => inline(parent_based(false)),
+            Decider::Sampler(sampler) => {
+                let r = sampler.should_sample(
                     Some(parent),
                     trace_id,
                     record.name(),
@@ -157,16 +202,38 @@ impl Shared {
     }
 }
 
-/// The SDK sampler of a [`SamplerConfig`] (the tracer provider uses the same one).
-pub(crate) fn sampler(cfg: SamplerConfig) -> Sampler {
-    match cfg {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
-        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerConfig::ParentBasedTraceIdRatio(r) => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+/// The SDK sampler of a [`SamplerConfig`]: what the pipeline runs when the service installs no
+/// sampler of its own, and what such a sampler can fall back to (`OTEL_TRACES_SAMPLER` /
+/// `OTEL_TRACES_SAMPLER_ARG`, or [`TelemetryBuilder::sampler`](crate::TelemetryBuilder::sampler)).
+///
+/// ```
+/// use baker_otel::config::{EnvSource, SamplerConfig};
+/// use opentelemetry_sdk::trace::Sampler;
+///
+/// let cfg = baker_otel::Telemetry::builder()
+///     .env_source(EnvSource::from_pairs([
+///         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+///         ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+///     ]))
+///     .config()?;
+/// assert_eq!(cfg.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
+/// let configured = Sampler::from(cfg.sampler);
+/// # drop(configured);
+/// # Ok::<(), baker_otel::InitError>(())
+/// ```
+impl From<SamplerConfig> for Sampler {
+    fn from(cfg: SamplerConfig) -> Self {
+        match cfg {
+            SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+            SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+            SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+            SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            SamplerConfig::ParentBasedAlwaysOff => {
+                Sampler::ParentBased(Box::new(Sampler::AlwaysOff))
+            }
+            SamplerConfig::ParentBasedTraceIdRatio(r) => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+            }
         }
     }
 }

@@ -116,6 +116,7 @@ impl TelemetryBuilder {
         let resource = crate::resource::build(&cfg, &self.resource, &self.env);
 
         let (extra_logs, extra_spans, extra_reader) = self.take_extra_exporters(&resource);
+        let plugins = std::mem::take(&mut self.plugins);
 
         // Meter → logger → tracer (shutdown runs the other way round).
         let meter = crate::metrics::build(
@@ -135,6 +136,7 @@ impl TelemetryBuilder {
             extra_spans,
             drops.traces.clone(),
             self.compat.clone(),
+            plugins.spans,
         )?;
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider
