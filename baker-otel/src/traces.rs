@@ -12,41 +12,37 @@ use opentelemetry_sdk::Resource;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// For spans started through the OpenTelemetry API: adds Baker ids from the parent context's
-/// baggage on start; queues finished spans.
+/// The tracer provider's only processor, for spans started through the OpenTelemetry API: adds
+/// Baker ids from the parent context's baggage on start and runs the service's start hooks and
+/// processors (the same ones `tracing` spans go through); queues finished spans.
 #[derive(Debug)]
 pub(crate) struct BakerSpanProcessor {
-    sink: Arc<SpanSink>,
+    shared: Arc<Shared>,
 }
 
 impl SpanProcessor for BakerSpanProcessor {
     #[inline]
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        use opentelemetry::trace::Span as _;
-        crate::context::push_id_attributes(cx, |k, v| {
-            span.set_attribute(opentelemetry::KeyValue::new(k, v))
-        });
+        self.shared.start_sdk(span, cx);
     }
 
     #[inline]
     fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            self.sink.push(crate::export::recycle::boxed(span));
-        }
+        self.shared.end_sdk(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.sink.queue().flush(Duration::from_secs(5))
+        self.shared.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.sink.queue().shutdown(timeout)
+        self.shared.shutdown(timeout)
     }
 }
 
 /// The whole trace pipeline: the configured exporters plus `extra`, one bounded queue, the
 /// Baker span processor and the tracer provider, and the span layer feeding the same queue;
-/// the service's sampler and id generator in both.
+/// the service's span plug-ins in both.
 pub(crate) fn pipeline(
     cfg: &crate::config::Config,
     handle: &tokio::runtime::Handle,
@@ -54,7 +50,7 @@ pub(crate) fn pipeline(
     extra: Vec<Box<dyn BatchExporter<Box<SpanData>>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
     compat: crate::CompatSpans,
-    plugins: SpanPlugins,
+    mut plugins: SpanPlugins,
 ) -> Result<(SdkTracerProvider, SpanLayer), InitError> {
     let mut list = select::spans(&cfg.traces, handle, resource, &dropped)?;
     list.extend(extra);
@@ -66,9 +62,11 @@ pub(crate) fn pipeline(
             cfg.limits.attribute_value_length,
         ))
     });
-    let shared = Shared::new(cfg.sampler, cfg.limits, sink.clone(), &plugins);
+    let shared = Shared::new(cfg.sampler, cfg.limits, sink, &mut plugins, resource);
     let layer = SpanLayer::new(shared, compat);
-    let processor = sink.map(|sink| BakerSpanProcessor { sink });
+    let processor = layer.shared.takes_sdk_spans().then(|| BakerSpanProcessor {
+        shared: layer.shared.clone(),
+    });
     let mut b = SdkTracerProvider::builder()
         .with_resource(resource.clone())
         .with_max_attributes_per_span(cfg.limits.attribute_count)

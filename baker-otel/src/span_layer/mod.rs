@@ -22,6 +22,7 @@ pub use compat::CompatSpans;
 pub use ext::OpenTelemetrySpanExt;
 pub(crate) use layer::SpanLayer;
 pub(crate) use plugins::{SharedIds, SharedSampler, SpanPlugins};
+pub use plugins::{SpanStartHook, StartingSpan};
 pub(crate) use shared::{Sampled, Shared};
 pub use starter::SpanStarter;
 pub use state::SetParentError;

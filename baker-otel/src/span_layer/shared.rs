@@ -1,17 +1,21 @@
-//! What every span of one pipeline shares: sampler, id generator, limits and the export queue.
+//! What every span of one pipeline shares: sampler, id generator, limits, the service's span
+//! plug-ins and the export queue.
 
-use super::plugins::SpanPlugins;
+use super::plugins::{SpanPlugins, SpanStages};
 use super::record::SpanRecord;
 use crate::config::SamplerConfig;
 use crate::export::sink::SpanSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData,
 };
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Sampler, id generator, limits and the export queue, shared by every span of one pipeline.
+/// Sampler, id generator, limits, span plug-ins and the export queue, shared by every span of
+/// one pipeline.
 #[derive(Debug)]
 pub(crate) struct Shared {
     decider: Decider,
@@ -19,7 +23,11 @@ pub(crate) struct Shared {
     pub(crate) max_attributes: usize,
     pub(crate) max_events: usize,
     pub(crate) max_links: usize,
+    /// The attribute value length limit, applied before the service's processors see a span.
+    max_value_len: usize,
     sink: Option<Arc<SpanSink>>,
+    /// The service's span processors and start hooks; `None` without any.
+    stages: Option<Box<SpanStages>>,
     pub(crate) scope: InstrumentationScope,
 }
 
@@ -72,13 +80,15 @@ pub(crate) struct Sampled {
 }
 
 impl Shared {
-    /// `sampler` unless the service installed its own (`plugins`, which the tracer provider
-    /// gets too), and the service's id generator if any.
+    /// `sampler` unless the service installed its own; the service's id generator, processors
+    /// and start hooks are taken from `plugins` (its sampler and id generator stay there for
+    /// the tracer provider).
     pub(crate) fn new(
         sampler: SamplerConfig,
         limits: crate::config::Limits,
         sink: Option<Arc<SpanSink>>,
-        plugins: &SpanPlugins,
+        plugins: &mut SpanPlugins,
+        resource: &opentelemetry_sdk::Resource,
     ) -> Self {
         let max = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         let decider = match (&plugins.sampler, sampler) {
@@ -98,9 +108,17 @@ impl Shared {
             max_attributes: max(limits.attribute_count),
             max_events: max(limits.event_count),
             max_links: max(limits.link_count),
+            max_value_len: limits.attribute_value_length,
             sink,
+            stages: plugins.take_stages(resource),
             scope: InstrumentationScope::builder("baker-otel").build(),
         }
+    }
+
+    /// Whether the tracer provider needs baker-otel's span processor: its spans go to the
+    /// export queue, or to the service's processors or start hooks.
+    pub(crate) fn takes_sdk_spans(&self) -> bool {
+        self.sink.is_some() || self.stages.is_some()
     }
 
     /// Ids and sampling decision of a span named `record.name` under `parent` (the SDK's rules).
@@ -177,8 +195,17 @@ impl Shared {
         }
     }
 
-    /// The finished span as the exporters take it; `None` when it is not sampled or the
-    /// pipeline has no exporter or has shut down.
+    /// Runs the service's start hooks, if any, on a recording span starting under `parent`.
+    #[inline]
+    pub(crate) fn start_hooks(&self, parent: &Context, record: &mut SpanRecord, sc: &SpanContext) {
+        if let Some(stages) = &self.stages {
+            stages.start_record(parent, record, sc, self.max_attributes);
+        }
+    }
+
+    /// The finished span, for [`push`](Self::push); `None` when it is not sampled or the
+    /// pipeline has no exporter or has shut down — unless the service has span processors,
+    /// which get recorded but unsampled spans too (as the SDK's processors do).
     #[inline]
     pub(crate) fn span_data(
         &self,
@@ -187,18 +214,85 @@ impl Shared {
         parent_span_id: SpanId,
         parent_is_remote: bool,
     ) -> Option<Box<SpanData>> {
-        if !sc.is_sampled() || self.sink.as_ref().is_none_or(|s| s.is_closed()) {
+        if self.stages.is_none()
+            && (!sc.is_sampled() || self.sink.as_ref().is_none_or(|s| s.is_closed()))
+        {
             return None;
         }
         Some(record.finish(sc, parent_span_id, parent_is_remote))
     }
 
-    /// Queues a finished span (never blocks; a full queue drops and counts it).
+    /// Hands a finished span to the service's span processors, if any, then queues it if it is
+    /// sampled (never blocks; a full queue drops and counts it). Called with no lock held: a
+    /// processor may log.
     #[inline]
     pub(crate) fn push(&self, data: Box<SpanData>) {
-        if let Some(sink) = &self.sink {
-            sink.push(data);
+        match &self.stages {
+            None => {
+                if let Some(sink) = &self.sink {
+                    sink.push(data);
+                }
+            }
+            Some(stages) => self.push_processed(stages, data),
         }
+    }
+
+    /// [`push`](Self::push) through the service's processors (out of line: the default path
+    /// stays as small as it was).
+    #[cold]
+    #[inline(never)]
+    fn push_processed(&self, stages: &SpanStages, mut data: Box<SpanData>) {
+        if stages.takes_ended() {
+            // What the exporters will get: values cut to the length limit.
+            crate::util::truncate_span(&mut data, self.max_value_len);
+            stages.on_end(&data);
+        }
+        match &self.sink {
+            Some(sink) if data.span_context.is_sampled() && !sink.is_closed() => sink.push(data),
+            _ => {
+                crate::export::recycle::give_back_one(data);
+            }
+        }
+    }
+
+    /// A span of the SDK's tracer starts: the Baker ids of `cx`'s baggage, then the service's
+    /// start hooks and its processors' `on_start`.
+    #[inline]
+    pub(crate) fn start_sdk(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &Context) {
+        use opentelemetry::trace::Span as _;
+        crate::context::push_id_attributes(cx, |k, v| span.set_attribute(KeyValue::new(k, v)));
+        if let Some(stages) = &self.stages {
+            stages.start_sdk(span, cx);
+        }
+    }
+
+    /// A span of the SDK's tracer ended: to the service's processors, then queued if sampled.
+    #[inline]
+    pub(crate) fn end_sdk(&self, span: SpanData) {
+        if self.stages.is_some() || span.span_context.is_sampled() {
+            self.push(crate::export::recycle::boxed(span));
+        }
+    }
+
+    /// Flushes the export queue, then the service's processors.
+    pub(crate) fn force_flush(&self) -> OTelSdkResult {
+        let ours = self
+            .sink
+            .as_ref()
+            .map_or(Ok(()), |s| s.queue().flush(Duration::from_secs(5)));
+        let theirs = self.stages.as_ref().map_or(Ok(()), |s| s.force_flush());
+        ours.and(theirs)
+    }
+
+    /// Shuts the export queue and the service's processors down at once, under one deadline.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let theirs = self.stages.as_ref().map(|s| s.shutdown_task(timeout));
+        let ours = || {
+            self.sink
+                .as_ref()
+                .map_or(Ok(()), |s| s.queue().shutdown(timeout))
+        };
+        crate::util::alongside(timeout, ours, theirs)
     }
 }
 

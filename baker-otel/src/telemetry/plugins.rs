@@ -1,9 +1,10 @@
-//! SDK plug-ins: the service's own exporters, sampler and id generator, written against
-//! opentelemetry_sdk's traits, for every span of the pipeline (`tracing` ones included).
+//! SDK plug-ins: the service's own exporters, sampler, id generator, span processors and span
+//! start hooks, written against opentelemetry_sdk's traits, for every span of the pipeline
+//! (`tracing` ones included).
 
 use super::builder::TelemetryBuilder;
-use crate::span_layer::{SharedIds, SharedSampler};
-use opentelemetry_sdk::trace::{IdGenerator, ShouldSample};
+use crate::span_layer::{SharedIds, SharedSampler, SpanStartHook};
+use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanProcessor};
 use std::sync::Arc;
 
 impl TelemetryBuilder {
@@ -19,8 +20,9 @@ impl TelemetryBuilder {
     /// [`job_id_in`](crate::context::job_id_in)), the trace id, the span name and kind, the
     /// attributes known at start — for a `tracing` span, the fields recorded at its creation
     /// (`otel.name` and `otel.kind` already applied) — and the links. The attributes and the
-    /// trace state it returns go on the span, as with the SDK; `RecordOnly` spans are recorded
-    /// but not exported. A `tracing` span re-parented by
+    /// trace state it returns go on the span, as with the SDK; `RecordOnly` spans reach the
+    /// span processors ([`with_span_processor`](Self::with_span_processor)) but are not
+    /// exported. A `tracing` span re-parented by
     /// [`set_parent`](crate::OpenTelemetrySpanExt::set_parent) is sampled again under its new
     /// parent. Without this call, the configured sampler runs as before (the
     /// `parentbased_*`/`always_*` ones inline, at no cost).
@@ -140,6 +142,73 @@ impl TelemetryBuilder {
     /// ```
     pub fn with_id_generator<G: IdGenerator + 'static>(mut self, ids: G) -> Self {
         self.plugins.spans.ids = Some(SharedIds(Arc::new(ids)));
+        self
+    }
+
+    /// Adds a span processor of the service's own. Its `on_end` gets **every** finished span of
+    /// the pipeline — `tracing` spans, [`SpanStarter`](crate::SpanStarter) spans, spans recorded
+    /// through tracing-opentelemetry's layer and spans of the tracer provider — as the
+    /// `SpanData` the exporters get (attribute values already cut to the length limit), before
+    /// it is queued for export: the spans that record (sampled, or `RecordOnly` from a sampler
+    /// of yours, which are then not exported), as with the SDK. Processors run in the order
+    /// they were added, each on its own copy of the span. Nothing is copied, and nothing runs,
+    /// without one.
+    ///
+    /// `on_start` is called for the spans of the tracer provider only: it takes the SDK's own
+    /// `Span`, which only the SDK's tracer can create. For start-time enrichment of every span,
+    /// `tracing` spans included, add a [`with_span_start_hook`](Self::with_span_start_hook).
+    ///
+    /// [`Telemetry::force_flush`](crate::Telemetry::force_flush) flushes it after baker-otel's
+    /// queue; [`Telemetry::shutdown`](crate::Telemetry::shutdown) shuts it down at the same time
+    /// as the queue, under the same deadline (a processor that has not finished by then is
+    /// reported as a timeout and left to finish on its own); no span reaches it afterwards. It
+    /// gets the pipeline's resource (`set_resource`) when the telemetry is built. With the SDK
+    /// disabled nothing is built and it is never called.
+    ///
+    /// A second destination, next to OTLP (an exporter behind the SDK's `SimpleSpanProcessor`
+    /// or `BatchSpanProcessor`):
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
+    ///
+    /// let second = InMemorySpanExporter::default();
+    /// let capture = baker_otel::testing::Capture::with_builder(
+    ///     baker_otel::Telemetry::builder()
+    ///         .with_span_processor(SimpleSpanProcessor::new(second.clone())),
+    /// );
+    /// capture.in_scope(|| tracing::info_span!("work").in_scope(|| {}));
+    /// let exported = capture.spans(); // what the pipeline's own exporter got
+    /// let copy = second.get_finished_spans().unwrap();
+    /// assert_eq!(copy[0].name, "work");
+    /// assert_eq!(copy[0].span_context, exported[0].span_context);
+    /// ```
+    pub fn with_span_processor<P: SpanProcessor + 'static>(mut self, processor: P) -> Self {
+        self.plugins.spans.processors.push(Box::new(processor));
+        self
+    }
+
+    /// Adds a hook run when a span starts, for **every** span of the pipeline (see
+    /// [`SpanStartHook`] for exactly when): the start-time half of a span processor, for
+    /// enrichment from the parent context (baggage, say) that is exported with the span. Hooks
+    /// run in the order they were added; nothing runs without one.
+    ///
+    /// ```
+    /// use baker_otel::StartingSpan;
+    /// use opentelemetry::{Context, KeyValue};
+    ///
+    /// let capture = baker_otel::testing::Capture::with_builder(
+    ///     baker_otel::Telemetry::builder().with_span_start_hook(
+    ///         |span: &mut StartingSpan<'_>, _parent: &Context| {
+    ///             span.set_attribute(KeyValue::new("cloud.region", "eu-west-1"));
+    ///         },
+    ///     ),
+    /// );
+    /// capture.in_scope(|| tracing::info_span!("work").in_scope(|| {}));
+    /// let span = capture.span("work");
+    /// assert_eq!(baker_otel::testing::Capture::attr(&span, "cloud.region"), Some("eu-west-1".into()));
+    /// ```
+    pub fn with_span_start_hook<H: SpanStartHook>(mut self, hook: H) -> Self {
+        self.plugins.spans.hooks.push(Box::new(hook));
         self
     }
 
