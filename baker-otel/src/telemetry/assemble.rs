@@ -127,8 +127,14 @@ impl TelemetryBuilder {
             extra_reader,
         )?;
         crate::metrics::register_internal(&meter.provider, drops.clone());
-        let logger_provider =
-            crate::logs::otlp::pipeline(&cfg, &handle, &resource, extra_logs, drops.logs.clone())?;
+        let logger_provider = crate::logs::otlp::pipeline(
+            &cfg,
+            &handle,
+            &resource,
+            extra_logs,
+            drops.logs.clone(),
+            plugins.logs,
+        )?;
         let (tracer_provider, otel_layer) = crate::traces::pipeline(
             &cfg,
             &handle,

@@ -60,10 +60,11 @@ pub struct TelemetryBuilder {
     pub(crate) overrides: Option<Overrides>,
 }
 
-/// The SDK plug-ins added with `with_sampler`, `with_id_generator`… (`plugins.rs`).
+/// The SDK plug-ins added with `with_sampler`, `with_span_processor`… (`plugins.rs`).
 #[derive(Default)]
 pub(crate) struct Plugins {
     pub(crate) spans: crate::span_layer::SpanPlugins,
+    pub(crate) logs: Vec<Box<dyn opentelemetry_sdk::logs::LogProcessor>>,
 }
 
 /// A layer added with [`TelemetryBuilder::with_layer`].

@@ -6,7 +6,7 @@
 //! | `builder` | [`TelemetryBuilder`]: settings and configuration resolution |
 //! | `assemble` | one signal pipeline per module, wired into a `tracing` dispatcher or one layer |
 //! | `compose` | the service's own layers next to baker-otel's, both ways |
-//! | `plugins` | the service's SDK plug-ins: exporters, sampler, ids, span processors, start hooks |
+//! | `plugins` | the service's SDK plug-ins: exporters, sampler, ids, processors, start hooks |
 //! | `handle` | [`TelemetryHandle`]: providers, propagation, attached integration state |
 //! | `guard` | [`Telemetry`]: the owning guard, flush and shutdown under one deadline |
 //! | `install` | the process-global install done by [`init`] |

@@ -1,9 +1,10 @@
-//! SDK plug-ins: the service's own exporters, sampler, id generator, span processors and span
-//! start hooks, written against opentelemetry_sdk's traits, for every span of the pipeline
-//! (`tracing` ones included).
+//! SDK plug-ins: the service's own exporters, sampler, id generator, span and log processors
+//! and span start hooks, written against opentelemetry_sdk's traits, for every span and log
+//! record of the pipeline (`tracing` ones included).
 
 use super::builder::TelemetryBuilder;
 use crate::span_layer::{SharedIds, SharedSampler, SpanStartHook};
+use opentelemetry_sdk::logs::LogProcessor;
 use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanProcessor};
 use std::sync::Arc;
 
@@ -209,6 +210,55 @@ impl TelemetryBuilder {
     /// ```
     pub fn with_span_start_hook<H: SpanStartHook>(mut self, hook: H) -> Self {
         self.plugins.spans.hooks.push(Box::new(hook));
+        self
+    }
+
+    /// Adds a log processor of the service's own. It sees every OTLP log record before
+    /// baker-otel's processor queues it for export, after the Baker ids (`conversation_id`,
+    /// `job_id`) were added: what it changes (`emit(&mut SdkLogRecord, ..)`: an attribute added,
+    /// a body redacted) is exported, within the log limits. Processors run in the order they
+    /// were added. It sees only the records baker-otel exports (never the exporters' own
+    /// network logs), and may be the only destination (`OTEL_LOGS_EXPORTER=none`).
+    /// Flush and shutdown as for [`with_span_processor`](Self::with_span_processor).
+    ///
+    /// ```
+    /// use opentelemetry::logs::{AnyValue, LogRecord as _};
+    /// use opentelemetry::InstrumentationScope;
+    /// use opentelemetry_sdk::error::OTelSdkResult;
+    /// use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
+    ///
+    /// /// Adds the region and hides API keys in message bodies.
+    /// #[derive(Debug)]
+    /// struct Scrub;
+    ///
+    /// impl LogProcessor for Scrub {
+    ///     fn emit(&self, record: &mut SdkLogRecord, _scope: &InstrumentationScope) {
+    ///         record.add_attribute("cloud.region", "eu-west-1");
+    ///         if let Some(AnyValue::String(body)) = record.body() {
+    ///             if body.as_str().contains("sk-") {
+    ///                 record.set_body(AnyValue::from("[redacted]"));
+    ///             }
+    ///         }
+    ///     }
+    ///     fn force_flush(&self) -> OTelSdkResult {
+    ///         Ok(())
+    ///     }
+    ///     fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let capture = baker_otel::testing::Capture::with_builder(
+    ///     baker_otel::Telemetry::builder().with_log_processor(Scrub),
+    /// );
+    /// capture.in_scope(|| tracing::warn!("rejected key sk-12345"));
+    /// let logs = capture.logs();
+    /// let record = &logs[0].record;
+    /// assert_eq!(record.body(), Some(&AnyValue::from("[redacted]")));
+    /// assert!(record.attributes_iter().any(|(k, _)| k.as_str() == "cloud.region"));
+    /// ```
+    pub fn with_log_processor<P: LogProcessor + 'static>(mut self, processor: P) -> Self {
+        self.plugins.logs.push(Box::new(processor));
         self
     }
 
