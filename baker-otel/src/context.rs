@@ -296,6 +296,33 @@ pub fn ids(cx: &Context) -> (Option<String>, Option<String>) {
     (c.map(str::to_owned), j.map(str::to_owned))
 }
 
+/// The conversation id carried by `cx`'s baggage, borrowed (no allocation): for code that sees a
+/// parent context rather than the current one, such as a sampler of the service's own
+/// ([`TelemetryBuilder::with_sampler`](crate::TelemetryBuilder::with_sampler)). Like [`ids`],
+/// it ignores an id longer than [`MAX_ID_LEN`] bytes. The same as
+/// `cx.baggage().get(CONVERSATION_ID)`, without the length check.
+///
+/// ```
+/// use baker_otel::context::{conversation_id_in, BakerScope};
+/// let cx = BakerScope::from_context(opentelemetry::Context::new()).conversation_id("c1").context();
+/// assert_eq!(conversation_id_in(&cx), Some("c1"));
+/// assert_eq!(conversation_id_in(&opentelemetry::Context::new()), None);
+/// ```
+pub fn conversation_id_in(cx: &Context) -> Option<&str> {
+    id_refs(cx).0
+}
+
+/// The job id carried by `cx`'s baggage, borrowed (see [`conversation_id_in`]).
+///
+/// ```
+/// use baker_otel::context::{job_id_in, BakerScope};
+/// let cx = BakerScope::from_context(opentelemetry::Context::new()).job_id("j1").context();
+/// assert_eq!(job_id_in(&cx), Some("j1"));
+/// ```
+pub fn job_id_in(cx: &Context) -> Option<&str> {
+    id_refs(cx).1
+}
+
 /// The ids borrowed from `cx`'s baggage (no allocation: used on the log hot path).
 #[inline]
 pub(crate) fn id_refs(cx: &Context) -> (Option<&str>, Option<&str>) {

@@ -68,7 +68,9 @@ pub use config::{Config, Signal};
 pub use error::{ConfigError, InitError, ShutdownError};
 pub use logs::json::JsonSink;
 pub use metrics::{MetricsHandler, PROMETHEUS_CONTENT_TYPE};
-pub use span_layer::{CompatSpans, OpenTelemetrySpanExt, SetParentError, SpanStarter};
+pub use span_layer::{
+    CompatSpans, OpenTelemetrySpanExt, SetParentError, SpanStartHook, SpanStarter, StartingSpan,
+};
 pub use telemetry::{init, Telemetry, TelemetryBuilder, TelemetryHandle};
 
 /// Target of baker-otel's own diagnostics (never exported as OTLP log records).

@@ -37,12 +37,7 @@ impl SpanSink {
     #[inline]
     pub(crate) fn push(&self, span: Box<SpanData>) {
         let max = self.max_value_len;
-        let cut = |span: &mut Box<SpanData>| {
-            crate::util::truncate_attributes(&mut span.attributes, max);
-            for e in span.events.events.iter_mut() {
-                crate::util::truncate_attributes(&mut e.attributes, max);
-            }
-        };
+        let cut = |span: &mut Box<SpanData>| crate::util::truncate_span(span, max);
         if let Err(span) = self.queue.push_prepared(span, cut) {
             crate::export::recycle::give_back_one(span);
         }

@@ -10,6 +10,7 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Subscriber;
 use tracing_subscriber::layer::Context as LayerContext;
@@ -33,15 +34,20 @@ where
     }
 }
 
-/// Adds Baker ids (as `conversation_id` / `job_id`, like the JSON lines) from the current context
-/// to each record and queues it for export.
+/// The logger provider's only processor: adds Baker ids (as `conversation_id` / `job_id`, like
+/// the JSON lines) from the current context to each record, hands it to the service's own
+/// processors (which may change it), and queues it for export.
 pub(crate) struct BakerLogProcessor {
-    queue: BatchQueue<LogItem>,
+    /// `None` without an exporter (the service's processors are then the only destination).
+    queue: Option<BatchQueue<LogItem>>,
     max_value_len: usize,
     max_attributes: usize,
     /// Makes fresh records: the SDK has no way to edit or remove a record's attributes, so a
     /// record over the limits is copied into a new one with its attributes cut.
     blank: opentelemetry_sdk::logs::SdkLogger,
+    /// The service's processors, in the order they were added (shared with the thread that
+    /// shuts them down alongside the queue).
+    theirs: Arc<[Box<dyn LogProcessor>]>,
 }
 
 impl std::fmt::Debug for BakerLogProcessor {
@@ -50,18 +56,24 @@ impl std::fmt::Debug for BakerLogProcessor {
             .field("queue", &self.queue)
             .field("max_value_len", &self.max_value_len)
             .field("max_attributes", &self.max_attributes)
+            .field("theirs", &self.theirs)
             .finish()
     }
 }
 
 impl BakerLogProcessor {
-    pub(crate) fn new(queue: BatchQueue<LogItem>, limits: &crate::config::Limits) -> Self {
+    pub(crate) fn new(
+        queue: Option<BatchQueue<LogItem>>,
+        limits: &crate::config::Limits,
+        theirs: Vec<Box<dyn LogProcessor>>,
+    ) -> Self {
         use opentelemetry::logs::LoggerProvider as _;
         Self {
             queue,
             max_value_len: limits.log_attribute_value_length,
             max_attributes: limits.log_attribute_count as usize,
             blank: SdkLoggerProvider::builder().build().logger("baker-otel"),
+            theirs: theirs.into(),
         }
     }
 
@@ -154,50 +166,88 @@ impl LogProcessor for BakerLogProcessor {
                 record.add_attribute(key, AnyValue::String(v))
             });
         });
-        // A dropped record is counted by the queue; nothing to do with it here.
-        let _ = self.queue.push((self.limited(record), scope.clone()));
+        // The service's processors see the record as it stands now (Baker ids included) and
+        // may enrich or redact it before the limits are applied and it is queued.
+        for p in self.theirs.iter() {
+            p.emit(record, scope);
+        }
+        if let Some(queue) = &self.queue {
+            // A dropped record is counted by the queue; nothing to do with it here.
+            let _ = queue.push((self.limited(record), scope.clone()));
+        }
     }
 
     fn event_enabled(
         &self,
         level: opentelemetry::logs::Severity,
         target: &str,
-        _name: Option<&str>,
+        name: Option<&str>,
     ) -> bool {
-        !is_feedback_target(target) && !is_otlp_quiet(level, target)
+        // The service's processors never see what baker-otel would not export (the exporters'
+        // own network stacks would feed back into the pipeline).
+        !is_feedback_target(target)
+            && !is_otlp_quiet(level, target)
+            && (self.queue.is_some()
+                || self
+                    .theirs
+                    .iter()
+                    .any(|p| p.event_enabled(level, target, name)))
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.queue.flush(Duration::from_secs(5))
+        let ours = self
+            .queue
+            .as_ref()
+            .map_or(Ok(()), |q| q.flush(Duration::from_secs(5)));
+        let theirs = crate::util::first_error(self.theirs.iter().map(|p| p.force_flush()));
+        ours.and(theirs)
     }
 
+    /// The queue and the service's processors at once, under one deadline.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.queue.shutdown(timeout)
+        let theirs = (!self.theirs.is_empty()).then(|| {
+            let theirs = self.theirs.clone();
+            move || {
+                crate::util::shutdown_in_order(&theirs, timeout, |p, t| p.shutdown_with_timeout(t))
+            }
+        });
+        let ours = || self.queue.as_ref().map_or(Ok(()), |q| q.shutdown(timeout));
+        crate::util::alongside(timeout, ours, theirs)
     }
 }
 
 /// The whole log pipeline: the configured exporters plus `extra`, one bounded queue, the
-/// Baker log processor and the logger provider (`None` without any exporter).
+/// Baker log processor with the service's processors (`theirs`) and the logger provider (`None`
+/// without any exporter or processor).
 pub(crate) fn pipeline(
     cfg: &crate::config::Config,
     handle: &tokio::runtime::Handle,
     resource: &Resource,
     extra: Vec<Box<dyn BatchExporter<LogItem>>>,
     dropped: std::sync::Arc<crate::export::Drops>,
+    mut theirs: Vec<Box<dyn LogProcessor>>,
 ) -> Result<Option<SdkLoggerProvider>, InitError> {
     let mut list = select::logs(&cfg.logs, handle, resource, &dropped)?;
     list.extend(extra);
-    Ok(build::combine(list).map(|e| {
-        let q = BatchQueue::start(
+    let queue = build::combine(list).map(|e| {
+        BatchQueue::start(
             handle,
             e,
             cfg.log_batch,
             dropped,
             "logs",
             crate::export::size::log,
-        );
-        provider(resource.clone(), BakerLogProcessor::new(q, &cfg.limits))
-    }))
+        )
+    });
+    if queue.is_none() && theirs.is_empty() {
+        return Ok(None);
+    }
+    for p in &mut theirs {
+        // The provider cannot: it only sees baker-otel's processor.
+        p.set_resource(resource);
+    }
+    let processor = BakerLogProcessor::new(queue, &cfg.limits, theirs);
+    Ok(Some(provider(resource.clone(), processor)))
 }
 
 pub(crate) fn provider(resource: Resource, processor: BakerLogProcessor) -> SdkLoggerProvider {

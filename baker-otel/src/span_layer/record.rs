@@ -107,13 +107,14 @@ impl SpanRecord {
     /// Adds an attribute, or counts it as dropped past the per-span limit.
     #[inline(always)]
     pub(crate) fn push_attribute(&mut self, kv: KeyValue, limits: &SpanLimits) {
+        self.push_attribute_within(kv, limits.max_attributes);
+    }
+
+    /// Adds an attribute, or counts it as dropped when the span already has `max`.
+    #[inline(always)]
+    pub(crate) fn push_attribute_within(&mut self, kv: KeyValue, max: usize) {
         let d = &mut *self.0;
-        push_limited(
-            &mut d.attributes,
-            &mut d.dropped_attributes_count,
-            kv,
-            limits.max_attributes,
-        );
+        push_limited(&mut d.attributes, &mut d.dropped_attributes_count, kv, max);
     }
 
     /// Adds attributes up to the per-span limit, counting the rest as dropped.

@@ -188,6 +188,6 @@ where
         return Err(s.sc);
     }
     record.extend_attributes(std::mem::take(&mut s.extra), &shared.limits);
-    super::state::push_ids(parent, &mut record, shared);
+    super::state::started(parent, &mut record, &s.sc, shared);
     Ok(LiveSpan::owned(record, shared.clone(), s))
 }

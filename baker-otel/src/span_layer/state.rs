@@ -138,7 +138,7 @@ impl SpanState {
         }
         let cx = match std::mem::replace(&mut self.body, Body::Off) {
             Body::Pending(mut record) => {
-                push_ids(&self.parent, &mut record, shared);
+                started(&self.parent, &mut record, &self.sc, shared);
                 let cell = Arc::new(LiveCell::new(
                     record,
                     shared.clone(),
@@ -211,7 +211,7 @@ impl SpanState {
     pub(crate) fn end(&mut self, shared: &Shared) -> Option<Box<SpanData>> {
         match std::mem::replace(&mut self.body, Body::Off) {
             Body::Pending(mut record) => {
-                push_ids(&self.parent, &mut record, shared);
+                started(&self.parent, &mut record, &self.sc, shared);
                 shared.span_data(
                     record,
                     self.sc.clone(),
@@ -225,12 +225,20 @@ impl SpanState {
     }
 }
 
-/// The conversation and job ids in the parent's baggage, as span attributes (what the SDK
-/// path's span processor adds on start), unless the span already set them itself.
-pub(super) fn push_ids(parent: &Context, record: &mut SpanRecord, shared: &Shared) {
+/// A recording span starts for good (its parent can no longer change): the conversation and job
+/// ids in the parent's baggage become span attributes (what the SDK path's span processor adds
+/// on start) unless the span already set them itself, then the service's start hooks run.
+#[inline]
+pub(super) fn started(
+    parent: &Context,
+    record: &mut SpanRecord,
+    sc: &SpanContext,
+    shared: &Shared,
+) {
     crate::context::push_id_attributes(parent, |k, v| {
         if !record.attributes().iter().any(|a| a.key.as_str() == k) {
             record.push_attribute(KeyValue::new(k, v), &shared.limits)
         }
     });
+    shared.start_hooks(parent, record, sc);
 }

@@ -116,6 +116,7 @@ impl TelemetryBuilder {
         let resource = crate::resource::build(&cfg, &self.resource, &self.env);
 
         let (extra_logs, extra_spans, extra_reader) = self.take_extra_exporters(&resource);
+        let plugins = std::mem::take(&mut self.plugins);
 
         // Meter → logger → tracer (shutdown runs the other way round).
         let meter = crate::metrics::build(
@@ -126,8 +127,14 @@ impl TelemetryBuilder {
             extra_reader,
         )?;
         crate::metrics::register_internal(&meter.provider, drops.clone());
-        let logger_provider =
-            crate::logs::otlp::pipeline(&cfg, &handle, &resource, extra_logs, drops.logs.clone())?;
+        let logger_provider = crate::logs::otlp::pipeline(
+            &cfg,
+            &handle,
+            &resource,
+            extra_logs,
+            drops.logs.clone(),
+            plugins.logs,
+        )?;
         let (tracer_provider, otel_layer) = crate::traces::pipeline(
             &cfg,
             &handle,
@@ -135,6 +142,7 @@ impl TelemetryBuilder {
             extra_spans,
             drops.traces.clone(),
             self.compat.clone(),
+            plugins.spans,
         )?;
         // Feedback targets are refused in BakerLogProcessor::event_enabled (no per-layer filter).
         let log_layer = logger_provider

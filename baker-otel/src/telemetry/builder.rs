@@ -54,8 +54,17 @@ pub struct TelemetryBuilder {
     pub(crate) layers: Vec<AddedLayer>,
     /// The spans tracing-opentelemetry's layer records.
     pub(crate) compat: crate::CompatSpans,
+    /// The service's SDK plug-ins (`plugins.rs`).
+    pub(crate) plugins: Plugins,
     #[cfg(feature = "testing")]
     pub(crate) overrides: Option<Overrides>,
+}
+
+/// The SDK plug-ins added with `with_sampler`, `with_span_processor`… (`plugins.rs`).
+#[derive(Default)]
+pub(crate) struct Plugins {
+    pub(crate) spans: crate::span_layer::SpanPlugins,
+    pub(crate) logs: Vec<Box<dyn opentelemetry_sdk::logs::LogProcessor>>,
 }
 
 /// A layer added with [`TelemetryBuilder::with_layer`].
@@ -84,6 +93,7 @@ impl Default for TelemetryBuilder {
             extra_logs: Vec::new(),
             layers: Vec::new(),
             compat: crate::CompatSpans::default(),
+            plugins: Plugins::default(),
             #[cfg(feature = "testing")]
             overrides: None,
         }
@@ -266,7 +276,8 @@ impl TelemetryBuilder {
             Ok(())
         })
     }
-    /// Trace sampler.
+    /// Trace sampler, one of the SDK's (beats `OTEL_TRACES_SAMPLER`). For a sampler of your own,
+    /// see [`with_sampler`](Self::with_sampler).
     pub fn sampler(self, s: SamplerConfig) -> Self {
         self.edit(move |c| {
             c.sampler = s;
@@ -335,32 +346,6 @@ impl TelemetryBuilder {
         self.registry = Some(registry);
         self
     }
-    /// Adds a custom span exporter (a vendor backend, a file…) next to the configured ones. It is
-    /// fed through the same bounded, drop-counting queue and runs on the export runtime.
-    pub fn with_span_exporter<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
-        mut self,
-        exporter: E,
-    ) -> Self {
-        let mut exporter = exporter;
-        self.extra_spans.push(Box::new(move |r| {
-            exporter.set_resource(r);
-            Box::new(crate::export::build::Spans(exporter))
-        }));
-        self
-    }
-    /// Adds a custom log exporter next to the configured ones.
-    pub fn with_log_exporter<E: opentelemetry_sdk::logs::LogExporter + 'static>(
-        mut self,
-        exporter: E,
-    ) -> Self {
-        let mut exporter = exporter;
-        self.extra_logs.push(Box::new(move |r| {
-            exporter.set_resource(r);
-            Box::new(crate::export::build::Logs(exporter))
-        }));
-        self
-    }
-
     /// Full access to the configuration after the environment was read.
     pub fn configure(self, f: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         self.edit(move |c| {

@@ -73,7 +73,10 @@ impl Telemetry {
     }
 
     /// Exports everything buffered now, the three signals at once, bounded by the shutdown
-    /// deadline.
+    /// deadline. The service's span and log processors
+    /// ([`with_span_processor`](TelemetryBuilder::with_span_processor),
+    /// [`with_log_processor`](TelemetryBuilder::with_log_processor)) are flushed after
+    /// baker-otel's queues.
     ///
     /// ```
     /// # let (t, _) = baker_otel::Telemetry::builder().env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")])).build()?;
@@ -105,7 +108,9 @@ impl Telemetry {
     /// flight, not the queued log records or the final metric export. What a pipeline could
     /// not send in time is counted in [`dropped`](TelemetryHandle::dropped): spans and log
     /// records as items, the final metric export (a whole collection) as one for
-    /// [`Signal::Metrics`](crate::Signal::Metrics).
+    /// [`Signal::Metrics`](crate::Signal::Metrics). The service's span and log processors are
+    /// shut down alongside the queues, under the same deadline: one that hangs is reported
+    /// (an error) and left to finish on its own, without holding up the export.
     ///
     /// ```
     /// # let (t, _) = baker_otel::Telemetry::builder().env_source(baker_otel::config::EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true")])).build()?;

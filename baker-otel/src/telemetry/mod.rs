@@ -6,6 +6,7 @@
 //! | `builder` | [`TelemetryBuilder`]: settings and configuration resolution |
 //! | `assemble` | one signal pipeline per module, wired into a `tracing` dispatcher or one layer |
 //! | `compose` | the service's own layers next to baker-otel's, both ways |
+//! | `plugins` | the service's SDK plug-ins: exporters, sampler, ids, processors, start hooks |
 //! | `handle` | [`TelemetryHandle`]: providers, propagation, attached integration state |
 //! | `guard` | [`Telemetry`]: the owning guard, flush and shutdown under one deadline |
 //! | `install` | the process-global install done by [`init`] |
@@ -16,6 +17,7 @@ mod compose;
 mod guard;
 mod handle;
 mod install;
+mod plugins;
 
 #[cfg(feature = "testing")]
 pub(crate) use builder::Overrides;

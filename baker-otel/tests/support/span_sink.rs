@@ -19,6 +19,15 @@ impl SpanExporter for Sink {
 /// the hub, its dispatcher (not installed) and the sink. `extra` adds or overrides variables.
 #[allow(dead_code)] // not every test file that includes this module builds a pipeline
 pub fn pipeline(extra: &[(&str, &str)]) -> (baker_otel::Telemetry, tracing::Dispatch, Sink) {
+    pipeline_with(extra, |b| b)
+}
+
+/// [`pipeline`], with `edit` applied to the builder (the service's plug-ins, say).
+#[allow(dead_code)]
+pub fn pipeline_with(
+    extra: &[(&str, &str)],
+    edit: impl FnOnce(baker_otel::TelemetryBuilder) -> baker_otel::TelemetryBuilder,
+) -> (baker_otel::Telemetry, tracing::Dispatch, Sink) {
     let mut env = vec![
         ("OTEL_SERVICE_NAME", "span-sink"),
         ("RUST_LOG", "trace"),
@@ -28,14 +37,13 @@ pub fn pipeline(extra: &[(&str, &str)]) -> (baker_otel::Telemetry, tracing::Disp
     ];
     env.extend_from_slice(extra);
     let sink = Sink::default();
-    let (telemetry, dispatch) = baker_otel::Telemetry::builder()
+    let builder = baker_otel::Telemetry::builder()
         .env_source(baker_otel::config::EnvSource::from_pairs(env))
         .json_sink(baker_otel::JsonSink::Writer(Arc::new(Mutex::new(
             std::io::sink(),
         ))))
-        .with_span_exporter(sink.clone())
-        .build()
-        .expect("valid test configuration");
+        .with_span_exporter(sink.clone());
+    let (telemetry, dispatch) = edit(builder).build().expect("valid test configuration");
     (telemetry, dispatch, sink)
 }
 
