@@ -82,6 +82,7 @@
 
 mod accumulator;
 pub mod adapters;
+mod args;
 pub mod content;
 mod hashing;
 mod labels;

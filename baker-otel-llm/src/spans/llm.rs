@@ -1,7 +1,8 @@
 //! [`LlmSpan`]: one LLM call (`chat {model}` / `embeddings {model}`, CLIENT).
 
-use crate::__private::{DynReports, LlmArgs, Outcome};
+use super::outcome::{DynReports, Outcome};
 use crate::accumulator::{self, Accumulator};
+use crate::args::LlmArgs;
 use crate::content::ContentKind;
 use crate::pricing::Cost;
 use crate::semconv as sc;

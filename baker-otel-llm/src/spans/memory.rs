@@ -11,7 +11,7 @@
 //! rules and the memory-utilization dashboard query them, and a metric of our own namespace keeps
 //! our own labels.
 
-use crate::__private::{DynReports, Outcome};
+use super::outcome::{DynReports, Outcome};
 use crate::content::ContentKind;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};

@@ -3,6 +3,7 @@
 pub(crate) mod agent;
 pub(crate) mod llm;
 pub(crate) mod memory;
+pub(crate) mod outcome;
 pub(crate) mod tool;
 
 /// Records `error.type` and an ERROR status on `span`; returns the error type for the metrics.

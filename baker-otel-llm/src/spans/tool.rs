@@ -1,6 +1,7 @@
 //! [`ToolSpan`]: one tool execution (`execute_tool {name}`, INTERNAL).
 
-use crate::__private::{DynReports, Outcome, ToolArgs};
+use super::outcome::{DynReports, Outcome};
+use crate::args::ToolArgs;
 use crate::content::ContentKind;
 use crate::semconv as sc;
 use crate::telemetry::{shared, Shared};
