@@ -109,6 +109,7 @@ pub mod __private;
 /// t.end();
 /// ```
 pub mod kind {
+    pub use crate::spans::agent::{Agent, Iteration};
     pub use crate::spans::llm::Llm;
     pub use crate::spans::memory::Memory;
     pub use crate::spans::tool::Tool;
