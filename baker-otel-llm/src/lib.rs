@@ -82,6 +82,7 @@
 
 mod accumulator;
 pub mod adapters;
+mod args;
 pub mod content;
 mod hashing;
 mod labels;
@@ -99,6 +100,21 @@ mod usage;
 #[doc(hidden)]
 pub mod __private;
 
+/// The kinds of [`SpanHandle`], one per span the macros create: `SpanHandle<kind::Tool>` is a
+/// [`ToolSpan`], and so on.
+///
+/// ```
+/// use baker_otel_llm::{kind, tool_span, SpanHandle};
+/// let t: SpanHandle<kind::Tool> = tool_span!("web_search");
+/// t.end();
+/// ```
+pub mod kind {
+    pub use crate::spans::agent::{Agent, Iteration};
+    pub use crate::spans::llm::Llm;
+    pub use crate::spans::memory::Memory;
+    pub use crate::spans::tool::Tool;
+}
+
 pub use accumulator::{JobUsage, Totals};
 pub use baker_otel_llm_macros::{llm_call, tool};
 pub use labels::MAX_LABEL_VALUES;
@@ -106,6 +122,7 @@ pub use metrics::MemoryStoreStats;
 pub use pricing::{Cost, PriceOverride, PricingError};
 pub use request::LlmRequest;
 pub use spans::agent::{AgentSpan, IterationSpan};
+pub use spans::handle::{SpanHandle, SpanKind};
 pub use spans::llm::LlmSpan;
 pub use spans::memory::MemorySpan;
 pub use spans::tool::ToolSpan;

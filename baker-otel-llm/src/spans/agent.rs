@@ -1,8 +1,11 @@
 //! [`AgentSpan`] (`invoke_agent {name}`) and [`IterationSpan`] (`baker.agent.iteration`): scopes
 //! that total the tokens and cost of the LLM calls below them.
 
+use super::handle::{sealed, SpanHandle};
 use crate::accumulator::{self, Accumulator, Totals};
+use crate::content::ContentKind;
 use crate::semconv as sc;
+use crate::telemetry::shared;
 use opentelemetry::StringValue;
 use std::sync::Arc;
 
@@ -25,11 +28,7 @@ use std::sync::Arc;
 /// });
 /// assert_eq!(agent.totals().usage.input_tokens, 100);
 /// ```
-#[derive(Debug)]
-pub struct AgentSpan {
-    span: tracing::Span,
-    acc: Arc<Accumulator>,
-}
+pub type AgentSpan = SpanHandle<Agent>;
 
 /// One reasoning step of an agent, created by [`iteration_span!`](crate::iteration_span). LLM and
 /// tool spans below it get `baker.agent.iteration`; totals roll up like [`AgentSpan`]'s.
@@ -42,64 +41,92 @@ pub struct AgentSpan {
 ///     it.in_scope(|| { /* LLM call, tools */ });
 /// });
 /// ```
+pub type IterationSpan = SpanHandle<Iteration>;
+
+/// The kind of an [`AgentSpan`]: the totals of the calls below it.
+///
+/// ```
+/// let agent: baker_otel_llm::SpanHandle<baker_otel_llm::kind::Agent> =
+///     baker_otel_llm::agent_span!("planner");
+/// assert_eq!(agent.totals().calls, 0);
+/// ```
 #[derive(Debug)]
-pub struct IterationSpan {
-    span: tracing::Span,
+pub struct Agent {
     acc: Arc<Accumulator>,
 }
 
-macro_rules! scope_methods {
-    () => {
-        /// The `tracing` span.
-        pub fn span(&self) -> &tracing::Span {
-            &self.span
-        }
-        /// Runs `f` inside the span.
-        pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-            self.span.in_scope(f)
-        }
-        /// Instruments a future with the span.
-        pub fn instrument<F: std::future::Future>(
-            &self,
-            fut: F,
-        ) -> tracing::instrument::Instrumented<F> {
-            tracing::Instrument::instrument(fut, self.span.clone())
-        }
-        /// Enters the span until the guard drops (sync code only; use
-        /// [`instrument`](Self::instrument) across `.await`).
-        pub fn enter(&self) -> tracing::span::Entered<'_> {
-            self.span.enter()
-        }
-        /// Totals so far.
-        pub fn totals(&self) -> Totals {
-            self.acc.totals()
-        }
-        /// Ends the span now (same as dropping the handle).
-        pub fn end(self) {}
-    };
+/// The kind of an [`IterationSpan`]: the totals of the calls below it.
+///
+/// ```
+/// let it: baker_otel_llm::SpanHandle<baker_otel_llm::kind::Iteration> =
+///     baker_otel_llm::iteration_span!(1);
+/// let _entered = it.enter();
+/// ```
+#[derive(Debug)]
+pub struct Iteration {
+    acc: Arc<Accumulator>,
 }
 
-impl AgentSpan {
+impl sealed::Kind for Agent {
+    const NAME: &'static str = "AgentSpan";
+    const ERROR_CONTENT: ContentKind = ContentKind::Output;
+
+    fn end(h: &SpanHandle<Self>, _elapsed: f64, _error: Option<String>) {
+        let acc = &h.kind.acc;
+        let totals = acc.totals();
+        write_totals(&h.span, &totals);
+        // The hub current when the agent ends, as before the handles were merged.
+        let shared = shared();
+        let ins = &shared.instruments;
+        let name = acc.agent_name.as_ref().map_or("", |n| n.as_str());
+        let agent = [opentelemetry::KeyValue::new(
+            sc::GEN_AI_AGENT_NAME,
+            StringValue::from(shared.label_values.agents.get(name)),
+        )];
+        ins.agent_inference_calls.record(totals.calls, &agent);
+        ins.agent_tool_calls.record(
+            acc.tool_calls.load(std::sync::atomic::Ordering::Relaxed),
+            &agent,
+        );
+        let iterations = acc.iterations.load(std::sync::atomic::Ordering::Relaxed);
+        if iterations > 0 && !h.span.is_disabled() {
+            use baker_otel::OpenTelemetrySpanExt;
+            h.span
+                .set_attribute(sc::BAKER_AGENT_ITERATION_COUNT, iterations);
+        }
+    }
+
+    fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("acc", &self.acc);
+    }
+}
+
+impl sealed::Kind for Iteration {
+    const NAME: &'static str = "IterationSpan";
+    const ERROR_CONTENT: ContentKind = ContentKind::Output;
+
+    fn end(h: &SpanHandle<Self>, _elapsed: f64, _error: Option<String>) {
+        write_totals(&h.span, &h.kind.acc.totals());
+    }
+
+    fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("acc", &self.acc);
+    }
+}
+
+impl SpanHandle<Agent> {
     pub(crate) fn start(span: tracing::Span, name: StringValue) -> Self {
         let acc = Arc::new(Accumulator::new(accumulator::current(), Some(name), None));
         accumulator::attach(&span, &acc);
-        Self { span, acc }
+        Self::new(span, shared(), Agent { acc })
     }
-    scope_methods!();
-
-    /// Marks the invocation failed (`error.type`, empty → `_OTHER`).
-    pub fn record_error(&self, error_type: &str) {
-        super::record_error(
-            &self.span,
-            &crate::telemetry::shared(),
-            crate::content::ContentKind::Output,
-            error_type,
-            None,
-        );
+    /// Totals so far.
+    pub fn totals(&self) -> Totals {
+        self.kind.acc.totals()
     }
 }
 
-impl IterationSpan {
+impl SpanHandle<Iteration> {
     pub(crate) fn start(span: tracing::Span, iteration: i64) -> Self {
         let parent = accumulator::current();
         if let Some(name) = parent.as_ref().and_then(|p| p.agent_name.clone()) {
@@ -111,9 +138,12 @@ impl IterationSpan {
         }
         let acc = Arc::new(Accumulator::new(parent, None, Some(iteration)));
         accumulator::attach(&span, &acc);
-        Self { span, acc }
+        Self::new(span, shared(), Iteration { acc })
     }
-    scope_methods!();
+    /// Totals so far.
+    pub fn totals(&self) -> Totals {
+        self.kind.acc.totals()
+    }
 }
 
 fn write_totals(span: &tracing::Span, t: &Totals) {
@@ -152,41 +182,5 @@ fn write_totals(span: &tracing::Span, t: &Totals) {
                 span.set_attribute(format!("baker.llm.cost.{}", c.currency.as_str()), c.amount);
             }
         }
-    }
-}
-
-impl Drop for AgentSpan {
-    fn drop(&mut self) {
-        let totals = self.acc.totals();
-        write_totals(&self.span, &totals);
-        let shared = crate::telemetry::shared();
-        let ins = &shared.instruments;
-        let name = self.acc.agent_name.as_ref().map_or("", |n| n.as_str());
-        let agent = [opentelemetry::KeyValue::new(
-            sc::GEN_AI_AGENT_NAME,
-            opentelemetry::StringValue::from(shared.label_values.agents.get(name)),
-        )];
-        ins.agent_inference_calls.record(totals.calls, &agent);
-        ins.agent_tool_calls.record(
-            self.acc
-                .tool_calls
-                .load(std::sync::atomic::Ordering::Relaxed),
-            &agent,
-        );
-        let iterations = self
-            .acc
-            .iterations
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if iterations > 0 && !self.span.is_disabled() {
-            use baker_otel::OpenTelemetrySpanExt;
-            self.span
-                .set_attribute(sc::BAKER_AGENT_ITERATION_COUNT, iterations);
-        }
-    }
-}
-
-impl Drop for IterationSpan {
-    fn drop(&mut self) {
-        write_totals(&self.span, &self.acc.totals());
     }
 }

@@ -1,30 +1,30 @@
 //! [`LlmSpan`]: one LLM call (`chat {model}` / `embeddings {model}`, CLIENT).
 
-use crate::__private::{DynReports, LlmArgs, Outcome};
+use super::handle::{sealed, SpanHandle};
+use super::outcome::{DynReports, Outcome};
 use crate::accumulator::{self, Accumulator};
+use crate::args::LlmArgs;
 use crate::content::ContentKind;
 use crate::pricing::Cost;
 use crate::semconv as sc;
-use crate::telemetry::{shared, Shared};
+use crate::telemetry::shared;
 use crate::Usage;
 use baker_otel::OpenTelemetrySpanExt;
 use opentelemetry::{Array, StringValue, Value};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Default)]
 struct State {
     usage: Option<Usage>,
     cost: Option<Cost>,
-    error: Option<String>,
     ttft: Option<Duration>,
-    done: bool,
 }
 
 /// An LLM call in progress, created by [`llm_span!`](crate::llm_span) or
 /// [`embeddings_span!`](crate::embeddings_span) (or by `#[llm_call]`). The span ends, and the
 /// duration, token, cost metrics are recorded and rolled up, when the handle is dropped or
-/// [`end`](Self::end)ed.
+/// [`end`](SpanHandle::end)ed.
 ///
 /// ```
 /// use baker_otel_llm::{llm_span, Usage};
@@ -35,10 +35,17 @@ struct State {
 /// span.record_finish_reasons(&["end_turn"]);
 /// span.end();
 /// ```
-pub struct LlmSpan {
-    span: tracing::Span,
-    shared: std::sync::Arc<Shared>,
-    start: Instant,
+pub type LlmSpan = SpanHandle<Llm>;
+
+/// The kind of an [`LlmSpan`]: the call's labels, the agent scope it rolls up into, and what it
+/// reported (usage, cost, time to first chunk) for the metrics at the end.
+///
+/// ```
+/// let span: baker_otel_llm::SpanHandle<baker_otel_llm::kind::Llm> =
+///     baker_otel_llm::embeddings_span!(model = "text-embedding-3-small", provider = "openai");
+/// span.record_response_model("text-embedding-3-small");
+/// ```
+pub struct Llm {
     operation: StringValue,
     provider: StringValue,
     model: StringValue,
@@ -48,16 +55,74 @@ pub struct LlmSpan {
     state: Mutex<State>,
 }
 
-impl std::fmt::Debug for LlmSpan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmSpan")
-            .field("model", &self.model.as_str())
-            .field("span", &self.span)
-            .finish_non_exhaustive()
+impl sealed::Kind for Llm {
+    const NAME: &'static str = "LlmSpan";
+    const ERROR_CONTENT: ContentKind = ContentKind::Output;
+
+    fn report(h: &SpanHandle<Self>, r: &dyn DynReports) {
+        if let Some(u) = r.usage() {
+            h.record_usage(u);
+        }
+        if let Some(id) = r.response_id() {
+            h.record_response_id(id);
+        }
+        if let Some(m) = r.response_model() {
+            h.record_response_model(m);
+        }
+        h.record_finish_reasons(&r.finish_reasons());
+        // Serialised only when the policy captures output.
+        if h.captures(ContentKind::Output) {
+            if let Some(m) = r.output_messages() {
+                h.record_output_messages_json(m);
+            }
+        }
+    }
+
+    fn end(h: &SpanHandle<Self>, elapsed: f64, error: Option<String>) {
+        let Ok(mut st) = h.kind.state.lock() else {
+            return;
+        };
+        let st = std::mem::take(&mut *st);
+        let (k, shared) = (&h.kind, &h.shared);
+        let ins = &shared.instruments;
+        let agent = k.acc.as_ref().and_then(|a| a.agent_name.as_ref());
+        let labels = shared.labels.call(
+            ins,
+            &shared.label_values,
+            &k.operation,
+            &k.provider,
+            &k.model,
+            agent,
+        );
+        labels.record_duration(ins, elapsed, error.as_deref());
+        if let Some(t) = st.ttft {
+            ins.ttft.record(t.as_secs_f64(), &labels.base);
+        }
+        let Some(u) = st.usage else { return };
+        let output = (!k.embeddings).then_some(u.output_tokens);
+        labels.record_tokens(ins, u.input_tokens, output);
+        let priced = shared.pricing.is_some();
+        match &st.cost {
+            Some(cost) => {
+                labels.add_cost(ins, cost);
+                if let Some(conv) = &k.conversation {
+                    shared.add_conversation_cost(conv, cost);
+                }
+            }
+            None if priced => ins.unpriced.add(1, &labels.unpriced),
+            None => {}
+        }
+        if let Some(acc) = &k.acc {
+            acc.add(Some(&u), st.cost.as_ref(), priced && st.cost.is_none());
+        }
+    }
+
+    fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("model", &self.model.as_str());
     }
 }
 
-impl LlmSpan {
+impl SpanHandle<Llm> {
     pub(crate) fn start(span: tracing::Span, a: LlmArgs) -> Self {
         let shared = shared();
         let acc = accumulator::current();
@@ -75,10 +140,7 @@ impl LlmSpan {
         let provider = a
             .provider
             .unwrap_or_else(|| shared.default_provider.clone());
-        LlmSpan {
-            span,
-            shared,
-            start: Instant::now(),
+        let kind = Llm {
             operation,
             provider,
             model: a.model,
@@ -86,25 +148,8 @@ impl LlmSpan {
             conversation,
             embeddings,
             state: Mutex::new(State::default()),
-        }
-    }
-
-    /// The `tracing` span (to enter it, or to pass as a parent).
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-
-    /// Runs `f` inside the span.
-    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.span.in_scope(f)
-    }
-
-    /// Instruments a future with the span (the handle stays usable for recording afterwards).
-    pub fn instrument<F: std::future::Future>(
-        &self,
-        fut: F,
-    ) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(fut, self.span.clone())
+        };
+        Self::new(span, shared, kind)
     }
 
     /// Records token usage (replacing earlier usage) and the call's cost.
@@ -114,9 +159,9 @@ impl LlmSpan {
             .shared
             .pricing
             .as_ref()
-            .and_then(|p| p.cost(self.provider.as_str(), self.model.as_str(), &u));
+            .and_then(|p| p.cost(self.kind.provider.as_str(), self.kind.model.as_str(), &u));
         self.write_usage(&u, cost.as_ref());
-        if let Ok(mut s) = self.state.lock() {
+        if let Ok(mut s) = self.kind.state.lock() {
             s.usage = Some(u);
             s.cost = cost;
         }
@@ -206,28 +251,13 @@ impl LlmSpan {
         }
     }
 
-    /// Marks the call failed: `error.type` (empty → `_OTHER`) and an ERROR status.
-    pub fn record_error(&self, error_type: &str) {
-        self.fail(error_type, None);
-    }
-
     /// Records the time to the first streamed chunk (`gen_ai.response.time_to_first_chunk`, metric).
     pub fn record_time_to_first_chunk(&self, d: Duration) {
         self.span
             .set_attribute(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, d.as_secs_f64());
-        if let Ok(mut s) = self.state.lock() {
+        if let Ok(mut s) = self.kind.state.lock() {
             s.ttft = Some(d);
         }
-    }
-
-    /// Time since the span started.
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
-    }
-
-    /// Whether content of `kind` would be recorded (check before serialising messages).
-    pub fn captures(&self, kind: ContentKind) -> bool {
-        self.shared.capture.enabled(kind)
     }
 
     /// `gen_ai.input.messages` (JSON), if the content policy allows; redacted and truncated.
@@ -291,55 +321,8 @@ impl LlmSpan {
     pub(crate) fn cancel(&self) {
         self.span.set_attribute(sc::BAKER_LLM_CANCELLED, true);
         self.span.record(sc::ERROR_TYPE, "cancelled");
-        if let Ok(mut s) = self.state.lock() {
-            s.error = Some("cancelled".into());
-        }
-    }
-
-    /// Ends the span now (same as dropping the handle).
-    pub fn end(self) {}
-
-    fn finish(&mut self) {
-        let Ok(mut st) = self.state.lock() else {
-            return;
-        };
-        if st.done {
-            return;
-        }
-        st.done = true;
-        let st = std::mem::take(&mut *st);
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let shared = &self.shared;
-        let ins = &shared.instruments;
-        let agent = self.acc.as_ref().and_then(|a| a.agent_name.as_ref());
-        let labels = shared.labels.call(
-            ins,
-            &shared.label_values,
-            &self.operation,
-            &self.provider,
-            &self.model,
-            agent,
-        );
-        labels.record_duration(ins, elapsed, st.error.as_deref());
-        if let Some(t) = st.ttft {
-            ins.ttft.record(t.as_secs_f64(), &labels.base);
-        }
-        let Some(u) = st.usage else { return };
-        let output = (!self.embeddings).then_some(u.output_tokens);
-        labels.record_tokens(ins, u.input_tokens, output);
-        let priced = shared.pricing.is_some();
-        match &st.cost {
-            Some(cost) => {
-                labels.add_cost(ins, cost);
-                if let Some(conv) = &self.conversation {
-                    shared.add_conversation_cost(conv, cost);
-                }
-            }
-            None if priced => ins.unpriced.add(1, &labels.unpriced),
-            None => {}
-        }
-        if let Some(acc) = &self.acc {
-            acc.add(Some(&u), st.cost.as_ref(), priced && st.cost.is_none());
+        if let Ok(mut e) = self.error.lock() {
+            *e = Some("cancelled".into());
         }
     }
 }
@@ -373,46 +356,6 @@ fn usage_fields(fields: &tracing::field::FieldSet) -> Option<[tracing::field::Fi
         fields.field(sc::GEN_AI_USAGE_COST_AMOUNT)?,
         fields.field(sc::GEN_AI_USAGE_COST_CURRENCY)?,
     ])
-}
-
-impl Outcome for LlmSpan {
-    fn report(&self, r: &dyn DynReports) {
-        if let Some(u) = r.usage() {
-            self.record_usage(u);
-        }
-        if let Some(id) = r.response_id() {
-            self.record_response_id(id);
-        }
-        if let Some(m) = r.response_model() {
-            self.record_response_model(m);
-        }
-        self.record_finish_reasons(&r.finish_reasons());
-        // Serialised only when the policy captures output.
-        if self.captures(ContentKind::Output) {
-            if let Some(m) = r.output_messages() {
-                self.record_output_messages_json(m);
-            }
-        }
-    }
-
-    fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(
-            &self.span,
-            &self.shared,
-            ContentKind::Output,
-            error_type,
-            description.as_deref(),
-        );
-        if let Ok(mut s) = self.state.lock() {
-            s.error = Some(t.to_string());
-        }
-    }
-}
-
-impl Drop for LlmSpan {
-    fn drop(&mut self) {
-        self.finish();
-    }
 }
 
 #[cfg(test)]

@@ -11,15 +11,14 @@
 //! rules and the memory-utilization dashboard query them, and a metric of our own namespace keeps
 //! our own labels.
 
-use crate::__private::{DynReports, Outcome};
+use super::handle::{sealed, SpanHandle};
 use crate::content::ContentKind;
 use crate::semconv as sc;
-use crate::telemetry::{shared, Shared};
+use crate::telemetry::shared;
 use opentelemetry::{KeyValue, StringValue};
-use std::sync::Mutex;
-use std::time::Instant;
 
 /// A memory store operation in progress, created by [`memory_span!`](crate::memory_span).
+/// Dropping it ends the span and records `baker.memory.operation.duration`.
 ///
 /// ```
 /// use baker_otel_llm::memory_span;
@@ -28,49 +27,40 @@ use std::time::Instant;
 /// m.record_result_count(3);
 /// m.end();
 /// ```
-pub struct MemorySpan {
-    span: tracing::Span,
-    shared: std::sync::Arc<Shared>,
-    start: Instant,
+pub type MemorySpan = SpanHandle<Memory>;
+
+/// The kind of a [`MemorySpan`]: the store and the operation, for the duration metric.
+///
+/// ```
+/// let m: baker_otel_llm::SpanHandle<baker_otel_llm::kind::Memory> =
+///     baker_otel_llm::memory_span!(delete, "notes");
+/// m.record_record_id("note-42");
+/// ```
+pub struct Memory {
     store: StringValue,
     op: &'static str,
-    error: Mutex<Option<String>>,
 }
 
-impl std::fmt::Debug for MemorySpan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemorySpan")
-            .field("store", &self.store.as_str())
-            .field("op", &self.op)
-            .finish_non_exhaustive()
+impl sealed::Kind for Memory {
+    const NAME: &'static str = "MemorySpan";
+    const ERROR_CONTENT: ContentKind = ContentKind::Output;
+
+    fn end(h: &SpanHandle<Self>, elapsed: f64, error: Option<String>) {
+        let bounded = h.shared.label_values.stores.get(h.kind.store.as_str());
+        let store = KeyValue::new(sc::BAKER_MEMORY_STORE, StringValue::from(bounded));
+        let op = KeyValue::new(sc::BAKER_MEMORY_OPERATION, h.kind.op);
+        let histogram = &h.shared.instruments.memory_duration;
+        super::record_duration(histogram, elapsed, [store, op], error);
+    }
+
+    fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("store", &self.store.as_str()).field("op", &self.op);
     }
 }
 
-impl MemorySpan {
+impl SpanHandle<Memory> {
     pub(crate) fn start(span: tracing::Span, store: StringValue, op: &'static str) -> Self {
-        Self {
-            span,
-            shared: shared(),
-            start: Instant::now(),
-            store,
-            op,
-            error: Mutex::new(None),
-        }
-    }
-    /// The `tracing` span.
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-    /// Runs `f` inside the span.
-    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.span.in_scope(f)
-    }
-    /// Instruments a future with the span.
-    pub fn instrument<F: std::future::Future>(
-        &self,
-        fut: F,
-    ) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(fut, self.span.clone())
+        Self::new(span, shared(), Memory { store, op })
     }
     /// Records how many records were found / written / deleted (`gen_ai.memory.record.count`).
     pub fn record_result_count(&self, n: u64) {
@@ -115,49 +105,6 @@ impl MemorySpan {
             .prepare(ContentKind::Output, records_json)
         {
             self.span.record(sc::GEN_AI_MEMORY_RECORDS, v.as_str());
-        }
-    }
-    /// Marks the operation failed.
-    pub fn record_error(&self, error_type: &str) {
-        self.fail(error_type, None);
-    }
-    /// Ends the span now.
-    pub fn end(self) {}
-}
-
-impl Outcome for MemorySpan {
-    fn report(&self, _r: &dyn DynReports) {}
-    fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(
-            &self.span,
-            &self.shared,
-            ContentKind::Output,
-            error_type,
-            description.as_deref(),
-        );
-        if let Ok(mut e) = self.error.lock() {
-            *e = Some(t.to_string());
-        }
-    }
-}
-
-impl Drop for MemorySpan {
-    fn drop(&mut self) {
-        let d = self.start.elapsed().as_secs_f64();
-        let bounded = self.shared.label_values.stores.get(self.store.as_str());
-        let store = KeyValue::new(sc::BAKER_MEMORY_STORE, StringValue::from(bounded));
-        let op = KeyValue::new(sc::BAKER_MEMORY_OPERATION, self.op);
-        match self.error.lock().ok().and_then(|mut e| e.take()) {
-            None => self
-                .shared
-                .instruments
-                .memory_duration
-                .record(d, &[store, op]),
-            Some(e) => self
-                .shared
-                .instruments
-                .memory_duration
-                .record(d, &[store, op, KeyValue::new(sc::ERROR_TYPE, e)]),
         }
     }
 }

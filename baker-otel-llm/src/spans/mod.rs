@@ -1,8 +1,10 @@
-//! Span handles returned by the macros.
+//! Span handles returned by the macros: one [`SpanHandle`](handle::SpanHandle) per kind.
 
 pub(crate) mod agent;
+pub(crate) mod handle;
 pub(crate) mod llm;
 pub(crate) mod memory;
+pub(crate) mod outcome;
 pub(crate) mod tool;
 
 /// Records `error.type` and an ERROR status on `span`; returns the error type for the metrics.
@@ -27,6 +29,24 @@ pub(crate) fn record_error(
         span.record("otel.status_description", d.as_str());
     }
     t
+}
+
+/// Records a duration histogram with `labels`, plus `error.type` when the call failed.
+pub(crate) fn record_duration<const N: usize>(
+    histogram: &opentelemetry::metrics::Histogram<f64>,
+    seconds: f64,
+    labels: [opentelemetry::KeyValue; N],
+    error: Option<String>,
+) {
+    match error {
+        None => histogram.record(seconds, &labels),
+        Some(e) => {
+            let mut all = Vec::with_capacity(N + 1);
+            all.extend(labels);
+            all.push(opentelemetry::KeyValue::new(crate::semconv::ERROR_TYPE, e));
+            histogram.record(seconds, &all);
+        }
+    }
 }
 
 /// A count as `i64` (saturating): OTLP has no unsigned integer type and the GenAI conventions

@@ -1,12 +1,11 @@
 //! [`ToolSpan`]: one tool execution (`execute_tool {name}`, INTERNAL).
 
-use crate::__private::{DynReports, Outcome, ToolArgs};
+use super::handle::{sealed, SpanHandle};
+use crate::args::ToolArgs;
 use crate::content::ContentKind;
 use crate::semconv as sc;
-use crate::telemetry::{shared, Shared};
+use crate::telemetry::shared;
 use opentelemetry::{KeyValue, StringValue};
-use std::sync::Mutex;
-use std::time::Instant;
 
 /// A tool execution in progress, created by [`tool_span!`](crate::tool_span) or `#[tool]`.
 /// Dropping it ends the span and records `baker.tool.duration`.
@@ -18,23 +17,36 @@ use std::time::Instant;
 /// t.in_scope(|| { /* run the tool */ });
 /// t.end();
 /// ```
-pub struct ToolSpan {
-    span: tracing::Span,
-    shared: std::sync::Arc<Shared>,
-    start: Instant,
+pub type ToolSpan = SpanHandle<Tool>;
+
+/// The kind of a [`ToolSpan`]: the tool's name, for the duration metric.
+///
+/// ```
+/// let t: baker_otel_llm::SpanHandle<baker_otel_llm::kind::Tool> =
+///     baker_otel_llm::tool_span!("web_search");
+/// t.record_result(r#"{"hits":3}"#); // only when tool-result capture is on
+/// ```
+pub struct Tool {
     name: StringValue,
-    error: Mutex<Option<String>>,
 }
 
-impl std::fmt::Debug for ToolSpan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolSpan")
-            .field("name", &self.name.as_str())
-            .finish_non_exhaustive()
+impl sealed::Kind for Tool {
+    const NAME: &'static str = "ToolSpan";
+    const ERROR_CONTENT: ContentKind = ContentKind::ToolResults;
+
+    fn end(h: &SpanHandle<Self>, elapsed: f64, error: Option<String>) {
+        // The span keeps the raw name; the metric label is bounded (a model picks the name).
+        let bounded = h.shared.label_values.tools.get(h.kind.name.as_str());
+        let name = KeyValue::new(sc::GEN_AI_TOOL_NAME, StringValue::from(bounded));
+        super::record_duration(&h.shared.instruments.tool_duration, elapsed, [name], error);
+    }
+
+    fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("name", &self.name.as_str());
     }
 }
 
-impl ToolSpan {
+impl SpanHandle<Tool> {
     pub(crate) fn start(span: tracing::Span, a: ToolArgs) -> Self {
         let acc = crate::accumulator::current();
         if let Some(acc) = &acc {
@@ -45,30 +57,9 @@ impl ToolSpan {
                 span.record(sc::BAKER_AGENT_ITERATION, i);
             }
         }
-        Self {
-            span,
-            shared: shared(),
-            start: Instant::now(),
-            name: a.name,
-            error: Mutex::new(None),
-        }
+        Self::new(span, shared(), Tool { name: a.name })
     }
 
-    /// The `tracing` span.
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-    /// Runs `f` inside the span.
-    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.span.in_scope(f)
-    }
-    /// Instruments a future with the span.
-    pub fn instrument<F: std::future::Future>(
-        &self,
-        fut: F,
-    ) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(fut, self.span.clone())
-    }
     /// `gen_ai.tool.call.arguments`, if tool-argument capture is on; redacted and truncated.
     pub fn record_arguments(&self, json: &str) {
         if let Some(v) = self
@@ -84,16 +75,6 @@ impl ToolSpan {
         if let Some(v) = self.shared.capture.prepare(ContentKind::ToolResults, json) {
             self.span.record(sc::GEN_AI_TOOL_CALL_RESULT, v.as_str());
         }
-    }
-    /// Whether content of `kind` would be recorded (check before serialising arguments).
-    ///
-    /// ```
-    /// use baker_otel_llm::content::ContentKind;
-    /// let t = baker_otel_llm::tool_span!("search");
-    /// assert!(!t.captures(ContentKind::ToolArguments)); // off by default
-    /// ```
-    pub fn captures(&self, kind: ContentKind) -> bool {
-        self.shared.capture.enabled(kind)
     }
     /// `gen_ai.tool.call.arguments` from a JSON value, if tool-argument capture is on; redacted
     /// on its parsed string values, then truncated. `#[tool]` calls it with the function's
@@ -130,45 +111,6 @@ impl ToolSpan {
             .prepare_json(ContentKind::ToolResults, result)
         {
             self.span.record(sc::GEN_AI_TOOL_CALL_RESULT, v.as_str());
-        }
-    }
-    /// Marks the execution failed (`error.type`, empty → `_OTHER`).
-    pub fn record_error(&self, error_type: &str) {
-        self.fail(error_type, None);
-    }
-    /// Ends the span now.
-    pub fn end(self) {}
-}
-
-impl Outcome for ToolSpan {
-    fn report(&self, _r: &dyn DynReports) {}
-    fn fail(&self, error_type: &str, description: Option<String>) {
-        let t = super::record_error(
-            &self.span,
-            &self.shared,
-            ContentKind::ToolResults,
-            error_type,
-            description.as_deref(),
-        );
-        if let Ok(mut e) = self.error.lock() {
-            *e = Some(t.to_string());
-        }
-    }
-}
-
-impl Drop for ToolSpan {
-    fn drop(&mut self) {
-        let d = self.start.elapsed().as_secs_f64();
-        // The span keeps the raw name; the metric label is bounded (a model picks the name).
-        let bounded = self.shared.label_values.tools.get(self.name.as_str());
-        let name = KeyValue::new(sc::GEN_AI_TOOL_NAME, StringValue::from(bounded));
-        match self.error.lock().ok().and_then(|mut e| e.take()) {
-            None => self.shared.instruments.tool_duration.record(d, &[name]),
-            Some(e) => self
-                .shared
-                .instruments
-                .tool_duration
-                .record(d, &[name, KeyValue::new(sc::ERROR_TYPE, e)]),
         }
     }
 }
