@@ -5,7 +5,8 @@
 //! Input: `<secret index byte><filler bytes>`; the filler is the message around the secret
 //! (kept to letters, spaces and light punctuation so it cannot legitimately glue onto it), and
 //! the raw bytes are also redacted as they are. The second byte, when there is one, picks the
-//! small `max_bytes` (0..=255).
+//! small `max_bytes` (0..=255). A first byte of 0xf0 or more instead repeats the rest to
+//! 256 KiB: the hostile-size case, which must take well under 2 s.
 #![no_main]
 use baker_otel_llm::content::{CapturePolicy, ContentKind};
 use libfuzzer_sys::fuzz_target;
@@ -42,11 +43,43 @@ fuzz_target!(|data: &[u8]| {
     // Arbitrary bytes, as text and as (possibly) JSON: never panics; JSON in, JSON out.
     let raw = String::from_utf8_lossy(data);
     let out = policy.prepare(ContentKind::Input, &raw).unwrap();
-    if serde_json::from_str::<serde_json::Value>(raw.trim_start()).is_ok_and(|v| v.is_object() || v.is_array()) {
-        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");
+    if serde_json::from_str::<serde_json::Value>(raw.trim_start())
+        .is_ok_and(|v| v.is_object() || v.is_array())
+    {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+            "{out}"
+        );
     }
 
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+
+    // Hostile size (audit finding 2: 1 MB of repeated PEM headers took 34.7 s): the input
+    // repeated to 256 KiB, as text and inside a chat message, with the default policy.
+    // Redaction sees a bounded window and the rest is linear (a few ms here, instrumented);
+    // a rule that is quadratic over the whole text takes seconds, and fails.
+    if pick >= 0xf0 && !rest.is_empty() {
+        let unit = String::from_utf8_lossy(rest);
+        let big = unit.repeat((256 << 10) / unit.len() + 1);
+        let policy = CapturePolicy::all();
+        let max = CapturePolicy::DEFAULT_MAX_BYTES;
+        let msg =
+            serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": big}]}]);
+        let msg = msg.to_string();
+        let start = std::time::Instant::now();
+        for input in [&big, &msg] {
+            let out = policy.prepare(ContentKind::Input, input).unwrap();
+            assert!(out.len() <= max + 40, "{} bytes", out.len());
+        }
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "256 KiB took {took:?}"
+        );
+        return;
+    }
     let (text, secret) = SECRETS[pick as usize % SECRETS.len()];
     let filler: String = rest
         .iter()
@@ -61,11 +94,16 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let (before, after) = filler.split_at(filler.len() / 2);
     let content = format!("{before} {text} {after}");
-    let msg = serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": content}]}]);
-    let out = policy.prepare(ContentKind::Input, &msg.to_string()).unwrap();
+    let msg =
+        serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": content}]}]);
+    let out = policy
+        .prepare(ContentKind::Input, &msg.to_string())
+        .unwrap();
     assert!(!out.contains(secret), "{out}");
     let args = serde_json::json!({"query": content, "top_k": 3});
-    let out = policy.prepare_json(ContentKind::ToolArguments, args.clone()).unwrap();
+    let out = policy
+        .prepare_json(ContentKind::ToolArguments, args.clone())
+        .unwrap();
     assert!(!out.contains(secret), "{out}");
 
     // Cut short: the bounded window, the JSON byte budget and the cut marker.
@@ -74,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
     for out in [
         small.prepare(ContentKind::Input, &content).unwrap(),
         small.prepare(ContentKind::Input, &msg.to_string()).unwrap(),
-        small.prepare_json(ContentKind::ToolArguments, args).unwrap(),
+        small
+            .prepare_json(ContentKind::ToolArguments, args)
+            .unwrap(),
     ] {
         assert!(!out.contains(secret), "max {max}: {out}");
         assert!(out.len() <= max + 40, "max {max}: {} bytes", out.len());

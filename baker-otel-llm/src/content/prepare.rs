@@ -68,7 +68,9 @@ impl CapturePolicy {
             return None;
         }
         if let Some(value) = parse_container(text, 0) {
-            return Some(self.finish_json(value, Some(text)));
+            // The JSON as parsed: without the leading whitespace the detection skipped, some
+            // of which (a form feed, U+3000) JSON does not allow.
+            return Some(self.finish_json(value, Some(text.trim_start())));
         }
         let w = window(
             text,
@@ -267,5 +269,31 @@ mod tests {
         // Within the budget nothing changes: the text as it was, or cut like before.
         let v = serde_json::json!({"q": "tea", "n": 3}).to_string();
         assert_eq!(p.prepare(ContentKind::Input, &v).unwrap(), v);
+    }
+
+    /// Found by the `redaction` fuzz target: text that is JSON after leading whitespace which
+    /// JSON itself does not allow (a form feed, U+3000, ...) is handled as JSON, so what is
+    /// recorded must be JSON too, also when nothing was redacted (it was the text as it came).
+    #[test]
+    fn json_after_non_json_whitespace_comes_out_as_json() {
+        for text in [
+            "\x0c{\"\":\"\"}",
+            "\u{3000}[1, 2]",
+            "\u{a0}\n {\"pwd\": \"hunter2\"}",
+            "  {\"q\": \"tea\"}",
+        ] {
+            for p in [CapturePolicy::all(), CapturePolicy::all().max_bytes(5)] {
+                let out = p.prepare(ContentKind::Input, text).unwrap();
+                let cut = out.find('…').unwrap_or(out.len());
+                assert!(!out.contains("hunter2"), "{out:?}");
+                assert!(out.starts_with(['{', '[']), "{text:?} -> {out:?}");
+                if cut == out.len() {
+                    assert!(
+                        serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+                        "{out:?}"
+                    );
+                }
+            }
+        }
     }
 }
