@@ -48,6 +48,16 @@
 //! `OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none` to measure
 //! the middleware alone (spans are still built and ended, just not exported).
 //!
+//! **Instruction counts.** Per request, in process: the inclusive instructions of
+//! `Runtime::block_on` over its calls, under `valgrind --tool=callgrind --fair-sched=yes <bench
+//! binary> --bench --profile-time 2 --exact axum/ours` (or `axum/bare`, `axum/peer`). Measured
+//! 2026-12, before the changes listed below: bare 7 951, ours 15 153, peer 29 726, so the layer
+//! added 7 202 and `OtelAxumLayer` 21 775. What single choices of the layer were worth on that
+//! row (share of the layer's added instructions, then of ours' total):
+//! * `X-Trace-Id` and `traceresponse` values cut from a per-thread 4 KiB block instead of
+//!   allocated per response: 93 (1.3 %, 0.6 %). Not worth a thread-local block that any
+//!   retained value pins; removed.
+//!
 //! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 90–120 s).
 
 use axum::body::Body;
