@@ -57,6 +57,13 @@
 //! * `X-Trace-Id` and `traceresponse` values cut from a per-thread 4 KiB block instead of
 //!   allocated per response: 93 (1.3 %, 0.6 %). Not worth a thread-local block that any
 //!   retained value pins; removed.
+//! * Span names `{METHOD} {route}` interned as `&'static str` (`src/intern.rs`: one
+//!   process-wide table of at most 4 096 names of up to 256 bytes, built from the router's route
+//!   templates only) instead of a `String` formatted, allocated and freed per request: 305
+//!   (4.2 %, 2.0 %). Kept. On the loopback server the same cut is 163 of ≈ 19 500 instructions
+//!   per request in hyper's dispatcher, plus the name's free on the export thread. Interning
+//!   `http.route`, the first `User-Agent` and the first `Host` too saved 0–40 (noise) over sharing
+//!   them by reference count, so they are no longer interned: no client-chosen text is leaked.
 //!
 //! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 90–120 s).
 
