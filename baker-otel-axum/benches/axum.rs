@@ -68,6 +68,10 @@
 //!   interest (`src/service.rs`, `span_enabled`) instead of `tracing::enabled!`, which asks the
 //!   subscriber on every call whatever the interest (≈ 185 instructions through the layered
 //!   `EnvFilter` of this bench): 250 (3.5 %, 1.6 %). Kept.
+//! * One pass over a request's header names finds the propagation fields, `User-Agent` and
+//!   `Host` (`src/service.rs`, `HeaderScan`): ≈ 40 instead of ≈ 400 for the fields of a request
+//!   with two headers, and ≈ 100 saved on each of the `User-Agent` and `Host` lookups (measured
+//!   when introduced).
 //!
 //! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 90–120 s).
 

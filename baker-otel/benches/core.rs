@@ -30,6 +30,12 @@
 //!   valgrind's default scheduling) it is worth ≈ 1–2 %.
 //! * A recycled span keeps its scope when the new span's is the same (`same_scope` in
 //!   `src/span_layer/record.rs`): saves a scope clone and drop, ≈ 100 (measured when introduced).
+//! * Links and events of an OpenTelemetry-API span read with `if let` rather than
+//!   `.into_iter().flatten()` (`src/span_layer/starter.rs`): ≈ 40 (measured when introduced).
+//! * Ids hex-encoded through a 256-entry table of digit pairs (`src/propagation/hex.rs`): a trace
+//!   id in ≈ 50 instead of ≈ 110 with two nibble lookups per byte (measured when introduced).
+//! * `json_log`: the timestamp's digits written into a fixed buffer (`src/logs/json.rs`) instead
+//!   of `write!`, which cost ≈ 2 000 per line (measured when introduced).
 #[path = "support/paired.rs"]
 mod paired;
 
