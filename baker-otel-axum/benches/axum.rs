@@ -48,6 +48,31 @@
 //! `OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none` to measure
 //! the middleware alone (spans are still built and ended, just not exported).
 //!
+//! **Instruction counts.** Per request, in process: the inclusive instructions of
+//! `Runtime::block_on` over its calls, under `valgrind --tool=callgrind --fair-sched=yes <bench
+//! binary> --bench --profile-time 2 --exact axum/ours` (or `axum/bare`, `axum/peer`). Measured
+//! 2026-12, before the changes listed below: bare 7 951, ours 15 153, peer 29 726, so the layer
+//! added 7 202 and `OtelAxumLayer` 21 775. What single choices of the layer were worth on that
+//! row (share of the layer's added instructions, then of ours' total):
+//! * `X-Trace-Id` and `traceresponse` values cut from a per-thread 4 KiB block instead of
+//!   allocated per response: 93 (1.3 %, 0.6 %). Not worth a thread-local block that any
+//!   retained value pins; removed.
+//! * Span names `{METHOD} {route}` interned as `&'static str` (`src/intern.rs`: one
+//!   process-wide table of at most 4 096 names of up to 256 bytes, built from the router's route
+//!   templates only) instead of a `String` formatted, allocated and freed per request: 305
+//!   (4.2 %, 2.0 %). Kept. On the loopback server the same cut is 163 of ≈ 19 500 instructions
+//!   per request in hyper's dispatcher, plus the name's free on the export thread. Interning
+//!   `http.route`, the first `User-Agent` and the first `Host` too saved 0–40 (noise) over sharing
+//!   them by reference count, so they are no longer interned: no client-chosen text is leaked.
+//! * The server span's `RUST_LOG` check decided by a hand-built static callsite's cached
+//!   interest (`src/service.rs`, `span_enabled`) instead of `tracing::enabled!`, which asks the
+//!   subscriber on every call whatever the interest (≈ 185 instructions through the layered
+//!   `EnvFilter` of this bench): 250 (3.5 %, 1.6 %). Kept.
+//! * One pass over a request's header names finds the propagation fields, `User-Agent` and
+//!   `Host` (`src/service.rs`, `HeaderScan`): ≈ 40 instead of ≈ 400 for the fields of a request
+//!   with two headers, and ≈ 100 saved on each of the `User-Agent` and `Host` lookups (measured
+//!   when introduced).
+//!
 //! Run: `cargo bench -p baker-otel-axum --bench axum` (≈ 90–120 s).
 
 use axum::body::Body;

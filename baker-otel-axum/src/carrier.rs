@@ -1,10 +1,8 @@
 //! [`http::HeaderMap`] carriers for the global propagator and trace-id formatting.
 
-use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::SpanContext;
-use std::cell::RefCell;
 
 /// Read-only view of request headers for [`baker_otel::propagation::extract`].
 ///
@@ -101,34 +99,9 @@ pub(crate) fn traceresponse_value(sc: &SpanContext) -> Option<HeaderValue> {
     header_value(&baker_otel::propagation::hex::traceparent(sc))
 }
 
-/// Bytes per block of [`ARENA`]: 128 `X-Trace-Id` values.
-const ARENA_BLOCK: usize = 4096;
-
-thread_local! {
-    /// Response header values are cut from a per-thread block (a shared `Bytes` each, like
-    /// slices of one read buffer) rather than allocated one by one: one allocation per 128
-    /// values instead of an allocation and a free per response (≈ 150 instructions,
-    /// callgrind). Once the block is used up it is reused in place if every value cut from it
-    /// has been dropped (`BytesMut::reserve`), else a new block is allocated and the old one is
-    /// freed with its last value: memory stays bounded by the responses in flight.
-    static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(ARENA_BLOCK));
-}
-
-/// `text` as a header value cut from this thread's [`ARENA`] (a copy of its own if the
-/// arena is unavailable, e.g. while the thread exits); `None` if `text` is not a valid value.
+/// `text` as a header value; `None` if `text` is not a valid value.
 fn header_value(text: &[u8]) -> Option<HeaderValue> {
-    let cut = ARENA.try_with(|arena| {
-        let mut arena = arena.try_borrow_mut().ok()?;
-        if arena.capacity() < text.len() {
-            arena.reserve(ARENA_BLOCK.max(text.len()));
-        }
-        arena.extend_from_slice(text);
-        Some(arena.split().freeze())
-    });
-    match cut {
-        Ok(Some(bytes)) => HeaderValue::from_maybe_shared(bytes).ok(),
-        _ => HeaderValue::from_bytes(text).ok(),
-    }
+    HeaderValue::from_bytes(text).ok()
 }
 
 #[cfg(test)]
@@ -148,34 +121,14 @@ mod tests {
         );
     }
 
-    /// Values cut from the arena stay intact while later ones are cut, across block
-    /// boundaries, and however long they are kept.
+    /// Any length is taken as it is; an invalid value gives `None`, never a panic.
     #[test]
-    fn arena_values_stay_intact_across_blocks() {
-        let kept: Vec<(String, HeaderValue)> = (0..1000u32)
-            .map(|i| {
-                let text = format!("{i:032x}");
-                let v = header_value(text.as_bytes()).unwrap();
-                (text, v)
-            })
-            .collect();
-        for (text, v) in &kept {
-            assert_eq!(v.as_bytes(), text.as_bytes());
-        }
-        // Longer than a block, and an invalid value: no panic.
-        let long = "a".repeat(ARENA_BLOCK * 2);
+    fn header_values_of_any_length_and_invalid_ones() {
+        let long = "a".repeat(8192);
         assert_eq!(
             header_value(long.as_bytes()).unwrap().as_bytes(),
             long.as_bytes()
         );
         assert!(header_value(b"bad\nvalue").is_none());
-        // Values dropped as they go (the usual case): the block is reused, values still right.
-        for i in 0..1000u32 {
-            let text = format!("{i:032x}");
-            assert_eq!(
-                header_value(text.as_bytes()).unwrap().as_bytes(),
-                text.as_bytes()
-            );
-        }
     }
 }

@@ -1,6 +1,6 @@
 //! [`OtelLayer`] and its builder.
 
-use crate::intern::{FirstAuthority, FirstSeen};
+use crate::first_seen::{FirstAuthority, FirstSeen};
 use crate::metrics::ServerMetrics;
 use crate::route::RouteRegistry;
 use crate::service::OtelService;

@@ -118,6 +118,7 @@
 
 mod carrier;
 mod client;
+mod first_seen;
 mod intern;
 mod layer;
 mod metrics;

@@ -7,7 +7,7 @@
 //! a [`RouteRegistry`] owned by the layer, and each service instance only keeps a pointer to
 //! its route's state, resolved on its first request.
 
-use crate::intern::{intern, shared_value};
+use crate::intern::intern_span_name;
 use crate::metrics::AttrCache;
 use crate::request::{METHODS, OTHER_METHOD};
 use opentelemetry::StringValue;
@@ -41,8 +41,9 @@ impl RouteRegistry {
         if write.len() >= MAX_ROUTES {
             return None;
         }
-        let st = Arc::new(RouteState::new(Some(route)));
-        write.insert(Arc::from(route), st.clone());
+        let route: Arc<str> = Arc::from(route);
+        let st = Arc::new(RouteState::new(Some(route.clone())));
+        write.insert(route, st.clone());
         Some(st)
     }
 }
@@ -50,9 +51,9 @@ impl RouteRegistry {
 #[derive(Debug)]
 pub(crate) struct RouteState {
     /// The route template (`None`: requests without a route), as the `http.route` value of
-    /// spans and metrics (interned: a clone copies a pointer).
+    /// spans and metrics (the registry's key, shared by reference count).
     route: Option<StringValue>,
-    /// `{METHOD} {route}` per method slot.
+    /// `{METHOD} {route}` per method slot, interned on first use.
     names: [OnceLock<&'static str>; METHODS.len()],
     /// `http.server.request.duration` attribute sets of this route.
     pub(crate) attrs: AttrCache,
@@ -92,9 +93,9 @@ impl Default for RouteState {
 }
 
 impl RouteState {
-    pub(crate) fn new(route: Option<&str>) -> Self {
+    pub(crate) fn new(route: Option<Arc<str>>) -> Self {
         Self {
-            route: route.map(shared_value),
+            route: route.map(StringValue::from),
             names: [const { OnceLock::new() }; METHODS.len()],
             attrs: AttrCache::default(),
         }
@@ -116,7 +117,7 @@ impl RouteState {
         if let Some(name) = slot.get() {
             return Cow::Borrowed(name);
         }
-        match intern(&format_name(method, route)) {
+        match intern_span_name(&format_name(method, route)) {
             Some(name) => Cow::Borrowed(slot.get_or_init(|| name)),
             None => Cow::Owned(format_name(method, route)),
         }

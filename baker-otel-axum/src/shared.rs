@@ -1,7 +1,7 @@
 //! What the layer hands to every service it wraps: the settings shared by all requests
 //! ([`Shared`]) and the view of a request that the public-endpoint predicate sees ([`RequestHead`]).
 
-use crate::intern::{FirstAuthority, FirstSeen};
+use crate::first_seen::{FirstAuthority, FirstSeen};
 use crate::metrics::ServerMetrics;
 use crate::route::RouteRegistry;
 use baker_otel::propagation::Propagation;

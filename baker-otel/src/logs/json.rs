@@ -377,7 +377,7 @@ pub(crate) fn write_rfc3339(buf: &mut String, t: SystemTime) {
         let _ = write!(buf, "{y:04}-{m:02}-{dd:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z");
         return;
     }
-    // Digits written into a fixed buffer: `write!` costs ~2 000 instructions per line.
+    // Digits written into a fixed buffer, far cheaper than `write!` (see the core bench's docs).
     let mut out = *b"0000-00-00T00:00:00.000000Z";
     let mut put = |at: usize, width: usize, mut v: u64| {
         for i in (at..at + width).rev() {

@@ -169,7 +169,7 @@ where
     }
     record.extend_attributes(attributes, &shared.limits);
     // `if let` rather than `.into_iter().flatten()`: the usual `None` costs one test, not
-    // the construction and drop of a flattening iterator (≈ 40 instructions, callgrind).
+    // the construction and drop of a flattening iterator.
     if let Some(links) = builder.links {
         for link in links {
             record.push_link(link, &shared.limits);
