@@ -24,8 +24,9 @@ pub(crate) fn hand_over_parent(parent: Option<SpanContext>) {
     let _ = HANDED_OVER.try_with(|h| h.set(parent));
 }
 
-/// Marks the link that carries a handed-over parent through the span's builder.
-const HANDED_OVER_MARK: &str = "baker_otel.handed_over_parent";
+/// Marks the link that carries a handed-over parent through the span's builder. Removed before
+/// the span starts, never exported: not an attribute name (no `baker.` namespace).
+const HANDED_OVER_MARK: &str = "__baker_otel_handed_over_parent";
 
 /// Takes a handed-over parent out of `builder`'s links.
 fn take_handed_over(builder: &mut SpanBuilder) -> Option<SpanContext> {
