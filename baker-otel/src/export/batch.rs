@@ -163,7 +163,7 @@ impl<T: Send + 'static> BatchQueue<T> {
             return Err(item);
         }
         prepare(&mut item);
-        self.push(item)
+        self.enqueue(item)
     }
 
     /// Never blocks: a full or closed queue counts `item` as dropped and hands it back (the
@@ -171,11 +171,18 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// counted as dropped — also when this push races shutdown (see the module docs).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
-        let s = &*self.shared;
         if self.closed.load(Ordering::Acquire) {
             self.on_drop();
             return Err(item);
         }
+        self.enqueue(item)
+    }
+
+    /// `push` once the queue has been seen open: a shutdown that begins after that is caught
+    /// by the seal check below.
+    #[inline]
+    fn enqueue(&self, item: T) -> Result<(), T> {
+        let s = &*self.shared;
         if let Err(item) = s.queue.push(item) {
             self.on_drop();
             return Err(item);
