@@ -192,10 +192,7 @@ where
         let mut ext = span.extensions_mut();
         if let Some(state) = ext.get_mut::<SpanState>() {
             state.with_record(&self.shared, |r, _| {
-                r.set_status(Status::error(""));
-                if let Some(d) = description {
-                    r.set_status(Status::error(d));
-                }
+                r.set_status(Status::error(description.unwrap_or_default()));
             });
         }
     }

@@ -110,10 +110,7 @@ impl SpanState {
     /// hand the span out, but fixes its trace (no `set_parent` after it).
     pub(crate) fn child_parent(&mut self) -> Context {
         self.observed = true;
-        match &self.active {
-            Some(cx) => cx.clone(),
-            None => self.parent.with_remote_span_context(self.sc.clone()),
-        }
+        self.event_context()
     }
 
     /// The context an event whose explicit parent is this span is logged in; unlike
