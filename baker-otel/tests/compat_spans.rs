@@ -24,23 +24,11 @@ struct Pipeline {
 
 impl Pipeline {
     fn new(compat: CompatSpans, env: &[(&str, &str)]) -> Self {
-        let mut vars = vec![
-            ("OTEL_SERVICE_NAME", "compat"),
-            ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-        ];
+        // The support pipeline logs at `trace`; a test that needs another filter says so.
+        let mut vars = vec![("OTEL_SERVICE_NAME", "compat")];
         vars.extend_from_slice(env);
-        let sink = Sink::default();
-        let (telemetry, dispatch) = Telemetry::builder()
-            .env_source(baker_otel::config::EnvSource::from_pairs(vars))
-            .json_sink(baker_otel::JsonSink::Writer(Arc::new(Mutex::new(
-                std::io::sink(),
-            ))))
-            .with_span_exporter(sink.clone())
-            .compat_spans(compat)
-            .build()
-            .expect("valid configuration");
+        let (telemetry, dispatch, sink) =
+            span_sink::pipeline_with(&vars, |b| b.compat_spans(compat));
         Self {
             telemetry,
             dispatch,
