@@ -20,9 +20,13 @@ use baker_otel::config::EnvSource;
 use baker_otel::propagation::{FieldValues, Propagation};
 use baker_otel_axum::{HeaderExtractor, HeaderInjector, OtelLayer};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/extract.rs"]
+mod common;
+use common::same_span;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use std::cell::RefCell;
 use tower::ServiceExt;
@@ -95,34 +99,10 @@ fn bag(cx: &Context) -> Vec<(String, String)> {
     v
 }
 
-/// Trace and span id, flags and tracestate; `is_remote` differs between the sides compared.
-fn same_span(a: &SpanContext, b: &SpanContext) -> bool {
-    a.trace_id() == b.trace_id()
-        && a.span_id() == b.span_id()
-        && a.trace_flags() == b.trace_flags()
-        && a.trace_state().header() == b.trace_state().header()
-}
-
+/// An extracted context: the shared invariants, and a remote parent.
 fn check_extracted(cx: &Context, values: &FieldValues<'_>) {
-    let span = cx.span();
-    let sc = span.span_context();
-    if sc.is_valid() {
-        assert!(sc.is_remote());
-        let ts = sc.trace_state().header();
-        let members = if ts.is_empty() {
-            0
-        } else {
-            ts.split(',').count()
-        };
-        assert!(members <= 32, "{members} tracestate members");
-        let input = values.tracestate.map_or(0, str::len);
-        assert!(ts.len() <= input, "tracestate grew: {} > {input}", ts.len());
-    }
-    assert!(
-        cx.baggage().len() <= 64,
-        "{} baggage entries",
-        cx.baggage().len()
-    );
+    assert!(!cx.span().span_context().is_valid() || cx.span().span_context().is_remote());
+    common::check_extracted(cx, values.tracestate.map_or(0, str::len));
 }
 
 fuzz_target!(|data: &[u8]| {

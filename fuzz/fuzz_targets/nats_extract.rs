@@ -23,9 +23,13 @@ use baker_otel::propagation::{FieldValues, Propagation};
 use baker_otel::OpenTelemetrySpanExt;
 use baker_otel_nats::{HeaderExtractor, NatsTelemetry, Traced, MAX_VALUE_LEN};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/extract.rs"]
+mod common;
+use common::same_span;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -84,36 +88,10 @@ fn bag(cx: &Context) -> Vec<(String, String, String)> {
     v
 }
 
-fn same_span(a: &SpanContext, b: &SpanContext) -> bool {
-    a.trace_id() == b.trace_id()
-        && a.span_id() == b.span_id()
-        && a.trace_flags() == b.trace_flags()
-        && a.trace_state().header() == b.trace_state().header()
-}
-
+/// An extracted context: the shared invariants, the tracestate within its header's length and
+/// `MAX_VALUE_LEN`.
 fn check_extracted(cx: &Context, values: &FieldValues<'_>) {
-    let span = cx.span();
-    let sc = span.span_context();
-    if sc.is_valid() {
-        let ts = sc.trace_state().header();
-        let members = if ts.is_empty() {
-            0
-        } else {
-            ts.split(',').count()
-        };
-        assert!(members <= 32, "{members} tracestate members");
-        let input = values.tracestate.map_or(0, str::len);
-        assert!(
-            ts.len() <= input.min(MAX_VALUE_LEN),
-            "tracestate of {} bytes from {input}",
-            ts.len()
-        );
-    }
-    assert!(
-        cx.baggage().len() <= 64,
-        "{} baggage entries",
-        cx.baggage().len()
-    );
+    common::check_extracted(cx, values.tracestate.map_or(0, str::len).min(MAX_VALUE_LEN));
 }
 
 fuzz_target!(|data: &[u8]| {
